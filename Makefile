@@ -1,0 +1,60 @@
+# EUDI-Connect developer commands. `make run` and `make test` set everything up themselves.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PROTOS := $(shell find protos -name '*.proto')
+HOST ?= 127.0.0.1
+PORT ?= 50051
+DB ?= sqlite:///./eudi-connect.db
+
+.PHONY: help venv proto proto-check run test test-fast lint fmt bench clean
+
+help:
+	@echo "make run      start the service on the embedded SQLite store ($(HOST):$(PORT))"
+	@echo "make test     lint, then the whole test suite"
+	@echo "make test-fast  core unit tests only (the quick loop)"
+	@echo "make proto    regenerate generated/ from protos/"
+	@echo "make bench    credential exchange benchmark on the embedded store"
+	@echo "make fmt      format the code"
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+generated/.stamp: $(STAMP) $(PROTOS)
+	$(BIN)/python -m eudi_connect.devtools.protogen generated
+	touch generated/.stamp
+
+proto: $(STAMP)
+	$(BIN)/python -m eudi_connect.devtools.protogen generated
+	touch generated/.stamp
+
+run: $(STAMP) generated/.stamp
+	$(BIN)/eudi-connect serve --host $(HOST) --port $(PORT) --db $(DB)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy eudi_connect tests loadtest
+	$(BIN)/lint-imports
+
+fmt: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+test: $(STAMP) generated/.stamp lint
+	$(BIN)/python -m pytest
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest tests/unit -q
+
+bench: $(STAMP) generated/.stamp
+	$(BIN)/python -m loadtest.benchmark_credential_exchange --num-credentials 2000
+
+clean:
+	rm -rf $(VENV) build *.egg-info .mypy_cache .pytest_cache .ruff_cache

@@ -1,0 +1,179 @@
+"""The slice of JOSE that SD-JWT VC needs: base64url, compact JWS with ES256, EC JWKs.
+
+Written on `cryptography` directly: one algorithm (ES256, RFC 7518 section 3.4) with an
+allow-list checked before any signature work keeps the attack surface small.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import (
+    decode_dss_signature,
+    encode_dss_signature,
+)
+
+from eudi_connect.errors import InvalidArgumentError
+
+ES256 = "ES256"
+ALLOWED_ALGORITHMS = frozenset({ES256})
+_P256_COORDINATE_BYTES = 32
+_ES256_SIGNATURE_BYTES = 64
+
+
+class MalformedJwsError(ValueError):
+    """Text that is not a compact JWS with JSON-object header and payload."""
+
+
+class InvalidJwkError(InvalidArgumentError):
+    """A JWK that is not a usable P-256 public key."""
+
+    default_reason = "INVALID_JWK"
+
+
+def b64url_encode(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64url_decode(text: str) -> bytes:
+    """Decodes unpadded base64url strictly: stray characters are an error, not skipped."""
+    if not isinstance(text, str):
+        raise ValueError("base64url input must be text")
+    try:
+        raw = text.encode("ascii")
+    except UnicodeEncodeError as exc:
+        raise ValueError("base64url input is not ASCII") from exc
+    if b"=" in raw or b"+" in raw or b"/" in raw or len(raw) % 4 == 1:
+        raise ValueError("not unpadded base64url")
+    try:
+        return base64.b64decode(
+            raw.replace(b"-", b"+").replace(b"_", b"/") + b"=" * (-len(raw) % 4), validate=True
+        )
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError("not unpadded base64url") from exc
+
+
+def json_bytes(value: Any) -> bytes:
+    """Compact UTF-8 JSON, the form every JWS part and disclosure is built from."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def generate_p256_key() -> ec.EllipticCurvePrivateKey:
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def public_jwk(public_key: ec.EllipticCurvePublicKey) -> dict[str, str]:
+    numbers = public_key.public_numbers()
+    return {
+        "kty": "EC",
+        "crv": "P-256",
+        "x": b64url_encode(numbers.x.to_bytes(_P256_COORDINATE_BYTES, "big")),
+        "y": b64url_encode(numbers.y.to_bytes(_P256_COORDINATE_BYTES, "big")),
+    }
+
+
+def jwk_thumbprint(jwk: Mapping[str, Any]) -> str:
+    """RFC 7638 thumbprint (SHA-256) of an EC public JWK."""
+    required = {name: jwk[name] for name in ("crv", "kty", "x", "y")}
+    digest = hashlib.sha256(json.dumps(required, separators=(",", ":"), sort_keys=True).encode())
+    return b64url_encode(digest.digest())
+
+
+def public_key_from_jwk(jwk: Mapping[str, Any]) -> ec.EllipticCurvePublicKey:
+    """Loads a P-256 public JWK; refuses private parts, other curves and off-curve points."""
+    if not isinstance(jwk, Mapping):
+        raise InvalidJwkError("JWK must be a JSON object")
+    if "d" in jwk:
+        raise InvalidJwkError("JWK contains private key material ('d'); send the public key only")
+    if jwk.get("kty") != "EC":
+        raise InvalidJwkError(f"JWK kty must be 'EC', got {jwk.get('kty')!r}")
+    if jwk.get("crv") != "P-256":
+        raise InvalidJwkError(f"JWK crv must be 'P-256', got {jwk.get('crv')!r}")
+    try:
+        x = b64url_decode(jwk["x"])
+        y = b64url_decode(jwk["y"])
+    except (KeyError, ValueError, TypeError) as exc:
+        raise InvalidJwkError("JWK x and y must be base64url coordinates") from exc
+    if len(x) != _P256_COORDINATE_BYTES or len(y) != _P256_COORDINATE_BYTES:
+        raise InvalidJwkError("JWK x and y must be 32 bytes each for P-256")
+    try:
+        return ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), b"\x04" + x + y)
+    except ValueError as exc:
+        raise InvalidJwkError("JWK point is not on the P-256 curve") from exc
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    """A private key and the `kid` that verifiers find its public half under."""
+
+    kid: str
+    private_key: ec.EllipticCurvePrivateKey = field(repr=False)
+
+    def public_jwk(self) -> dict[str, str]:
+        return {**public_jwk(self.private_key.public_key()), "kid": self.kid, "alg": ES256}
+
+
+def es256_sign(private_key: ec.EllipticCurvePrivateKey, signing_input: bytes) -> bytes:
+    """Signs and returns the JWS form of the signature: r || s, 32 bytes each."""
+    r, s = decode_dss_signature(private_key.sign(signing_input, ec.ECDSA(hashes.SHA256())))
+    return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+
+
+def es256_verify(
+    public_key: ec.EllipticCurvePublicKey, signing_input: bytes, signature: bytes
+) -> bool:
+    if len(signature) != _ES256_SIGNATURE_BYTES:
+        return False
+    der = encode_dss_signature(
+        int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
+    )
+    try:
+        public_key.verify(der, signing_input, ec.ECDSA(hashes.SHA256()))
+    except InvalidSignature:
+        return False
+    return True
+
+
+def sign_jws(
+    header: Mapping[str, Any], payload: Mapping[str, Any], private_key: ec.EllipticCurvePrivateKey
+) -> str:
+    """Compact JWS (RFC 7515 section 7.1) with ES256; `alg` is set here, never by callers."""
+    protected = b64url_encode(json_bytes({**header, "alg": ES256}))
+    body = b64url_encode(json_bytes(payload))
+    signing_input = f"{protected}.{body}".encode("ascii")
+    return f"{protected}.{body}.{b64url_encode(es256_sign(private_key, signing_input))}"
+
+
+@dataclass(frozen=True)
+class JwsParts:
+    header: dict[str, Any]
+    payload: dict[str, Any]
+    signing_input: bytes
+    signature: bytes
+
+
+def split_jws(token: str) -> JwsParts:
+    """Decodes a compact JWS without verifying it; raises MalformedJwsError."""
+    if not isinstance(token, str):
+        raise MalformedJwsError("JWS must be text")
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise MalformedJwsError("JWS must have three dot-separated parts")
+    try:
+        header = json.loads(b64url_decode(parts[0]))
+        payload = json.loads(b64url_decode(parts[1]))
+        signature = b64url_decode(parts[2])
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise MalformedJwsError("JWS parts are not base64url-encoded JSON") from exc
+    if not isinstance(header, dict) or not isinstance(payload, dict):
+        raise MalformedJwsError("JWS header and payload must be JSON objects")
+    return JwsParts(header, payload, f"{parts[0]}.{parts[1]}".encode("ascii"), signature)

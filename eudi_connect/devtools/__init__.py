@@ -1,0 +1,1 @@
+"""Developer tools: stub generation. Not imported by the service."""

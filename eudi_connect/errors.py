@@ -1,0 +1,93 @@
+"""Typed domain errors shared by every layer below the API.
+
+Each error carries a stable UPPER_SNAKE `reason` (it becomes `ErrorInfo.reason` of the gRPC
+status) and a short message for people. The API layer maps the *class* to a status code in
+one table (`eudi_connect.api.errors`); nothing below it knows gRPC.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+
+class EudiConnectError(Exception):
+    """Base of every error that the service reports to a caller on purpose."""
+
+    default_reason = "INTERNAL"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.reason = reason or self.default_reason
+        self.metadata: dict[str, str] = dict(metadata or {})
+
+
+class InvalidArgumentError(EudiConnectError):
+    """The request itself is wrong; retrying it unchanged cannot succeed."""
+
+    default_reason = "INVALID_ARGUMENT"
+
+
+class NotFoundError(EudiConnectError):
+    """The named thing does not exist for this tenant (other tenants' things included)."""
+
+    default_reason = "NOT_FOUND"
+
+
+class AlreadyExistsError(EudiConnectError):
+    default_reason = "ALREADY_EXISTS"
+
+
+class FailedPreconditionError(EudiConnectError):
+    """The thing exists but is in a state that forbids the operation."""
+
+    default_reason = "FAILED_PRECONDITION"
+
+
+class AbortedError(EudiConnectError):
+    """A concurrent change won (a stale etag, for instance); re-read and retry."""
+
+    default_reason = "ABORTED"
+
+
+class UnauthenticatedError(EudiConnectError):
+    default_reason = "UNAUTHENTICATED"
+
+
+class PermissionDeniedError(EudiConnectError):
+    default_reason = "PERMISSION_DENIED"
+
+
+class ResourceExhaustedError(EudiConnectError):
+    """A limit was reached: a size, a count, or a rate."""
+
+    default_reason = "RESOURCE_EXHAUSTED"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        retry_after_seconds: float | None = None,
+    ) -> None:
+        super().__init__(message, reason=reason, metadata=metadata)
+        self.retry_after_seconds = retry_after_seconds
+
+
+class UnavailableError(EudiConnectError):
+    """A dependency (the store) cannot serve now; the same request may succeed later."""
+
+    default_reason = "UNAVAILABLE"
+
+
+class ConfigurationError(EudiConnectError):
+    """The service cannot start as configured (a wrong master key, for instance)."""
+
+    default_reason = "CONFIGURATION"

@@ -1,0 +1,205 @@
+"""The Store interface: everything the services persist, independent of the database.
+
+Backends: `sqlite` (embedded default, aiosqlite) and later `postgres` (asyncpg). Services
+generate ids and timestamps (unix seconds); stores persist them and enforce uniqueness
+(tenant + request_id, list + index) in the database, never by check-then-insert.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class TenantRecord:
+    tenant_id: str
+    name: str
+    created_at: int
+
+
+@dataclass(frozen=True)
+class ApiKeyRecord:
+    key_id: str
+    tenant_id: str
+    secret_hash: bytes = field(repr=False)
+    created_at: int
+
+
+@dataclass(frozen=True)
+class IssuerKeyRecord:
+    kid: str
+    tenant_id: str
+    private_key_encrypted: bytes = field(repr=False)
+    public_jwk: dict[str, Any]
+    created_at: int
+    retired_at: int | None = None
+
+
+@dataclass(frozen=True)
+class StatusListRecord:
+    status_list_id: str
+    tenant_id: str
+    size: int
+    bits: int
+    permutation_key: bytes = field(repr=False)
+    next_position: int
+    version: int
+    created_at: int
+
+
+@dataclass(frozen=True)
+class PositionLease:
+    """Positions [start, start + count) of one list, claimed for this process alone.
+
+    The index handed out for position p is the list's permutation of p, so indices are
+    random-looking and never repeat. Positions leased but not used are skipped forever.
+    """
+
+    status_list_id: str
+    size: int
+    permutation_key: bytes = field(repr=False)
+    start: int
+    count: int
+
+
+@dataclass(frozen=True)
+class NewCredential:
+    credential_id: str
+    tenant_id: str
+    request_id: str | None
+    template_id: str
+    format: str
+    credential: str = field(repr=False)
+    status_list_id: str
+    status_index: int
+    issued_at: int
+    expires_at: int
+
+
+@dataclass(frozen=True)
+class CredentialRecord:
+    credential_id: str
+    tenant_id: str
+    request_id: str | None
+    template_id: str
+    format: str
+    credential: str = field(repr=False)
+    status_list_id: str
+    status_index: int
+    issued_at: int
+    expires_at: int
+    status: int
+    status_updated_at: int | None = None
+
+
+@dataclass(frozen=True)
+class InsertOutcome:
+    """`existing` is set when the tenant had already used the row's request_id."""
+
+    inserted: bool
+    record: CredentialRecord
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """Result of a conditional status update; `changed` is False when the precondition failed."""
+
+    changed: bool
+    record: CredentialRecord
+
+
+class Store(abc.ABC):
+    """Async persistence for tenants, keys, status lists and credentials."""
+
+    @abc.abstractmethod
+    async def open(self) -> None:
+        """Connects and applies pending migrations."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Finishes queued writes, then closes every connection."""
+
+    # --- meta ------------------------------------------------------------------------
+    @abc.abstractmethod
+    async def get_or_set_meta(self, key: str, value: bytes) -> bytes:
+        """Stores `value` under `key` unless one is there; returns the stored value."""
+
+    # --- tenants and API keys ----------------------------------------------------------
+    @abc.abstractmethod
+    async def create_tenant(self, tenant: TenantRecord, api_key: ApiKeyRecord) -> None: ...
+
+    @abc.abstractmethod
+    async def get_api_key(self, key_id: str) -> ApiKeyRecord | None: ...
+
+    @abc.abstractmethod
+    async def get_tenant(self, tenant_id: str) -> TenantRecord | None: ...
+
+    # --- issuer keys -------------------------------------------------------------------
+    @abc.abstractmethod
+    async def ensure_active_issuer_key(self, candidate: IssuerKeyRecord) -> IssuerKeyRecord:
+        """Inserts `candidate` unless the tenant has an active key; returns the active key."""
+
+    @abc.abstractmethod
+    async def rotate_issuer_key(self, new_key: IssuerKeyRecord, retired_at: int) -> None:
+        """Retires the tenant's active key (it keeps verifying) and activates `new_key`."""
+
+    @abc.abstractmethod
+    async def list_issuer_keys(self, tenant_id: str) -> list[IssuerKeyRecord]:
+        """All keys of the tenant, retired ones included, newest first."""
+
+    # --- status lists ------------------------------------------------------------------
+    @abc.abstractmethod
+    async def lease_positions(
+        self, tenant_id: str, *, count: int, list_size: int, new_list: StatusListRecord
+    ) -> PositionLease:
+        """Claims up to `count` unused positions of the tenant's open list in one transaction.
+
+        When the tenant has no list with free positions, `new_list` is created and leased
+        from. The lease may be shorter than `count` when a list is nearly full.
+        """
+
+    @abc.abstractmethod
+    async def get_status_list(self, status_list_id: str) -> StatusListRecord | None: ...
+
+    @abc.abstractmethod
+    async def list_status_entries(self, status_list_id: str) -> list[tuple[int, int]]:
+        """(index, status) of every credential on the list whose status is not VALID (0)."""
+
+    # --- credentials -------------------------------------------------------------------
+    @abc.abstractmethod
+    async def insert_credentials(self, rows: Sequence[NewCredential]) -> list[InsertOutcome]:
+        """Durably commits the rows before returning (one outcome per row, in order).
+
+        A row whose (tenant_id, request_id) exists is not inserted; its outcome carries the
+        stored record instead. Backends may commit rows of concurrent calls together.
+        """
+
+    @abc.abstractmethod
+    async def get_credential(self, tenant_id: str, credential_id: str) -> CredentialRecord | None:
+        ...
+
+    @abc.abstractmethod
+    async def get_credential_by_request_id(
+        self, tenant_id: str, request_id: str
+    ) -> CredentialRecord | None: ...
+
+    @abc.abstractmethod
+    async def get_status_at(self, status_list_id: str, index: int) -> int | None:
+        """Status of the credential at that index, None when no credential holds it."""
+
+    @abc.abstractmethod
+    async def change_status(
+        self,
+        tenant_id: str,
+        credential_id: str,
+        *,
+        to_status: int,
+        from_statuses: frozenset[int],
+        reason: str,
+        at: int,
+    ) -> StatusChange | None:
+        """Sets the status when the current one is in `from_statuses`, durably, and bumps
+        the list's version; None when the tenant has no such credential."""
