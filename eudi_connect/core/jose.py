@@ -111,6 +111,25 @@ def public_key_from_jwk(jwk: Mapping[str, Any]) -> ec.EllipticCurvePublicKey:
         raise InvalidJwkError("JWK point is not on the P-256 curve") from exc
 
 
+def private_jwk(private_key: ec.EllipticCurvePrivateKey) -> dict[str, str]:
+    """The JWK of a holder's private key, for files the holder keeps (never sent to us)."""
+    d = private_key.private_numbers().private_value.to_bytes(_P256_COORDINATE_BYTES, "big")
+    return {**public_jwk(private_key.public_key()), "d": b64url_encode(d)}
+
+
+def private_key_from_jwk(jwk: Mapping[str, Any]) -> ec.EllipticCurvePrivateKey:
+    """Loads a P-256 private JWK and checks that its public part matches."""
+    public = public_key_from_jwk({k: v for k, v in jwk.items() if k != "d"})
+    try:
+        d = int.from_bytes(b64url_decode(jwk["d"]), "big")
+        private_key = ec.derive_private_key(d, ec.SECP256R1())
+    except (KeyError, ValueError, TypeError) as exc:
+        raise InvalidJwkError("private JWK needs a valid 'd'") from exc
+    if private_key.public_key().public_numbers() != public.public_numbers():
+        raise InvalidJwkError("private JWK 'd' does not match its x and y")
+    return private_key
+
+
 @dataclass(frozen=True)
 class SigningKey:
     """A private key and the `kid` that verifiers find its public half under."""

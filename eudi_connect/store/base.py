@@ -178,8 +178,9 @@ class Store(abc.ABC):
         """
 
     @abc.abstractmethod
-    async def get_credential(self, tenant_id: str, credential_id: str) -> CredentialRecord | None:
-        ...
+    async def get_credential(
+        self, tenant_id: str, credential_id: str
+    ) -> CredentialRecord | None: ...
 
     @abc.abstractmethod
     async def get_credential_by_request_id(

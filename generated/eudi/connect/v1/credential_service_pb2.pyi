@@ -143,7 +143,7 @@ class VerifyCredentialRequest(_message.Message):
     def __init__(self, credential: _Optional[str] = ..., expected_audience: _Optional[str] = ..., expected_nonce: _Optional[str] = ...) -> None: ...
 
 class VerifyCredentialResponse(_message.Message):
-    __slots__ = ("valid", "status", "failure", "detail", "claims", "issuer", "vct", "credential_id", "key_binding_verified")
+    __slots__ = ("valid", "status", "failure", "detail", "claims", "issuer", "vct", "key_binding_verified")
     VALID_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     FAILURE_FIELD_NUMBER: _ClassVar[int]
@@ -151,7 +151,6 @@ class VerifyCredentialResponse(_message.Message):
     CLAIMS_FIELD_NUMBER: _ClassVar[int]
     ISSUER_FIELD_NUMBER: _ClassVar[int]
     VCT_FIELD_NUMBER: _ClassVar[int]
-    CREDENTIAL_ID_FIELD_NUMBER: _ClassVar[int]
     KEY_BINDING_VERIFIED_FIELD_NUMBER: _ClassVar[int]
     valid: bool
     status: CredentialStatus
@@ -160,9 +159,8 @@ class VerifyCredentialResponse(_message.Message):
     claims: _struct_pb2.Struct
     issuer: str
     vct: str
-    credential_id: str
     key_binding_verified: bool
-    def __init__(self, valid: _Optional[bool] = ..., status: _Optional[_Union[CredentialStatus, str]] = ..., failure: _Optional[_Union[VerificationFailure, str]] = ..., detail: _Optional[str] = ..., claims: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., issuer: _Optional[str] = ..., vct: _Optional[str] = ..., credential_id: _Optional[str] = ..., key_binding_verified: _Optional[bool] = ...) -> None: ...
+    def __init__(self, valid: _Optional[bool] = ..., status: _Optional[_Union[CredentialStatus, str]] = ..., failure: _Optional[_Union[VerificationFailure, str]] = ..., detail: _Optional[str] = ..., claims: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., issuer: _Optional[str] = ..., vct: _Optional[str] = ..., key_binding_verified: _Optional[bool] = ...) -> None: ...
 
 class RevokeCredentialRequest(_message.Message):
     __slots__ = ("credential_id", "reason")

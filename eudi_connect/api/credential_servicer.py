@@ -1,0 +1,205 @@
+"""CredentialService: converts messages, calls the services, converts back. Nothing else."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+from eudi.connect.v1 import credential_service_pb2 as pb
+from eudi.connect.v1 import credential_service_pb2_grpc as pb_grpc
+
+from eudi_connect.api.context import current_tenant
+from eudi_connect.api.convert import (
+    credential_status,
+    dict_to_struct,
+    struct_to_dict,
+    timestamp,
+    verification_failure,
+)
+from eudi_connect.api.errors import rich_status
+from eudi_connect.core.status_list import TokenStatus
+from eudi_connect.errors import EudiConnectError
+from eudi_connect.services.app import Services
+from eudi_connect.services.batch import BatchIssuer, BatchItem, BatchResult, too_many_items
+from eudi_connect.services.issuance import IssueCommand, IssuedCredential
+from eudi_connect.services.verification import VerifyCommand
+
+Context = grpc.aio.ServicerContext[Any, Any]
+
+
+def issue_command(request: pb.IssueCredentialRequest) -> IssueCommand:
+    return IssueCommand(
+        template_id=request.template_id,
+        subject=struct_to_dict(request.subject),
+        holder_jwk=request.holder_jwk,
+        request_id=request.request_id,
+        validity_seconds=(
+            request.validity_seconds if request.HasField("validity_seconds") else None
+        ),
+    )
+
+
+def issue_response(issued: IssuedCredential) -> pb.IssueCredentialResponse:
+    return pb.IssueCredentialResponse(
+        credential_id=issued.credential_id,
+        credential=issued.credential,
+        format=issued.format,
+        status_list_id=issued.status_list_id,
+        status_index=issued.status_index,
+        expires_at=timestamp(issued.expires_at),
+        issued_at=timestamp(issued.issued_at),
+    )
+
+
+def batch_item(index: int, request: pb.IssueCredentialRequest) -> BatchItem:
+    try:
+        return BatchItem(index, request.request_id, command=issue_command(request))
+    except EudiConnectError as error:
+        return BatchItem(index, request.request_id, error=error)
+
+
+def copies_items(copies: pb.CredentialCopies) -> list[BatchItem]:
+    """One item per holder key; copy i answers to request id "<request_id>#<i>"."""
+    try:
+        subject = struct_to_dict(copies.subject)
+    except EudiConnectError as error:
+        return [BatchItem(0, copies.request_id, error=error)]
+    validity = copies.validity_seconds if copies.HasField("validity_seconds") else None
+    items = []
+    for i, holder_jwk in enumerate(copies.holder_jwks):
+        request_id = f"{copies.request_id}#{i}" if copies.request_id else ""
+        command = IssueCommand(
+            template_id=copies.template_id,
+            subject=subject,
+            holder_jwk=holder_jwk,
+            request_id=request_id,
+            validity_seconds=validity,
+            coarsen_timestamps=True,
+        )
+        items.append(BatchItem(i, request_id, command=command))
+    return items
+
+
+def batch_result(result: BatchResult) -> pb.IssueCredentialBatchResult:
+    if isinstance(result.outcome, EudiConnectError):
+        return pb.IssueCredentialBatchResult(
+            index=result.index, request_id=result.request_id, error=rich_status(result.outcome)
+        )
+    return pb.IssueCredentialBatchResult(
+        index=result.index, request_id=result.request_id, credential=issue_response(result.outcome)
+    )
+
+
+class CredentialServicer(pb_grpc.CredentialServiceServicer):
+    def __init__(self, services: Services, batch: BatchIssuer) -> None:
+        self._services = services
+        self._batch = batch
+
+    async def IssueCredentialBatch(
+        self, request: pb.IssueCredentialBatchRequest, context: Context
+    ) -> AsyncIterator[pb.IssueCredentialBatchResult]:
+        kind = request.WhichOneof("batch")
+        count = len(request.items.items) if kind == "items" else len(request.copies.holder_jwks)
+        if count > self._batch.max_items:
+            raise too_many_items(self._batch.max_items)
+        if kind == "copies":
+            items = copies_items(request.copies)
+        else:
+            items = [batch_item(i, r) for i, r in enumerate(request.items.items)]
+        async for result in self._batch.issue(current_tenant(), self._batch.groups_of(items)):
+            yield batch_result(result)
+
+    async def IssueCredentialStream(
+        self, request_iterator: AsyncIterator[pb.IssueCredentialRequest], context: Context
+    ) -> AsyncIterator[pb.IssueCredentialBatchResult]:
+        async def items() -> AsyncIterator[BatchItem]:
+            index = 0
+            async for request in request_iterator:
+                yield batch_item(index, request)
+                index += 1
+
+        groups = self._batch.groups_from_stream(items())
+        async for result in self._batch.issue(current_tenant(), groups):
+            yield batch_result(result)
+
+    async def IssueCredential(
+        self, request: pb.IssueCredentialRequest, context: Context
+    ) -> pb.IssueCredentialResponse:
+        issued = await self._services.issuance.issue(current_tenant(), issue_command(request))
+        return issue_response(issued)
+
+    async def VerifyCredential(
+        self, request: pb.VerifyCredentialRequest, context: Context
+    ) -> pb.VerifyCredentialResponse:
+        outcome = await self._services.verification.verify(
+            current_tenant(),
+            VerifyCommand(
+                credential=request.credential,
+                expected_audience=request.expected_audience,
+                expected_nonce=request.expected_nonce,
+            ),
+        )
+        return pb.VerifyCredentialResponse(
+            valid=outcome.valid,
+            status=credential_status(outcome.status),
+            failure=verification_failure(outcome.failure),
+            detail=outcome.detail,
+            claims=dict_to_struct(outcome.claims),
+            issuer=outcome.issuer,
+            vct=outcome.vct,
+            key_binding_verified=outcome.key_binding_verified,
+        )
+
+    async def RevokeCredential(
+        self, request: pb.RevokeCredentialRequest, context: Context
+    ) -> pb.RevokeCredentialResponse:
+        status = await self._services.revocation.revoke(
+            current_tenant(), request.credential_id, request.reason
+        )
+        return pb.RevokeCredentialResponse(status=credential_status(status))
+
+    async def SuspendCredential(
+        self, request: pb.SuspendCredentialRequest, context: Context
+    ) -> pb.SuspendCredentialResponse:
+        status = await self._services.revocation.suspend(
+            current_tenant(), request.credential_id, request.reason
+        )
+        return pb.SuspendCredentialResponse(status=credential_status(status))
+
+    async def ReinstateCredential(
+        self, request: pb.ReinstateCredentialRequest, context: Context
+    ) -> pb.ReinstateCredentialResponse:
+        status = await self._services.revocation.reinstate(
+            current_tenant(), request.credential_id, request.reason
+        )
+        return pb.ReinstateCredentialResponse(status=credential_status(status))
+
+    async def GetCredentialStatus(
+        self, request: pb.GetCredentialStatusRequest, context: Context
+    ) -> pb.GetCredentialStatusResponse:
+        record = await self._services.revocation.get(current_tenant(), request.credential_id)
+        return pb.GetCredentialStatusResponse(
+            credential_id=record.credential_id,
+            status=credential_status(TokenStatus(record.status)),
+            status_list_id=record.status_list_id,
+            status_index=record.status_index,
+            issued_at=timestamp(record.issued_at),
+            expires_at=timestamp(record.expires_at),
+            template_id=record.template_id,
+        )
+
+    async def GetStatusList(
+        self, request: pb.GetStatusListRequest, context: Context
+    ) -> pb.GetStatusListResponse:
+        token = await self._services.status_lists.token(
+            request.status_list_id, tenant_id=current_tenant()
+        )
+        return pb.GetStatusListResponse(
+            token=token, uri=self._services.settings.status_list_uri(request.status_list_id)
+        )
+
+    async def GetIssuerKeys(
+        self, request: pb.GetIssuerKeysRequest, context: Context
+    ) -> pb.GetIssuerKeysResponse:
+        return pb.GetIssuerKeysResponse(jwks=await self._services.keys.jwks_json(current_tenant()))

@@ -1,0 +1,322 @@
+"""`eudi-connect`: run the server, manage tenants and keys, and use the service by hand."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import grpc
+from eudi.connect.v1 import credential_service_pb2 as pb
+from google.protobuf import json_format
+
+from eudi_connect.api.convert import dict_to_struct
+from eudi_connect.api.server import ServerOptions, run
+from eudi_connect.cli.client import ClientConfig, credential_stub
+from eudi_connect.core.holder import make_presentation
+from eudi_connect.core.jose import generate_p256_key, private_jwk, private_key_from_jwk
+from eudi_connect.errors import EudiConnectError
+from eudi_connect.services.app import open_services
+from eudi_connect.services.settings import ServiceSettings
+
+DEFAULT_DB = "sqlite:///./eudi-connect.db"
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, indent=2, ensure_ascii=False))
+
+
+def _message_json(message: Any) -> dict[str, Any]:
+    return json_format.MessageToDict(message, preserving_proto_field_name=True)
+
+
+def _read_text(value: str) -> str:
+    """A literal, `-` for standard input, or `@path` for a file."""
+    if value == "-":
+        return sys.stdin.read().strip()
+    if value.startswith("@"):
+        return Path(value[1:]).read_text(encoding="utf-8").strip()
+    return value
+
+
+# --- commands that open the database directly --------------------------------------------
+async def _tenant_create(args: argparse.Namespace) -> None:
+    services = await open_services(args.db)
+    try:
+        created = await services.tenants.create_tenant(args.name)
+    finally:
+        await services.close()
+    _print_json({"tenant_id": created.tenant_id, "name": created.name, "api_key": created.api_key})
+
+
+async def _keys_rotate(args: argparse.Namespace) -> None:
+    services = await open_services(args.db)
+    try:
+        if await services.store.get_tenant(args.tenant) is None:
+            raise SystemExit(f"error: no tenant '{args.tenant}'")
+        kid = await services.keys.rotate(args.tenant)
+    finally:
+        await services.close()
+    _print_json({"tenant_id": args.tenant, "active_kid": kid})
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    settings = ServiceSettings(public_url=args.public_url)
+    run(
+        ServerOptions(
+            host=args.host,
+            port=args.port,
+            db_url=args.db,
+            grace_seconds=args.grace,
+            settings=settings,
+        ),
+        use_uvloop=not args.no_uvloop,
+    )
+
+
+def cmd_tenant_create(args: argparse.Namespace) -> None:
+    asyncio.run(_tenant_create(args))
+
+
+def cmd_keys_rotate(args: argparse.Namespace) -> None:
+    asyncio.run(_keys_rotate(args))
+
+
+def cmd_holder_key(args: argparse.Namespace) -> None:
+    """Makes a holder key pair: the private JWK file stays with the holder."""
+    key = generate_p256_key()
+    path = Path(args.out)
+    path.write_text(json.dumps(private_jwk(key)), encoding="utf-8")
+    path.chmod(0o600)
+    public = {k: v for k, v in private_jwk(key).items() if k != "d"}
+    _print_json({"private_key_file": str(path), "public_jwk": public})
+
+
+def cmd_present(args: argparse.Namespace) -> None:
+    holder_key = None
+    if args.holder_key:
+        holder_key = private_key_from_jwk(json.loads(Path(args.holder_key).read_text("utf-8")))
+    disclose = [c for c in args.disclose.split(",") if c] if args.disclose is not None else None
+    print(
+        make_presentation(
+            _read_text(args.credential),
+            disclose=disclose,
+            holder_key=holder_key,
+            audience=args.audience,
+            nonce=args.nonce,
+            issued_at=int(time.time()),
+        )
+    )
+
+
+# --- client commands -------------------------------------------------------------------------
+def _client(args: argparse.Namespace) -> ClientConfig:
+    return ClientConfig.from_args(args.address, args.api_key)
+
+
+def cmd_issue(args: argparse.Namespace) -> None:
+    config = _client(args)
+    subject = json.loads(Path(args.subject).read_text(encoding="utf-8"))
+    request = pb.IssueCredentialRequest(
+        template_id=args.template,
+        subject=dict_to_struct(subject),
+        holder_jwk=_read_text(args.holder_jwk) if args.holder_jwk else "",
+        request_id=args.request_id or "",
+    )
+    if args.validity is not None:
+        request.validity_seconds = args.validity
+    with credential_stub(config) as stub:
+        response = stub.IssueCredential(request, metadata=config.metadata, timeout=config.timeout)
+    _print_json(_message_json(response))
+
+
+def cmd_verify(args: argparse.Namespace) -> None:
+    config = _client(args)
+    request = pb.VerifyCredentialRequest(
+        credential=_read_text(args.credential),
+        expected_audience=args.audience or "",
+        expected_nonce=args.nonce or "",
+    )
+    with credential_stub(config) as stub:
+        response = stub.VerifyCredential(request, metadata=config.metadata, timeout=config.timeout)
+    _print_json(
+        json_format.MessageToDict(
+            response, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+        )
+    )
+    if not response.valid:
+        raise SystemExit(2)
+
+
+def _status_change(method: str) -> Callable[[argparse.Namespace], None]:
+    request_type = getattr(pb, f"{method}Request")
+
+    def command(args: argparse.Namespace) -> None:
+        config = _client(args)
+        with credential_stub(config) as stub:
+            response = getattr(stub, method)(
+                request_type(credential_id=args.credential_id, reason=args.reason or ""),
+                metadata=config.metadata,
+                timeout=config.timeout,
+            )
+        _print_json({"credential_id": args.credential_id, **_message_json(response)})
+
+    return command
+
+
+def cmd_status(args: argparse.Namespace) -> None:
+    config = _client(args)
+    with credential_stub(config) as stub:
+        response = stub.GetCredentialStatus(
+            pb.GetCredentialStatusRequest(credential_id=args.credential_id),
+            metadata=config.metadata,
+            timeout=config.timeout,
+        )
+    _print_json(_message_json(response))
+
+
+def cmd_status_list(args: argparse.Namespace) -> None:
+    config = _client(args)
+    with credential_stub(config) as stub:
+        response = stub.GetStatusList(
+            pb.GetStatusListRequest(status_list_id=args.status_list_id),
+            metadata=config.metadata,
+            timeout=config.timeout,
+        )
+    _print_json(_message_json(response))
+
+
+def cmd_jwks(args: argparse.Namespace) -> None:
+    config = _client(args)
+    with credential_stub(config) as stub:
+        response = stub.GetIssuerKeys(
+            pb.GetIssuerKeysRequest(), metadata=config.metadata, timeout=config.timeout
+        )
+    _print_json(json.loads(response.jwks))
+
+
+# --- parser ----------------------------------------------------------------------------------
+def _client_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--address", help="host:port (default $EUDI_CONNECT_ADDRESS or 127.0.0.1:50051)"
+    )
+    parser.add_argument("--api-key", help="tenant API key (default $EUDI_CONNECT_API_KEY)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="eudi-connect", description=__doc__)
+    parser.add_argument("--log-level", default="INFO")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the gRPC server")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=50051)
+    serve.add_argument("--db", default=DEFAULT_DB, help="store URL (default %(default)s)")
+    serve.add_argument(
+        "--public-url",
+        default=ServiceSettings().public_url,
+        help="base of status list URIs and the issuer id",
+    )
+    serve.add_argument(
+        "--grace", type=float, default=10.0, help="seconds in-flight calls get on shutdown"
+    )
+    serve.add_argument("--no-uvloop", action="store_true", help="use asyncio's own event loop")
+    serve.set_defaults(func=cmd_serve)
+
+    tenant = sub.add_parser("tenant", help="manage tenants").add_subparsers(
+        dest="action", required=True
+    )
+    create = tenant.add_parser("create", help="create a tenant and print its API key (shown once)")
+    create.add_argument("name")
+    create.add_argument("--db", default=DEFAULT_DB)
+    create.set_defaults(func=cmd_tenant_create)
+
+    keys = sub.add_parser("keys", help="manage issuer keys").add_subparsers(
+        dest="action", required=True
+    )
+    rotate = keys.add_parser(
+        "rotate", help="activate a new issuer key; old credentials keep verifying"
+    )
+    rotate.add_argument("--tenant", required=True)
+    rotate.add_argument("--db", default=DEFAULT_DB)
+    rotate.set_defaults(func=cmd_keys_rotate)
+
+    holder_key = sub.add_parser("holder-key", help="make a holder key pair (private JWK file)")
+    holder_key.add_argument("--out", default="holder-key.json")
+    holder_key.set_defaults(func=cmd_holder_key)
+
+    present = sub.add_parser("present", help="make a presentation from a credential (holder side)")
+    present.add_argument("credential", help="the credential, - for stdin, or @file")
+    present.add_argument("--disclose", help="comma-separated claim names to reveal (default: all)")
+    present.add_argument("--holder-key", help="private JWK file; adds a Key Binding JWT")
+    present.add_argument("--audience")
+    present.add_argument("--nonce")
+    present.set_defaults(func=cmd_present)
+
+    issue = sub.add_parser("issue", help="issue a credential")
+    issue.add_argument("--template", required=True)
+    issue.add_argument("--subject", required=True, help="JSON file with the subject data")
+    issue.add_argument("--holder-jwk", help="holder public JWK as JSON, or @file")
+    issue.add_argument("--request-id")
+    issue.add_argument("--validity", type=int, help="validity in seconds")
+    _client_flags(issue)
+    issue.set_defaults(func=cmd_issue)
+
+    verify = sub.add_parser("verify", help="verify a credential or presentation")
+    verify.add_argument("credential", help="the credential, - for stdin, or @file")
+    verify.add_argument("--audience")
+    verify.add_argument("--nonce")
+    _client_flags(verify)
+    verify.set_defaults(func=cmd_verify)
+
+    for name, method in (
+        ("revoke", "RevokeCredential"),
+        ("suspend", "SuspendCredential"),
+        ("reinstate", "ReinstateCredential"),
+    ):
+        change = sub.add_parser(name, help=f"{name} a credential")
+        change.add_argument("credential_id")
+        change.add_argument("--reason")
+        _client_flags(change)
+        change.set_defaults(func=_status_change(method))
+
+    status = sub.add_parser("status", help="a credential's status")
+    status.add_argument("credential_id")
+    _client_flags(status)
+    status.set_defaults(func=cmd_status)
+
+    status_list = sub.add_parser("status-list", help="a status list token")
+    status_list.add_argument("status_list_id")
+    _client_flags(status_list)
+    status_list.set_defaults(func=cmd_status_list)
+
+    jwks = sub.add_parser("jwks", help="the tenant's issuer keys")
+    _client_flags(jwks)
+    jwks.set_defaults(func=cmd_jwks)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    try:
+        args.func(args)
+    except grpc.RpcError as error:
+        code = error.code()
+        print(f"error: {code.name}: {error.details()}", file=sys.stderr)
+        raise SystemExit(1) from None
+    except EudiConnectError as error:
+        print(f"error: {error.reason}: {error.message}", file=sys.stderr)
+        raise SystemExit(1) from None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,34 @@
+"""SD-JWT VC: issuance, parsing and verification (RFC 9901, draft-ietf-oauth-sd-jwt-vc).
+
+Pure functions over strings, keys and times; no I/O, no clock, no global state.
+"""
+
+from ._common import (
+    KB_JWT_TYP,
+    SD_JWT_VC_TYP,
+    SdJwtVerificationError,
+    StatusReference,
+    VerificationFailureReason,
+)
+from ._disclosures import Disclosure, SaltSource, disclosure_digest, random_salt
+from ._issuer import MAX_CLAIM_DEPTH, issue_sd_jwt_vc
+from ._parse import ParsedPresentation, parse_presentation
+from ._verifier import VerifiedCredential, verify_presentation
+
+__all__ = [
+    "KB_JWT_TYP",
+    "MAX_CLAIM_DEPTH",
+    "SD_JWT_VC_TYP",
+    "Disclosure",
+    "ParsedPresentation",
+    "SaltSource",
+    "SdJwtVerificationError",
+    "StatusReference",
+    "VerificationFailureReason",
+    "VerifiedCredential",
+    "disclosure_digest",
+    "issue_sd_jwt_vc",
+    "parse_presentation",
+    "random_salt",
+    "verify_presentation",
+]

@@ -1,0 +1,226 @@
+"""Issuance of SD-JWT VCs (RFC 9901 sections 4.1-4.2, draft-ietf-oauth-sd-jwt-vc section 3).
+
+A pure function of its inputs: the salt source and times are arguments, so the same inputs
+give the same bytes up to the ECDSA signature's own randomness.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Collection, Mapping
+from typing import Any
+
+from eudi_connect.core.jose import ES256, InvalidJwkError, SigningKey, es256_sign
+
+from ._common import (
+    ARRAY_DIGEST_KEY,
+    RESERVED_NESTED_NAMES,
+    RESERVED_TOP_LEVEL_NAMES,
+    SD_ALG,
+    SD_ALG_KEY,
+    SD_JWT_VC_TYP,
+    SD_KEY,
+    StatusReference,
+)
+from ._disclosures import (
+    SaltSource,
+    array_element_disclosure,
+    b64url,
+    disclosure_digest,
+    encode_json,
+    object_disclosure,
+    random_salt,
+    random_salts,
+)
+
+#: Claims nested deeper than this are refused; verifiers bound their walk the same way.
+MAX_CLAIM_DEPTH = 32
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+class _PathNode:
+    """One level of the compiled `disclosable` paths; never mutated once compiled."""
+
+    __slots__ = ("disclose", "elements", "members")
+
+    def __init__(self) -> None:
+        self.disclose = False  # the value reaching this node becomes a Disclosure
+        self.members: dict[str, _PathNode] = {}  # object members below this one
+        self.elements: _PathNode | None = None  # each element, when the value is an array
+
+
+@functools.lru_cache(maxsize=512)
+def _compile(paths: tuple[str, ...]) -> _PathNode:
+    """Turns `a.b`, `a[]`, `a[].b` paths into a tree; cached, as templates reuse a few sets."""
+    root = _PathNode()
+    for path in paths:
+        if not isinstance(path, str) or not path:
+            raise ValueError(f"disclosable path must be a non-empty string, got {path!r}")
+        node = root
+        for depth, segment in enumerate(path.split(".")):
+            name = segment
+            array_levels = 0
+            while name.endswith("[]"):
+                name = name[:-2]
+                array_levels += 1
+            if not name or "[" in name or "]" in name:
+                raise ValueError(f"disclosable path {path!r} has an invalid segment {segment!r}")
+            reserved = RESERVED_TOP_LEVEL_NAMES if depth == 0 else RESERVED_NESTED_NAMES
+            if name in reserved:
+                raise ValueError(f"claim {name!r} in path {path!r} cannot be selectively disclosed")
+            node = node.members.setdefault(name, _PathNode())
+            for _ in range(array_levels):
+                if node.elements is None:
+                    node.elements = _PathNode()
+                node = node.elements
+        node.disclose = True
+    return root
+
+
+@functools.lru_cache(maxsize=1024)
+def _encoded_header(kid: str) -> str:
+    """The protected header never changes for a key, so it is encoded once per `kid`."""
+    header = {"typ": SD_JWT_VC_TYP, "alg": ES256, "kid": kid}
+    return b64url(encode_json(header).encode("utf-8"))
+
+
+class _Concealer:
+    """Carries the per-credential state through the recursive walk over the claims."""
+
+    __slots__ = ("disclosures", "next_salt", "salts")
+
+    def __init__(self, salt: SaltSource) -> None:
+        # The default source is served in batches (see random_salts): same salts, fewer syscalls.
+        self.next_salt: SaltSource = random_salts().__next__ if salt is random_salt else salt
+        self.salts: list[str] = []
+        self.disclosures: list[str] = []
+
+    def _next_salt(self) -> str:
+        value = self.next_salt()
+        self.salts.append(value)
+        return value
+
+    def members(
+        self,
+        source: Mapping[str, Any],
+        node: _PathNode,
+        out: dict[str, Any],
+        reserved: frozenset[str],
+        path: str,
+        depth: int,
+    ) -> None:
+        """Copies `source` into `out`, replacing the members `node` marks by `_sd` digests."""
+        digests: list[str] = []
+        for name, value in source.items():
+            if type(name) is not str or name in reserved:
+                raise ValueError(f"claim name {name!r} at {path or 'top level'} is reserved")
+            child = node.members.get(name)
+            if child is None:
+                _check_clear(value, depth + 1)
+                out[name] = value
+                continue
+            child_path = f"{path}.{name}" if path else name
+            value = self.value(value, child, child_path, depth + 1)
+            if child.disclose:
+                disclosure = object_disclosure(self._next_salt(), name, value)
+                self.disclosures.append(disclosure)
+                digests.append(disclosure_digest(disclosure))
+            else:
+                out[name] = value
+        if digests:
+            # RFC 9901 section 4.2.4.1: the order must not reveal the original claim order.
+            digests.sort()
+            out[SD_KEY] = digests
+
+    def value(self, value: Any, node: _PathNode, path: str, depth: int) -> Any:
+        """Returns `value` with the disclosable parts below `node` replaced by digests."""
+        if depth > MAX_CLAIM_DEPTH:
+            raise ValueError(f"claim {path!r} nests deeper than {MAX_CLAIM_DEPTH} levels")
+        if node.members and isinstance(value, Mapping):
+            out: dict[str, Any] = {}
+            self.members(value, node, out, RESERVED_NESTED_NAMES, path, depth)
+            return out
+        elements = node.elements
+        if elements is not None and isinstance(value, list | tuple):
+            result: list[Any] = []
+            for element in value:
+                element = self.value(element, elements, f"{path}[]", depth + 1)
+                if elements.disclose:
+                    disclosure = array_element_disclosure(self._next_salt(), element)
+                    self.disclosures.append(disclosure)
+                    result.append({ARRAY_DIGEST_KEY: disclosure_digest(disclosure)})
+                else:
+                    result.append(element)
+            return result
+        if node.members or elements is not None:
+            kind = "an object" if node.members else "an array"
+            raise ValueError(f"disclosable path expects {kind} at {path!r}")
+        _check_clear(value, depth)
+        return value
+
+
+def _check_clear(value: Any, depth: int) -> None:
+    """Refuses `_sd` and `...` keys in claim data (RFC 9901 section 4.1, rule 7).
+
+    Claim data can come from end users through templates; a crafted `_sd` array in a clear
+    claim would let them smuggle in claims the issuer never signed.
+    """
+    if isinstance(value, _SCALARS):
+        return
+    if depth > MAX_CLAIM_DEPTH:
+        raise ValueError(f"claims nest deeper than {MAX_CLAIM_DEPTH} levels")
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if type(key) is not str or key in RESERVED_NESTED_NAMES:
+                raise ValueError(f"claim name {key!r} is reserved or not a string")
+            _check_clear(item, depth + 1)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _check_clear(item, depth + 1)
+
+
+def issue_sd_jwt_vc(
+    claims: Mapping[str, Any],
+    *,
+    disclosable: Collection[str],
+    signing_key: SigningKey,
+    issuer: str,
+    vct: str,
+    issued_at: int,
+    expires_at: int,
+    not_before: int | None = None,
+    status: StatusReference | None = None,
+    holder_jwk: Mapping[str, Any] | None = None,
+    salt: SaltSource = random_salt,
+) -> str:
+    """Signs an SD-JWT VC and returns `<jwt>~<disclosure>~...~` (RFC 9901 section 4).
+
+    `disclosable` holds dot-separated paths from the top level; a segment ending in `[]`
+    makes each element of that array disclosable. Paths naming absent claims are skipped.
+    Raises ValueError for reserved claim names, paths that do not fit the data, or a salt
+    source that repeats itself.
+    """
+    tree = _compile(tuple(disclosable))
+    payload: dict[str, Any] = {"iss": issuer, "iat": issued_at, "exp": expires_at}
+    if not_before is not None:
+        payload["nbf"] = not_before
+    payload["vct"] = vct
+    if holder_jwk is not None:
+        if "d" in holder_jwk:
+            raise InvalidJwkError("holder JWK contains private key material ('d')")
+        payload["cnf"] = {"jwk": dict(holder_jwk)}
+    if status is not None:
+        payload["status"] = {"status_list": {"idx": status.idx, "uri": status.uri}}
+    payload[SD_ALG_KEY] = SD_ALG
+
+    concealer = _Concealer(salt)
+    concealer.members(claims, tree, payload, RESERVED_TOP_LEVEL_NAMES, "", 0)
+    if len(set(concealer.salts)) != len(concealer.salts):
+        raise ValueError("salt source returned the same salt twice (RFC 9901 section 4.2.1)")
+
+    body = b64url(encode_json(payload).encode("utf-8"))
+    signing_input = f"{_encoded_header(signing_key.kid)}.{body}"
+    signature = b64url(es256_sign(signing_key.private_key, signing_input.encode("ascii")))
+    parts = [f"{signing_input}.{signature}", *concealer.disclosures, ""]
+    return "~".join(parts)

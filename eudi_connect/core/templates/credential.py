@@ -1,0 +1,134 @@
+"""The credential template: what a credential of one type says and how long it lives."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from eudi_connect.errors import InvalidArgumentError
+
+from .errors import InvalidTemplateError
+
+#: Claims the issuer sets itself and templates must neither render nor make disclosable:
+#: the registered claims draft-ietf-oauth-sd-jwt-vc section 3.2.2.2 keeps in the clear, plus
+#: iat (the verifier judges freshness by it) and the SD-JWT structure names of RFC 9901
+#: section 4.2.4. Mirrors the SD-JWT issuer's own list so a bad template fails here, early.
+RESERVED_CLAIMS = frozenset(
+    {"iss", "iat", "exp", "nbf", "vct", "vct#integrity", "cnf", "status", "_sd", "_sd_alg", "..."}
+)
+#: Names RFC 9901 forbids at any depth.
+RESERVED_NESTED_CLAIMS = frozenset({"_sd", "_sd_alg", "..."})
+
+#: Large enough for any real claims mapping, small enough that a tenant cannot park megabytes
+#: of source in the compile cache.
+MAX_TEMPLATE_SOURCE_CHARS = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialTemplate:
+    """One credential type: its `vct`, the Jinja2 source that maps subject data to claims,
+    which claims are selectively disclosable, and its validity bounds.
+
+    `disclosable` uses the SD-JWT issuer's path syntax: dot-separated member names from the
+    top level; a segment ending in "[]" makes each element of that array disclosable
+    ("nationalities[]", "age_equal_or_over.18"). `version` goes up on every change; the
+    render cache is keyed by it. `tenant_id` is None for built-in templates.
+    """
+
+    template_id: str
+    vct: str
+    claims_template: str
+    disclosable: tuple[str, ...]
+    default_validity_seconds: int
+    max_validity_seconds: int
+    version: int = 1
+    tenant_id: str | None = None
+    # Copies issued together get iat/exp rounded to this step (a day by default), so that
+    # timestamps cannot tell which credentials came in one batch.
+    timestamp_granularity_seconds: int = 86_400
+
+    def __post_init__(self) -> None:
+        # Callers often hold a list (a repeated proto field); keep the frozen value hashable.
+        object.__setattr__(self, "disclosable", tuple(self.disclosable))
+        for name in ("template_id", "vct", "claims_template"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not value.strip():
+                raise _invalid(name, f"{name} must be a non-empty string")
+        if len(self.claims_template) > MAX_TEMPLATE_SOURCE_CHARS:
+            raise _invalid(
+                "claims_template",
+                f"claims_template is longer than {MAX_TEMPLATE_SOURCE_CHARS} characters",
+            )
+        for path in self.disclosable:
+            _check_disclosable_path(path)
+        if len(set(self.disclosable)) != len(self.disclosable):
+            raise _invalid("disclosable", "disclosable lists a path twice")
+        if not _is_int(self.default_validity_seconds) or self.default_validity_seconds < 1:
+            raise _invalid(
+                "default_validity_seconds", "default_validity_seconds must be a positive integer"
+            )
+        if not _is_int(self.max_validity_seconds) or (
+            self.max_validity_seconds < self.default_validity_seconds
+        ):
+            raise _invalid(
+                "max_validity_seconds",
+                "max_validity_seconds must be an integer no smaller than default_validity_seconds",
+            )
+        if not _is_int(self.version) or self.version < 1:
+            raise _invalid("version", "version must be an integer starting at 1")
+        if not _is_int(self.timestamp_granularity_seconds) or not (
+            1 <= self.timestamp_granularity_seconds <= 7 * 86_400
+        ):
+            raise _invalid(
+                "timestamp_granularity_seconds",
+                "timestamp_granularity_seconds must be between 1 second and 7 days",
+            )
+
+    def validity(self, requested: int | None) -> int:
+        """Seconds the credential will be valid: the default when none (or 0) is requested,
+        otherwise the requested value if it lies within the template's bounds."""
+        if requested is None or requested == 0:
+            return self.default_validity_seconds
+        if requested < 0:
+            raise InvalidArgumentError(
+                f"requested validity of {requested} s is below the minimum of 1 s",
+                reason="VALIDITY_OUT_OF_RANGE",
+                metadata={"requested_seconds": str(requested), "min_validity_seconds": "1"},
+            )
+        if requested > self.max_validity_seconds:
+            raise InvalidArgumentError(
+                f"requested validity of {requested} s exceeds the maximum of "
+                f"{self.max_validity_seconds} s for template {self.template_id!r}",
+                reason="VALIDITY_OUT_OF_RANGE",
+                metadata={
+                    "requested_seconds": str(requested),
+                    "max_validity_seconds": str(self.max_validity_seconds),
+                },
+            )
+        return requested
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _invalid(field: str, message: str) -> InvalidTemplateError:
+    return InvalidTemplateError(message, metadata={"field": field})
+
+
+def _check_disclosable_path(path: object) -> None:
+    """Same grammar the SD-JWT issuer compiles: `name`, `name[]`, `a.b`, `a[].b`."""
+    if not isinstance(path, str) or not path:
+        raise _invalid("disclosable", "a disclosable path must be a non-empty string")
+    for depth, segment in enumerate(path.split(".")):
+        name = segment
+        while name.endswith("[]"):
+            name = name[:-2]
+        if not name or "[" in name or "]" in name:
+            raise _invalid(
+                "disclosable", f"disclosable path {path!r} has an invalid segment {segment!r}"
+            )
+        reserved = RESERVED_CLAIMS if depth == 0 else RESERVED_NESTED_CLAIMS
+        if name in reserved:
+            raise _invalid(
+                "disclosable", f"claim {name!r} in path {path!r} cannot be selectively disclosed"
+            )

@@ -1,0 +1,345 @@
+"""Renders credential templates to claims in one shared, precompiled Jinja2 sandbox."""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from collections import OrderedDict
+from collections.abc import Generator, Mapping
+from contextlib import suppress
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any, cast
+
+from jinja2.exceptions import SecurityError, TemplateError, TemplateSyntaxError
+from jinja2.utils import missing
+
+from eudi_connect.errors import EudiConnectError
+
+from ._filters import CLAIMS_FILTERS
+from ._sandbox import (
+    ClaimsSandbox,
+    LimitExceeded,
+    PolicyViolation,
+    Prepared,
+    SubjectValueError,
+    UndefinedValue,
+    end_budget,
+    find_path,
+    prepare,
+    start_budget,
+    template_line,
+    too_large,
+)
+from .credential import RESERVED_CLAIMS, RESERVED_NESTED_CLAIMS, CredentialTemplate
+from .errors import (
+    InvalidSubjectFieldError,
+    MissingSubjectFieldError,
+    TemplateRenderError,
+)
+
+_CacheKey = tuple[str | None, str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    """A cache entry: the compiled template, or why it does not compile. Failures are
+    cached too, so a broken stored template costs one parse, not one per request."""
+
+    source: str
+    prepared: Prepared | None
+    failure: tuple[str, str, dict[str, str]] | None  # reason, message, metadata
+
+
+class TemplateEnvironment:
+    """One precompiled, sandboxed Jinja2 environment shared by all handlers.
+
+    Templates compile once per (tenant_id, template_id, version) and stay cached (LRU,
+    `max_cached_templates`) until `invalidate`. Each render runs under limits that bound what
+    an untrusted template can cost: `max_output_chars` for the output and any value built on
+    the way, `max_loop_iterations` for all loops together, and `max_render_seconds` of CPU
+    time, checked at every call, operator, collection filter and loop step.
+
+    Thread-safe; a render never awaits, so it is also safe to share across asyncio tasks.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_output_chars: int = 64 * 1024,
+        max_loop_iterations: int = 1_000,
+        max_render_seconds: float = 0.1,
+        max_cached_templates: int = 1_024,
+    ) -> None:
+        if min(max_output_chars, max_loop_iterations, max_cached_templates) < 1:
+            raise ValueError("template environment limits must be positive")
+        if max_render_seconds < 0:
+            raise ValueError("max_render_seconds must not be negative")
+        self._max_output_chars = max_output_chars
+        self._max_loop_iterations = max_loop_iterations
+        self._max_render_seconds = max_render_seconds
+        self._max_cached = max_cached_templates
+        self._sandbox = ClaimsSandbox(
+            max_text_chars=max_output_chars, max_loop_iterations=max_loop_iterations
+        )
+        self._sandbox.filters = dict(CLAIMS_FILTERS)
+        self._cache: OrderedDict[_CacheKey, _Compiled] = OrderedDict()
+        self._lock = threading.Lock()  # held only to compile and evict, never to render
+        self._compiles = 0
+
+    def compile_count(self) -> int:
+        """How many times a template source was compiled (cache misses); for tests, metrics."""
+        return self._compiles
+
+    def invalidate(self, tenant_id: str | None, template_id: str) -> None:
+        """Drops every cached version of one template; other templates stay compiled."""
+        with self._lock:
+            for key in [k for k in self._cache if k[0] == tenant_id and k[1] == template_id]:
+                del self._cache[key]
+
+    def compile(self, template: CredentialTemplate) -> None:
+        """Compiles and caches `template` now, raising TemplateRenderError if it cannot
+        compile; lets a template be checked when it is created rather than first used."""
+        _prepared_or_raise(self._compiled(template))
+
+    def render_claims(
+        self,
+        template: CredentialTemplate,
+        subject: Mapping[str, Any],
+        *,
+        now: datetime | None = None,
+    ) -> dict[str, Any]:
+        """The claims object `template` renders for `subject`.
+
+        The template sees every subject field as a variable, the whole mapping as `subject`
+        (for fields whose names are not identifiers, or that `subject`/`today` shadow) and
+        `today`, the date of `now` (default: the current UTC date).
+        """
+        compiled = self._compiled(template)
+        prepared = _prepared_or_raise(compiled)
+        today = (now if now is not None else datetime.now(UTC)).date()
+        token = (
+            start_budget(
+                seconds=self._max_render_seconds, loop_iterations=self._max_loop_iterations
+            )
+            if prepared.needs_budget
+            else None
+        )
+        try:
+            text = self._render_text(prepared, subject, today)
+        except MemoryError:
+            raise
+        except Exception as exc:
+            raise _render_error(template, subject, prepared, exc) from exc
+        finally:
+            if token is not None:
+                end_budget(token)
+        return _parse_claims(text, template.template_id)
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _compiled(self, template: CredentialTemplate) -> _Compiled:
+        key = (template.tenant_id, template.template_id, template.version)
+        compiled = self._cache.get(key)
+        # A changed source under an unchanged version (a store bug) must not serve stale code.
+        if compiled is not None and compiled.source == template.claims_template:
+            with suppress(KeyError):  # evicted or invalidated by another thread meanwhile
+                self._cache.move_to_end(key)
+            return compiled
+        with self._lock:
+            compiled = self._cache.get(key)
+            if compiled is None or compiled.source != template.claims_template:
+                compiled = self._compile(template)
+                self._cache[key] = compiled
+            self._cache.move_to_end(key)
+            while len(self._cache) > self._max_cached:
+                self._cache.popitem(last=False)
+        return compiled
+
+    def _compile(self, template: CredentialTemplate) -> _Compiled:
+        self._compiles += 1
+        tenant = template.tenant_id if template.tenant_id is not None else "builtin"
+        filename = f"<template {tenant}/{template.template_id} v{template.version}>"
+        source = template.claims_template
+        label = f"template {template.template_id!r}"
+        try:
+            return _Compiled(source, prepare(self._sandbox, source, filename), None)
+        except PolicyViolation as exc:
+            reason, message, line = "TEMPLATE_SANDBOX_VIOLATION", str(exc), exc.lineno
+        except TemplateSyntaxError as exc:
+            reason, message, line = "TEMPLATE_SYNTAX_ERROR", exc.message or "", exc.lineno
+        except (RecursionError, SyntaxError):
+            # Jinja's parser, or Python compiling its output, gave up on the nesting depth.
+            reason, message, line = "TEMPLATE_SYNTAX_ERROR", "nested too deeply", None
+        where = f" line {line}" if line else ""
+        metadata = {"line": str(line)} if line else {}
+        return _Compiled(source, None, (reason, f"{label}{where}: {message}", metadata))
+
+    def _render_text(self, prepared: Prepared, subject: Mapping[str, Any], today: date) -> str:
+        """Streams the output so an oversized render stops at the limit, not after it."""
+        limit = self._max_output_chars
+        size = 0
+        parts: list[str] = []
+        chunks = cast(
+            "Generator[str, None, None]",
+            prepared.template.generate(subject, subject=subject, today=today),
+        )
+        try:
+            for chunk in chunks:
+                size += len(chunk)
+                if size > limit:
+                    raise too_large("the rendered output", limit)
+                parts.append(chunk)
+        finally:
+            chunks.close()
+        return "".join(parts)
+
+
+def _prepared_or_raise(compiled: _Compiled) -> Prepared:
+    if compiled.failure is not None:
+        reason, message, metadata = compiled.failure
+        raise TemplateRenderError(message, reason=reason, metadata=metadata)
+    assert compiled.prepared is not None  # one of the two is always set
+    return compiled.prepared
+
+
+def _render_error(
+    template: CredentialTemplate,
+    subject: Mapping[str, Any],
+    prepared: Prepared,
+    exc: Exception,
+) -> EudiConnectError:
+    """Maps what went wrong inside the sandbox to a domain error. Messages name fields and
+    template lines, never subject values."""
+    label = f"template {template.template_id!r}"
+    if isinstance(exc, SubjectValueError):
+        if exc.field is None:
+            return InvalidSubjectFieldError(
+                f"a subject value is invalid for {label}: {exc.problem}"
+            )
+        return InvalidSubjectFieldError(
+            f"subject field {exc.field!r} is invalid for {label}: {exc.problem}",
+            metadata={"field": exc.field},
+        )
+    if isinstance(exc, UndefinedValue):
+        error = _undefined_error(label, subject, exc)
+        if error is not None:
+            return error
+    line = template_line(exc, prepared.filename)
+    where = f" at line {line}" if line else ""
+    metadata = {"line": str(line)} if line else {}
+    if isinstance(exc, SecurityError):
+        return TemplateRenderError(
+            f"{label} was stopped by the sandbox{where}: {exc.message}",
+            reason="TEMPLATE_SANDBOX_VIOLATION",
+            metadata=metadata,
+        )
+    if isinstance(exc, LimitExceeded):
+        return TemplateRenderError(f"{label}{where}: {exc}", reason=exc.reason, metadata=metadata)
+    # Jinja's own messages describe the template; other exceptions' texts may quote subject
+    # values (int("Müller")), so only their type is reported.
+    detail = exc.message if isinstance(exc, TemplateError) else None
+    return TemplateRenderError(
+        f"{label} failed to render{where}: {detail or type(exc).__name__}", metadata=metadata
+    )
+
+
+def _undefined_error(
+    label: str, subject: Mapping[str, Any], exc: UndefinedValue
+) -> EudiConnectError | None:
+    """Names the deepest missing subject field, or None if the value was not subject data."""
+    name, obj = exc.name, exc.obj
+    if obj is missing:
+        # A top-level name: the template's only source of free variables is the subject.
+        if not isinstance(name, str):
+            return None
+        field = name
+    else:
+        base = find_path(subject, obj)
+        if base is None:
+            return None
+        if not isinstance(obj, Mapping | list | tuple):
+            return InvalidSubjectFieldError(
+                f"subject field {base!r} is invalid for {label}: expected an object or a list",
+                metadata={"field": base},
+            )
+        if isinstance(name, int):
+            field = f"{base}[{name}]"
+        else:
+            field = f"{base}.{name}" if base else str(name)
+    return MissingSubjectFieldError(
+        f"subject field {field!r} is required by {label}", metadata={"field": field}
+    )
+
+
+# -- output parsing --------------------------------------------------------------------------
+
+
+class _BadClaims(ValueError):
+    def __init__(self, message: str, *, reason: str = "TEMPLATE_RENDER_FAILED", claim: str = ""):
+        super().__init__(message)
+        self.reason = reason
+        self.claim = claim
+
+
+def _claims_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _BadClaims(f"rendered the claim {key!r} twice", claim=key)
+            seen.add(key)
+    if not RESERVED_NESTED_CLAIMS.isdisjoint(result):
+        claim = min(RESERVED_NESTED_CLAIMS.intersection(result))
+        raise _BadClaims(
+            f"rendered the reserved name {claim!r}", reason="TEMPLATE_RESERVED_CLAIM", claim=claim
+        )
+    return result
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _BadClaims("rendered a number outside the range of JSON numbers")
+    return value
+
+
+def _no_constant(text: str) -> Any:
+    raise _BadClaims(f"rendered {text}, which is not JSON")
+
+
+_CLAIMS_DECODER = json.JSONDecoder(
+    object_pairs_hook=_claims_object, parse_float=_finite_float, parse_constant=_no_constant
+)
+
+
+def _parse_claims(text: str, template_id: str) -> dict[str, Any]:
+    label = f"template {template_id!r}"
+    try:
+        claims = _CLAIMS_DECODER.decode(text)
+    except _BadClaims as exc:
+        metadata = {"claim": exc.claim} if exc.claim else {}
+        raise TemplateRenderError(f"{label} {exc}", reason=exc.reason, metadata=metadata) from None
+    except json.JSONDecodeError as exc:
+        raise TemplateRenderError(
+            f"{label} did not render valid JSON: {exc.msg} "
+            f"(output line {exc.lineno}, column {exc.colno})"
+        ) from None
+    except RecursionError:
+        raise TemplateRenderError(f"{label} rendered JSON nested too deeply") from None
+    if not isinstance(claims, dict):
+        kind = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(
+            type(claims), "a number"
+        )
+        raise TemplateRenderError(f"{label} rendered {kind}, not a JSON object")
+    reserved = RESERVED_CLAIMS.intersection(claims)
+    if reserved:
+        claim = min(reserved)
+        raise TemplateRenderError(
+            f"{label} rendered {claim!r}, a claim the issuer sets itself",
+            reason="TEMPLATE_RESERVED_CLAIM",
+            metadata={"claim": claim},
+        )
+    return claims

@@ -1,0 +1,91 @@
+"""Assembles the services around one opened store; what the API and CLI start from."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from eudi_connect.core.keys import MasterKey, load_master_key
+from eudi_connect.core.templates import TemplateEnvironment
+from eudi_connect.services.issuance import IssuanceService
+from eudi_connect.services.keys import KeyService, check_master_key
+from eudi_connect.services.revocation import RevocationService
+from eudi_connect.services.settings import ServiceSettings
+from eudi_connect.services.status_lists import StatusListService
+from eudi_connect.services.templates import CredentialTemplates
+from eudi_connect.services.tenants import TenantService
+from eudi_connect.services.verification import VerificationService
+from eudi_connect.store.base import Store
+from eudi_connect.store.factory import database_directory, open_store_from_url
+
+MASTER_KEY_ENV = "EUDI_CONNECT_MASTER_KEY"
+MASTER_KEY_FILE = "eudi-connect-master.key"
+
+
+@dataclass
+class Services:
+    store: Store
+    settings: ServiceSettings
+    tenants: TenantService
+    keys: KeyService
+    status_lists: StatusListService
+    templates: CredentialTemplates
+    issuance: IssuanceService
+    verification: VerificationService
+    revocation: RevocationService
+    closed: bool = False
+
+    async def close(self) -> None:
+        """Closes the store once, whoever asks first (the server or its owner)."""
+        if not self.closed:
+            self.closed = True
+            await self.store.close()
+
+
+def master_key_for(db_url: str) -> MasterKey:
+    """EUDI_CONNECT_MASTER_KEY if set, else a 0600 key file beside the database."""
+    return load_master_key(
+        env_value=os.environ.get(MASTER_KEY_ENV) or None,
+        key_file=database_directory(db_url) / MASTER_KEY_FILE,
+    )
+
+
+async def open_services(
+    db_url: str,
+    settings: ServiceSettings | None = None,
+    *,
+    master_key: MasterKey | None = None,
+    clock: Callable[[], float] = time.time,
+) -> Services:
+    settings = settings or ServiceSettings()
+    master = master_key or master_key_for(db_url)
+    store = open_store_from_url(db_url)
+    await store.open()
+    try:
+        await check_master_key(store, master)
+    except BaseException:
+        await store.close()
+        raise
+    keys = KeyService(store, master, clock=clock)
+    status_lists = StatusListService(store, keys, settings, clock=clock)
+    templates = CredentialTemplates(TemplateEnvironment())
+    return Services(
+        store=store,
+        settings=settings,
+        tenants=TenantService(store, clock=clock),
+        keys=keys,
+        status_lists=status_lists,
+        templates=templates,
+        issuance=IssuanceService(
+            store,
+            keys=keys,
+            status_lists=status_lists,
+            templates=templates,
+            settings=settings,
+            clock=clock,
+        ),
+        verification=VerificationService(store, keys=keys, settings=settings, clock=clock),
+        revocation=RevocationService(store, clock=clock),
+    )

@@ -1,0 +1,150 @@
+"""Batch and streamed issuance: many credentials per call, in groups.
+
+Items are signed and committed a group at a time (one transaction per group, status
+indices allocated per group). While one group commits, the next is signed, so the
+store's writer and the event loop work side by side. At most `pipeline_depth` groups are
+in flight: the caller's reading pace (gRPC flow control on each yielded result) bounds
+what the server holds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
+
+from eudi_connect.errors import EudiConnectError, ResourceExhaustedError
+from eudi_connect.services.issuance import IssuanceService, IssueCommand, IssuedCredential
+
+DEFAULT_GROUP_SIZE = 128
+DEFAULT_MAX_ITEMS = 10_000
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    """One item of a batch; `error` set when the item could not even be read."""
+
+    index: int
+    request_id: str
+    command: IssueCommand | None = None
+    error: EudiConnectError | None = None
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    index: int
+    request_id: str
+    outcome: IssuedCredential | EudiConnectError
+
+
+def too_many_items(limit: int) -> ResourceExhaustedError:
+    return ResourceExhaustedError(
+        f"a batch may hold at most {limit} items",
+        reason="BATCH_TOO_LARGE",
+        metadata={"limit": str(limit)},
+    )
+
+
+class BatchIssuer:
+    def __init__(
+        self,
+        issuance: IssuanceService,
+        *,
+        group_size: int = DEFAULT_GROUP_SIZE,
+        max_items: int = DEFAULT_MAX_ITEMS,
+        pipeline_depth: int = 2,
+    ) -> None:
+        self._issuance = issuance
+        self.group_size = group_size
+        self.max_items = max_items
+        self._depth = pipeline_depth
+
+    async def _issue_group(self, tenant_id: str, group: list[BatchItem]) -> list[BatchResult]:
+        ready = [item for item in group if item.command is not None]
+        issued = await self._issuance.issue_many(
+            tenant_id, [item.command for item in ready if item.command is not None]
+        )
+        outcome_of = {item.index: outcome for item, outcome in zip(ready, issued, strict=True)}
+        return [
+            BatchResult(
+                item.index,
+                item.request_id,
+                outcome_of[item.index] if item.command is not None else item.error,  # type: ignore[arg-type]
+            )
+            for item in group
+        ]
+
+    async def issue(
+        self, tenant_id: str, groups: AsyncIterator[list[BatchItem]]
+    ) -> AsyncIterator[BatchResult]:
+        """Yields each item's result in order, each only after its group committed."""
+        in_flight: list[asyncio.Task[list[BatchResult]]] = []
+        try:
+            async for group in groups:
+                in_flight.append(asyncio.ensure_future(self._issue_group(tenant_id, group)))
+                while len(in_flight) >= self._depth:
+                    for result in await in_flight.pop(0):
+                        yield result
+            while in_flight:
+                for result in await in_flight.pop(0):
+                    yield result
+        finally:
+            for task in in_flight:
+                task.cancel()
+            for task in in_flight:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+
+    async def groups_of(self, items: Iterable[BatchItem]) -> AsyncIterator[list[BatchItem]]:
+        group: list[BatchItem] = []
+        for item in items:
+            group.append(item)
+            if len(group) >= self.group_size:
+                yield group
+                group = []
+        if group:
+            yield group
+
+    async def groups_from_stream(
+        self, items: AsyncIterator[BatchItem]
+    ) -> AsyncIterator[list[BatchItem]]:
+        """Groups a stream by what has arrived: a slow producer gets small groups (low
+        latency), a fast one full groups (high throughput)."""
+        queue: asyncio.Queue[BatchItem | None] = asyncio.Queue(maxsize=self.group_size * 2)
+        failure: list[BaseException] = []
+
+        async def pump() -> None:
+            count = 0
+            try:
+                async for item in items:
+                    count += 1
+                    if count > self.max_items:
+                        raise too_many_items(self.max_items)
+                    await queue.put(item)
+            except BaseException as exc:
+                failure.append(exc)
+            finally:
+                await queue.put(None)
+
+        reader = asyncio.ensure_future(pump())
+        try:
+            done = False
+            while not done:
+                first = await queue.get()
+                if first is None:
+                    break
+                group = [first]
+                while len(group) < self.group_size and not queue.empty():
+                    item = queue.get_nowait()
+                    if item is None:
+                        done = True
+                        break
+                    group.append(item)
+                yield group
+            if failure:
+                raise failure[0]
+        finally:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader

@@ -1,0 +1,211 @@
+"""Issuance: template -> claims -> status index -> signed SD-JWT VC -> committed row.
+
+A credential is returned only after its row (with its status index) is committed. Rows of
+one batch, and of concurrent calls, share a transaction in the store's writer.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from eudi_connect.core.jose import InvalidJwkError, SigningKey, public_jwk, public_key_from_jwk
+from eudi_connect.core.sdjwt import StatusReference, issue_sd_jwt_vc
+from eudi_connect.core.templates import CredentialTemplate
+from eudi_connect.errors import EudiConnectError, InvalidArgumentError
+from eudi_connect.services.keys import KeyService
+from eudi_connect.services.settings import ServiceSettings
+from eudi_connect.services.status_lists import StatusListService, StatusSlot
+from eudi_connect.services.templates import CredentialTemplates
+from eudi_connect.store.base import CredentialRecord, NewCredential, Store
+
+SD_JWT_VC_FORMAT = "dc+sd-jwt"
+MAX_REQUEST_ID_LENGTH = 128
+MAX_HOLDER_JWK_LENGTH = 4096
+
+
+@dataclass(frozen=True, kw_only=True)
+class IssueCommand:
+    template_id: str
+    subject: Mapping[str, Any]
+    holder_jwk: str = ""
+    request_id: str = ""
+    validity_seconds: int | None = None
+    # Copies of one credential get iat/exp coarsened to the template's granularity, so
+    # that timestamps do not link the copies of one batch.
+    coarsen_timestamps: bool = False
+
+
+@dataclass(frozen=True)
+class IssuedCredential:
+    credential_id: str
+    credential: str
+    format: str
+    status_list_id: str
+    status_index: int
+    issued_at: int
+    expires_at: int
+
+    @classmethod
+    def from_record(cls, record: CredentialRecord) -> IssuedCredential:
+        return cls(
+            credential_id=record.credential_id,
+            credential=record.credential,
+            format=record.format,
+            status_list_id=record.status_list_id,
+            status_index=record.status_index,
+            issued_at=record.issued_at,
+            expires_at=record.expires_at,
+        )
+
+
+def parse_holder_jwk(text: str) -> dict[str, str] | None:
+    """The holder's public key as a clean JWK (kty, crv, x, y); None when unbound."""
+    if not text:
+        return None
+    if len(text) > MAX_HOLDER_JWK_LENGTH:
+        raise InvalidJwkError(f"holder_jwk is longer than {MAX_HOLDER_JWK_LENGTH} characters")
+    try:
+        jwk = json.loads(text)
+    except ValueError as exc:
+        raise InvalidJwkError("holder_jwk is not valid JSON") from exc
+    return public_jwk(public_key_from_jwk(jwk))
+
+
+def _check_request_id(request_id: str) -> None:
+    if len(request_id) > MAX_REQUEST_ID_LENGTH:
+        raise InvalidArgumentError(
+            f"request_id is longer than {MAX_REQUEST_ID_LENGTH} characters",
+            reason="REQUEST_ID_INVALID",
+        )
+
+
+class IssuanceService:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        keys: KeyService,
+        status_lists: StatusListService,
+        templates: CredentialTemplates,
+        settings: ServiceSettings,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self._keys = keys
+        self._status_lists = status_lists
+        self._templates = templates
+        self._settings = settings
+        self._clock = clock
+
+    async def issue(self, tenant_id: str, command: IssueCommand) -> IssuedCredential:
+        result = (await self.issue_many(tenant_id, [command]))[0]
+        if isinstance(result, EudiConnectError):
+            raise result
+        return result
+
+    async def issue_many(
+        self, tenant_id: str, commands: Sequence[IssueCommand]
+    ) -> list[IssuedCredential | EudiConnectError]:
+        """Signs every valid command and commits all rows together; a bad command gets its
+        own error in its place, the others are issued."""
+        results: list[IssuedCredential | EudiConnectError | None] = []
+        prepared: list[tuple[int, _Prepared]] = []
+        for position, command in enumerate(commands):
+            try:
+                prepared.append((position, await self._prepare(tenant_id, command)))
+                results.append(None)
+            except EudiConnectError as error:
+                results.append(error)
+        if prepared:
+            slots = await self._status_lists.allocate(tenant_id, len(prepared))
+            signing_key = await self._keys.signing_key(tenant_id)
+            rows: list[NewCredential] = []
+            row_positions: list[int] = []
+            for (position, item), slot in zip(prepared, slots, strict=True):
+                try:
+                    rows.append(self._sign(tenant_id, item, slot, signing_key))
+                    row_positions.append(position)
+                except EudiConnectError as error:
+                    results[position] = error  # its slot stays unused, never handed out again
+            outcomes = await self._store.insert_credentials(rows) if rows else []
+            for position, outcome in zip(row_positions, outcomes, strict=True):
+                results[position] = IssuedCredential.from_record(outcome.record)
+        return [r for r in results if r is not None]
+
+    async def _prepare(self, tenant_id: str, command: IssueCommand) -> _Prepared:
+        _check_request_id(command.request_id)
+        template = await self._templates.get(tenant_id, command.template_id)
+        validity = template.validity(command.validity_seconds)
+        holder_jwk = parse_holder_jwk(command.holder_jwk)
+        claims = self._templates.render_claims(template, command.subject)
+        return _Prepared(command, template, claims, holder_jwk, validity)
+
+    def _sign(
+        self, tenant_id: str, item: _Prepared, slot: StatusSlot, signing_key: SigningKey
+    ) -> NewCredential:
+        now = int(self._clock())
+        issued_at, expires_at = now, now + item.validity
+        if item.command.coarsen_timestamps:
+            step = item.template.timestamp_granularity_seconds
+            issued_at = now - now % step
+            expires_at = -(-expires_at // step) * step
+        try:
+            credential = self._sd_jwt(tenant_id, item, slot, signing_key, issued_at, expires_at)
+        except ValueError as exc:
+            # The claims a template rendered break an SD-JWT rule (a reserved name, `_sd`).
+            raise InvalidArgumentError(
+                f"template '{item.template.template_id}' rendered claims that cannot be "
+                f"issued: {exc}",
+                reason="CLAIMS_INVALID",
+            ) from exc
+        return NewCredential(
+            credential_id=uuid.uuid4().hex,
+            tenant_id=tenant_id,
+            request_id=item.command.request_id or None,
+            template_id=item.template.template_id,
+            format=SD_JWT_VC_FORMAT,
+            credential=credential,
+            status_list_id=slot.status_list_id,
+            status_index=slot.index,
+            issued_at=issued_at,
+            expires_at=expires_at,
+        )
+
+    def _sd_jwt(
+        self,
+        tenant_id: str,
+        item: _Prepared,
+        slot: StatusSlot,
+        signing_key: SigningKey,
+        issued_at: int,
+        expires_at: int,
+    ) -> str:
+        return issue_sd_jwt_vc(
+            item.claims,
+            disclosable=item.template.disclosable,
+            signing_key=signing_key,
+            issuer=self._settings.issuer_id(tenant_id),
+            vct=item.template.vct,
+            issued_at=issued_at,
+            expires_at=expires_at,
+            status=StatusReference(
+                uri=self._settings.status_list_uri(slot.status_list_id), idx=slot.index
+            ),
+            holder_jwk=item.holder_jwk,
+        )
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A command checked and rendered, ready to be signed."""
+
+    command: IssueCommand
+    template: CredentialTemplate
+    claims: dict[str, Any]
+    holder_jwk: dict[str, str] | None
+    validity: int

@@ -1,0 +1,101 @@
+"""Per-tenant issuer keys: created on first use, encrypted at rest, rotated without
+breaking credentials already in circulation."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from eudi_connect.core.jose import SigningKey, public_key_from_jwk
+from eudi_connect.core.keys import (
+    MasterKey,
+    decrypt_private_key,
+    encrypt_private_key,
+    jwks,
+    make_key_check,
+    new_issuer_key,
+    verify_key_check,
+)
+from eudi_connect.store.base import IssuerKeyRecord, Store
+
+MASTER_KEY_CHECK = "master_key_check"
+
+
+async def check_master_key(store: Store, master: MasterKey) -> None:
+    """Refuses to start with a master key other than the one the database was made with."""
+    stored = await store.get_or_set_meta(MASTER_KEY_CHECK, make_key_check(master))
+    verify_key_check(master, stored)
+
+
+class KeyService:
+    """Caches the decrypted active key and every public key per tenant in memory."""
+
+    def __init__(
+        self, store: Store, master: MasterKey, *, clock: Callable[[], float] = time.time
+    ) -> None:
+        self._store = store
+        self._master = master
+        self._clock = clock
+        self._active: dict[str, SigningKey] = {}
+        self._public: dict[str, dict[str, ec.EllipticCurvePublicKey]] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def _record_for(self, tenant_id: str, key: SigningKey) -> IssuerKeyRecord:
+        return IssuerKeyRecord(
+            kid=key.kid,
+            tenant_id=tenant_id,
+            private_key_encrypted=encrypt_private_key(self._master, key),
+            public_jwk=key.public_jwk(),
+            created_at=int(self._clock()),
+        )
+
+    async def signing_key(self, tenant_id: str) -> SigningKey:
+        key = self._active.get(tenant_id)
+        if key is not None:
+            return key
+        lock = self._locks.setdefault(tenant_id, asyncio.Lock())
+        async with lock:
+            key = self._active.get(tenant_id)
+            if key is None:
+                stored = await self._store.ensure_active_issuer_key(
+                    self._record_for(tenant_id, new_issuer_key())
+                )
+                key = decrypt_private_key(self._master, stored.kid, stored.private_key_encrypted)
+                self._active[tenant_id] = key
+        return key
+
+    async def public_key(self, tenant_id: str, kid: str) -> ec.EllipticCurvePublicKey | None:
+        """The tenant's key with that kid, retired keys included; None when unknown."""
+        known = self._public.get(tenant_id)
+        if known is None or kid not in known:
+            known = await self._load_public_keys(tenant_id)
+        return known.get(kid)
+
+    async def _load_public_keys(self, tenant_id: str) -> dict[str, ec.EllipticCurvePublicKey]:
+        records = await self._store.list_issuer_keys(tenant_id)
+        known = {r.kid: public_key_from_jwk(r.public_jwk) for r in records}
+        self._public[tenant_id] = known
+        return known
+
+    async def jwks(self, tenant_id: str) -> dict[str, Any]:
+        await self.signing_key(tenant_id)
+        records = await self._store.list_issuer_keys(tenant_id)
+        return jwks(r.public_jwk for r in records)
+
+    async def jwks_json(self, tenant_id: str) -> str:
+        return json.dumps(await self.jwks(tenant_id), separators=(",", ":"))
+
+    async def rotate(self, tenant_id: str) -> str:
+        """Activates a new key; the old one is retired but keeps verifying. Returns the new kid."""
+        key = new_issuer_key()
+        await self._store.rotate_issuer_key(
+            self._record_for(tenant_id, key), retired_at=int(self._clock())
+        )
+        self._active[tenant_id] = key
+        self._public.pop(tenant_id, None)
+        return key.kid

@@ -1,0 +1,766 @@
+"""The embedded SQLite backend of `Store` (aiosqlite, WAL).
+
+SQLite has one write lock per database, so the store has ONE writer connection, driven by
+a group-commit task (`sqlite_writer`), and a few reader connections used round robin; in
+WAL mode readers never wait for the writer. Every write runs as a plain function inside
+the writer's transaction; every read is one query on one reader (one thread hand-off).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Final, Literal, TypeVar
+
+import aiosqlite
+
+from eudi_connect.errors import (
+    AbortedError,
+    AlreadyExistsError,
+    ConfigurationError,
+    EudiConnectError,
+    InvalidArgumentError,
+    NotFoundError,
+)
+from eudi_connect.store.base import (
+    ApiKeyRecord,
+    CredentialRecord,
+    InsertOutcome,
+    IssuerKeyRecord,
+    NewCredential,
+    PositionLease,
+    StatusChange,
+    StatusListRecord,
+    Store,
+    TenantRecord,
+)
+from eudi_connect.store.migrations import (
+    Migration,
+    backend_folder,
+    load_migrations,
+    pending_migrations,
+)
+from eudi_connect.store.sqlite_writer import (
+    GroupCommitWriter,
+    WriterStats,
+    check_private_api,
+    closed_error,
+    connect,
+    is_database_failure,
+    is_transient,
+    primary_code,
+    run_in_connection,
+    unavailable,
+)
+
+T = TypeVar("T")
+Row = tuple[Any, ...]
+
+# STRICT tables (3.37); RETURNING, partial-index upserts and the rest are older.
+MIN_SQLITE_VERSION: Final = (3, 37, 0)
+
+# --- SQL ---------------------------------------------------------------------------------
+# Spelled out in full (no string building); column order matches the `_credential`,
+# `_issuer_key` and `_status_list` row mappers below.
+
+_SELECT_CREDENTIAL = (
+    "SELECT credential_id, tenant_id, request_id, template_id, format, credential, "
+    "status_list_id, status_index, issued_at, expires_at, status, status_updated_at "
+    "FROM credentials "
+)
+_CREDENTIAL_BY_ID = _SELECT_CREDENTIAL + "WHERE tenant_id = ? AND credential_id = ?"
+_CREDENTIAL_BY_REQUEST = _SELECT_CREDENTIAL + "WHERE tenant_id = ? AND request_id = ?"
+_INSERT_CREDENTIAL = (
+    "INSERT INTO credentials (credential_id, tenant_id, request_id, template_id, format, "
+    "credential, status_list_id, status_index, issued_at, expires_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (tenant_id, request_id) DO NOTHING"
+)
+_SET_STATUS = (
+    "UPDATE credentials SET status = ?, status_updated_at = ? "
+    "WHERE credential_id = ? AND status = ?"
+)
+_INSERT_STATUS_EVENT = (
+    "INSERT INTO status_events (credential_id, from_status, to_status, reason, at) "
+    "VALUES (?, ?, ?, ?, ?)"
+)
+_BUMP_LIST_VERSION = "UPDATE status_lists SET version = version + 1 WHERE status_list_id = ?"
+
+_SELECT_STATUS_LIST = (
+    "SELECT status_list_id, tenant_id, size, bits, permutation_key, next_position, version, "
+    "created_at FROM status_lists WHERE status_list_id = ?"
+)
+# Served by the partial index status_lists_open.
+_OPEN_LIST = (
+    "SELECT status_list_id, size, permutation_key, next_position FROM status_lists "
+    "WHERE tenant_id = ? AND next_position < size ORDER BY created_at, rowid LIMIT 1"
+)
+_INSERT_STATUS_LIST = (
+    "INSERT INTO status_lists (status_list_id, tenant_id, size, bits, permutation_key, "
+    "next_position, version, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_CLAIM_POSITIONS = "UPDATE status_lists SET next_position = ? WHERE status_list_id = ?"
+
+_SELECT_ISSUER_KEY = (
+    "SELECT kid, tenant_id, private_key_encrypted, public_jwk, created_at, retired_at "
+    "FROM issuer_keys "
+)
+_ACTIVE_ISSUER_KEY = _SELECT_ISSUER_KEY + "WHERE tenant_id = ? AND retired_at IS NULL"
+_ISSUER_KEYS_NEWEST_FIRST = (
+    _SELECT_ISSUER_KEY + "WHERE tenant_id = ? ORDER BY created_at DESC, rowid DESC"
+)
+_INSERT_ISSUER_KEY = (
+    "INSERT INTO issuer_keys (kid, tenant_id, private_key_encrypted, public_jwk, created_at, "
+    "retired_at) VALUES (?, ?, ?, ?, ?, NULL)"
+)
+_RETIRE_ACTIVE_KEY = (
+    "UPDATE issuer_keys SET retired_at = ? WHERE tenant_id = ? AND retired_at IS NULL"
+)
+
+_MIGRATIONS_TABLE = (
+    "CREATE TABLE IF NOT EXISTS schema_migrations ("
+    "version INTEGER PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL, "
+    "applied_at INTEGER NOT NULL) STRICT"
+)
+
+
+class SqliteStore(Store):
+    """`Store` on one SQLite file: one group-commit writer, `readers` reader connections.
+
+    `busy_timeout_ms` is how long a write waits for another process's write lock before
+    failing with UnavailableError. `synchronous="NORMAL"` (WAL) survives a crash of the
+    process but a power loss may undo the last commits; `"FULL"` syncs the WAL on every
+    commit, which group commit makes affordable (one sync per group, not per row).
+    `max_group` / `max_group_rows` cap one group commit in calls and in rows.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        readers: int = 3,
+        busy_timeout_ms: int = 5000,
+        synchronous: Literal["NORMAL", "FULL"] = "NORMAL",
+        max_group: int = 512,
+        max_group_rows: int = 2048,
+    ) -> None:
+        if readers < 1:
+            raise ValueError("readers must be at least 1")
+        if busy_timeout_ms < 0:
+            raise ValueError("busy_timeout_ms must not be negative")
+        if synchronous not in ("NORMAL", "FULL"):
+            raise ValueError("synchronous must be NORMAL or FULL")
+        if max_group < 1 or max_group_rows < 1:
+            raise ValueError("max_group and max_group_rows must be at least 1")
+        self._path = Path(path)
+        self._reader_count = readers
+        self._busy_timeout_ms = busy_timeout_ms
+        self._synchronous = synchronous
+        self._max_group = max_group
+        self._max_group_rows = max_group_rows
+        self._state: Literal["new", "open", "closing", "closed"] = "new"
+        self._writer_connection: aiosqlite.Connection | None = None
+        self._writer: GroupCommitWriter | None = None
+        self._readers: list[aiosqlite.Connection] = []
+        self._next_reader = itertools.count()
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    @property
+    def writer_stats(self) -> WriterStats:
+        """Group-commit counters (groups, items, largest group, failed groups)."""
+        return self._writer.stats if self._writer is not None else WriterStats()
+
+    # --- lifecycle ---------------------------------------------------------------------
+    async def open(self) -> None:
+        if self._state != "new":
+            raise RuntimeError("a SqliteStore is opened once")
+        if sqlite3.sqlite_version_info < MIN_SQLITE_VERSION:
+            raise ConfigurationError(
+                f"SQLite {sqlite3.sqlite_version} is too old; the store needs 3.37 or newer",
+                reason="SQLITE_TOO_OLD",
+            )
+        check_private_api()
+        migrations = load_migrations(backend_folder("sqlite"))
+        try:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            self._state = "closed"
+            raise ConfigurationError(
+                "the database folder cannot be created", reason="DATABASE_PATH"
+            ) from error
+        opened: list[aiosqlite.Connection] = []
+        try:
+            writer = await self._connect(opened, read_only=False)
+            await run_in_connection(writer, lambda conn: _apply_migrations(conn, migrations))
+            readers = [
+                await self._connect(opened, read_only=True) for _ in range(self._reader_count)
+            ]
+        except BaseException as error:
+            for connection in opened:
+                await _close_quietly(connection)
+            self._state = "closed"
+            if isinstance(error, sqlite3.Error) and not is_transient(error):
+                # Not a database (SQLITE_NOTADB), corrupt, read-only...: waiting will not help.
+                raise ConfigurationError(
+                    "the database file cannot be used "
+                    f"({getattr(error, 'sqlite_errorname', 'error')})",
+                    reason="DATABASE_UNUSABLE",
+                ) from error
+            if isinstance(error, sqlite3.Error):
+                raise unavailable(error) from error
+            raise
+        self._writer_connection = writer
+        self._readers = readers
+        self._writer = GroupCommitWriter(
+            writer, max_group=self._max_group, max_group_rows=self._max_group_rows
+        )
+        self._writer.start()
+        self._state = "open"
+
+    async def close(self) -> None:
+        if self._state in ("closing", "closed"):
+            return
+        if self._state == "new":
+            self._state = "closed"
+            return
+        self._state = "closing"
+        try:
+            if self._writer is not None:
+                await self._writer.close()
+            if self._writer_connection is not None:
+                # Keeps the query planner's statistics fresh, as SQLite recommends; an
+                # optimisation only, so a failure must not stop the close.
+                with contextlib.suppress(sqlite3.Error):
+                    await run_in_connection(
+                        self._writer_connection, lambda conn: conn.execute("PRAGMA optimize")
+                    )
+        finally:
+            connections = [*self._readers]
+            if self._writer_connection is not None:
+                connections.append(self._writer_connection)
+            for connection in connections:
+                await _close_quietly(connection)
+            self._readers = []
+            self._writer_connection = None
+            self._state = "closed"
+
+    async def _connect(
+        self, opened: list[aiosqlite.Connection], *, read_only: bool
+    ) -> aiosqlite.Connection:
+        # isolation_level=None: no implicit transactions; the writer issues BEGIN itself.
+        connection = await connect(self._path, isolation_level=None)
+        opened.append(connection)
+        busy_timeout_ms = self._busy_timeout_ms
+        synchronous = self._synchronous
+        await run_in_connection(
+            connection,
+            lambda conn: _configure(
+                conn,
+                busy_timeout_ms=busy_timeout_ms,
+                synchronous=synchronous,
+                read_only=read_only,
+            ),
+        )
+        return connection
+
+    # --- plumbing ----------------------------------------------------------------------
+    async def _write(self, work: Callable[[sqlite3.Connection], T], *, rows: int = 1) -> T:
+        if self._state != "open" or self._writer is None:
+            raise closed_error()
+        return await self._writer.submit(work, rows=rows)
+
+    async def _fetch(self, sql: str, parameters: Sequence[Any]) -> list[Row]:
+        if self._state != "open":
+            raise closed_error()
+        reader = self._readers[next(self._next_reader) % len(self._readers)]
+        try:
+            rows = await reader.execute_fetchall(sql, parameters)
+        except sqlite3.DatabaseError as error:
+            if is_database_failure(error):
+                raise unavailable(error) from error
+            raise
+        return [tuple(row) for row in rows]
+
+    async def _fetch_one(self, sql: str, parameters: Sequence[Any]) -> Row | None:
+        rows = await self._fetch(sql, parameters)
+        return rows[0] if rows else None
+
+    # --- meta --------------------------------------------------------------------------
+    async def get_or_set_meta(self, key: str, value: bytes) -> bytes:
+        def work(conn: sqlite3.Connection) -> bytes:
+            conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", (key, value))
+            (stored,) = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+            return bytes(stored)
+
+        return await self._write(work)
+
+    # --- tenants and API keys ----------------------------------------------------------
+    async def create_tenant(self, tenant: TenantRecord, api_key: ApiKeyRecord) -> None:
+        if api_key.tenant_id != tenant.tenant_id:
+            raise InvalidArgumentError(
+                "the API key belongs to another tenant", reason="TENANT_MISMATCH"
+            )
+
+        def work(conn: sqlite3.Connection) -> None:
+            try:
+                conn.execute(
+                    "INSERT INTO tenants (tenant_id, name, created_at) VALUES (?, ?, ?)",
+                    (tenant.tenant_id, tenant.name, tenant.created_at),
+                )
+            except sqlite3.IntegrityError as error:
+                raise _record_error(error, exists=("the tenant exists", "TENANT_EXISTS")) from error
+            try:
+                conn.execute(
+                    "INSERT INTO api_keys (key_id, tenant_id, secret_hash, created_at) "
+                    "VALUES (?, ?, ?, ?)",
+                    (api_key.key_id, api_key.tenant_id, api_key.secret_hash, api_key.created_at),
+                )
+            except sqlite3.IntegrityError as error:
+                raise _record_error(
+                    error, exists=("the API key id exists", "API_KEY_EXISTS")
+                ) from error
+
+        await self._write(work)
+
+    async def get_api_key(self, key_id: str) -> ApiKeyRecord | None:
+        row = await self._fetch_one(
+            "SELECT key_id, tenant_id, secret_hash, created_at FROM api_keys WHERE key_id = ?",
+            (key_id,),
+        )
+        if row is None:
+            return None
+        return ApiKeyRecord(
+            key_id=row[0], tenant_id=row[1], secret_hash=bytes(row[2]), created_at=row[3]
+        )
+
+    async def get_tenant(self, tenant_id: str) -> TenantRecord | None:
+        row = await self._fetch_one(
+            "SELECT tenant_id, name, created_at FROM tenants WHERE tenant_id = ?", (tenant_id,)
+        )
+        if row is None:
+            return None
+        return TenantRecord(tenant_id=row[0], name=row[1], created_at=row[2])
+
+    # --- issuer keys -------------------------------------------------------------------
+    async def ensure_active_issuer_key(self, candidate: IssuerKeyRecord) -> IssuerKeyRecord:
+        if candidate.retired_at is not None:
+            raise InvalidArgumentError("a new issuer key cannot be retired", reason="KEY_RETIRED")
+
+        def work(conn: sqlite3.Connection) -> IssuerKeyRecord:
+            row = conn.execute(_ACTIVE_ISSUER_KEY, (candidate.tenant_id,)).fetchone()
+            if row is not None:
+                return _issuer_key(row)
+            _insert_issuer_key(conn, candidate)
+            return candidate
+
+        return await self._write(work)
+
+    async def rotate_issuer_key(self, new_key: IssuerKeyRecord, retired_at: int) -> None:
+        if new_key.retired_at is not None:
+            raise InvalidArgumentError("a new issuer key cannot be retired", reason="KEY_RETIRED")
+
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute(_RETIRE_ACTIVE_KEY, (retired_at, new_key.tenant_id))
+            _insert_issuer_key(conn, new_key)
+
+        await self._write(work)
+
+    async def list_issuer_keys(self, tenant_id: str) -> list[IssuerKeyRecord]:
+        rows = await self._fetch(_ISSUER_KEYS_NEWEST_FIRST, (tenant_id,))
+        return [_issuer_key(row) for row in rows]
+
+    # --- status lists ------------------------------------------------------------------
+    async def lease_positions(
+        self, tenant_id: str, *, count: int, list_size: int, new_list: StatusListRecord
+    ) -> PositionLease:
+        if count < 1:
+            raise InvalidArgumentError("count must be at least 1", reason="INVALID_LEASE")
+        if new_list.tenant_id != tenant_id or new_list.size != list_size:
+            raise InvalidArgumentError(
+                "new_list must belong to the tenant and have list_size entries",
+                reason="INVALID_LEASE",
+            )
+        if not 0 <= new_list.next_position < new_list.size:
+            raise InvalidArgumentError("new_list must have free positions", reason="INVALID_LEASE")
+
+        def work(conn: sqlite3.Connection) -> PositionLease:
+            row = conn.execute(_OPEN_LIST, (tenant_id,)).fetchone()
+            if row is not None:
+                list_id, size, permutation_key, start = row
+                claimed = min(count, size - start)
+                conn.execute(_CLAIM_POSITIONS, (start + claimed, list_id))
+                return PositionLease(list_id, size, bytes(permutation_key), start, claimed)
+            start = new_list.next_position
+            claimed = min(count, new_list.size - start)
+            try:
+                conn.execute(
+                    _INSERT_STATUS_LIST,
+                    (
+                        new_list.status_list_id,
+                        new_list.tenant_id,
+                        new_list.size,
+                        new_list.bits,
+                        new_list.permutation_key,
+                        start + claimed,
+                        new_list.version,
+                        new_list.created_at,
+                    ),
+                )
+            except sqlite3.IntegrityError as error:
+                raise _record_error(
+                    error, exists=("the status list id exists", "STATUS_LIST_EXISTS")
+                ) from error
+            return PositionLease(
+                new_list.status_list_id, new_list.size, new_list.permutation_key, start, claimed
+            )
+
+        return await self._write(work)
+
+    async def get_status_list(self, status_list_id: str) -> StatusListRecord | None:
+        row = await self._fetch_one(_SELECT_STATUS_LIST, (status_list_id,))
+        if row is None:
+            return None
+        return StatusListRecord(
+            status_list_id=row[0],
+            tenant_id=row[1],
+            size=row[2],
+            bits=row[3],
+            permutation_key=bytes(row[4]),
+            next_position=row[5],
+            version=row[6],
+            created_at=row[7],
+        )
+
+    async def list_status_entries(self, status_list_id: str) -> list[tuple[int, int]]:
+        # Served by the partial index credentials_not_valid alone (a covering index).
+        rows = await self._fetch(
+            "SELECT status_index, status FROM credentials "
+            "WHERE status_list_id = ? AND status <> 0 ORDER BY status_index",
+            (status_list_id,),
+        )
+        return [(int(index), int(status)) for index, status in rows]
+
+    # --- credentials -------------------------------------------------------------------
+    async def insert_credentials(self, rows: Sequence[NewCredential]) -> list[InsertOutcome]:
+        if not rows:
+            return []
+        batch = tuple(rows)
+        return await self._write(lambda conn: _insert_credentials(conn, batch), rows=len(batch))
+
+    async def get_credential(self, tenant_id: str, credential_id: str) -> CredentialRecord | None:
+        row = await self._fetch_one(_CREDENTIAL_BY_ID, (tenant_id, credential_id))
+        return None if row is None else _credential(row)
+
+    async def get_credential_by_request_id(
+        self, tenant_id: str, request_id: str
+    ) -> CredentialRecord | None:
+        row = await self._fetch_one(_CREDENTIAL_BY_REQUEST, (tenant_id, request_id))
+        return None if row is None else _credential(row)
+
+    async def get_status_at(self, status_list_id: str, index: int) -> int | None:
+        row = await self._fetch_one(
+            "SELECT status FROM credentials WHERE status_list_id = ? AND status_index = ?",
+            (status_list_id, index),
+        )
+        return None if row is None else int(row[0])
+
+    async def change_status(
+        self,
+        tenant_id: str,
+        credential_id: str,
+        *,
+        to_status: int,
+        from_statuses: frozenset[int],
+        reason: str,
+        at: int,
+    ) -> StatusChange | None:
+        def work(conn: sqlite3.Connection) -> StatusChange | None:
+            # The writer holds the write lock (BEGIN IMMEDIATE), so nothing can change the
+            # row between this read and the conditional UPDATE below.
+            row = conn.execute(_CREDENTIAL_BY_ID, (tenant_id, credential_id)).fetchone()
+            if row is None:
+                return None
+            current = _credential(row)
+            if current.status not in from_statuses:
+                return StatusChange(changed=False, record=current)
+            updated = conn.execute(
+                _SET_STATUS, (to_status, at, credential_id, current.status)
+            ).rowcount
+            if updated != 1:
+                raise AbortedError("the credential changed concurrently", reason="STATUS_RACE")
+            conn.execute(
+                _INSERT_STATUS_EVENT, (credential_id, current.status, to_status, reason, at)
+            )
+            conn.execute(_BUMP_LIST_VERSION, (current.status_list_id,))
+            return StatusChange(
+                changed=True, record=replace(current, status=to_status, status_updated_at=at)
+            )
+
+        return await self._write(work)
+
+
+# --- work run inside the writer's thread ---------------------------------------------------
+
+
+def _insert_credentials(
+    conn: sqlite3.Connection, rows: Sequence[NewCredential]
+) -> list[InsertOutcome]:
+    outcomes: list[InsertOutcome] = []
+    for row in rows:
+        try:
+            inserted = conn.execute(
+                _INSERT_CREDENTIAL,
+                (
+                    row.credential_id,
+                    row.tenant_id,
+                    row.request_id,
+                    row.template_id,
+                    row.format,
+                    row.credential,
+                    row.status_list_id,
+                    row.status_index,
+                    row.issued_at,
+                    row.expires_at,
+                ),
+            ).rowcount
+        except sqlite3.IntegrityError as error:
+            raise _credential_conflict(conn, error, row) from error
+        if inserted:
+            outcomes.append(InsertOutcome(inserted=True, record=_new_credential_record(row)))
+            continue
+        # The tenant already used this request_id: answer with what is stored.
+        stored = conn.execute(_CREDENTIAL_BY_REQUEST, (row.tenant_id, row.request_id)).fetchone()
+        if stored is None:  # pragma: no cover - DO NOTHING fires only on that conflict
+            raise AbortedError("the idempotent insert found no row", reason="STORE_RACE")
+        outcomes.append(InsertOutcome(inserted=False, record=_credential(stored)))
+    return outcomes
+
+
+def _credential_conflict(
+    conn: sqlite3.Connection, error: sqlite3.IntegrityError, row: NewCredential
+) -> EudiConnectError:
+    """Names the constraint a credential row broke; reads only on this error path."""
+    name = getattr(error, "sqlite_errorname", "")
+    if name == "SQLITE_CONSTRAINT_FOREIGNKEY":
+        if conn.execute("SELECT 1 FROM tenants WHERE tenant_id = ?", (row.tenant_id,)).fetchone():
+            return NotFoundError(
+                "the status list does not exist for this tenant", reason="STATUS_LIST_NOT_FOUND"
+            )
+        return NotFoundError("the tenant does not exist", reason="TENANT_NOT_FOUND")
+    if name == "SQLITE_CONSTRAINT_PRIMARYKEY":
+        return AlreadyExistsError("the credential id exists", reason="CREDENTIAL_EXISTS")
+    if name == "SQLITE_CONSTRAINT_UNIQUE":
+        # The only unique constraint left is (status_list_id, status_index): an index
+        # handed out twice is a bug in allocation, never the caller's fault.
+        return EudiConnectError("the status index is already in use", reason="STATUS_INDEX_TAKEN")
+    return _record_error(error, exists=("the credential exists", "CREDENTIAL_EXISTS"))
+
+
+def _insert_issuer_key(conn: sqlite3.Connection, key: IssuerKeyRecord) -> None:
+    try:
+        conn.execute(
+            _INSERT_ISSUER_KEY,
+            (
+                key.kid,
+                key.tenant_id,
+                key.private_key_encrypted,
+                json.dumps(key.public_jwk, sort_keys=True, separators=(",", ":")),
+                key.created_at,
+            ),
+        )
+    except sqlite3.IntegrityError as error:
+        raise _record_error(
+            error, exists=("the issuer key id exists", "ISSUER_KEY_EXISTS")
+        ) from error
+
+
+def _record_error(error: sqlite3.IntegrityError, *, exists: tuple[str, str]) -> EudiConnectError:
+    """Maps a constraint error to a domain error; `exists` is (message, reason) for a
+    duplicate key. Callers raise it `from` the original, which keeps the detail for logs."""
+    name = getattr(error, "sqlite_errorname", "")
+    mapped: EudiConnectError
+    if name in ("SQLITE_CONSTRAINT_PRIMARYKEY", "SQLITE_CONSTRAINT_UNIQUE"):
+        mapped = AlreadyExistsError(exists[0], reason=exists[1])
+    elif name == "SQLITE_CONSTRAINT_FOREIGNKEY":
+        mapped = NotFoundError("the tenant does not exist", reason="TENANT_NOT_FOUND")
+    else:  # CHECK, NOT NULL, a value of the wrong type in a STRICT table
+        mapped = InvalidArgumentError("a value is out of range", reason="INVALID_RECORD")
+    return mapped
+
+
+# --- rows to records ----------------------------------------------------------------------
+
+
+def _credential(row: Row) -> CredentialRecord:
+    return CredentialRecord(
+        credential_id=row[0],
+        tenant_id=row[1],
+        request_id=row[2],
+        template_id=row[3],
+        format=row[4],
+        credential=row[5],
+        status_list_id=row[6],
+        status_index=row[7],
+        issued_at=row[8],
+        expires_at=row[9],
+        status=row[10],
+        status_updated_at=row[11],
+    )
+
+
+def _new_credential_record(row: NewCredential) -> CredentialRecord:
+    return CredentialRecord(
+        credential_id=row.credential_id,
+        tenant_id=row.tenant_id,
+        request_id=row.request_id,
+        template_id=row.template_id,
+        format=row.format,
+        credential=row.credential,
+        status_list_id=row.status_list_id,
+        status_index=row.status_index,
+        issued_at=row.issued_at,
+        expires_at=row.expires_at,
+        status=0,
+    )
+
+
+def _issuer_key(row: Row) -> IssuerKeyRecord:
+    return IssuerKeyRecord(
+        kid=row[0],
+        tenant_id=row[1],
+        private_key_encrypted=bytes(row[2]),
+        public_jwk=json.loads(row[3]),
+        created_at=row[4],
+        retired_at=row[5],
+    )
+
+
+# --- connections and migrations ----------------------------------------------------------
+
+
+def _configure(
+    conn: sqlite3.Connection,
+    *,
+    busy_timeout_ms: int,
+    synchronous: Literal["NORMAL", "FULL"],
+    read_only: bool,
+) -> None:
+    """Per-connection settings; PRAGMA takes no parameters, so values are checked ints/literals."""
+    conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+    if not read_only:
+        # WAL is a property of the file; the writer sets it before any reader connects.
+        _enable_wal(conn, timeout_s=busy_timeout_ms / 1000)
+    conn.execute(f"PRAGMA synchronous = {'FULL' if synchronous == 'FULL' else 'NORMAL'}")
+    conn.execute("PRAGMA foreign_keys = ON")
+    if read_only:
+        conn.execute("PRAGMA query_only = ON")
+
+
+def _enable_wal(conn: sqlite3.Connection, *, timeout_s: float) -> None:
+    """Switches the file to WAL, retrying while another connection holds it.
+
+    Switching needs an exclusive lock, and SQLite answers "database is locked" at once,
+    without its busy handler, when two processes open a new file together; so the wait
+    is done here. A file already in WAL needs no switch (and no lock).
+    """
+    deadline = time.monotonic() + timeout_s
+    pause = 0.001
+    while True:
+        try:
+            (mode,) = conn.execute("PRAGMA journal_mode").fetchone()
+            if str(mode).lower() != "wal":
+                (mode,) = conn.execute("PRAGMA journal_mode = WAL").fetchone()
+        except sqlite3.OperationalError as error:
+            if primary_code(error) not in (5, 6) or time.monotonic() >= deadline:  # BUSY, LOCKED
+                raise
+            time.sleep(pause)  # in aiosqlite's thread, not on the event loop
+            pause = min(pause * 2, 0.05)
+            continue
+        if str(mode).lower() != "wal":
+            raise ConfigurationError(
+                "the database cannot use WAL journaling", reason="SQLITE_NO_WAL"
+            )
+        return
+
+
+def split_statements(script: str) -> list[str]:
+    """Splits an SQL script into statements, as `sqlite3.execute` runs one at a time.
+
+    `executescript` would do it, but it commits first, so a migration could not run in
+    one transaction. Semicolons inside strings, comments and trigger bodies do not end a
+    statement: `sqlite3.complete_statement` decides.
+    """
+    statements: list[str] = []
+    buffer = ""
+    *pieces, tail = script.split(";")
+    for piece in pieces:
+        buffer += piece + ";"
+        if sqlite3.complete_statement(buffer):
+            statements.append(buffer.strip())
+            buffer = ""
+    rest = (buffer + tail).strip()
+    if any(line.strip() and not line.strip().startswith("--") for line in rest.splitlines()):
+        statements.append(rest)  # a last statement without ";" (a syntax error if cut short)
+    return [statement for statement in statements if statement != ";"]
+
+
+def _apply_migrations(conn: sqlite3.Connection, available: Sequence[Migration]) -> list[int]:
+    """Applies pending migrations, each in its own BEGIN IMMEDIATE transaction.
+
+    A second process opening the same file waits at BEGIN IMMEDIATE (busy_timeout), then
+    finds the migration recorded and skips it. Returns the versions applied here.
+    """
+    applied_here: list[int] = []
+    while True:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute(_MIGRATIONS_TABLE)
+            applied = {
+                int(version): str(digest)
+                for version, digest in conn.execute(
+                    "SELECT version, checksum FROM schema_migrations"
+                )
+            }
+            todo = pending_migrations(available, applied)
+            if not todo:
+                conn.execute("COMMIT")
+                return applied_here
+            migration = todo[0]
+            for statement in split_statements(migration.sql):
+                try:
+                    conn.execute(statement)
+                except sqlite3.Error as error:
+                    if isinstance(error, sqlite3.OperationalError) and is_transient(error):
+                        raise
+                    raise ConfigurationError(
+                        f"migration {migration.version:04d}_{migration.name}.sql failed "
+                        f"({getattr(error, 'sqlite_errorname', 'error')})",
+                        reason="MIGRATION_FAILED",
+                    ) from error
+            conn.execute(
+                "INSERT INTO schema_migrations (version, name, checksum, applied_at) "
+                "VALUES (?, ?, ?, ?)",
+                (migration.version, migration.name, migration.checksum, int(time.time())),
+            )
+            conn.execute("COMMIT")
+            applied_here.append(migration.version)
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+
+async def _close_quietly(connection: aiosqlite.Connection) -> None:
+    # Closing a broken connection may raise; aiosqlite still stops its thread.
+    with contextlib.suppress(sqlite3.Error, ValueError):
+        await connection.close()

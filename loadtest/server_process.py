@@ -1,0 +1,232 @@
+"""Run a server under test as a separate process, optionally pinned to its own CPU cores.
+
+Why a process: a server sharing the load generator's interpreter (or its cores) measures
+the two together. The convention is that a server prints ``READY <port>`` on stdout once
+it accepts calls (the echo server does, and the credential service will); the benchmark
+then points the load at that port. Stopping sends SIGTERM to that one PID, then SIGKILL
+after a grace period, so a server that hangs on shutdown cannot hang the benchmark.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from types import TracebackType
+
+__all__ = ["ServerProcess", "ServerProcessError", "available_cpus", "pin_process"]
+
+READY_PREFIX = "READY "
+
+
+class ServerProcessError(RuntimeError):
+    """The server did not start, did not say READY in time, or exited early."""
+
+
+def available_cpus() -> list[int]:
+    """CPU numbers this process may run on (all of them where affinity is unsupported)."""
+    if hasattr(os, "sched_getaffinity"):
+        return sorted(os.sched_getaffinity(0))
+    return list(range(os.cpu_count() or 1))
+
+
+def pin_process(pid: int, cpus: Iterable[int]) -> bool:
+    """Pin every thread of ``pid`` to ``cpus``; returns False where that is unsupported.
+
+    ``sched_setaffinity`` on a PID moves only its main thread, and threads started before
+    the call keep their old mask, so on Linux each thread listed in /proc is moved too.
+    """
+    if not hasattr(os, "sched_setaffinity"):
+        return False
+    mask = set(cpus)
+    os.sched_setaffinity(pid, mask)
+    task_dir = f"/proc/{pid}/task"
+    with contextlib.suppress(FileNotFoundError):
+        for tid in os.listdir(task_dir):
+            # A thread may exit between listing and pinning; that is harmless.
+            with contextlib.suppress(ProcessLookupError):
+                os.sched_setaffinity(int(tid), mask)
+    return True
+
+
+class ServerProcess:
+    """Context manager around a server subprocess that announces ``READY <port>``.
+
+    ``cpus`` pins the server (all of its threads) to those cores. The server's stderr goes
+    to ours so its errors stay visible; its stdout is drained by a thread so a chatty
+    server never blocks on a full pipe, and the last lines are kept for error messages.
+    """
+
+    def __init__(
+        self,
+        command: Sequence[str],
+        *,
+        ready_timeout: float = 30.0,
+        stop_grace: float = 5.0,
+        cpus: Iterable[int] | None = None,
+        env: Mapping[str, str] | None = None,
+        cwd: str | None = None,
+    ) -> None:
+        if not command:
+            raise ValueError("the server command is empty")
+        self.command = list(command)
+        self.ready_timeout = ready_timeout
+        self.stop_grace = stop_grace
+        self.cpus = sorted(set(cpus)) if cpus is not None else None
+        self._env = dict(env) if env is not None else None
+        self._cwd = cwd
+        self._popen: subprocess.Popen[str] | None = None
+        self._port: int | None = None
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        self._tail: collections.deque[str] = collections.deque(maxlen=20)
+        self._reader: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        """The port from the server's READY line."""
+        if self._port is None:
+            raise ServerProcessError("the server has not reported READY")
+        return self._port
+
+    @property
+    def pid(self) -> int:
+        """The server's process id."""
+        if self._popen is None:
+            raise ServerProcessError("the server has not been started")
+        return self._popen.pid
+
+    @property
+    def address(self) -> str:
+        """``127.0.0.1:<port>``, the loopback address load is sent to."""
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> ServerProcess:
+        """Start the server and wait for its READY line; stops it again on failure."""
+        if self._popen is not None:
+            raise ServerProcessError("the server is already started")
+        self._popen = subprocess.Popen(
+            self.command,
+            stdout=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            bufsize=1,
+            env=self._env,
+            cwd=self._cwd,
+        )
+        try:
+            if self.cpus is not None:
+                pin_process(self._popen.pid, self.cpus)
+            self._reader = threading.Thread(
+                target=self._drain, name=f"server-{self._popen.pid}-stdout", daemon=True
+            )
+            self._reader.start()
+            self._port = self._wait_ready()
+            if self.cpus is not None:
+                pin_process(self._popen.pid, self.cpus)  # threads started during boot
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _drain(self) -> None:
+        popen = self._popen
+        assert popen is not None
+        assert popen.stdout is not None
+        try:
+            for line in popen.stdout:
+                self._lines.put(line.rstrip("\n"))
+        except (OSError, ValueError):  # stop() closed the pipe under us: output is over
+            pass
+        self._lines.put(None)  # end of output: the server closed stdout or exited
+
+    def _wait_ready(self) -> int:
+        deadline = time.monotonic() + self.ready_timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise ServerProcessError(
+                    f"no READY line within {self.ready_timeout:.1f}s from {self.command!r}; "
+                    f"last output: {list(self._tail)!r}"
+                )
+            try:
+                line = self._lines.get(timeout=remaining)
+            except queue.Empty:
+                continue
+            if line is None:
+                code = self._popen.wait(timeout=self.stop_grace) if self._popen else None
+                raise ServerProcessError(
+                    f"server exited (code {code}) before READY; last output: {list(self._tail)!r}"
+                )
+            self._tail.append(line)
+            if line.startswith(READY_PREFIX):
+                try:
+                    return int(line[len(READY_PREFIX) :].split()[0])
+                except (IndexError, ValueError):
+                    raise ServerProcessError(f"malformed READY line: {line!r}") from None
+
+    def cpu_seconds(self) -> float | None:
+        """User + system CPU time the server has used so far (all threads), or None.
+
+        Read from /proc, so Linux only. The difference over a run, divided by its calls,
+        is the server's CPU cost per call: the figure to compare with the echo ceiling.
+        """
+        try:
+            with open(f"/proc/{self.pid}/stat", encoding="ascii") as stat:
+                text = stat.read()
+        except OSError:
+            return None
+        # Fields after the command name (which may contain spaces) start at field 3;
+        # utime and stime are fields 14 and 15, in clock ticks.
+        fields = text[text.rindex(")") + 2 :].split()
+        ticks = int(fields[11]) + int(fields[12])
+        return ticks / os.sysconf("SC_CLK_TCK")
+
+    def output_tail(self) -> list[str]:
+        """The last lines the server printed on stdout, oldest first (for diagnostics)."""
+        while True:
+            try:
+                line = self._lines.get_nowait()
+            except queue.Empty:
+                break
+            if line is not None:
+                self._tail.append(line)
+        return list(self._tail)
+
+    def stop(self) -> int | None:
+        """SIGTERM, wait ``stop_grace`` seconds, then SIGKILL; returns the exit code."""
+        popen = self._popen
+        if popen is None:
+            return None
+        if popen.poll() is None:
+            popen.terminate()
+            try:
+                popen.wait(timeout=self.stop_grace)
+            except subprocess.TimeoutExpired:
+                print(
+                    f"server {popen.pid} ignored SIGTERM for {self.stop_grace:.1f}s; killing it",
+                    file=sys.stderr,
+                )
+                popen.kill()
+                popen.wait(timeout=self.stop_grace)
+        if self._reader is not None:
+            self._reader.join(timeout=self.stop_grace)
+        if popen.stdout is not None:
+            popen.stdout.close()
+        return popen.returncode
+
+    def __enter__(self) -> ServerProcess:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
