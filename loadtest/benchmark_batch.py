@@ -1,0 +1,170 @@
+"""Batch issuance benchmark: credentials/s from IssueCredentialBatch (1,000 and 10,000
+items), from IssueCredentialStream, and from copies, against unary IssueCredential at
+concurrency 32, all against one server process in one run.
+
+    python -m loadtest.benchmark_batch [--items 1000 10000] [--unary-total 3000] [--json PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import grpc
+from eudi.connect.v1 import credential_service_pb2 as pb
+from eudi.connect.v1 import credential_service_pb2_grpc as pb_grpc
+from tqdm import tqdm
+
+from eudi_connect.api.convert import dict_to_struct
+from eudi_connect.core.jose import generate_p256_key, public_jwk
+from eudi_connect.core.templates import PID_EXAMPLE_SUBJECT
+from loadtest.loadgen import LoadSpec, WorkerContext, run_load
+from loadtest.report import format_table
+from loadtest.server_process import ServerProcess
+
+CLI = [sys.executable, "-m", "eudi_connect.cli.main"]
+
+
+def _request(request_id: str = "") -> pb.IssueCredentialRequest:
+    return pb.IssueCredentialRequest(
+        template_id="pid", subject=dict_to_struct(PID_EXAMPLE_SUBJECT), request_id=request_id
+    )
+
+
+async def unary_issue_scenario(
+    channel: grpc.aio.Channel, worker: WorkerContext
+) -> Callable[[int], Awaitable[None]]:
+    """Load-generator scenario: one IssueCredential per call."""
+    stub = pb_grpc.CredentialServiceStub(channel)
+    metadata = (("x-api-key", worker.options["api_key"]),)
+    request = _request()
+
+    async def call(_: int) -> None:
+        await stub.IssueCredential(request, metadata=metadata, timeout=30)
+
+    return call
+
+
+async def _consume(
+    results: AsyncIterator[pb.IssueCredentialBatchResult], expected: int, label: str
+) -> tuple[float, int]:
+    start = time.perf_counter()
+    ok = 0
+    with tqdm(total=expected, desc=label, unit="cred", leave=False) as bar:
+        async for result in results:
+            ok += result.WhichOneof("outcome") == "credential"
+            bar.update(1)
+    return time.perf_counter() - start, ok
+
+
+async def _batch_runs(address: str, api_key: str, sizes: list[int]) -> list[dict[str, Any]]:
+    metadata = (("x-api-key", api_key),)
+    rows: list[dict[str, Any]] = []
+    async with grpc.aio.insecure_channel(
+        address, options=[("grpc.max_send_message_length", 64 * 1024 * 1024)]
+    ) as channel:
+        stub = pb_grpc.CredentialServiceStub(channel)
+        await stub.IssueCredential(_request(), metadata=metadata)  # warm the key and lease
+        for size in sizes:
+            request = pb.IssueCredentialBatchRequest(
+                items=pb.IssueCredentialBatchItems(items=[_request() for _ in range(size)])
+            )
+            elapsed, ok = await _consume(
+                stub.IssueCredentialBatch(request, metadata=metadata), size, f"batch {size}"
+            )
+            rows.append(_row(f"IssueCredentialBatch {size:,} items", size, ok, elapsed))
+
+        size = max(sizes)
+
+        async def stream() -> AsyncIterator[pb.IssueCredentialRequest]:
+            for _ in range(size):
+                yield _request()
+
+        elapsed, ok = await _consume(
+            stub.IssueCredentialStream(stream(), metadata=metadata), size, "stream"
+        )
+        rows.append(_row(f"IssueCredentialStream {size:,} items", size, ok, elapsed))
+
+        copies = min(size, 1000)
+        holders = [json.dumps(public_jwk(generate_p256_key().public_key())) for _ in range(copies)]
+        request = pb.IssueCredentialBatchRequest(
+            copies=pb.CredentialCopies(
+                template_id="pid", subject=dict_to_struct(PID_EXAMPLE_SUBJECT), holder_jwks=holders
+            )
+        )
+        elapsed, ok = await _consume(
+            stub.IssueCredentialBatch(request, metadata=metadata), copies, "copies"
+        )
+        rows.append(_row(f"IssueCredentialBatch {copies:,} copies", copies, ok, elapsed))
+    return rows
+
+
+def _row(name: str, items: int, ok: int, elapsed: float) -> dict[str, Any]:
+    return {
+        "run": name,
+        "items": items,
+        "ok": ok,
+        "seconds": round(elapsed, 3),
+        "credentials_per_s": round(ok / elapsed, 1) if elapsed else 0.0,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--items", type=int, nargs="+", default=[1000, 10000])
+    parser.add_argument("--unary-total", type=int, default=3000)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args(argv)
+
+    with tempfile.TemporaryDirectory(prefix="eudi-batch-bench-") as tmp:
+        db = f"sqlite:///{Path(tmp) / 'bench.db'}"
+        env = {**os.environ, "EUDI_CONNECT_MASTER_KEY": ""}
+        tenant = json.loads(
+            subprocess.run(
+                [*CLI, "tenant", "create", "bench", "--db", db],
+                check=True, capture_output=True, text=True, env=env,
+            ).stdout
+        )
+        command = [*CLI, "--log-level", "WARNING", "serve", "--port", "0", "--db", db]
+        with ServerProcess(command, env=env) as server:
+            rows = asyncio.run(_batch_runs(server.address, tenant["api_key"], args.items))
+            unary = run_load(
+                LoadSpec(
+                    target=server.address,
+                    scenario="loadtest.benchmark_batch:unary_issue_scenario",
+                    options={"api_key": tenant["api_key"]},
+                    concurrency=args.concurrency,
+                    total=args.unary_total,
+                    warmup_calls=50,
+                )
+            )
+    unary_rate = unary.throughput
+    rows.append(
+        {
+            "run": f"IssueCredential unary, {args.concurrency} in flight",
+            "items": unary.calls,
+            "ok": unary.ok,
+            "seconds": round(unary.elapsed, 3),
+            "credentials_per_s": round(unary_rate, 1),
+        }
+    )
+    for row in rows:
+        row["x_unary"] = round(row["credentials_per_s"] / unary_rate, 2) if unary_rate else None
+    print(format_table(rows, ["run", "items", "ok", "seconds", "credentials_per_s", "x_unary"]))
+    if args.json:
+        args.json.write_text(json.dumps({"runs": rows}, indent=2))
+    return 0 if all(row["ok"] == row["items"] for row in rows) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
