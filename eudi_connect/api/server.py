@@ -18,7 +18,7 @@ from grpc_reflection.v1alpha import reflection
 
 from eudi_connect.api.credential_servicer import CredentialServicer
 from eudi_connect.api.interceptors import AuthInterceptor
-from eudi_connect.services.app import Services, open_services
+from eudi_connect.services.app import Services, default_sign_workers, open_services
 from eudi_connect.services.batch import DEFAULT_MAX_ITEMS, BatchIssuer
 from eudi_connect.services.settings import ServiceSettings
 
@@ -38,6 +38,8 @@ class ServerOptions:
     settings: ServiceSettings = field(default_factory=ServiceSettings)
     max_receive_message_bytes: int = MAX_RECEIVE_MESSAGE_BYTES
     max_batch_items: int = DEFAULT_MAX_ITEMS
+    # Processes that sign batch groups; None picks one when a second core exists.
+    sign_workers: int | None = None
 
 
 @dataclass
@@ -62,7 +64,9 @@ async def start_server(services: Services, options: ServerOptions) -> RunningSer
             ("grpc.so_reuseport", 0),
         ],
     )
-    batch = BatchIssuer(services.issuance, max_items=options.max_batch_items)
+    batch = BatchIssuer(
+        services.issuance, max_items=options.max_batch_items, pool=services.signing_pool
+    )
     pb_grpc.add_CredentialServiceServicer_to_server(CredentialServicer(services, batch), server)
     health_servicer = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
@@ -80,7 +84,8 @@ async def start_server(services: Services, options: ServerOptions) -> RunningSer
 
 async def serve(options: ServerOptions, *, ready_stream: object = sys.stdout) -> None:
     """Runs until SIGTERM or SIGINT, then shuts down gracefully."""
-    services = await open_services(options.db_url, options.settings)
+    sign_workers = default_sign_workers() if options.sign_workers is None else options.sign_workers
+    services = await open_services(options.db_url, options.settings, sign_workers=sign_workers)
     running = await start_server(services, options)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

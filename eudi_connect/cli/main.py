@@ -75,6 +75,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
             db_url=args.db,
             grace_seconds=args.grace,
             settings=settings,
+            sign_workers=args.sign_workers,
         ),
         use_uvloop=not args.no_uvloop,
     )
@@ -227,6 +228,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--grace", type=float, default=10.0, help="seconds in-flight calls get on shutdown"
     )
     serve.add_argument("--no-uvloop", action="store_true", help="use asyncio's own event loop")
+    serve.add_argument(
+        "--sign-workers",
+        type=int,
+        help="processes that sign batch issuance groups (default: 1 with 2+ cores, else 0)",
+    )
     serve.set_defaults(func=cmd_serve)
 
     tenant = sub.add_parser("tenant", help="manage tenants").add_subparsers(

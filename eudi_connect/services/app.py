@@ -13,6 +13,7 @@ from eudi_connect.services.issuance import IssuanceService
 from eudi_connect.services.keys import KeyService, check_master_key
 from eudi_connect.services.revocation import RevocationService
 from eudi_connect.services.settings import ServiceSettings
+from eudi_connect.services.signing_pool import SigningPool
 from eudi_connect.services.status_lists import StatusListService
 from eudi_connect.services.templates import CredentialTemplates
 from eudi_connect.services.tenants import TenantService
@@ -35,13 +36,22 @@ class Services:
     issuance: IssuanceService
     verification: VerificationService
     revocation: RevocationService
+    # Worker processes that sign batch groups on the other cores; None signs in-process.
+    signing_pool: SigningPool | None = None
     closed: bool = False
 
     async def close(self) -> None:
         """Closes the store once, whoever asks first (the server or its owner)."""
         if not self.closed:
             self.closed = True
+            if self.signing_pool is not None:
+                self.signing_pool.close()
             await self.store.close()
+
+
+def default_sign_workers() -> int:
+    """One signing process when there is a second core for it, none on a single core."""
+    return 1 if (os.cpu_count() or 1) >= 2 else 0
 
 
 def master_key_for(db_url: str) -> MasterKey:
@@ -57,6 +67,7 @@ async def open_services(
     settings: ServiceSettings | None = None,
     *,
     master_key: MasterKey | None = None,
+    sign_workers: int = 0,
     clock: Callable[[], float] = time.time,
 ) -> Services:
     settings = settings or ServiceSettings()
@@ -71,7 +82,12 @@ async def open_services(
     keys = KeyService(store, master, clock=clock)
     status_lists = StatusListService(store, keys, settings, clock=clock)
     templates = CredentialTemplates(TemplateEnvironment())
+    signing_pool = None
+    if sign_workers > 0:
+        signing_pool = SigningPool(sign_workers)
+        await signing_pool.start()
     return Services(
+        signing_pool=signing_pool,
         store=store,
         settings=settings,
         tenants=TenantService(store, clock=clock),

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from eudi_connect.errors import EudiConnectError, ResourceExhaustedError
 from eudi_connect.services.issuance import IssuanceService, IssueCommand, IssuedCredential
+from eudi_connect.services.signing_pool import SigningPool
 
 DEFAULT_GROUP_SIZE = 128
 DEFAULT_MAX_ITEMS = 10_000
@@ -53,9 +54,11 @@ class BatchIssuer:
         *,
         group_size: int = DEFAULT_GROUP_SIZE,
         max_items: int = DEFAULT_MAX_ITEMS,
-        pipeline_depth: int = 2,
+        pipeline_depth: int = 3,
+        pool: SigningPool | None = None,
     ) -> None:
         self._issuance = issuance
+        self._pool = pool
         self.group_size = group_size
         self.max_items = max_items
         self._depth = pipeline_depth
@@ -63,7 +66,9 @@ class BatchIssuer:
     async def _issue_group(self, tenant_id: str, group: list[BatchItem]) -> list[BatchResult]:
         ready = [item for item in group if item.command is not None]
         issued = await self._issuance.issue_many(
-            tenant_id, [item.command for item in ready if item.command is not None]
+            tenant_id,
+            [item.command for item in ready if item.command is not None],
+            pool=self._pool,
         )
         outcome_of = {item.index: outcome for item, outcome in zip(ready, issued, strict=True)}
         return [

@@ -13,12 +13,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from eudi_connect.core.credential_builder import CredentialDraft, sign_draft
 from eudi_connect.core.jose import InvalidJwkError, SigningKey, public_jwk, public_key_from_jwk
-from eudi_connect.core.sdjwt import StatusReference, issue_sd_jwt_vc
+from eudi_connect.core.sdjwt import StatusReference
 from eudi_connect.core.templates import CredentialTemplate
 from eudi_connect.errors import EudiConnectError, InvalidArgumentError
 from eudi_connect.services.keys import KeyService
 from eudi_connect.services.settings import ServiceSettings
+from eudi_connect.services.signing_pool import SigningPool
 from eudi_connect.services.status_lists import StatusListService, StatusSlot
 from eudi_connect.services.templates import CredentialTemplates
 from eudi_connect.store.base import CredentialRecord, NewCredential, Store
@@ -109,60 +111,96 @@ class IssuanceService:
         return result
 
     async def issue_many(
-        self, tenant_id: str, commands: Sequence[IssueCommand]
+        self,
+        tenant_id: str,
+        commands: Sequence[IssueCommand],
+        *,
+        pool: SigningPool | None = None,
     ) -> list[IssuedCredential | EudiConnectError]:
         """Signs every valid command and commits all rows together; a bad command gets its
-        own error in its place, the others are issued."""
+        own error in its place, the others are issued.
+
+        Without a pool, claims are rendered before any status index is allocated, so a bad
+        subject costs nothing; with a pool, rendering moves to the worker with the signing,
+        and a subject that fails there leaves its index unused (never handed out again).
+        """
         results: list[IssuedCredential | EudiConnectError | None] = []
         prepared: list[tuple[int, _Prepared]] = []
         for position, command in enumerate(commands):
             try:
-                prepared.append((position, await self._prepare(tenant_id, command)))
+                item = await self._prepare(tenant_id, command, render=pool is None)
+                prepared.append((position, item))
                 results.append(None)
             except EudiConnectError as error:
                 results.append(error)
         if prepared:
             slots = await self._status_lists.allocate(tenant_id, len(prepared))
             signing_key = await self._keys.signing_key(tenant_id)
+            drafts = [
+                self._draft(tenant_id, item, slot)
+                for (_, item), slot in zip(prepared, slots, strict=True)
+            ]
+            if pool is None:
+                signed = [self._sign_here(draft, signing_key) for draft in drafts]
+            else:
+                signed = await pool.sign(drafts, signing_key)
             rows: list[NewCredential] = []
             row_positions: list[int] = []
-            for (position, item), slot in zip(prepared, slots, strict=True):
-                try:
-                    rows.append(self._sign(tenant_id, item, slot, signing_key))
-                    row_positions.append(position)
-                except EudiConnectError as error:
-                    results[position] = error  # its slot stays unused, never handed out again
+            for (position, item), slot, draft, credential in zip(
+                prepared, slots, drafts, signed, strict=True
+            ):
+                if isinstance(credential, EudiConnectError):
+                    results[position] = credential
+                    continue
+                rows.append(self._row(tenant_id, item, slot, draft, credential))
+                row_positions.append(position)
             outcomes = await self._store.insert_credentials(rows) if rows else []
             for position, outcome in zip(row_positions, outcomes, strict=True):
                 results[position] = IssuedCredential.from_record(outcome.record)
         return [r for r in results if r is not None]
 
-    async def _prepare(self, tenant_id: str, command: IssueCommand) -> _Prepared:
+    async def _prepare(self, tenant_id: str, command: IssueCommand, *, render: bool) -> _Prepared:
         _check_request_id(command.request_id)
         template = await self._templates.get(tenant_id, command.template_id)
         validity = template.validity(command.validity_seconds)
         holder_jwk = parse_holder_jwk(command.holder_jwk)
-        claims = self._templates.render_claims(template, command.subject)
+        claims = self._templates.render_claims(template, command.subject) if render else None
         return _Prepared(command, template, claims, holder_jwk, validity)
 
-    def _sign(
-        self, tenant_id: str, item: _Prepared, slot: StatusSlot, signing_key: SigningKey
-    ) -> NewCredential:
+    def _draft(self, tenant_id: str, item: _Prepared, slot: StatusSlot) -> CredentialDraft:
         now = int(self._clock())
         issued_at, expires_at = now, now + item.validity
         if item.command.coarsen_timestamps:
             step = item.template.timestamp_granularity_seconds
             issued_at = now - now % step
             expires_at = -(-expires_at // step) * step
+        return CredentialDraft(
+            template=item.template,
+            issuer=self._settings.issuer_id(tenant_id),
+            issued_at=issued_at,
+            expires_at=expires_at,
+            status=StatusReference(
+                uri=self._settings.status_list_uri(slot.status_list_id), idx=slot.index
+            ),
+            holder_jwk=item.holder_jwk,
+            claims=item.claims,
+            subject=item.command.subject,
+        )
+
+    def _sign_here(self, draft: CredentialDraft, signing_key: SigningKey) -> str | EudiConnectError:
         try:
-            credential = self._sd_jwt(tenant_id, item, slot, signing_key, issued_at, expires_at)
-        except ValueError as exc:
-            # The claims a template rendered break an SD-JWT rule (a reserved name, `_sd`).
-            raise InvalidArgumentError(
-                f"template '{item.template.template_id}' rendered claims that cannot be "
-                f"issued: {exc}",
-                reason="CLAIMS_INVALID",
-            ) from exc
+            return sign_draft(draft, signing_key, self._templates.environment)
+        except EudiConnectError as error:
+            return error
+
+    def _row(
+        self,
+        tenant_id: str,
+        item: _Prepared,
+        slot: StatusSlot,
+        draft: CredentialDraft,
+        credential: str,
+    ) -> NewCredential:
         return NewCredential(
             credential_id=uuid.uuid4().hex,
             tenant_id=tenant_id,
@@ -172,40 +210,17 @@ class IssuanceService:
             credential=credential,
             status_list_id=slot.status_list_id,
             status_index=slot.index,
-            issued_at=issued_at,
-            expires_at=expires_at,
-        )
-
-    def _sd_jwt(
-        self,
-        tenant_id: str,
-        item: _Prepared,
-        slot: StatusSlot,
-        signing_key: SigningKey,
-        issued_at: int,
-        expires_at: int,
-    ) -> str:
-        return issue_sd_jwt_vc(
-            item.claims,
-            disclosable=item.template.disclosable,
-            signing_key=signing_key,
-            issuer=self._settings.issuer_id(tenant_id),
-            vct=item.template.vct,
-            issued_at=issued_at,
-            expires_at=expires_at,
-            status=StatusReference(
-                uri=self._settings.status_list_uri(slot.status_list_id), idx=slot.index
-            ),
-            holder_jwk=item.holder_jwk,
+            issued_at=draft.issued_at,
+            expires_at=draft.expires_at,
         )
 
 
 @dataclass(frozen=True)
 class _Prepared:
-    """A command checked and rendered, ready to be signed."""
+    """A command checked (and, in-process, rendered), ready to be drafted."""
 
     command: IssueCommand
     template: CredentialTemplate
-    claims: dict[str, Any]
+    claims: dict[str, Any] | None
     holder_jwk: dict[str, str] | None
     validity: int

@@ -17,11 +17,13 @@ from eudi.connect.v1 import credential_service_pb2_grpc as pb_grpc
 from google.rpc import error_details_pb2
 
 from eudi_connect.api.convert import dict_to_struct
-from eudi_connect.api.server import RunningServer
+from eudi_connect.api.server import RunningServer, ServerOptions, start_server
 from eudi_connect.core.holder import decode_disclosures, make_presentation
 from eudi_connect.core.jose import generate_p256_key, public_jwk, split_jws
+from eudi_connect.core.keys import MasterKey
 from eudi_connect.core.templates import PID_EXAMPLE_SUBJECT
-from eudi_connect.services.app import Services
+from eudi_connect.services.app import Services, open_services
+from eudi_connect.services.settings import ServiceSettings
 
 from .conftest import Tenant
 
@@ -189,3 +191,43 @@ async def _all_slots(services: Services) -> list[Any]:
     path = str(services.store.path)  # type: ignore[attr-defined]
     with contextlib.closing(sqlite3.connect(path)) as db:
         return db.execute("SELECT status_list_id, status_index FROM credentials").fetchall()
+
+
+async def test_batch_signed_in_worker_process(db_url: str, settings: ServiceSettings) -> None:
+    """With a signing worker process, a batch of mixed items is issued, verifies, and bad
+    subjects (found only in the worker) get their own errors."""
+    services = await open_services(
+        db_url, settings, master_key=MasterKey.generate(), sign_workers=1
+    )
+    running = await start_server(services, ServerOptions(port=0, settings=settings))
+    try:
+        tenant = await services.tenants.create_tenant("Pooled")
+        metadata = (("x-api-key", tenant.api_key),)
+        missing_birthdate = {k: v for k, v in PID_EXAMPLE_SUBJECT.items() if k != "birthdate"}
+        items = [
+            good(f"p{i}")
+            if i % 4
+            else pb.IssueCredentialRequest(
+                template_id="pid", subject=dict_to_struct(missing_birthdate), request_id=f"p{i}"
+            )
+            for i in range(300)
+        ]
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel:
+            stub = pb_grpc.CredentialServiceStub(channel)
+            request = pb.IssueCredentialBatchRequest(
+                items=pb.IssueCredentialBatchItems(items=items)
+            )
+            results = [r async for r in stub.IssueCredentialBatch(request, metadata=metadata)]
+            assert [r.index for r in results] == list(range(300))
+            for r in results:
+                if r.index % 4:
+                    assert r.WhichOneof("outcome") == "credential"
+                else:
+                    assert reason(r) == "SUBJECT_FIELD_MISSING"
+            verified = await stub.VerifyCredential(
+                pb.VerifyCredentialRequest(credential=results[1].credential.credential),
+                metadata=metadata,
+            )
+            assert verified.valid, verified.detail
+    finally:
+        await running.stop(grace=1.0)

@@ -1,0 +1,99 @@
+"""Signs groups of credential drafts in worker processes.
+
+Why: in a batch, the event loop's own work (stream messages, grouped commits) fills one
+core; rendering and ECDSA signing fill another. A worker process lets the second core
+take the signing while the loop streams the previous group. Unary calls stay in-process:
+for one credential the round trip to a worker costs more than it saves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives import serialization
+
+from eudi_connect.core.credential_builder import CredentialDraft, sign_draft
+from eudi_connect.core.jose import SigningKey
+from eudi_connect.core.templates import TemplateEnvironment
+from eudi_connect.errors import EudiConnectError, InvalidArgumentError
+
+# Per worker process: one template environment, and keys decoded once per kid.
+_environment: TemplateEnvironment | None = None
+_keys: dict[str, SigningKey] = {}
+
+
+@dataclass(frozen=True)
+class SigningFailure:
+    """A picklable stand-in for the domain error of one draft."""
+
+    reason: str
+    message: str
+    metadata: dict[str, str]
+
+    def error(self) -> EudiConnectError:
+        return InvalidArgumentError(self.message, reason=self.reason, metadata=self.metadata)
+
+
+def _signing_key(kid: str, private_der: bytes) -> SigningKey:
+    key = _keys.get(kid)
+    if key is None:
+        private_key = serialization.load_der_private_key(private_der, password=None)
+        key = SigningKey(kid, private_key)  # type: ignore[arg-type] # always P-256 here
+        _keys[kid] = key
+    return key
+
+
+def _sign_group(
+    kid: str, private_der: bytes, drafts: Sequence[CredentialDraft]
+) -> list[str | SigningFailure]:
+    global _environment  # one environment per worker process, built once
+    if _environment is None:
+        _environment = TemplateEnvironment()
+    key = _signing_key(kid, private_der)
+    results: list[str | SigningFailure] = []
+    for draft in drafts:
+        try:
+            results.append(sign_draft(draft, key, _environment))
+        except EudiConnectError as error:
+            results.append(SigningFailure(error.reason, error.message, error.metadata))
+    return results
+
+
+def _warm_up() -> None:
+    """Imports everything in the worker before the first batch needs it."""
+
+
+class SigningPool:
+    def __init__(self, processes: int) -> None:
+        self._executor = ProcessPoolExecutor(
+            max_workers=processes, mp_context=multiprocessing.get_context("spawn")
+        )
+        self._der: dict[str, bytes] = {}
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._executor, _warm_up)
+
+    async def sign(
+        self, drafts: Sequence[CredentialDraft], signing_key: SigningKey
+    ) -> list[str | EudiConnectError]:
+        der = self._der.get(signing_key.kid)
+        if der is None:
+            der = signing_key.private_key.private_bytes(
+                serialization.Encoding.DER,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+            self._der[signing_key.kid] = der
+        loop = asyncio.get_running_loop()
+        signed = await loop.run_in_executor(
+            self._executor, _sign_group, signing_key.kid, der, list(drafts)
+        )
+        return [r.error() if isinstance(r, SigningFailure) else r for r in signed]
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)
