@@ -18,6 +18,7 @@ from google.protobuf import json_format
 
 from eudi_connect.api.convert import dict_to_struct
 from eudi_connect.api.server import ServerOptions, run
+from eudi_connect.cli.batch import add_parser as add_issue_batch_parser
 from eudi_connect.cli.client import ClientConfig, credential_stub
 from eudi_connect.core.holder import make_presentation
 from eudi_connect.core.jose import generate_p256_key, private_jwk, private_key_from_jwk
@@ -273,6 +274,8 @@ def build_parser() -> argparse.ArgumentParser:
     issue.add_argument("--validity", type=int, help="validity in seconds")
     _client_flags(issue)
     issue.set_defaults(func=cmd_issue)
+
+    add_issue_batch_parser(sub)
 
     verify = sub.add_parser("verify", help="verify a credential or presentation")
     verify.add_argument("credential", help="the credential, - for stdin, or @file")

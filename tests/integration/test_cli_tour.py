@@ -168,3 +168,51 @@ def test_grpcurl_works_through_reflection(served: dict[str, str]) -> None:
         "-d", request, served["address"], "eudi.connect.v1.CredentialService/IssueCredential"
     )
     assert "Unauthenticated" in refused.stderr
+
+
+def test_issue_batch_cli(served: dict[str, str], tmp_path: Path) -> None:
+    """issue-batch streams a JSONL file, and --copies makes holder-bound copies."""
+    tenant = json.loads(run_cli("tenant", "create", "Batch", "--db", served["db"]).stdout)
+    env = {"EUDI_CONNECT_ADDRESS": served["address"], "EUDI_CONNECT_API_KEY": tenant["api_key"]}
+    subjects = tmp_path / "subjects.jsonl"
+    lines = [dict(PID_EXAMPLE_SUBJECT, given_name=f"Erika {i}") for i in range(25)]
+    lines.append({"family_name": "no birthdate"})
+    subjects.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    out = tmp_path / "out.jsonl"
+    completed = run_cli(
+        "issue-batch",
+        "--template",
+        "pid",
+        "--subjects",
+        str(subjects),
+        "--out",
+        str(out),
+        "--request-id-prefix",
+        "roster",
+        env=env,
+        check=False,
+    )
+    assert completed.returncode == 3  # one line failed, the others were issued
+    results = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(results) == 26
+    assert sum("credential" in r for r in results) == 25
+    assert results[-1]["error"]["code"] == 3  # INVALID_ARGUMENT
+    assert results[0]["request_id"] == "roster-1"
+
+    copies_out = tmp_path / "copies.jsonl"
+    subjects.write_text(json.dumps(dict(PID_EXAMPLE_SUBJECT)) + "\n")
+    run_cli(
+        "issue-batch",
+        "--template",
+        "pid",
+        "--subjects",
+        str(subjects),
+        "--copies",
+        "4",
+        "--out",
+        str(copies_out),
+        env=env,
+    )
+    copies = [json.loads(line) for line in copies_out.read_text().splitlines()]
+    assert len(copies) == 4
+    assert len({c["holder_private_jwk"]["x"] for c in copies}) == 4

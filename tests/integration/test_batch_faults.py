@@ -1,0 +1,110 @@
+"""A server killed with SIGKILL in the middle of a 10,000-item stream loses nothing that
+the client had received, and its database stays consistent."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import grpc
+from eudi.connect.v1 import credential_service_pb2 as pb
+from eudi.connect.v1 import credential_service_pb2_grpc as pb_grpc
+
+from eudi_connect.api.convert import dict_to_struct
+from eudi_connect.core.templates import PID_EXAMPLE_SUBJECT
+
+CLI = [sys.executable, "-m", "eudi_connect.cli.main"]
+
+
+def start_server(db: str) -> tuple[subprocess.Popen[str], str]:
+    # Its own session, so the kill reaches the server and its signing worker together.
+    process = subprocess.Popen(
+        [*CLI, "--log-level", "WARNING", "serve", "--port", "0", "--db", db],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    assert line.startswith("READY "), line
+    return process, f"127.0.0.1:{line.split()[1]}"
+
+
+async def test_sigkill_during_stream_loses_no_received_credential(tmp_path: Path) -> None:
+    """Every credential the client received before the kill is stored after a restart."""
+    db = f"sqlite:///{tmp_path / 'kill.db'}"
+    tenant = json.loads(
+        subprocess.run(
+            [*CLI, "tenant", "create", "Killed", "--db", db],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        ).stdout
+    )
+    metadata = (("x-api-key", tenant["api_key"]),)
+    process, address = start_server(db)
+    received: list[pb.IssueCredentialBatchResult] = []
+    subject = dict_to_struct(PID_EXAMPLE_SUBJECT)
+
+    async def requests() -> AsyncIterator[pb.IssueCredentialRequest]:
+        for i in range(10_000):
+            yield pb.IssueCredentialRequest(template_id="pid", subject=subject, request_id=f"k{i}")
+
+    try:
+        async with grpc.aio.insecure_channel(address) as channel:
+            stub = pb_grpc.CredentialServiceStub(channel)
+            call = stub.IssueCredentialStream(requests(), metadata=metadata)
+            with contextlib.suppress(grpc.aio.AioRpcError):
+                async for result in call:
+                    received.append(result)
+                    if len(received) == 1500:
+                        os.killpg(process.pid, signal.SIGKILL)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+        if process.stdout is not None:
+            process.stdout.close()
+    assert 1500 <= len(received) < 10_000
+    assert all(r.WhichOneof("outcome") == "credential" for r in received)
+
+    with contextlib.closing(sqlite3.connect(str(tmp_path / "kill.db"))) as database:
+        assert database.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        stored = {row[0] for row in database.execute("SELECT credential_id FROM credentials")}
+        slots = database.execute("SELECT status_list_id, status_index FROM credentials").fetchall()
+    assert {r.credential.credential_id for r in received} <= stored
+    assert len(slots) == len(set(slots))
+
+    process, address = start_server(db)
+    try:
+        async with grpc.aio.insecure_channel(address) as channel:
+            stub = pb_grpc.CredentialServiceStub(channel)
+            sample = received[:: max(1, len(received) // 50)]
+            statuses = await asyncio.gather(
+                *(
+                    stub.GetCredentialStatus(
+                        pb.GetCredentialStatusRequest(credential_id=r.credential.credential_id),
+                        metadata=metadata,
+                    )
+                    for r in sample
+                )
+            )
+            assert all(s.status == pb.CREDENTIAL_STATUS_VALID for s in statuses)
+            resent = pb.IssueCredentialRequest(template_id="pid", subject=subject, request_id="k0")
+            again = await stub.IssueCredential(resent, metadata=metadata)
+            assert again.credential_id == received[0].credential.credential_id
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+        if process.stdout is not None:
+            process.stdout.close()
