@@ -8,14 +8,17 @@ HOST ?= 127.0.0.1
 PORT ?= 50051
 DB ?= sqlite:///./eudi-connect.db
 
-.PHONY: help venv proto proto-check run test test-fast lint fmt bench clean
+.PHONY: help venv proto proto-check run test test-fast test-sqlite lint fmt bench bench-scaling loadtest-ghz clean
 
 help:
 	@echo "make run      start the service on the embedded SQLite store ($(HOST):$(PORT))"
 	@echo "make test     lint, then the whole test suite"
 	@echo "make test-fast  core unit tests only (the quick loop)"
+	@echo "make test-sqlite  the whole suite on SQLite only (no PostgreSQL needed)"
 	@echo "make proto    regenerate generated/ from protos/"
 	@echo "make bench    credential exchange benchmark on the embedded store"
+	@echo "make bench-scaling  issuance with 1 vs 2 server processes, SQLite and PostgreSQL"
+	@echo "make loadtest-ghz  the ghz configs in loadtest/ghz (needs ghz on PATH)"
 	@echo "make fmt      format the code"
 
 $(STAMP): pyproject.toml
@@ -50,11 +53,23 @@ fmt: $(STAMP)
 test: $(STAMP) generated/.stamp lint
 	$(BIN)/python -m pytest
 
+# The tests marked `postgres` start a throwaway PostgreSQL themselves (tests/postgres_fixture.py).
+test-sqlite: $(STAMP) generated/.stamp
+	$(BIN)/python -m pytest -m "not postgres"
+
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest tests/unit -q
 
 bench: $(STAMP) generated/.stamp
 	$(BIN)/python -m loadtest.benchmark_credential_exchange --num-credentials 2000
+
+bench-scaling: $(STAMP) generated/.stamp
+	$(BIN)/python -m loadtest.scaling_workers
+
+# Starts its own server on a temporary database unless GHZ_ARGS names one
+# (GHZ_ARGS="--endpoint 127.0.0.1:50051 --api-key ek_..."); prints how to get ghz if it is missing.
+loadtest-ghz: $(STAMP) generated/.stamp
+	$(BIN)/python -m loadtest.ghz_run $(GHZ_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .pytest_cache .ruff_cache

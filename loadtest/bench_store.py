@@ -143,7 +143,7 @@ def _report(label: str, figures: dict[str, float]) -> None:
 
 
 async def main(arguments: argparse.Namespace) -> None:
-    with tempfile.TemporaryDirectory(prefix="bench-store-") as name:
+    with tempfile.TemporaryDirectory(prefix="bench-store-", dir=arguments.dir) as name:
         folder = Path(name)
         if arguments.naive:
             _report(
@@ -176,5 +176,8 @@ if __name__ == "__main__":
     parser.add_argument("--synchronous", choices=["NORMAL", "FULL"], nargs="+", default=["NORMAL"])
     parser.add_argument("--no-naive", dest="naive", action="store_false", help="skip baseline")
     parser.add_argument("--uvloop", action="store_true", help="run on uvloop")
+    parser.add_argument(
+        "--dir", default=None, help="where the databases go (e.g. /dev/shm to leave out the disk)"
+    )
     parsed = parser.parse_args()
     _runner(parsed.uvloop)(main(parsed))

@@ -132,7 +132,10 @@ def main(argv: list[str] | None = None) -> int:
         tenant = json.loads(
             subprocess.run(
                 [*CLI, "tenant", "create", "bench", "--db", db],
-                check=True, capture_output=True, text=True, env=env,
+                check=True,
+                capture_output=True,
+                text=True,
+                env=env,
             ).stdout
         )
         command = [*CLI, "--log-level", "WARNING", "serve", "--port", "0", "--db", db]

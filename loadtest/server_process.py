@@ -72,6 +72,7 @@ class ServerProcess:
         cpus: Iterable[int] | None = None,
         env: Mapping[str, str] | None = None,
         cwd: str | None = None,
+        stderr_path: str | os.PathLike[str] | None = None,
     ) -> None:
         if not command:
             raise ValueError("the server command is empty")
@@ -81,6 +82,9 @@ class ServerProcess:
         self.cpus = sorted(set(cpus)) if cpus is not None else None
         self._env = dict(env) if env is not None else None
         self._cwd = cwd
+        # None: the server's stderr is ours; a path: appended there (a chatty access log
+        # would otherwise scroll a benchmark's progress bars away).
+        self._stderr_path = stderr_path
         self._popen: subprocess.Popen[str] | None = None
         self._port: int | None = None
         self._lines: queue.Queue[str | None] = queue.Queue()
@@ -110,15 +114,20 @@ class ServerProcess:
         """Start the server and wait for its READY line; stops it again on failure."""
         if self._popen is not None:
             raise ServerProcessError("the server is already started")
-        self._popen = subprocess.Popen(
-            self.command,
-            stdout=subprocess.PIPE,
-            stdin=subprocess.DEVNULL,
-            text=True,
-            bufsize=1,
-            env=self._env,
-            cwd=self._cwd,
-        )
+        with contextlib.ExitStack() as files:
+            stderr = None
+            if self._stderr_path is not None:
+                stderr = files.enter_context(open(self._stderr_path, "ab"))
+            self._popen = subprocess.Popen(
+                self.command,
+                stdout=subprocess.PIPE,
+                stdin=subprocess.DEVNULL,
+                stderr=stderr,
+                text=True,
+                bufsize=1,
+                env=self._env,
+                cwd=self._cwd,
+            )
         try:
             if self.cpus is not None:
                 pin_process(self._popen.pid, self.cpus)
@@ -216,7 +225,11 @@ class ServerProcess:
                 popen.wait(timeout=self.stop_grace)
         if self._reader is not None:
             self._reader.join(timeout=self.stop_grace)
-        if popen.stdout is not None:
+        # A child the server started (a worker pool) may outlive it holding the pipe; then
+        # the reader is still blocked in read() with the file's lock, and close() would
+        # wait for it forever. The reader is a daemon thread: leave it and the pipe be.
+        reader_done = self._reader is None or not self._reader.is_alive()
+        if popen.stdout is not None and reader_done:
             popen.stdout.close()
         return popen.returncode
 

@@ -3,6 +3,7 @@ per-call cost is one extra coroutine frame, and per-call state lives in the call
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -43,71 +44,68 @@ async def abort_with(context: Context, exc: Exception) -> None:
     await context.abort(status.code, status.details, status.trailing_metadata)
 
 
-def guard_handler(handler: Handler, before: Before) -> Handler:
-    """A handler that runs `before` (authentication) first and maps errors, for all 4 kinds."""
+UnaryBehavior = Callable[[Any, Context], Awaitable[Any]]
+StreamBehavior = Callable[[Any, Context], AsyncIterator[Any]]
+
+
+def wrap_handler(
+    handler: Handler,
+    *,
+    unary: Callable[[UnaryBehavior], UnaryBehavior],
+    stream: Callable[[StreamBehavior], StreamBehavior],
+) -> Handler:
+    """The same handler with its behaviour wrapped, for all four RPC kinds.
+
+    `unary` wraps behaviours that return their response (unary-unary, stream-unary, and a
+    streaming one written with ``await context.write``, such as health ``Watch``); `stream`
+    wraps async generators. Whether requests stream does not matter to a wrapper: it
+    passes the request (or the request iterator) through.
+    """
     if handler.unary_unary is not None:
-        inner_uu = handler.unary_unary
-
-        async def unary_unary(request: Any, context: Context) -> Any:
-            try:
-                await before(context)
-                return await inner_uu(request, context)
-            except grpc.aio.AbortError:
-                raise
-            except Exception as exc:
-                await abort_with(context, exc)
-
         return grpc.unary_unary_rpc_method_handler(
-            unary_unary, handler.request_deserializer, handler.response_serializer
+            unary(handler.unary_unary), handler.request_deserializer, handler.response_serializer
+        )
+    if handler.stream_unary is not None:
+        return grpc.stream_unary_rpc_method_handler(
+            unary(handler.stream_unary), handler.request_deserializer, handler.response_serializer
         )
     if handler.unary_stream is not None:
-        inner_us = handler.unary_stream
+        inner, factory = handler.unary_stream, grpc.unary_stream_rpc_method_handler
+    else:
+        inner, factory = handler.stream_stream, grpc.stream_stream_rpc_method_handler
+    wrapped = stream(inner) if inspect.isasyncgenfunction(inner) else unary(inner)
+    return factory(wrapped, handler.request_deserializer, handler.response_serializer)
 
-        async def unary_stream(request: Any, context: Context) -> AsyncIterator[Any]:
+
+def guard_handler(handler: Handler, before: Before) -> Handler:
+    """A handler that runs `before` (authentication) first and maps errors, for all 4 kinds."""
+
+    def unary(inner: UnaryBehavior) -> UnaryBehavior:
+        async def guarded(request: Any, context: Context) -> Any:
             try:
                 await before(context)
-                async for item in inner_us(request, context):
+                return await inner(request, context)
+            except grpc.aio.AbortError:
+                raise
+            except Exception as exc:
+                await abort_with(context, exc)
+
+        return guarded
+
+    def stream(inner: StreamBehavior) -> StreamBehavior:
+        async def guarded(request: Any, context: Context) -> AsyncIterator[Any]:
+            try:
+                await before(context)
+                async for item in inner(request, context):
                     yield item
             except grpc.aio.AbortError:
                 raise
             except Exception as exc:
                 await abort_with(context, exc)
 
-        return grpc.unary_stream_rpc_method_handler(
-            unary_stream, handler.request_deserializer, handler.response_serializer
-        )
-    if handler.stream_stream is not None:
-        inner_ss = handler.stream_stream
+        return guarded
 
-        async def stream_stream(
-            requests: AsyncIterator[Any], context: Context
-        ) -> AsyncIterator[Any]:
-            try:
-                await before(context)
-                async for item in inner_ss(requests, context):
-                    yield item
-            except grpc.aio.AbortError:
-                raise
-            except Exception as exc:
-                await abort_with(context, exc)
-
-        return grpc.stream_stream_rpc_method_handler(
-            stream_stream, handler.request_deserializer, handler.response_serializer
-        )
-    inner_su = handler.stream_unary
-
-    async def stream_unary(requests: AsyncIterator[Any], context: Context) -> Any:
-        try:
-            await before(context)
-            return await inner_su(requests, context)
-        except grpc.aio.AbortError:
-            raise
-        except Exception as exc:
-            await abort_with(context, exc)
-
-    return grpc.stream_unary_rpc_method_handler(
-        stream_unary, handler.request_deserializer, handler.response_serializer
-    )
+    return wrap_handler(handler, unary=unary, stream=stream)
 
 
 class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
@@ -119,7 +117,9 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
 
     async def _authenticate(self, context: Context) -> None:
         set_current_tenant(
-            await self._tenants.authenticate(metadata_value(context, API_KEY_METADATA))
+            await self._tenants.authenticate(
+                metadata_value(context, API_KEY_METADATA), peer=context.peer()
+            )
         )
 
     async def intercept_service(

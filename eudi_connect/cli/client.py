@@ -10,6 +10,9 @@ from dataclasses import dataclass
 import grpc
 from eudi.connect.v1 import credential_service_pb2_grpc as pb_grpc
 
+from eudi_connect.api.tracing import traced_channel
+from eudi_connect.monitoring.telemetry import otlp_configured, setup_telemetry
+
 ADDRESS_ENV = "EUDI_CONNECT_ADDRESS"
 API_KEY_ENV = "EUDI_CONNECT_API_KEY"
 DEFAULT_ADDRESS = "127.0.0.1:50051"
@@ -34,6 +37,21 @@ class ClientConfig:
 
 
 @contextmanager
+def traced(channel: grpc.Channel) -> Iterator[grpc.Channel]:
+    """With OTEL_EXPORTER_OTLP_ENDPOINT set, every call on the channel opens a client span
+    (sent when the block ends, so the server's spans join the same trace); else as is."""
+    if not otlp_configured():
+        yield channel
+        return
+    telemetry = setup_telemetry()
+    try:
+        provider = telemetry.tracer_provider
+        yield channel if provider is None else traced_channel(channel, provider)
+    finally:
+        telemetry.shutdown()
+
+
+@contextmanager
 def credential_stub(config: ClientConfig) -> Iterator[pb_grpc.CredentialServiceStub]:
-    with grpc.insecure_channel(config.address) as channel:
-        yield pb_grpc.CredentialServiceStub(channel)
+    with grpc.insecure_channel(config.address) as channel, traced(channel) as used:
+        yield pb_grpc.CredentialServiceStub(used)

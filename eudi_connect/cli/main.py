@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import logging
 import sys
@@ -18,11 +19,14 @@ from google.protobuf import json_format
 
 from eudi_connect.api.convert import dict_to_struct
 from eudi_connect.api.server import ServerOptions, run
+from eudi_connect.api.workers import run_workers
 from eudi_connect.cli.batch import add_parser as add_issue_batch_parser
 from eudi_connect.cli.client import ClientConfig, credential_stub
+from eudi_connect.cli.templates import add_template_commands
 from eudi_connect.core.holder import make_presentation
 from eudi_connect.core.jose import generate_p256_key, private_jwk, private_key_from_jwk
 from eudi_connect.errors import EudiConnectError
+from eudi_connect.monitoring.logging import LOG_FORMATS, configure_logging
 from eudi_connect.services.app import open_services
 from eudi_connect.services.settings import ServiceSettings
 
@@ -68,18 +72,39 @@ async def _keys_rotate(args: argparse.Namespace) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
-    settings = ServiceSettings(public_url=args.public_url)
-    run(
-        ServerOptions(
-            host=args.host,
-            port=args.port,
-            db_url=args.db,
-            grace_seconds=args.grace,
-            settings=settings,
-            sign_workers=args.sign_workers,
-        ),
-        use_uvloop=not args.no_uvloop,
+    configure_logging(args.log_format, args.log_level.upper())
+    settings = ServiceSettings(
+        public_url=args.public_url, issuer_key_refresh_seconds=args.key_refresh_seconds
     )
+    options = ServerOptions(
+        host=args.host,
+        port=args.port,
+        db_url=args.db,
+        grace_seconds=args.grace,
+        settings=settings,
+        sign_workers=args.sign_workers,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        tls_client_ca=args.tls_client_ca,
+        http_port=args.http_port,
+        metrics_port=args.metrics_port,
+    )
+    if args.workers > 1:
+        setup = functools.partial(configure_logging, args.log_format, args.log_level.upper())
+        code = run_workers(
+            options, workers=args.workers, use_uvloop=not args.no_uvloop, setup=setup
+        )
+        if code:
+            raise SystemExit(code)
+        return
+    run(options, use_uvloop=not args.no_uvloop)
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
 
 
 def cmd_tenant_create(args: argparse.Namespace) -> None:
@@ -229,10 +254,39 @@ def build_parser() -> argparse.ArgumentParser:
         "--grace", type=float, default=10.0, help="seconds in-flight calls get on shutdown"
     )
     serve.add_argument("--no-uvloop", action="store_true", help="use asyncio's own event loop")
+    serve.add_argument("--tls-cert", help="PEM certificate chain: serve gRPC over TLS")
+    serve.add_argument("--tls-key", help="PEM private key of --tls-cert")
+    serve.add_argument("--tls-client-ca", help="PEM CA: require client certificates (mTLS)")
     serve.add_argument(
         "--sign-workers",
         type=int,
         help="processes that sign batch issuance groups (default: 1 with 2+ cores, else 0)",
+    )
+    serve.add_argument(
+        "--http-port",
+        type=int,
+        help="serve status lists, issuer metadata and /healthz over HTTP here (default: off)",
+    )
+    serve.add_argument(
+        "--metrics-port",
+        type=int,
+        help="serve Prometheus /metrics here (default: off; may equal --http-port)",
+    )
+    serve.add_argument(
+        "--log-format", choices=LOG_FORMATS, default="json", help="default %(default)s"
+    )
+    serve.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=1,
+        help="server processes sharing the port (SO_REUSEPORT), about one per core "
+        "(default %(default)s)",
+    )
+    serve.add_argument(
+        "--key-refresh-seconds",
+        type=float,
+        default=ServiceSettings().issuer_key_refresh_seconds,
+        help="how soon a key rotated elsewhere is used here (default %(default)s)",
     )
     serve.set_defaults(func=cmd_serve)
 
@@ -308,6 +362,8 @@ def build_parser() -> argparse.ArgumentParser:
     jwks = sub.add_parser("jwks", help="the tenant's issuer keys")
     _client_flags(jwks)
     jwks.set_defaults(func=cmd_jwks)
+
+    add_template_commands(sub, _client_flags, _client)
     return parser
 
 

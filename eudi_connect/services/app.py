@@ -6,16 +6,18 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from eudi_connect.core.keys import MasterKey, load_master_key
 from eudi_connect.core.templates import TemplateEnvironment
+from eudi_connect.errors import ConfigurationError
 from eudi_connect.services.issuance import IssuanceService
 from eudi_connect.services.keys import KeyService, check_master_key
 from eudi_connect.services.revocation import RevocationService
 from eudi_connect.services.settings import ServiceSettings
 from eudi_connect.services.signing_pool import SigningPool
 from eudi_connect.services.status_lists import StatusListService
-from eudi_connect.services.templates import CredentialTemplates
+from eudi_connect.services.templates import CredentialTemplates, TemplateService
 from eudi_connect.services.tenants import TenantService
 from eudi_connect.services.verification import VerificationService
 from eudi_connect.store.base import Store
@@ -36,6 +38,7 @@ class Services:
     issuance: IssuanceService
     verification: VerificationService
     revocation: RevocationService
+    template_service: TemplateService
     # Worker processes that sign batch groups on the other cores; None signs in-process.
     signing_pool: SigningPool | None = None
     closed: bool = False
@@ -55,10 +58,21 @@ def default_sign_workers() -> int:
 
 
 def master_key_for(db_url: str) -> MasterKey:
-    """EUDI_CONNECT_MASTER_KEY if set, else a 0600 key file beside the database."""
+    """EUDI_CONNECT_MASTER_KEY if set, else a 0600 key file beside the database.
+
+    A PostgreSQL store has no folder of its own, and its instances run on several machines
+    that must all hold the same key: there the environment variable is required.
+    """
+    env_value = os.environ.get(MASTER_KEY_ENV) or None
+    folder = database_directory(db_url)
+    if folder is None and not (env_value and env_value.strip()):
+        raise ConfigurationError(
+            f"a PostgreSQL store needs {MASTER_KEY_ENV} (the same key on every instance)",
+            reason="MASTER_KEY_REQUIRED",
+        )
     return load_master_key(
-        env_value=os.environ.get(MASTER_KEY_ENV) or None,
-        key_file=database_directory(db_url) / MASTER_KEY_FILE,
+        env_value=env_value,
+        key_file=(folder or Path.cwd()) / MASTER_KEY_FILE,
     )
 
 
@@ -69,19 +83,23 @@ async def open_services(
     master_key: MasterKey | None = None,
     sign_workers: int = 0,
     clock: Callable[[], float] = time.time,
+    store: Store | None = None,
 ) -> Services:
+    """`store`, when given, is used (unopened) instead of the one `db_url` names."""
     settings = settings or ServiceSettings()
     master = master_key or master_key_for(db_url)
-    store = open_store_from_url(db_url)
+    store = store or open_store_from_url(db_url)
     await store.open()
     try:
         await check_master_key(store, master)
     except BaseException:
         await store.close()
         raise
-    keys = KeyService(store, master, clock=clock)
+    keys = KeyService(
+        store, master, clock=clock, refresh_seconds=settings.issuer_key_refresh_seconds
+    )
     status_lists = StatusListService(store, keys, settings, clock=clock)
-    templates = CredentialTemplates(TemplateEnvironment())
+    templates = CredentialTemplates(TemplateEnvironment(), store=store)
     signing_pool = None
     if sign_workers > 0:
         signing_pool = SigningPool(sign_workers)
@@ -104,4 +122,5 @@ async def open_services(
         ),
         verification=VerificationService(store, keys=keys, settings=settings, clock=clock),
         revocation=RevocationService(store, clock=clock),
+        template_service=TemplateService(store, templates, clock=clock),
     )

@@ -18,6 +18,7 @@ from eudi_connect.core.jose import InvalidJwkError, SigningKey, public_jwk, publ
 from eudi_connect.core.sdjwt import StatusReference
 from eudi_connect.core.templates import CredentialTemplate
 from eudi_connect.errors import EudiConnectError, InvalidArgumentError
+from eudi_connect.monitoring.performance_metrics import measure_operation_time
 from eudi_connect.services.keys import KeyService
 from eudi_connect.services.settings import ServiceSettings
 from eudi_connect.services.signing_pool import SigningPool
@@ -28,6 +29,9 @@ from eudi_connect.store.base import CredentialRecord, NewCredential, Store
 SD_JWT_VC_FORMAT = "dc+sd-jwt"
 MAX_REQUEST_ID_LENGTH = 128
 MAX_HOLDER_JWK_LENGTH = 4096
+# Steps timed into operation.time (and traced): render per credential; sign and store per
+# call or batch group (with sign workers, rendering happens inside the sign step).
+RENDER_STEP, SIGN_STEP, STORE_STEP = "issuance.render", "issuance.sign", "issuance.store"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -126,9 +130,11 @@ class IssuanceService:
         """
         results: list[IssuedCredential | EudiConnectError | None] = []
         prepared: list[tuple[int, _Prepared]] = []
+        # A tenant template costs a store read per lookup; look each id up once per call.
+        lookups: dict[str, CredentialTemplate | EudiConnectError] = {}
         for position, command in enumerate(commands):
             try:
-                item = await self._prepare(tenant_id, command, render=pool is None)
+                item = await self._prepare(tenant_id, command, render=pool is None, lookups=lookups)
                 prepared.append((position, item))
                 results.append(None)
             except EudiConnectError as error:
@@ -140,10 +146,11 @@ class IssuanceService:
                 self._draft(tenant_id, item, slot)
                 for (_, item), slot in zip(prepared, slots, strict=True)
             ]
-            if pool is None:
-                signed = [self._sign_here(draft, signing_key) for draft in drafts]
-            else:
-                signed = await pool.sign(drafts, signing_key)
+            with measure_operation_time(SIGN_STEP):
+                if pool is None:
+                    signed = [self._sign_here(draft, signing_key) for draft in drafts]
+                else:
+                    signed = await pool.sign(drafts, signing_key)
             rows: list[NewCredential] = []
             row_positions: list[int] = []
             for (position, item), slot, draft, credential in zip(
@@ -154,17 +161,36 @@ class IssuanceService:
                     continue
                 rows.append(self._row(tenant_id, item, slot, draft, credential))
                 row_positions.append(position)
-            outcomes = await self._store.insert_credentials(rows) if rows else []
+            with measure_operation_time(STORE_STEP):
+                outcomes = await self._store.insert_credentials(rows) if rows else []
             for position, outcome in zip(row_positions, outcomes, strict=True):
                 results[position] = IssuedCredential.from_record(outcome.record)
         return [r for r in results if r is not None]
 
-    async def _prepare(self, tenant_id: str, command: IssueCommand, *, render: bool) -> _Prepared:
+    async def _prepare(
+        self,
+        tenant_id: str,
+        command: IssueCommand,
+        *,
+        render: bool,
+        lookups: dict[str, CredentialTemplate | EudiConnectError],
+    ) -> _Prepared:
         _check_request_id(command.request_id)
-        template = await self._templates.get(tenant_id, command.template_id)
+        template = lookups.get(command.template_id)
+        if template is None:
+            try:
+                template = await self._templates.get(tenant_id, command.template_id)
+            except EudiConnectError as error:
+                template = error
+            lookups[command.template_id] = template
+        if isinstance(template, EudiConnectError):
+            raise template
         validity = template.validity(command.validity_seconds)
         holder_jwk = parse_holder_jwk(command.holder_jwk)
-        claims = self._templates.render_claims(template, command.subject) if render else None
+        claims = None
+        if render:
+            with measure_operation_time(RENDER_STEP):
+                claims = self._templates.render_claims(template, command.subject)
         return _Prepared(command, template, claims, holder_jwk, validity)
 
     def _draft(self, tenant_id: str, item: _Prepared, slot: StatusSlot) -> CredentialDraft:

@@ -7,6 +7,7 @@ import asyncio
 import json
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -32,16 +33,35 @@ async def check_master_key(store: Store, master: MasterKey) -> None:
     verify_key_check(master, stored)
 
 
+@dataclass(frozen=True)
+class _ActiveKey:
+    key: SigningKey
+    checked_at: float  # when the store last said this key is the active one
+
+
 class KeyService:
-    """Caches the decrypted active key and every public key per tenant in memory."""
+    """Caches the decrypted active key and every public key per tenant in memory.
+
+    Several instances share one store, and any of them (or `keys rotate`) may rotate a
+    tenant's key. So the cached active key is trusted for `refresh_seconds` only; then one
+    read of the tenant's keys confirms it or picks up the rotation. Until then this
+    instance keeps signing with the key it has, which is harmless: a retired key still
+    verifies everywhere, as the JWKS keeps listing it.
+    """
 
     def __init__(
-        self, store: Store, master: MasterKey, *, clock: Callable[[], float] = time.time
+        self,
+        store: Store,
+        master: MasterKey,
+        *,
+        clock: Callable[[], float] = time.time,
+        refresh_seconds: float = 30.0,
     ) -> None:
         self._store = store
         self._master = master
         self._clock = clock
-        self._active: dict[str, SigningKey] = {}
+        self._refresh_seconds = refresh_seconds
+        self._active: dict[str, _ActiveKey] = {}
         self._public: dict[str, dict[str, ec.EllipticCurvePublicKey]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
@@ -54,20 +74,39 @@ class KeyService:
             created_at=int(self._clock()),
         )
 
+    def _fresh(self, cached: _ActiveKey | None) -> SigningKey | None:
+        if cached is None or self._clock() - cached.checked_at >= self._refresh_seconds:
+            return None
+        return cached.key
+
     async def signing_key(self, tenant_id: str) -> SigningKey:
-        key = self._active.get(tenant_id)
+        key = self._fresh(self._active.get(tenant_id))
         if key is not None:
             return key
         lock = self._locks.setdefault(tenant_id, asyncio.Lock())
         async with lock:
-            key = self._active.get(tenant_id)
+            cached = self._active.get(tenant_id)
+            key = self._fresh(cached)
             if key is None:
-                stored = await self._store.ensure_active_issuer_key(
-                    self._record_for(tenant_id, new_issuer_key())
-                )
-                key = decrypt_private_key(self._master, stored.kid, stored.private_key_encrypted)
-                self._active[tenant_id] = key
+                checked_at = self._clock()
+                key = await self._load_active_key(tenant_id, cached)
+                self._active[tenant_id] = _ActiveKey(key, checked_at)
         return key
+
+    async def _load_active_key(self, tenant_id: str, cached: _ActiveKey | None) -> SigningKey:
+        if cached is not None:
+            # The tenant has a key: one read tells whether it is still the active one.
+            records = await self._store.list_issuer_keys(tenant_id)
+            active = next((r for r in records if r.retired_at is None), None)
+            if active is not None:
+                if active.kid == cached.key.kid:
+                    return cached.key
+                self._public.pop(tenant_id, None)  # a new public key: reload on next use
+                return decrypt_private_key(self._master, active.kid, active.private_key_encrypted)
+        stored = await self._store.ensure_active_issuer_key(
+            self._record_for(tenant_id, new_issuer_key())
+        )
+        return decrypt_private_key(self._master, stored.kid, stored.private_key_encrypted)
 
     async def public_key(self, tenant_id: str, kid: str) -> ec.EllipticCurvePublicKey | None:
         """The tenant's key with that kid, retired keys included; None when unknown."""
@@ -87,6 +126,12 @@ class KeyService:
         records = await self._store.list_issuer_keys(tenant_id)
         return jwks(r.public_jwk for r in records)
 
+    async def published_jwks(self, tenant_id: str) -> dict[str, Any] | None:
+        """The JWKS for anonymous readers (HTTP): never creates a key; None when the tenant
+        has none (unknown, or has not issued anything yet)."""
+        records = await self._store.list_issuer_keys(tenant_id)
+        return jwks(r.public_jwk for r in records) if records else None
+
     async def jwks_json(self, tenant_id: str) -> str:
         return json.dumps(await self.jwks(tenant_id), separators=(",", ":"))
 
@@ -96,6 +141,6 @@ class KeyService:
         await self._store.rotate_issuer_key(
             self._record_for(tenant_id, key), retired_at=int(self._clock())
         )
-        self._active[tenant_id] = key
+        self._active[tenant_id] = _ActiveKey(key, self._clock())
         self._public.pop(tenant_id, None)
         return key.kid

@@ -18,6 +18,9 @@ class ServiceSettings:
     status_list_ttl_seconds: int = 300
     status_list_validity_seconds: int = 86_400
     clock_skew_seconds: int = 60
+    # How often an instance re-reads which issuer key is active: a rotation made on another
+    # instance (or by `keys rotate`) takes effect here within this many seconds.
+    issuer_key_refresh_seconds: float = 30.0
     max_key_binding_age_seconds: int = 300
 
     @property

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from eudi_connect.core.api_keys import generate_api_key, parse_api_key, secret_matches
 from eudi_connect.errors import InvalidArgumentError, UnauthenticatedError
+from eudi_connect.services.auth_throttle import AuthThrottle
 from eudi_connect.store.base import ApiKeyRecord, Store, TenantRecord
 
 MAX_TENANT_NAME_LENGTH = 200
@@ -24,9 +25,16 @@ class CreatedTenant:
 class TenantService:
     """Resolves API keys to tenants; verified keys are cached so most calls skip the store."""
 
-    def __init__(self, store: Store, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        clock: Callable[[], float] = time.time,
+        throttle: AuthThrottle | None = None,
+    ) -> None:
         self._store = store
         self._clock = clock
+        self.throttle = throttle or AuthThrottle()
         # key_id -> (secret hash, tenant_id); the secret itself is never kept.
         self._verified: dict[str, tuple[bytes, str]] = {}
 
@@ -48,8 +56,17 @@ class TenantService:
         )
         return CreatedTenant(tenant_id=tenant_id, name=name, api_key=key.plaintext)
 
-    async def authenticate(self, api_key: str | None) -> str:
-        """Returns the tenant id of a valid key; raises UnauthenticatedError otherwise."""
+    async def authenticate(self, api_key: str | None, *, peer: str | None = None) -> str:
+        """Returns the tenant id of a valid key; raises UnauthenticatedError otherwise, and
+        ResourceExhaustedError once `peer` has failed too often."""
+        self.throttle.check(peer)
+        try:
+            return await self._authenticate(api_key)
+        except UnauthenticatedError:
+            self.throttle.failed(peer)
+            raise
+
+    async def _authenticate(self, api_key: str | None) -> str:
         if not api_key:
             raise UnauthenticatedError(
                 "missing API key: send it in the 'x-api-key' metadata", reason="API_KEY_MISSING"

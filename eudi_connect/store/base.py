@@ -8,9 +8,9 @@ generate ids and timestamps (unix seconds); stores persist them and enforce uniq
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 
 @dataclass(frozen=True)
@@ -101,6 +101,32 @@ class InsertOutcome:
 
     inserted: bool
     record: CredentialRecord
+
+
+#: What a stored template is; the kind decides the shape of `TemplateRecord.definition`.
+TemplateKind = Literal["credential", "notification"]
+
+
+@dataclass(frozen=True)
+class TemplateRecord:
+    """A tenant's template as stored (built-ins are never stored).
+
+    `definition` is a JSON object whose shape depends on `kind` (the services validate it
+    and own its layout; stores persist it verbatim as JSON and hand back an equal dict).
+    `version` is assigned by the store: 1 on first creation, +1 on every update and on
+    deletion, and it continues from the deleted row's version when the same id is created
+    again, so (tenant_id, template_id, version) never names two different contents. Caches
+    and etags are keyed by it.
+    """
+
+    tenant_id: str
+    template_id: str
+    kind: TemplateKind
+    definition: Mapping[str, Any]
+    description: str
+    version: int
+    created_at: int
+    updated_at: int
 
 
 @dataclass(frozen=True)
@@ -204,3 +230,84 @@ class Store(abc.ABC):
     ) -> StatusChange | None:
         """Sets the status when the current one is in `from_statuses`, durably, and bumps
         the list's version; None when the tenant has no such credential."""
+
+    # --- templates ---------------------------------------------------------------------
+    # Rows are unique per (tenant_id, template_id). A deleted template leaves a tombstone
+    # (its id and last version) that no read returns, so versions never go backwards.
+    # Writes go through the same durable path as other writes and commit before returning.
+
+    @abc.abstractmethod
+    async def create_template(
+        self,
+        tenant_id: str,
+        template_id: str,
+        *,
+        kind: TemplateKind,
+        definition: Mapping[str, Any],
+        description: str,
+        created_at: int,
+    ) -> TemplateRecord:
+        """Inserts a template and returns it as stored (version 1, or the tombstone's
+        version + 1 when the id was used before and deleted).
+
+        Raises AlreadyExistsError(reason="TEMPLATE_EXISTS") when the tenant has a live
+        template with this id, NotFoundError(reason="TENANT_NOT_FOUND") for an unknown tenant.
+        """
+
+    @abc.abstractmethod
+    async def get_template(self, tenant_id: str, template_id: str) -> TemplateRecord | None:
+        """The tenant's live template with this id, or None (also when deleted)."""
+
+    @abc.abstractmethod
+    async def get_template_version(self, tenant_id: str, template_id: str) -> int | None:
+        """Only the version of the live template, or None; the issuance hot path calls
+        this on every request to validate its in-process cache, so keep it one indexed
+        lookup without decoding `definition`."""
+
+    @abc.abstractmethod
+    async def list_templates(
+        self,
+        tenant_id: str,
+        *,
+        after: str | None,
+        limit: int,
+        kind: TemplateKind | None = None,
+    ) -> list[TemplateRecord]:
+        """Up to `limit` live templates of the tenant ordered by template_id (bytewise
+        ascending, as Python orders str), starting after `after` (exclusive) when given;
+        only those of `kind` when given."""
+
+    @abc.abstractmethod
+    async def update_template(
+        self,
+        tenant_id: str,
+        template_id: str,
+        *,
+        definition: Mapping[str, Any],
+        description: str,
+        expected_version: int,
+        updated_at: int,
+    ) -> TemplateRecord | None:
+        """Replaces definition and description if the live version equals
+        `expected_version`, atomically (compare-and-set), bumping the version by one;
+        returns the stored record, None when the tenant has no such live template.
+
+        Raises AbortedError(reason="TEMPLATE_ETAG_MISMATCH") when the version differs. The
+        kind never changes.
+        """
+
+    @abc.abstractmethod
+    async def delete_template(
+        self,
+        tenant_id: str,
+        template_id: str,
+        *,
+        expected_version: int | None,
+        deleted_at: int,
+    ) -> bool:
+        """Deletes the live template (leaving a tombstone with version + 1); False when the
+        tenant has no such live template.
+
+        With `expected_version`, deletes only that version, atomically, else raises
+        AbortedError(reason="TEMPLATE_ETAG_MISMATCH").
+        """

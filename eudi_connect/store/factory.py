@@ -1,8 +1,9 @@
 """Builds a `Store` from a database URL (the `--database` option / configuration).
 
-Accepted: `sqlite:///relative/path.db`, `sqlite:////absolute/path.db` and a bare file path.
-PostgreSQL URLs are recognised but not available yet. Error messages never repeat the
-URL: a PostgreSQL URL may carry a password.
+Accepted: `sqlite:///relative/path.db`, `sqlite:////absolute/path.db`, a bare file path,
+and `postgresql://user:password@host:5432/database?max_size=10` (also `postgres://`; pool
+options in the query, see `store.postgres`). Error messages never repeat the URL: a
+PostgreSQL URL may carry a password.
 """
 
 from __future__ import annotations
@@ -21,12 +22,30 @@ _USAGE = "use sqlite:///relative/path.db, sqlite:////absolute/path.db or a file 
 
 def open_store_from_url(url: str) -> Store:
     """The store for `url`, not opened yet (the caller awaits `open()`)."""
+    if is_postgres_url(url):
+        # Imported here so that SQLite deployments never load the PostgreSQL driver.
+        from eudi_connect.store.postgres import PostgresStore
+
+        return PostgresStore.from_url(url)
     return SqliteStore(_sqlite_path(url))
 
 
-def database_directory(url: str) -> Path:
-    """The absolute folder of the database file; the master key file is kept beside it."""
+def is_postgres_url(url: str) -> bool:
+    text = url.strip()
+    return "://" in text and text.split("://", 1)[0].lower() in _POSTGRES_SCHEMES
+
+
+def database_directory(url: str) -> Path | None:
+    """The absolute folder of the database file; the master key file is kept beside it.
+    None for PostgreSQL: its instances share no folder (they share the key by setting)."""
+    if is_postgres_url(url):
+        return None
     return _sqlite_path(url).absolute().parent
+
+
+def sqlite_path_of(url: str) -> Path:
+    """The SQLite file an `sqlite://` URL (or bare path) names."""
+    return _sqlite_path(url)
 
 
 def _sqlite_path(url: str) -> Path:
@@ -38,14 +57,10 @@ def _sqlite_path(url: str) -> Path:
         return _file_path(text)
     parts = urlsplit(text)
     scheme = parts.scheme.lower()
-    if scheme in _POSTGRES_SCHEMES:
-        raise ConfigurationError(
-            "PostgreSQL storage is not available yet; use an SQLite file for now",
-            reason="DATABASE_URL",
-        )
     if scheme not in _SQLITE_SCHEMES:
         raise ConfigurationError(
-            f"unsupported database URL scheme {scheme!r}; {_USAGE}", reason="DATABASE_URL"
+            f"unsupported database URL scheme {scheme!r}; {_USAGE} (or a postgresql:// URL)",
+            reason="DATABASE_URL",
         )
     if parts.netloc:
         raise ConfigurationError(

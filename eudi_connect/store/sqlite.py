@@ -14,7 +14,7 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Final, Literal, TypeVar
@@ -39,6 +39,8 @@ from eudi_connect.store.base import (
     StatusChange,
     StatusListRecord,
     Store,
+    TemplateKind,
+    TemplateRecord,
     TenantRecord,
 )
 from eudi_connect.store.migrations import (
@@ -124,6 +126,49 @@ _RETIRE_ACTIVE_KEY = (
     "UPDATE issuer_keys SET retired_at = ? WHERE tenant_id = ? AND retired_at IS NULL"
 )
 
+_SELECT_TEMPLATE = (
+    "SELECT tenant_id, template_id, kind, definition, description, version, created_at, "
+    "updated_at FROM templates "
+)
+_LIVE_TEMPLATE = _SELECT_TEMPLATE + "WHERE tenant_id = ? AND template_id = ? AND deleted_at IS NULL"
+# One primary-key lookup; the definition is neither decoded nor returned.
+_LIVE_TEMPLATE_VERSION = (
+    "SELECT version FROM templates WHERE tenant_id = ? AND template_id = ? AND deleted_at IS NULL"
+)
+# Numbered parameters: ?1 tenant, ?2 after, ?3 kind or NULL, ?4 limit.
+_TEMPLATES_PAGE = (
+    _SELECT_TEMPLATE + "WHERE tenant_id = ?1 AND deleted_at IS NULL AND (?3 IS NULL OR kind = ?3) "
+    "ORDER BY template_id LIMIT ?4"
+)
+_TEMPLATES_PAGE_AFTER = (
+    _SELECT_TEMPLATE + "WHERE tenant_id = ?1 AND deleted_at IS NULL AND template_id > ?2 "
+    "AND (?3 IS NULL OR kind = ?3) ORDER BY template_id LIMIT ?4"
+)
+_TEMPLATE_STATE = (
+    "SELECT version, deleted_at, kind, created_at FROM templates "
+    "WHERE tenant_id = ? AND template_id = ?"
+)
+_INSERT_TEMPLATE = (
+    "INSERT INTO templates (tenant_id, template_id, version, deleted_at, kind, created_at, "
+    "updated_at, description, definition) VALUES (?, ?, ?, NULL, ?, ?, ?, ?, ?)"
+)
+_REVIVE_TEMPLATE = (
+    "UPDATE templates SET version = ?, deleted_at = NULL, kind = ?, created_at = ?, "
+    "updated_at = ?, description = ?, definition = ? "
+    "WHERE tenant_id = ? AND template_id = ? AND deleted_at IS NOT NULL"
+)
+_UPDATE_TEMPLATE = (
+    "UPDATE templates SET version = version + 1, updated_at = ?, description = ?, "
+    "definition = ? WHERE tenant_id = ? AND template_id = ? AND version = ? "
+    "AND deleted_at IS NULL"
+)
+# The tombstone keeps id, kind and version; the content goes.
+_DELETE_TEMPLATE = (
+    "UPDATE templates SET version = version + 1, deleted_at = ?, updated_at = ?, "
+    "description = '', definition = '{}' "
+    "WHERE tenant_id = ? AND template_id = ? AND version = ? AND deleted_at IS NULL"
+)
+
 _MIGRATIONS_TABLE = (
     "CREATE TABLE IF NOT EXISTS schema_migrations ("
     "version INTEGER PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL, "
@@ -170,6 +215,8 @@ class SqliteStore(Store):
         self._writer: GroupCommitWriter | None = None
         self._readers: list[aiosqlite.Connection] = []
         self._next_reader = itertools.count()
+        # Used on the event loop itself, for the hot one-row reads (see `_fetch_point`).
+        self._point_reader: sqlite3.Connection | None = None
 
     @property
     def path(self) -> Path:
@@ -221,6 +268,7 @@ class SqliteStore(Store):
             raise
         self._writer_connection = writer
         self._readers = readers
+        self._point_reader = self._open_point_reader()
         self._writer = GroupCommitWriter(
             writer, max_group=self._max_group, max_group_rows=self._max_group_rows
         )
@@ -245,6 +293,10 @@ class SqliteStore(Store):
                         self._writer_connection, lambda conn: conn.execute("PRAGMA optimize")
                     )
         finally:
+            if self._point_reader is not None:
+                with contextlib.suppress(sqlite3.Error):
+                    self._point_reader.close()
+                self._point_reader = None
             connections = [*self._readers]
             if self._writer_connection is not None:
                 connections.append(self._writer_connection)
@@ -294,6 +346,45 @@ class SqliteStore(Store):
     async def _fetch_one(self, sql: str, parameters: Sequence[Any]) -> Row | None:
         rows = await self._fetch(sql, parameters)
         return rows[0] if rows else None
+
+    def _open_point_reader(self) -> sqlite3.Connection | None:
+        """The event loop's own read-only connection; None if it cannot be had (then every
+        read goes to a reader thread, as before)."""
+        try:
+            connection = sqlite3.connect(self._path, isolation_level=None)
+        except sqlite3.Error:
+            return None
+        try:
+            # busy_timeout 0: never wait on the event loop; a busy file goes to a thread.
+            _configure(connection, busy_timeout_ms=0, synchronous=self._synchronous, read_only=True)
+        except sqlite3.Error:
+            connection.close()
+            return None
+        return connection
+
+    async def _fetch_point(self, sql: str, parameters: Sequence[Any]) -> Row | None:
+        """One row by an index, read on the event loop: no thread hand-off.
+
+        For the small reads on hot paths (a credential's status in every verification, a
+        status list's version in every token request): the lookup itself takes a few µs
+        in SQLite, the hand-off to a reader thread ~100 µs of CPU and two context switches.
+        In WAL mode a read never waits for the writer and sees every committed change (a
+        revocation shows at once). Should the file be locked all the same (another process
+        recovering it) or the read fail at all, it is retried on a reader thread, which
+        waits for locks and maps errors as every other read does.
+        """
+        if self._state != "open":
+            raise closed_error()
+        reader = self._point_reader
+        if reader is not None:
+            try:
+                # fetchall steps the statement to its end, so no read transaction stays open.
+                rows = reader.execute(sql, parameters).fetchall()
+            except sqlite3.Error:
+                pass
+            else:
+                return tuple(rows[0]) if rows else None
+        return await self._fetch_one(sql, parameters)
 
     # --- meta --------------------------------------------------------------------------
     async def get_or_set_meta(self, key: str, value: bytes) -> bytes:
@@ -427,7 +518,7 @@ class SqliteStore(Store):
         return await self._write(work)
 
     async def get_status_list(self, status_list_id: str) -> StatusListRecord | None:
-        row = await self._fetch_one(_SELECT_STATUS_LIST, (status_list_id,))
+        row = await self._fetch_point(_SELECT_STATUS_LIST, (status_list_id,))
         if row is None:
             return None
         return StatusListRecord(
@@ -468,7 +559,7 @@ class SqliteStore(Store):
         return None if row is None else _credential(row)
 
     async def get_status_at(self, status_list_id: str, index: int) -> int | None:
-        row = await self._fetch_one(
+        row = await self._fetch_point(
             "SELECT status FROM credentials WHERE status_list_id = ? AND status_index = ?",
             (status_list_id, index),
         )
@@ -505,6 +596,151 @@ class SqliteStore(Store):
             return StatusChange(
                 changed=True, record=replace(current, status=to_status, status_updated_at=at)
             )
+
+        return await self._write(work)
+
+    # --- templates ---------------------------------------------------------------------
+    async def create_template(
+        self,
+        tenant_id: str,
+        template_id: str,
+        *,
+        kind: TemplateKind,
+        definition: Mapping[str, Any],
+        description: str,
+        created_at: int,
+    ) -> TemplateRecord:
+        definition_json = _definition_json(definition)
+
+        def work(conn: sqlite3.Connection) -> TemplateRecord:
+            state = conn.execute(_TEMPLATE_STATE, (tenant_id, template_id)).fetchone()
+            if state is not None and state[1] is None:
+                raise AlreadyExistsError("the template exists", reason="TEMPLATE_EXISTS")
+            version = 1 if state is None else int(state[0]) + 1
+            try:
+                if state is None:
+                    conn.execute(
+                        _INSERT_TEMPLATE,
+                        (
+                            tenant_id,
+                            template_id,
+                            version,
+                            kind,
+                            created_at,
+                            created_at,
+                            description,
+                            definition_json,
+                        ),
+                    )
+                else:
+                    conn.execute(
+                        _REVIVE_TEMPLATE,
+                        (
+                            version,
+                            kind,
+                            created_at,
+                            created_at,
+                            description,
+                            definition_json,
+                            tenant_id,
+                            template_id,
+                        ),
+                    )
+            except sqlite3.IntegrityError as error:
+                raise _record_error(
+                    error, exists=("the template exists", "TEMPLATE_EXISTS")
+                ) from error
+            return TemplateRecord(
+                tenant_id=tenant_id,
+                template_id=template_id,
+                kind=kind,
+                definition=json.loads(definition_json),
+                description=description,
+                version=version,
+                created_at=created_at,
+                updated_at=created_at,
+            )
+
+        return await self._write(work)
+
+    async def get_template(self, tenant_id: str, template_id: str) -> TemplateRecord | None:
+        row = await self._fetch_one(_LIVE_TEMPLATE, (tenant_id, template_id))
+        return None if row is None else _template(row)
+
+    async def get_template_version(self, tenant_id: str, template_id: str) -> int | None:
+        row = await self._fetch_one(_LIVE_TEMPLATE_VERSION, (tenant_id, template_id))
+        return None if row is None else int(row[0])
+
+    async def list_templates(
+        self,
+        tenant_id: str,
+        *,
+        after: str | None,
+        limit: int,
+        kind: TemplateKind | None = None,
+    ) -> list[TemplateRecord]:
+        if limit < 1:
+            return []
+        # SQLite compares TEXT bytewise as UTF-8, which orders like Python's str.
+        sql = _TEMPLATES_PAGE if after is None else _TEMPLATES_PAGE_AFTER
+        rows = await self._fetch(sql, (tenant_id, after, kind, limit))
+        return [_template(row) for row in rows]
+
+    async def update_template(
+        self,
+        tenant_id: str,
+        template_id: str,
+        *,
+        definition: Mapping[str, Any],
+        description: str,
+        expected_version: int,
+        updated_at: int,
+    ) -> TemplateRecord | None:
+        definition_json = _definition_json(definition)
+
+        def work(conn: sqlite3.Connection) -> TemplateRecord | None:
+            state = conn.execute(_TEMPLATE_STATE, (tenant_id, template_id)).fetchone()
+            if state is None or state[1] is not None:
+                return None
+            version, _, kind, created_at = state
+            if version != expected_version:
+                raise _etag_mismatch()
+            conn.execute(
+                _UPDATE_TEMPLATE,
+                (updated_at, description, definition_json, tenant_id, template_id, version),
+            )
+            return TemplateRecord(
+                tenant_id=tenant_id,
+                template_id=template_id,
+                kind=kind,
+                definition=json.loads(definition_json),
+                description=description,
+                version=version + 1,
+                created_at=created_at,
+                updated_at=updated_at,
+            )
+
+        return await self._write(work)
+
+    async def delete_template(
+        self,
+        tenant_id: str,
+        template_id: str,
+        *,
+        expected_version: int | None,
+        deleted_at: int,
+    ) -> bool:
+        def work(conn: sqlite3.Connection) -> bool:
+            state = conn.execute(_TEMPLATE_STATE, (tenant_id, template_id)).fetchone()
+            if state is None or state[1] is not None:
+                return False
+            version = state[0]
+            if expected_version is not None and version != expected_version:
+                raise _etag_mismatch()
+            conn.execute(
+                _DELETE_TEMPLATE, (deleted_at, deleted_at, tenant_id, template_id, version)
+            )
+            return True
 
         return await self._write(work)
 
@@ -598,6 +834,28 @@ def _record_error(error: sqlite3.IntegrityError, *, exists: tuple[str, str]) -> 
     return mapped
 
 
+def _etag_mismatch() -> AbortedError:
+    return AbortedError(
+        "the template changed since it was read; read it again", reason="TEMPLATE_ETAG_MISMATCH"
+    )
+
+
+def _definition_json(definition: Mapping[str, Any]) -> str:
+    """The definition as strict JSON text (no NaN), serialised before it reaches the writer."""
+    try:
+        return json.dumps(definition, ensure_ascii=False, allow_nan=False, default=_json_mapping)
+    except (TypeError, ValueError) as error:
+        raise InvalidArgumentError(
+            "the template definition is not a JSON object", reason="INVALID_RECORD"
+        ) from error
+
+
+def _json_mapping(value: object) -> dict[str, Any]:
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
 # --- rows to records ----------------------------------------------------------------------
 
 
@@ -631,6 +889,19 @@ def _new_credential_record(row: NewCredential) -> CredentialRecord:
         issued_at=row.issued_at,
         expires_at=row.expires_at,
         status=0,
+    )
+
+
+def _template(row: Row) -> TemplateRecord:
+    return TemplateRecord(
+        tenant_id=row[0],
+        template_id=row[1],
+        kind=row[2],
+        definition=json.loads(row[3]),
+        description=row[4],
+        version=row[5],
+        created_at=row[6],
+        updated_at=row[7],
     )
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import sqlite3
 import threading
 from collections import deque
@@ -31,6 +32,7 @@ import aiosqlite
 from eudi_connect.errors import UnavailableError
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 Work = Callable[[sqlite3.Connection], Any]
 
 # Primary SQLite result codes (the low byte of the extended code) that mean "try later".
@@ -239,6 +241,16 @@ class GroupCommitWriter:
         self._wakeup.set()
         if self._task is not None:
             await self._task
+            stats = self._stats
+            # One line per store: whether writes were grouped (benchmarks read it).
+            log.info(
+                "group commit: %d items in %d groups (mean %.2f, largest %d, failed %d)",
+                stats.items,
+                stats.groups,
+                stats.items / stats.groups if stats.groups else 0.0,
+                stats.largest_group,
+                stats.failed_groups,
+            )
 
     async def _run(self) -> None:
         try:

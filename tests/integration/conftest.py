@@ -14,6 +14,7 @@ from eudi_connect.api.server import RunningServer, ServerOptions, start_server
 from eudi_connect.core.keys import MasterKey
 from eudi_connect.services.app import Services, open_services
 from eudi_connect.services.settings import ServiceSettings
+from tests.backends import BACKENDS, backend_url
 
 
 @dataclass
@@ -26,9 +27,10 @@ class Tenant:
         return (("x-api-key", self.api_key),)
 
 
-@pytest.fixture
-def db_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'eudi.db'}"
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A new database for the test, once per store backend (SQLite file, PostgreSQL)."""
+    return backend_url(request, str(request.param), tmp_path)
 
 
 @pytest.fixture

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import sqlite3
 import time
 from collections.abc import AsyncIterator
-from typing import Any
 
 import grpc
 import pytest
@@ -26,6 +23,7 @@ from eudi_connect.services.app import Services, open_services
 from eudi_connect.services.settings import ServiceSettings
 
 from .conftest import Tenant
+from .db_inspect import stored_slots
 
 
 def good(request_id: str = "") -> pb.IssueCredentialRequest:
@@ -163,7 +161,7 @@ async def test_batch_over_limit(
 
 
 async def test_cancelled_stream_leaves_store_consistent(
-    services: Services, stub: pb_grpc.CredentialServiceStub, tenant: Tenant
+    db_url: str, services: Services, stub: pb_grpc.CredentialServiceStub, tenant: Tenant
 ) -> None:
     """A client that cancels mid-stream received only committed rows; indices stay unique."""
     request = pb.IssueCredentialBatchRequest(
@@ -182,15 +180,9 @@ async def test_cancelled_stream_leaves_store_consistent(
             tenant.tenant_id, result.credential.credential_id
         )
         assert record is not None
-    rows = await _all_slots(services)
+    rows = await stored_slots(db_url)
     assert len(rows) == len(set(rows))
     assert len(rows) >= len(received)
-
-
-async def _all_slots(services: Services) -> list[Any]:
-    path = str(services.store.path)  # type: ignore[attr-defined]
-    with contextlib.closing(sqlite3.connect(path)) as db:
-        return db.execute("SELECT status_list_id, status_index FROM credentials").fetchall()
 
 
 async def test_batch_signed_in_worker_process(db_url: str, settings: ServiceSettings) -> None:

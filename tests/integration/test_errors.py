@@ -15,6 +15,7 @@ from grpc_status import rpc_status
 from eudi_connect.api.convert import dict_to_struct
 from eudi_connect.core.jose import generate_p256_key, private_jwk, public_jwk
 from eudi_connect.core.templates import PID_EXAMPLE_SUBJECT
+from eudi_connect.services.app import Services
 
 from .conftest import Tenant
 
@@ -273,3 +274,28 @@ async def test_tenant_isolation(
         pb.GetCredentialStatusRequest(credential_id=issued.credential_id), metadata=tenant.metadata
     )
     assert still.status == pb.CREDENTIAL_STATUS_VALID
+
+
+async def test_failed_authentication_is_rate_limited_per_peer(
+    stub: pb_grpc.CredentialServiceStub, tenant: Tenant, services: Services
+) -> None:
+    """After many wrong keys a peer gets RESOURCE_EXHAUSTED with a retry delay, even with a
+    right key, while the check happens before any store lookup."""
+    bad = (("x-api-key", "ek_0000000000000000.AAAA"),)
+    limit = services.tenants.throttle.max_failures
+    for _ in range(limit):
+        await expect_error(
+            stub.GetIssuerKeys(pb.GetIssuerKeysRequest(), metadata=bad),
+            grpc.StatusCode.UNAUTHENTICATED,
+            "API_KEY_INVALID",
+        )
+    error = await expect_error(
+        stub.GetIssuerKeys(pb.GetIssuerKeysRequest(), metadata=tenant.metadata),
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+        "AUTH_RATE_LIMITED",
+    )
+    status = rpc_status.from_call(error)  # type: ignore[arg-type] # AioRpcError is a Call too
+    assert status is not None
+    retry = error_details_pb2.RetryInfo()
+    assert any(detail.Unpack(retry) for detail in status.details)
+    assert retry.retry_delay.seconds > 0

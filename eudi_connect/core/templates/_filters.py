@@ -194,6 +194,25 @@ def concat(environment: Environment, parts: tuple[Any, ...]) -> str:
     return "".join(texts)
 
 
+@pass_environment
+def text(environment: Environment, value: Any) -> str:
+    """What `{{ ... }}` writes in notification templates: strings as they are, numbers and
+    dates in their usual form, true/false, nothing for null, containers as compact JSON."""
+    limit = _limit(environment)
+    fail_if_undefined(value)
+    if isinstance(value, str):
+        if len(value) > limit:
+            raise too_large("a value", limit)
+        return value
+    if value is None:
+        return ""
+    if isinstance(value, bool | int | float | Mapping | list | tuple):
+        return tojson(environment, value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return bounded_str(value, limit)
+
+
 def _counted(value: Iterable[Any]) -> Iterable[Any]:
     fail_if_undefined(value)
     return counted(value)
@@ -212,6 +231,7 @@ _SCALAR_FILTERS: dict[str, Callable[..., Any]] = {
     # Internal, inserted by the compiler (templates cannot name filters starting with "_"):
     # each loop step checks the deadline itself.
     "_counted": _counted,
+    "_text": text,  # what `{{ }}` compiles to in notification templates
 }
 
 #: Filters that walk collections or build text; each call checks the render deadline.

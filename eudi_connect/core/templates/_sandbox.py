@@ -9,7 +9,8 @@ dicts. On top of it:
   globals (`cycler`, `lipsum`, `config`, `self` ...), macros, imports, inheritance,
   recursive loops and namespace writes;
 * it then rewrites the parsed template: every `{{ ... }}` output is JSON-encoded (an unquoted
-  string cannot inject claims), every `~` is size-checked, every `for` loop draws from a
+  string cannot inject claims; notification templates write text instead, which their HTML
+  environment escapes), every `~` is size-checked, every `for` loop draws from a
   per-render iteration budget, and the subject filters learn which field they were given;
 * `ClaimsSandbox` bounds the operators and methods that turn a small input into a huge value
   (`*`, `**`, `+`, `%`, `str.format`, `str.center` ...), and every call, operator, collection
@@ -25,7 +26,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, NoReturn, TypeVar, cast
+from typing import Any, Literal, NoReturn, TypeVar, cast
 
 from jinja2 import Environment, StrictUndefined, Template, Undefined, nodes, pass_environment
 from jinja2.exceptions import SecurityError, UndefinedError
@@ -286,12 +287,15 @@ class ClaimsSandbox(ImmutableSandboxedEnvironment):
 
     intercepted_binops = frozenset({"+", "*", "**", "%"})
 
-    def __init__(self, *, max_text_chars: int, max_loop_iterations: int) -> None:
+    def __init__(
+        self, *, max_text_chars: int, max_loop_iterations: int, autoescape: bool = False
+    ) -> None:
         super().__init__(
             undefined=ClaimsUndefined,
-            # Output is JSON, not HTML: HTML escaping would corrupt it. Injection is prevented
-            # instead by JSON-encoding every {{ }} output (see _Instrumenter.visit_Output).
-            autoescape=False,
+            # Claims are JSON, not HTML: HTML escaping would corrupt them. Injection is
+            # prevented instead by JSON-encoding every {{ }} output (_Instrumenter.visit_Output).
+            # Only the environment of HTML notification bodies escapes.
+            autoescape=autoescape,
         )
         self.max_text_chars = max_text_chars
         self.max_loop_iterations = max_loop_iterations
@@ -377,13 +381,31 @@ class Prepared:
     needs_budget: bool
 
 
-def prepare(environment: ClaimsSandbox, source: str, filename: str) -> Prepared:
+#: How `{{ ... }}` outputs are written: "json" JSON-encodes each one (claims templates),
+#: "text" writes plain text (notification templates; the HTML environment then escapes it).
+OutputMode = Literal["json", "text"]
+
+
+def prepare(
+    environment: ClaimsSandbox, source: str, filename: str, *, output: OutputMode = "json"
+) -> Prepared:
     """Compiles `source` for `environment` under the claims-template policy.
 
     Raises TemplateSyntaxError (from Jinja) or PolicyViolation.
     """
     tree = environment.parse(source, filename, filename)
-    _check_policy(tree)
+    return prepare_tree(environment, tree, filename, output=output)
+
+
+def prepare_tree(
+    environment: ClaimsSandbox,
+    tree: nodes.Template,
+    filename: str,
+    *,
+    output: OutputMode = "json",
+) -> Prepared:
+    """`prepare` for a template already parsed; the tree is rewritten in place."""
+    check_policy(tree)
     needs_budget = any(
         isinstance(node, nodes.For | nodes.Call | nodes.BinExpr | nodes.Concat)
         or (isinstance(node, nodes.Filter) and node.name not in LABELLED_FILTERS)
@@ -394,7 +416,7 @@ def prepare(environment: ClaimsSandbox, source: str, filename: str) -> Prepared:
         for name in tree.find_all(nodes.Name)
         if name.ctx in ("store", "param")  # set, for, with targets
     )
-    tree = cast("nodes.Template", _Instrumenter(assigned).visit(tree))
+    tree = cast("nodes.Template", _Instrumenter(assigned, output).visit(tree))
     tree.set_environment(environment)
     code = environment.compile(tree, filename, filename)
     assert not isinstance(code, str)  # raw=False always returns a code object
@@ -404,11 +426,11 @@ def prepare(environment: ClaimsSandbox, source: str, filename: str) -> Prepared:
     return Prepared(template, filename, needs_budget)
 
 
-def _check_policy(tree: nodes.Template) -> None:
+def check_policy(tree: nodes.Template) -> None:
     for node in tree.find_all(nodes.Node):
         for kind, what in _FORBIDDEN_NODES:
             if isinstance(node, kind):
-                raise PolicyViolation(f"{what}: not available in claims templates", node.lineno)
+                raise PolicyViolation(f"{what}: not available in templates", node.lineno)
         if isinstance(node, nodes.For) and node.recursive:
             raise PolicyViolation("recursive loops are not available", node.lineno)
         if isinstance(node, nodes.Getattr) and node.attr.startswith("_"):
@@ -426,12 +448,19 @@ def _check_policy(tree: nodes.Template) -> None:
 class _Instrumenter(NodeTransformer):
     """Rewrites the checked tree; see the module docstring for what and why."""
 
-    def __init__(self, assigned: frozenset[str]) -> None:
+    def __init__(self, assigned: frozenset[str], output: OutputMode = "json") -> None:
         self._assigned = assigned
+        self._output = output
         self._loop_scopes: list[dict[str, str | None]] = []
 
     def visit_Output(self, node: nodes.Output) -> nodes.Node:
         self.generic_visit(node)
+        if self._output == "text":
+            node.nodes = [
+                child if isinstance(child, nodes.TemplateData) else _filter(child, "_text")
+                for child in node.nodes
+            ]
+            return node
         node.nodes = [
             child
             if isinstance(child, nodes.TemplateData)

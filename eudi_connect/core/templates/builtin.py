@@ -56,6 +56,15 @@ PID = CredentialTemplate(
     # status list covers the rest, so a year is allowed for wallets that cannot refresh often.
     default_validity_seconds=30 * _DAY,
     max_validity_seconds=365 * _DAY,
+    data_schema=(
+        "family_name",
+        "given_name",
+        "birthdate",
+        "nationalities",
+        "place_of_birth",
+        "issuing_country",
+        "issuing_authority",
+    ),
 )
 
 #: A subject the PID template accepts; the README shows it, tests render it.

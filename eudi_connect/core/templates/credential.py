@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from eudi_connect.errors import InvalidArgumentError
 
+from ._check import check_data_schema
 from .errors import InvalidTemplateError
 
 #: Claims the issuer sets itself and templates must neither render nor make disclosable:
@@ -17,6 +18,9 @@ RESERVED_CLAIMS = frozenset(
 )
 #: Names RFC 9901 forbids at any depth.
 RESERVED_NESTED_CLAIMS = frozenset({"_sd", "_sd_alg", "..."})
+
+#: Variables every claims template has besides the subject's fields.
+CREDENTIAL_IMPLICIT_NAMES = frozenset({"subject", "today"})
 
 #: Large enough for any real claims mapping, small enough that a tenant cannot park megabytes
 #: of source in the compile cache.
@@ -31,7 +35,9 @@ class CredentialTemplate:
     `disclosable` uses the SD-JWT issuer's path syntax: dot-separated member names from the
     top level; a segment ending in "[]" makes each element of that array disclosable
     ("nationalities[]", "age_equal_or_over.18"). `version` goes up on every change; the
-    render cache is keyed by it. `tenant_id` is None for built-in templates.
+    render cache is keyed by it. `tenant_id` is None for built-in templates. `data_schema`
+    names the subject fields the source may read (checked when a template is saved, see
+    `TemplateEnvironment.check_credential`); `subject` and `today` are always there.
     """
 
     template_id: str
@@ -45,10 +51,16 @@ class CredentialTemplate:
     # Copies issued together get iat/exp rounded to this step (a day by default), so that
     # timestamps cannot tell which credentials came in one batch.
     timestamp_granularity_seconds: int = 86_400
+    data_schema: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         # Callers often hold a list (a repeated proto field); keep the frozen value hashable.
         object.__setattr__(self, "disclosable", tuple(self.disclosable))
+        object.__setattr__(
+            self,
+            "data_schema",
+            check_data_schema(self.data_schema, reserved=CREDENTIAL_IMPLICIT_NAMES),
+        )
         for name in ("template_id", "vct", "claims_template"):
             value = getattr(self, name)
             if not isinstance(value, str) or not value.strip():

@@ -1,4 +1,5 @@
-"""Renders credential templates to claims in one shared, precompiled Jinja2 sandbox."""
+"""Renders templates in shared, precompiled Jinja2 sandboxes: credential templates to claims,
+notification templates to a subject line and a text or HTML body."""
 
 from __future__ import annotations
 
@@ -17,10 +18,12 @@ from jinja2.utils import missing
 
 from eudi_connect.errors import EudiConnectError
 
+from ._check import check_source
 from ._filters import CLAIMS_FILTERS
 from ._sandbox import (
     ClaimsSandbox,
     LimitExceeded,
+    OutputMode,
     PolicyViolation,
     Prepared,
     SubjectValueError,
@@ -32,14 +35,39 @@ from ._sandbox import (
     template_line,
     too_large,
 )
-from .credential import RESERVED_CLAIMS, RESERVED_NESTED_CLAIMS, CredentialTemplate
+from .credential import (
+    CREDENTIAL_IMPLICIT_NAMES,
+    RESERVED_CLAIMS,
+    RESERVED_NESTED_CLAIMS,
+    CredentialTemplate,
+)
 from .errors import (
     InvalidSubjectFieldError,
     MissingSubjectFieldError,
     TemplateRenderError,
 )
+from .notification import NOTIFICATION_IMPLICIT_NAMES, NotificationFormat, NotificationTemplate
 
-_CacheKey = tuple[str | None, str, int]
+#: (tenant_id, template_id, version, part): part is "claims" for a credential template,
+#: "subject", "text" or "html" for the pieces of a notification template.
+_CacheKey = tuple[str | None, str, int, str]
+
+
+@dataclass(frozen=True, slots=True)
+class CacheStats:
+    """Counters of the compile cache since the environment was made."""
+
+    entries: int
+    hits: int
+    compiles: int  # misses: each one a compilation
+    invalidated: int  # entries dropped by `invalidate`
+    evicted: int  # entries dropped because the cache was full
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedNotification:
+    subject: str
+    body: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,13 +81,14 @@ class _Compiled:
 
 
 class TemplateEnvironment:
-    """One precompiled, sandboxed Jinja2 environment shared by all handlers.
+    """One precompiled, sandboxed Jinja2 environment shared by all handlers (plus a second,
+    autoescaping one for HTML notification bodies).
 
-    Templates compile once per (tenant_id, template_id, version) and stay cached (LRU,
-    `max_cached_templates`) until `invalidate`. Each render runs under limits that bound what
-    an untrusted template can cost: `max_output_chars` for the output and any value built on
-    the way, `max_loop_iterations` for all loops together, and `max_render_seconds` of CPU
-    time, checked at every call, operator, collection filter and loop step.
+    Templates compile once per (tenant_id, template_id, version, part) and stay cached (LRU,
+    `max_cached_templates` entries) until `invalidate`. Each render runs under limits that
+    bound what an untrusted template can cost: `max_output_chars` for the output and any value
+    built on the way, `max_loop_iterations` for all loops together, and `max_render_seconds`
+    of CPU time, checked at every call, operator, collection filter and loop step.
 
     Thread-safe; a render never awaits, so it is also safe to share across asyncio tasks.
     """
@@ -84,24 +113,110 @@ class TemplateEnvironment:
             max_text_chars=max_output_chars, max_loop_iterations=max_loop_iterations
         )
         self._sandbox.filters = dict(CLAIMS_FILTERS)
+        # HTML notification bodies: the same sandbox, but every {{ }} output is escaped.
+        self._html_sandbox = ClaimsSandbox(
+            max_text_chars=max_output_chars,
+            max_loop_iterations=max_loop_iterations,
+            autoescape=True,
+        )
+        self._html_sandbox.filters = dict(CLAIMS_FILTERS)
         self._cache: OrderedDict[_CacheKey, _Compiled] = OrderedDict()
         self._lock = threading.Lock()  # held only to compile and evict, never to render
         self._compiles = 0
+        self._hits = 0
+        self._invalidated = 0
+        self._evicted = 0
 
     def compile_count(self) -> int:
         """How many times a template source was compiled (cache misses); for tests, metrics."""
         return self._compiles
 
-    def invalidate(self, tenant_id: str | None, template_id: str) -> None:
-        """Drops every cached version of one template; other templates stay compiled."""
+    def cache_stats(self) -> CacheStats:
+        """Entries and counters of the compile cache (approximate under threads)."""
+        return CacheStats(
+            entries=len(self._cache),
+            hits=self._hits,
+            compiles=self._compiles,
+            invalidated=self._invalidated,
+            evicted=self._evicted,
+        )
+
+    def cached_versions(self, tenant_id: str | None, template_id: str) -> set[tuple[int, str]]:
+        """(version, part) of every cached entry of one template."""
         with self._lock:
-            for key in [k for k in self._cache if k[0] == tenant_id and k[1] == template_id]:
+            return {
+                (key[2], key[3])
+                for key in self._cache
+                if key[0] == tenant_id and key[1] == template_id
+            }
+
+    def invalidate(self, tenant_id: str | None, template_id: str) -> int:
+        """Drops every cached version and part of one template; other templates stay
+        compiled. Returns how many entries were dropped."""
+        with self._lock:
+            keys = [k for k in self._cache if k[0] == tenant_id and k[1] == template_id]
+            for key in keys:
                 del self._cache[key]
+            self._invalidated += len(keys)
+        return len(keys)
 
     def compile(self, template: CredentialTemplate) -> None:
         """Compiles and caches `template` now, raising TemplateRenderError if it cannot
         compile; lets a template be checked when it is created rather than first used."""
         _prepared_or_raise(self._compiled(template))
+
+    def check_credential(self, template: CredentialTemplate) -> None:
+        """Refuses (InvalidTemplateError) a claims source that does not parse, breaks the
+        sandbox policy, names an unknown filter or reads a variable missing from the
+        template's `data_schema`; errors carry the line and column. Nothing is cached."""
+        check_source(
+            self._sandbox,
+            template.claims_template,
+            field="claims_template",
+            output="json",
+            declared=template.data_schema,
+            implicit=CREDENTIAL_IMPLICIT_NAMES,
+        )
+
+    def check_notification(self, template: NotificationTemplate) -> None:
+        """`check_credential` for each source of a notification template."""
+        parts = (
+            ("subject_template", template.subject_template, self._sandbox),
+            ("text_template", template.text_template, self._sandbox),
+            ("html_template", template.html_template, self._html_sandbox),
+        )
+        for field, source, sandbox in parts:
+            if field == "subject_template" or source:
+                check_source(
+                    sandbox,
+                    source,
+                    field=field,
+                    output="text",
+                    declared=template.data_schema,
+                    implicit=NOTIFICATION_IMPLICIT_NAMES,
+                )
+
+    def render_notification(
+        self,
+        template: NotificationTemplate,
+        data: Mapping[str, Any],
+        format: NotificationFormat,
+        *,
+        now: datetime | None = None,
+    ) -> RenderedNotification:
+        """The subject line (one line of plain text: line breaks become spaces, so it is safe
+        as a mail header) and the body in `format` (HTML escaped) for `data`."""
+        body_source = template.body_source(format)
+        if not body_source:
+            raise TemplateRenderError(
+                f"template {template.template_id!r} has no {format.value} body",
+                reason="TEMPLATE_FORMAT_UNAVAILABLE",
+                metadata={"format": format.value},
+            )
+        today = (now if now is not None else datetime.now(UTC)).date()
+        subject = self._render_part(template, "subject", template.subject_template, data, today)
+        body = self._render_part(template, format.value, body_source, data, today)
+        return RenderedNotification(" ".join(subject.split()), body)
 
     def render_claims(
         self,
@@ -119,6 +234,15 @@ class TemplateEnvironment:
         compiled = self._compiled(template)
         prepared = _prepared_or_raise(compiled)
         today = (now if now is not None else datetime.now(UTC)).date()
+        text = self._run(prepared, template.template_id, subject, today)
+        return _parse_claims(text, template.template_id)
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _run(
+        self, prepared: Prepared, template_id: str, data: Mapping[str, Any], today: date
+    ) -> str:
+        """Renders under the per-render budget; sandbox failures become domain errors."""
         token = (
             start_budget(
                 seconds=self._max_render_seconds, loop_iterations=self._max_loop_iterations
@@ -127,44 +251,65 @@ class TemplateEnvironment:
             else None
         )
         try:
-            text = self._render_text(prepared, subject, today)
+            return self._render_text(prepared, data, today)
         except MemoryError:
             raise
         except Exception as exc:
-            raise _render_error(template, subject, prepared, exc) from exc
+            raise _render_error(template_id, data, prepared, exc) from exc
         finally:
             if token is not None:
                 end_budget(token)
-        return _parse_claims(text, template.template_id)
 
-    # -- internals -----------------------------------------------------------------------------
+    def _render_part(
+        self,
+        template: NotificationTemplate,
+        part: str,
+        source: str,
+        data: Mapping[str, Any],
+        today: date,
+    ) -> str:
+        key = (template.tenant_id, template.template_id, template.version, part)
+        sandbox = self._html_sandbox if part == "html" else self._sandbox
+        compiled = self._compiled_source(key, source, sandbox, "text")
+        return self._run(_prepared_or_raise(compiled), template.template_id, data, today)
 
     def _compiled(self, template: CredentialTemplate) -> _Compiled:
-        key = (template.tenant_id, template.template_id, template.version)
+        key = (template.tenant_id, template.template_id, template.version, "claims")
+        return self._compiled_source(key, template.claims_template, self._sandbox, "json")
+
+    def _compiled_source(
+        self, key: _CacheKey, source: str, sandbox: ClaimsSandbox, output: OutputMode
+    ) -> _Compiled:
         compiled = self._cache.get(key)
         # A changed source under an unchanged version (a store bug) must not serve stale code.
-        if compiled is not None and compiled.source == template.claims_template:
+        if compiled is not None and compiled.source == source:
+            self._hits += 1
             with suppress(KeyError):  # evicted or invalidated by another thread meanwhile
                 self._cache.move_to_end(key)
             return compiled
         with self._lock:
             compiled = self._cache.get(key)
-            if compiled is None or compiled.source != template.claims_template:
-                compiled = self._compile(template)
+            if compiled is None or compiled.source != source:
+                compiled = self._compile(key, source, sandbox, output)
                 self._cache[key] = compiled
+            else:
+                self._hits += 1
             self._cache.move_to_end(key)
             while len(self._cache) > self._max_cached:
                 self._cache.popitem(last=False)
+                self._evicted += 1
         return compiled
 
-    def _compile(self, template: CredentialTemplate) -> _Compiled:
+    def _compile(
+        self, key: _CacheKey, source: str, sandbox: ClaimsSandbox, output: OutputMode
+    ) -> _Compiled:
         self._compiles += 1
-        tenant = template.tenant_id if template.tenant_id is not None else "builtin"
-        filename = f"<template {tenant}/{template.template_id} v{template.version}>"
-        source = template.claims_template
-        label = f"template {template.template_id!r}"
+        tenant_id, template_id, version, part = key
+        tenant = tenant_id if tenant_id is not None else "builtin"
+        filename = f"<template {tenant}/{template_id} v{version} {part}>"
+        label = f"template {template_id!r}"
         try:
-            return _Compiled(source, prepare(self._sandbox, source, filename), None)
+            return _Compiled(source, prepare(sandbox, source, filename, output=output), None)
         except PolicyViolation as exc:
             reason, message, line = "TEMPLATE_SANDBOX_VIOLATION", str(exc), exc.lineno
         except TemplateSyntaxError as exc:
@@ -205,14 +350,14 @@ def _prepared_or_raise(compiled: _Compiled) -> Prepared:
 
 
 def _render_error(
-    template: CredentialTemplate,
+    template_id: str,
     subject: Mapping[str, Any],
     prepared: Prepared,
     exc: Exception,
 ) -> EudiConnectError:
     """Maps what went wrong inside the sandbox to a domain error. Messages name fields and
     template lines, never subject values."""
-    label = f"template {template.template_id!r}"
+    label = f"template {template_id!r}"
     if isinstance(exc, SubjectValueError):
         if exc.field is None:
             return InvalidSubjectFieldError(

@@ -1,0 +1,177 @@
+"""Micro-benchmark: how PostgresStore.insert_credentials should commit.
+
+Three ways to store credential rows, on a throwaway PostgreSQL cluster:
+
+* ``statement per call``: each call is ONE ``INSERT ... SELECT FROM unnest(...) ON CONFLICT
+  DO NOTHING RETURNING`` in its own implicit transaction, on its own pooled connection;
+  concurrent calls commit in parallel (PostgreSQL shares WAL flushes among them).
+* ``grouped`` (what the store does, `postgres_writer`): the rows of every call waiting
+  while a group commits go into the next group's single statement.
+* ``savepoint per row``: one transaction per call with a SAVEPOINT around each row
+  (per-row isolation), for multi-row calls.
+
+    .venv/bin/python -m loadtest.bench_postgres_store --rows 4000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from eudi_connect.devtools.pgcluster import ThrowawayCluster, create_schema
+from eudi_connect.store.base import ApiKeyRecord, NewCredential, StatusListRecord, TenantRecord
+from eudi_connect.store.postgres import PostgresStore
+
+CREDENTIAL = "eyJhbGciOiJFUzI1NiJ9." + "x" * 1200 + "~"  # about the size of a real SD-JWT VC
+_INSERT_ONE = (
+    "INSERT INTO credentials (credential_id, tenant_id, request_id, template_id, format, "
+    "credential, status_list_id, status_index, issued_at, expires_at) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
+    "ON CONFLICT (tenant_id, request_id) DO NOTHING"
+)
+
+
+def _rows(count: int, list_id: str, start: int) -> list[NewCredential]:
+    return [
+        NewCredential(
+            credential_id=uuid.uuid4().hex,
+            tenant_id="bench",
+            request_id=uuid.uuid4().hex,
+            template_id="pid",
+            format="dc+sd-jwt",
+            credential=CREDENTIAL,
+            status_list_id=list_id,
+            status_index=start + n,
+            issued_at=1_700_000_000,
+            expires_at=1_800_000_000,
+        )
+        for n in range(count)
+    ]
+
+
+async def _prepare(store: PostgresStore, size: int) -> str:
+    await store.create_tenant(
+        TenantRecord("bench", "Bench", 1), ApiKeyRecord("bench-key", "bench", b"h", 1)
+    )
+    lease = await store.lease_positions(
+        "bench",
+        count=size,
+        list_size=size,
+        new_list=StatusListRecord("bench-list", "bench", size, 2, b"k" * 32, 0, 0, 1),
+    )
+    return lease.status_list_id
+
+
+async def _timed(
+    calls: int, concurrency: int, call: Callable[[int], Awaitable[object]]
+) -> tuple[float, list[float]]:
+    latencies: list[float] = []
+    counter = iter(range(calls))
+
+    async def lane() -> None:
+        for n in counter:
+            begin = time.perf_counter()
+            await call(n)
+            latencies.append(time.perf_counter() - begin)
+
+    start = time.perf_counter()
+    await asyncio.gather(*(lane() for _ in range(concurrency)))
+    return time.perf_counter() - start, latencies
+
+
+def _report(name: str, rows: int, elapsed: float, latencies: list[float]) -> dict[str, Any]:
+    latencies.sort()
+    p95 = latencies[int(len(latencies) * 0.95) - 1] * 1000
+    result = {
+        "variant": name,
+        "rows_per_s": round(rows / elapsed),
+        "p50_ms": round(statistics.median(latencies) * 1000, 2),
+        "p95_ms": round(p95, 2),
+    }
+    print(
+        f"{name:40s} {result['rows_per_s']:>8} rows/s   "
+        f"p50 {result['p50_ms']:>7.2f} ms   p95 {result['p95_ms']:>7.2f} ms"
+    )
+    return result
+
+
+async def _run(url: str, rows: int, batch: int) -> None:
+    store = PostgresStore.from_url(url + "&min_size=10&max_size=10")
+    await store.open()
+    try:
+        list_id = await _prepare(store, rows * 8 + batch * 400)
+        offset = 0
+
+        def take(count: int) -> list[NewCredential]:
+            nonlocal offset
+            taken = _rows(count, list_id, offset)
+            offset += count
+            return taken
+
+        for concurrency in (1, 64):
+            elapsed, latencies = await _timed(
+                rows, concurrency, lambda n: store._insert_rows(take(1))
+            )
+            _report(f"statement per call, 1 row, {concurrency} in flight", rows, elapsed, latencies)
+        for concurrency in (1, 64):
+            groups_before = store.grouper_stats.groups
+            elapsed, latencies = await _timed(
+                rows, concurrency, lambda n: store.insert_credentials(take(1))
+            )
+            _report(f"grouped (store), 1 row, {concurrency} in flight", rows, elapsed, latencies)
+        groups = store.grouper_stats.groups - groups_before
+        print(f"{'':40s} ({rows / max(groups, 1):.1f} calls per group at 64 in flight)")
+
+        calls = max(1, rows // batch)
+        elapsed, latencies = await _timed(calls, 4, lambda n: store.insert_credentials(take(batch)))
+        _report(f"grouped (store), {batch} rows, 4 in flight", calls * batch, elapsed, latencies)
+
+        async def savepoints(rows_of_call: Sequence[NewCredential]) -> None:
+            async with store._pool.acquire() as connection, connection.transaction():
+                for row in rows_of_call:
+                    async with connection.transaction():  # a SAVEPOINT per row
+                        await connection.execute(
+                            _INSERT_ONE,
+                            row.credential_id,
+                            row.tenant_id,
+                            row.request_id,
+                            row.template_id,
+                            row.format,
+                            row.credential,
+                            row.status_list_id,
+                            row.status_index,
+                            row.issued_at,
+                            row.expires_at,
+                        )
+
+        elapsed, latencies = await _timed(calls, 4, lambda n: savepoints(take(batch)))
+        _report(f"savepoint per row, {batch} rows, 4 in flight", calls * batch, elapsed, latencies)
+    finally:
+        await store.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--rows", type=int, default=4000)
+    parser.add_argument("--batch", type=int, default=100)
+    args = parser.parse_args()
+    for label, settings in (
+        ("synchronous_commit=on (fsync per commit)", [("synchronous_commit", "on")]),
+        ("synchronous_commit=off (SQLite NORMAL's promise)", []),
+    ):
+        cluster = ThrowawayCluster.start(durable=True, settings=settings)
+        try:
+            print(f"\n== {label}")
+            url = asyncio.run(create_schema(cluster.url))
+            asyncio.run(_run(url, args.rows, args.batch))
+        finally:
+            cluster.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,275 @@
+"""Scaling test: throughput and latency as the number of calls in flight grows; the knee.
+
+A closed loop at 1, 2, 4, ... calls in flight (``--duration`` seconds each, up to
+``--max-concurrency``) against a fresh ``eudi-connect serve`` (``--workers`` processes;
+one process is pinned to one core when the machine has two). Throughput rises with
+concurrency until the server is saturated; beyond that only latency grows (p50 ~=
+in flight / throughput). The *knee* is the smallest concurrency that reaches 90 % of the
+best throughput: more in flight buys latency, not capacity. The sweep stops early once
+two further doublings add less than 5 %.
+
+Then latency over time: an open loop at ``--rate`` calls/s if given (latency from each
+call's scheduled start), else a closed loop at the knee, for ``--duration`` seconds.
+
+Writes ``scaling.png`` (P50/P95/P99 and throughput against concurrency), ``timeline.png``
+(percentiles and calls per second over time) and ``scaling.json`` to ``--out``.
+
+    python -m loadtest.scaling_test --workers 1 --duration 5
+    python -m loadtest.scaling_test --workers 1 --duration 10 --rate 800 --operation issuance
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from loadtest import report
+from loadtest.bench_support import (
+    ECHO_SCENARIO,
+    OPERATIONS,
+    REPO_ROOT,
+    ServiceUnderTest,
+    echo_command,
+    machine_info,
+    measure,
+    plan_cpus,
+    serve_supports,
+)
+from loadtest.loadgen import LoadSpec, TimelinePoint, run_load, run_load_inprocess
+from loadtest.server_process import ServerProcess
+
+KNEE_SHARE = 0.90  # the knee reaches this share of the best throughput
+SATURATED_GAIN = 0.05  # a doubling that adds less than this is no gain
+REVOCATIONS_PER_SECOND_BOUND = 2500  # pool per second of a revocation run
+
+
+def find_knee(points: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    """The point with the smallest concurrency reaching 90 % of the best throughput."""
+    measured = [p for p in points if isinstance(p.get("throughput_rps"), int | float)]
+    if not measured:
+        return None
+    best = max(float(p["throughput_rps"]) for p in measured)
+    for point in sorted(measured, key=lambda p: int(p["concurrency"])):
+        if float(point["throughput_rps"]) >= KNEE_SHARE * best:
+            return point
+    return None  # unreachable: the best point itself qualifies
+
+
+def saturated(points: Sequence[Mapping[str, Any]]) -> bool:
+    """True when the last two points each added less than 5 % over the best before them."""
+    if len(points) < 3:
+        return False
+    rates = [float(p.get("throughput_rps") or 0.0) for p in points]
+    best_before = max(rates[:-2])
+    return all(rate < best_before * (1 + SATURATED_GAIN) for rate in rates[-2:])
+
+
+def concurrency_levels(limit: int) -> list[int]:
+    """1, 2, 4, ... up to and including ``limit`` (which need not be a power of two)."""
+    levels: list[int] = []
+    level = 1
+    while level < limit:
+        levels.append(level)
+        level *= 2
+    levels.append(limit)
+    return levels
+
+
+@contextmanager
+def _target(args: argparse.Namespace) -> Iterator[tuple[str, ServerProcess | None, str]]:
+    """(address, server process or None, API key) for the run."""
+    if args.endpoint:
+        yield args.endpoint, None, args.api_key
+        return
+    cpus = plan_cpus(pin=not args.no_pin and args.workers == 1)
+    if args.operation == "echo":
+        with ServerProcess(echo_command(), cpus=cpus.server, cwd=str(REPO_ROOT)) as echo:
+            yield echo.address, echo, ""
+        return
+    serve_args: list[str] = []
+    if args.workers != 1:
+        if not serve_supports("--workers"):
+            raise SystemExit("this build's `eudi-connect serve` has no --workers option")
+        serve_args = ["--workers", str(args.workers)]
+    with (
+        ServiceUnderTest.temporary(
+            cpus, serve_args=serve_args, log_level=args.server_log_level
+        ) as service,
+        service.session() as server,
+    ):
+        yield server.address, server, service.api_key
+
+
+def _spec(
+    args: argparse.Namespace,
+    address: str,
+    api_key: str,
+    *,
+    concurrency: int | None = None,
+    rate: float | None = None,
+) -> LoadSpec:
+    options: dict[str, Any] = {}
+    if args.operation == "echo":
+        scenario = ECHO_SCENARIO
+    else:
+        operation = next(op for op in OPERATIONS if op.key == args.operation)
+        scenario, options["api_key"] = operation.scenario, api_key
+    total = None
+    if args.operation == "revocation":
+        # Each call revokes a fresh credential: bound the calls by the pool issued first.
+        pool = int(REVOCATIONS_PER_SECOND_BOUND * args.duration)
+        options["pool"] = pool
+        total = max(1, (pool - args.warmup) * args.load_processes)
+    cpus = plan_cpus(pin=not args.no_pin and args.workers == 1)
+    return LoadSpec(
+        target=address,
+        scenario=scenario,
+        options=options,
+        concurrency=concurrency,
+        rate=rate,
+        total=total,
+        duration=args.duration,
+        processes=args.load_processes,
+        warmup_calls=args.warmup,
+        cpus=cpus.load,
+        max_in_flight=max(1000, (concurrency or 0) * 2),
+    )
+
+
+def _timeline(
+    args: argparse.Namespace, spec: LoadSpec, server: ServerProcess | None
+) -> tuple[dict[str, Any], list[TimelinePoint]]:
+    """One run for the latency-over-time plot: its summary and per-second points."""
+    import asyncio
+
+    if args.in_process_load:
+        result = asyncio.run(run_load_inprocess(spec))
+    else:
+        result = run_load(spec, progress=not args.no_progress)
+    return result.summary(), result.timeline
+
+
+def run_sweep(args: argparse.Namespace) -> dict[str, Any]:
+    """The sweep, the knee and the timeline run; writes the PNGs and JSON to ``--out``."""
+    from tqdm import tqdm
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    levels = concurrency_levels(args.max_concurrency)
+    points: list[dict[str, Any]] = []
+    series = f"{args.operation}, {args.workers} server process{'es' if args.workers > 1 else ''}"
+    with (
+        _target(args) as (address, server, api_key),
+        tqdm(total=len(levels), desc="sweep", unit="level", disable=args.no_progress) as bar,
+    ):
+        for concurrency in levels:
+            spec = _spec(args, address, api_key, concurrency=concurrency)
+            row = measure(
+                spec, server, progress=not args.no_progress, in_process=args.in_process_load
+            )
+            row["series"] = series
+            points.append(row)
+            bar.update(1)
+            bar.write(
+                f"{concurrency:>4} in flight: {row['throughput_rps']}/s, p50 {row['p50_ms']} ms, "
+                f"p95 {row['p95_ms']} ms, p99 {row['p99_ms']} ms, errors {row['errors']}"
+            )
+            if saturated(points):
+                bar.write("saturated: two doublings added less than 5 %; sweep stopped")
+                break
+        knee = find_knee(points)
+        if args.rate is not None:
+            spec = _spec(args, address, api_key, rate=args.rate)
+            title = f"{series}: open loop at {args.rate:g}/s"
+        else:
+            level = int(knee["concurrency"]) if knee is not None else 1
+            spec = _spec(args, address, api_key, concurrency=level)
+            title = f"{series}: closed loop at the knee, {level} in flight"
+        timeline_summary, timeline = _timeline(args, spec, server)
+    report.scaling_plot(points, out / "scaling.png", title=f"{series}: closed-loop sweep")
+    report.percentile_plot(timeline, out / "timeline.png", title=title)
+    document = {
+        "machine": machine_info(plan_cpus(pin=not args.no_pin and args.workers == 1)),
+        "operation": args.operation,
+        "workers": args.workers,
+        "duration_s": args.duration,
+        "points": points,
+        "knee": knee,
+        "timeline_run": timeline_summary,
+        "timeline": [_finite(point.__dict__) for point in timeline],
+        "plots": {"scaling": str(out / "scaling.png"), "timeline": str(out / "timeline.png")},
+    }
+    (out / "scaling.json").write_text(json.dumps(document, indent=2) + "\n", "utf-8")
+    return document
+
+
+def _finite(values: Mapping[str, Any]) -> dict[str, Any]:
+    """NaN (a second without successful calls) as null, so the JSON stays standard."""
+    return {
+        key: None if isinstance(value, float) and not math.isfinite(value) else value
+        for key, value in values.items()
+    }
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m loadtest.scaling_test",
+        description=__doc__.splitlines()[0] if __doc__ else None,
+    )
+    parser.add_argument(
+        "--workers", type=int, default=1, help="server processes (`serve --workers`)"
+    )
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per point")
+    parser.add_argument("--rate", type=float, help="open-loop calls/s for the timeline run")
+    parser.add_argument(
+        "--operation",
+        default="issuance",
+        choices=[*(op.key for op in OPERATIONS), "echo"],
+    )
+    parser.add_argument("--max-concurrency", type=int, default=128)
+    parser.add_argument("--warmup", type=int, default=20, help="warm-up calls per point")
+    parser.add_argument("--load-processes", type=int, default=1)
+    parser.add_argument("--out", default="scaling-results", help="folder for PNGs and JSON")
+    parser.add_argument("--endpoint", metavar="HOST:PORT", help="a running service instead")
+    parser.add_argument("--api-key", help="the tenant key for --endpoint")
+    parser.add_argument("--no-pin", action="store_true")
+    parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--server-log-level", default="INFO")
+    parser.add_argument(
+        "--in-process-load",
+        action="store_true",
+        help="apply the load from this process, no worker processes (smoke tests only)",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the sweep and print the points and the knee."""
+    args = build_parser().parse_args(argv)
+    if args.workers < 1 or args.max_concurrency < 1 or args.duration <= 0:
+        raise SystemExit("--workers and --max-concurrency must be >= 1, --duration > 0")
+    if args.endpoint and not args.api_key and args.operation != "echo":
+        raise SystemExit("--endpoint needs --api-key")
+    document = run_sweep(args)
+    columns = ["concurrency", "ok", "errors", "throughput_rps", "p50_ms", "p95_ms", "p99_ms"]
+    columns += ["server_cpu", "server_cpu_us_per_call"]
+    print(report.format_table(document["points"], columns))
+    knee = document["knee"]
+    if knee is not None:
+        print(
+            f"\nknee: {knee['concurrency']} in flight, {knee['throughput_rps']}/s "
+            f"(>= {KNEE_SHARE:.0%} of the best), p95 {knee['p95_ms']} ms"
+        )
+    print(f"plots: {document['plots']['scaling']}, {document['plots']['timeline']}")
+    failed = any(point["errors"] for point in document["points"])
+    return 1 if failed or document["timeline_run"]["errors"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

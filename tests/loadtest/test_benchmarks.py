@@ -1,0 +1,145 @@
+"""The benchmark scripts in a tiny mode, so they cannot rot: they finish and write sound JSON.
+
+Only completion and the shape of the output are checked here; the figures themselves are
+the benchmarks' business (targets live in their reports, never in timed tests).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from loadtest import ghz_run
+from loadtest.bench_support import OPERATIONS, REPO_ROOT, parse_writer_stats
+from loadtest.scaling_test import concurrency_levels, find_knee, saturated
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def run_module(module: str, *args: str, timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
+    """`python -m module args...` from the repository root, output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def assert_percentiles(row: dict[str, Any]) -> None:
+    """A summary row with successful calls has ordered, positive percentiles."""
+    assert row["ok"] > 0
+    assert 0 < row["p50_ms"] <= row["p95_ms"] <= row["p99_ms"] <= row["max_ms"]
+
+
+def test_credential_exchange_benchmark_tiny_run(tmp_path: Path) -> None:
+    """A tiny benchmark run completes and writes every operation, the SLA and the targets."""
+    out = tmp_path / "bench.json"
+    done = run_module(
+        "loadtest.benchmark_credential_exchange",
+        *("--num-credentials", "60", "--concurrency", "4", "--unloaded-calls", "15"),
+        *("--warmup", "3", "--open-loop-seconds", "0.5", "--json", str(out)),
+        *("--no-pin", "--no-progress", "--in-process-load", "--single-session"),
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    document = json.loads(out.read_text())
+    summary = document["summary"]
+    assert summary["echo_ceiling_rps"] > 0
+    assert set(summary["operations"]) == {op.key for op in OPERATIONS}
+    for figures in summary["operations"].values():
+        assert figures["unloaded"]["errors"] == figures["loaded"]["errors"] == 0
+        assert_percentiles(figures["unloaded"])
+        assert_percentiles(figures["loaded"])
+        assert 0 < figures["echo_fraction"]
+    assert_percentiles(summary["open_loop"])
+    assert [row["mvp"] for row in summary["sla"]] != []
+    assert {row["verdict"] for row in summary["targets"]} <= {"pass", "FAIL"}
+    (session,) = summary["writer"].values()  # the server logged its group-commit counters
+    assert session[0]["items"] >= session[0]["groups"] > 0
+    assert "SLA" in done.stdout
+
+
+def test_scaling_test_tiny_run(tmp_path: Path) -> None:
+    """A two-level sweep writes both plots and its points, with a knee among them."""
+    done = run_module(
+        "loadtest.scaling_test",
+        *("--workers", "1", "--duration", "0.4", "--max-concurrency", "2", "--warmup", "3"),
+        *("--out", str(tmp_path), "--no-pin", "--no-progress", "--in-process-load"),
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    document = json.loads((tmp_path / "scaling.json").read_text())
+    assert [point["concurrency"] for point in document["points"]] == [1, 2]
+    for point in document["points"]:
+        assert_percentiles(point)
+    assert document["knee"]["concurrency"] in (1, 2)
+    assert document["timeline"]
+    for name in ("scaling.png", "timeline.png"):
+        assert (tmp_path / name).read_bytes()[:8] == PNG_MAGIC
+
+
+@pytest.fixture(scope="module")
+def deployment() -> Iterator[tuple[str, str]]:
+    """A running service (address, API key), standing in for a staging deployment."""
+    with ghz_run.own_server(no_pin=True) as running:
+        yield running
+
+
+def test_production_test_tiny_run(tmp_path: Path, deployment: tuple[str, str]) -> None:
+    """The staging check runs every phase against a live server and writes its verdicts."""
+    address, api_key = deployment
+    out = tmp_path / "production.json"
+    done = run_module(
+        "loadtest.production_test",
+        *("--api-key", api_key, "--endpoint", address, "--json", str(out)),
+        *("--reads", "4", "--lifecycles", "2", "--verifications", "4", "--pool", "2"),
+        *("--rate", "40", "--lifecycle-rate", "20"),
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    document = json.loads(out.read_text())
+    assert document["health"] == "SERVING"
+    assert len(document["phases"]) == 5
+    for phase in document["phases"]:
+        assert phase["errors"] == 0
+        assert_percentiles(phase)
+    assert {row["operation"] for row in document["sla"]} == {"full lifecycle", "verification"}
+
+
+def test_production_test_refuses_without_endpoint() -> None:
+    """The staging check needs both an endpoint and a key; it never guesses a target."""
+    done = run_module("loadtest.production_test", "--api-key", "ek_x", timeout=60)
+    assert done.returncode == 2
+    assert "--endpoint" in done.stderr
+
+
+def test_knee_and_saturation_rules() -> None:
+    """The knee is the first level at 90 % of the best; two flat doublings mean saturated."""
+    points = [
+        {"concurrency": c, "throughput_rps": rps}
+        for c, rps in ((1, 300.0), (2, 560.0), (4, 700.0), (8, 760.0), (16, 770.0))
+    ]
+    knee = find_knee(points)
+    assert knee is not None
+    assert knee["concurrency"] == 4  # 700 >= 0.9 * 770
+    assert saturated(points)
+    assert not saturated(points[:3])
+    assert concurrency_levels(10) == [1, 2, 4, 8, 10]
+
+
+def test_writer_stats_line_is_parsed() -> None:
+    """The group-commit line a server logs on close is read back, the last one winning."""
+    log = (
+        '{"message": "group commit: 10 items in 10 groups (mean 1.00, largest 1, failed 0)"}\n'
+        "x group commit: 900 items in 300 groups (mean 3.00, largest 31, failed 0)\n"
+    )
+    stats = parse_writer_stats(log)
+    assert stats is not None
+    assert (stats.items, stats.groups, stats.largest, stats.mean) == (900, 300, 31, 3.0)
+    assert parse_writer_stats("nothing here") is None
