@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import signal
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -67,10 +68,17 @@ def _warm_up() -> None:
     """Imports everything in the worker before the first batch needs it."""
 
 
+def _ignore_interrupts() -> None:
+    """Ctrl-C reaches the whole process group; the server decides when workers stop."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 class SigningPool:
     def __init__(self, processes: int) -> None:
         self._executor = ProcessPoolExecutor(
-            max_workers=processes, mp_context=multiprocessing.get_context("spawn")
+            max_workers=processes,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_ignore_interrupts,
         )
         self._der: dict[str, bytes] = {}
 
