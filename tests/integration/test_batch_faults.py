@@ -108,3 +108,60 @@ async def test_sigkill_during_stream_loses_no_received_credential(tmp_path: Path
         assert process.wait(timeout=30) == 0
         if process.stdout is not None:
             process.stdout.close()
+
+
+async def test_sigkill_during_unary_issuance_and_revocation(tmp_path: Path) -> None:
+    """Every issuance and revocation that got an OK before a SIGKILL is there afterwards."""
+    db = f"sqlite:///{tmp_path / 'unary-kill.db'}"
+    tenant = json.loads(
+        subprocess.run(
+            [*CLI, "tenant", "create", "Unary", "--db", db],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        ).stdout
+    )
+    metadata = (("x-api-key", tenant["api_key"]),)
+    process, address = start_server(db)
+    request = pb.IssueCredentialRequest(
+        template_id="pid", subject=dict_to_struct(PID_EXAMPLE_SUBJECT)
+    )
+    issued: list[str] = []
+    revoked: list[str] = []
+    try:
+        async with grpc.aio.insecure_channel(address) as channel:
+            stub = pb_grpc.CredentialServiceStub(channel)
+
+            enough = asyncio.Event()
+
+            async def lane() -> None:
+                with contextlib.suppress(grpc.aio.AioRpcError):
+                    while True:
+                        response = await stub.IssueCredential(request, metadata=metadata)
+                        issued.append(response.credential_id)
+                        if len(issued) >= 400:
+                            enough.set()
+                        if len(issued) % 3 == 0:
+                            await stub.RevokeCredential(
+                                pb.RevokeCredentialRequest(credential_id=response.credential_id),
+                                metadata=metadata,
+                            )
+                            revoked.append(response.credential_id)
+
+            lanes = [asyncio.ensure_future(lane()) for _ in range(16)]
+            await asyncio.wait_for(enough.wait(), timeout=60)
+            os.killpg(process.pid, signal.SIGKILL)
+            await asyncio.wait_for(asyncio.gather(*lanes), timeout=30)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+        if process.stdout is not None:
+            process.stdout.close()
+
+    with contextlib.closing(sqlite3.connect(str(tmp_path / "unary-kill.db"))) as database:
+        assert database.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        status = dict(database.execute("SELECT credential_id, status FROM credentials").fetchall())
+    assert set(issued) <= set(status)
+    assert all(status[credential_id] == 1 for credential_id in revoked)
