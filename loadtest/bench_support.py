@@ -40,7 +40,10 @@ __all__ = [
     "machine_info",
     "measure",
     "median_row",
+    "parse_writer_stats",
     "plan_cpus",
+    "serve_supports",
+    "tree_cpu_seconds",
 ]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -139,11 +142,52 @@ _WRITER_LINE = re.compile(
 
 
 def parse_writer_stats(log_text: str) -> WriterStats | None:
-    """The last group-commit line in a server's log, or None (another store, old server)."""
-    found = None
-    for match in _WRITER_LINE.finditer(log_text):
-        found = WriterStats(int(match["groups"]), int(match["items"]), int(match["largest"]))
-    return found
+    """The group-commit lines of one server run's log, added up (one line per worker
+    process with ``serve --workers``); None without any (another store, an older server)."""
+    matches = list(_WRITER_LINE.finditer(log_text))
+    if not matches:
+        return None
+    return WriterStats(
+        groups=sum(int(match["groups"]) for match in matches),
+        items=sum(int(match["items"]) for match in matches),
+        largest=max(int(match["largest"]) for match in matches),
+    )
+
+
+def tree_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of ``pid`` and every process below it (Linux /proc), or None.
+
+    ``serve --workers`` does its work in child processes; the parent alone would show none.
+    """
+    total = 0.0
+    seen: set[int] = set()
+    todo = [pid]
+    tick = os.sysconf("SC_CLK_TCK")
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        try:
+            with open(f"/proc/{current}/stat", encoding="ascii") as stat:
+                text = stat.read()
+        except OSError:
+            if current == pid:
+                return None
+            continue  # a child that just exited
+        fields = text[text.rindex(")") + 2 :].split()
+        total += (int(fields[11]) + int(fields[12])) / tick
+        try:
+            threads = os.listdir(f"/proc/{current}/task")
+        except OSError:
+            continue
+        for tid in threads:
+            try:
+                with open(f"/proc/{current}/task/{tid}/children", encoding="ascii") as children:
+                    todo.extend(int(child) for child in children.read().split())
+            except OSError:
+                continue
+    return total
 
 
 @dataclass
@@ -267,23 +311,27 @@ def measure(
 ) -> dict[str, Any]:
     """Run ``spec``; its summary plus the server's CPU use over the measured phase.
 
-    ``server_cpu`` is cores busy (1.0: one core all the time); ``server_cpu_us_per_call``
-    is CPU per successful call, the cost figure that noise on a shared machine moves least.
+    ``server_cpu`` is cores busy (1.0: one core all the time), the server's child processes
+    included; ``server_cpu_us_per_call`` is CPU per successful call, the cost figure that
+    noise on a shared machine moves least.
     ``in_process`` applies the load from this process (no worker processes to start): for
     smoke tests, not for figures, since it shares a core with whatever else runs here.
     """
     before: float | None = None
 
+    def cpu() -> float | None:
+        return tree_cpu_seconds(server.pid) if server is not None else None
+
     def note_start() -> None:
         nonlocal before
-        before = server.cpu_seconds() if server is not None else None
+        before = cpu()
 
     if in_process:
         note_start()
         result = asyncio.run(run_load_inprocess(spec))
     else:
         result = run_load(spec, progress=progress, on_start=note_start)
-    after = server.cpu_seconds() if server is not None else None
+    after = cpu()
     row = result.summary()
     row["warmup_errors"] = result.warmup_errors
     if result.error_samples:

@@ -121,7 +121,12 @@ def run_checks(args: argparse.Namespace) -> dict[str, Any]:
     if root_cert is not None:
         with open(root_cert, "rb") as source:
             pem = source.read()
-    health = asyncio.run(check_health(args, pem))
+    try:
+        health = asyncio.run(check_health(args, pem))
+    except grpc.aio.AioRpcError as error:
+        raise SystemExit(
+            f"health check of {args.endpoint} failed: {error.code().name}: {error.details()}"
+        ) from None
     rows: list[dict[str, Any]] = []
     for phase in _phases(args):
         if phase.calls <= 0:

@@ -5,8 +5,9 @@ A closed loop at 1, 2, 4, ... calls in flight (``--duration`` seconds each, up t
 one process is pinned to one core when the machine has two). Throughput rises with
 concurrency until the server is saturated; beyond that only latency grows (p50 ~=
 in flight / throughput). The *knee* is the smallest concurrency that reaches 90 % of the
-best throughput: more in flight buys latency, not capacity. The sweep stops early once
-two further doublings add less than 5 %.
+best throughput: more in flight buys latency, not capacity. From 16 in flight on, the
+sweep stops early once two further doublings add less than 5 %. ``--repeat`` measures
+each level several times and keeps the medians (a shared machine is noisy).
 
 Then latency over time: an open loop at ``--rate`` calls/s if given (latency from each
 call's scheduled start), else a closed loop at the knee, for ``--duration`` seconds.
@@ -38,6 +39,7 @@ from loadtest.bench_support import (
     echo_command,
     machine_info,
     measure,
+    median_row,
     plan_cpus,
     serve_supports,
 )
@@ -61,9 +63,13 @@ def find_knee(points: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
     return None  # unreachable: the best point itself qualifies
 
 
-def saturated(points: Sequence[Mapping[str, Any]]) -> bool:
-    """True when the last two points each added less than 5 % over the best before them."""
-    if len(points) < 3:
+def saturated(points: Sequence[Mapping[str, Any]], *, min_concurrency: int = 16) -> bool:
+    """True when the last two points each added less than 5 % over the best before them.
+
+    Never before ``min_concurrency``: on a shared machine one slow point is noise, and the
+    low levels are cheap to measure anyway.
+    """
+    if len(points) < 3 or int(points[-1]["concurrency"]) < min_concurrency:
         return False
     rates = [float(p.get("throughput_rps") or 0.0) for p in points]
     best_before = max(rates[:-2])
@@ -170,9 +176,13 @@ def run_sweep(args: argparse.Namespace) -> dict[str, Any]:
     ):
         for concurrency in levels:
             spec = _spec(args, address, api_key, concurrency=concurrency)
-            row = measure(
-                spec, server, progress=not args.no_progress, in_process=args.in_process_load
-            )
+            runs = [
+                measure(
+                    spec, server, progress=not args.no_progress, in_process=args.in_process_load
+                )
+                for _ in range(args.repeat)
+            ]
+            row = median_row(runs)
             row["series"] = series
             points.append(row)
             bar.update(1)
@@ -233,6 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=[*(op.key for op in OPERATIONS), "echo"],
     )
     parser.add_argument("--max-concurrency", type=int, default=128)
+    parser.add_argument("--repeat", type=int, default=1, help="runs per level; medians kept")
     parser.add_argument("--warmup", type=int, default=20, help="warm-up calls per point")
     parser.add_argument("--load-processes", type=int, default=1)
     parser.add_argument("--out", default="scaling-results", help="folder for PNGs and JSON")
@@ -252,8 +263,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the sweep and print the points and the knee."""
     args = build_parser().parse_args(argv)
-    if args.workers < 1 or args.max_concurrency < 1 or args.duration <= 0:
-        raise SystemExit("--workers and --max-concurrency must be >= 1, --duration > 0")
+    if min(args.workers, args.max_concurrency, args.repeat) < 1 or args.duration <= 0:
+        raise SystemExit("--workers, --max-concurrency, --repeat must be >= 1, --duration > 0")
     if args.endpoint and not args.api_key and args.operation != "echo":
         raise SystemExit("--endpoint needs --api-key")
     document = run_sweep(args)
