@@ -5,12 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import signal
 import sqlite3
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -21,36 +18,13 @@ from eudi.connect.v1 import credential_service_pb2_grpc as pb_grpc
 from eudi_connect.api.convert import dict_to_struct
 from eudi_connect.core.templates import PID_EXAMPLE_SUBJECT
 
-CLI = [sys.executable, "-m", "eudi_connect.cli.main"]
-
-
-def start_server(db: str) -> tuple[subprocess.Popen[str], str]:
-    # Its own session, so the kill reaches the server and its signing worker together.
-    process = subprocess.Popen(
-        [*CLI, "--log-level", "WARNING", "serve", "--port", "0", "--db", db],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        start_new_session=True,
-    )
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    assert line.startswith("READY "), line
-    return process, f"127.0.0.1:{line.split()[1]}"
+from .processes import create_tenant, start_server
 
 
 async def test_sigkill_during_stream_loses_no_received_credential(tmp_path: Path) -> None:
     """Every credential the client received before the kill is stored after a restart."""
     db = f"sqlite:///{tmp_path / 'kill.db'}"
-    tenant = json.loads(
-        subprocess.run(
-            [*CLI, "tenant", "create", "Killed", "--db", db],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=60,
-        ).stdout
-    )
+    tenant = create_tenant(db, "Killed")
     metadata = (("x-api-key", tenant["api_key"]),)
     process, address = start_server(db)
     received: list[pb.IssueCredentialBatchResult] = []
@@ -113,15 +87,7 @@ async def test_sigkill_during_stream_loses_no_received_credential(tmp_path: Path
 async def test_sigkill_during_unary_issuance_and_revocation(tmp_path: Path) -> None:
     """Every issuance and revocation that got an OK before a SIGKILL is there afterwards."""
     db = f"sqlite:///{tmp_path / 'unary-kill.db'}"
-    tenant = json.loads(
-        subprocess.run(
-            [*CLI, "tenant", "create", "Unary", "--db", db],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=60,
-        ).stdout
-    )
+    tenant = create_tenant(db, "Unary")
     metadata = (("x-api-key", tenant["api_key"]),)
     process, address = start_server(db)
     request = pb.IssueCredentialRequest(

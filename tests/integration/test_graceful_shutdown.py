@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import grpc
@@ -18,34 +15,16 @@ from eudi_connect.api.convert import dict_to_struct
 from eudi_connect.core.templates import PID_EXAMPLE_SUBJECT
 
 from .db_inspect import integrity_ok, stored_slots
-
-CLI = [sys.executable, "-m", "eudi_connect.cli.main"]
+from .processes import create_tenant, start_server
 
 
 async def test_sigterm_lets_running_calls_finish(tmp_path: Path) -> None:
     """A batch running when SIGTERM arrives completes in full; a call made after the
     signal is refused; the server exits 0 and every committed row is whole."""
     db = f"sqlite:///{tmp_path / 'term.db'}"
-    tenant = json.loads(
-        subprocess.run(
-            [*CLI, "tenant", "create", "Term", "--db", db],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=60,
-        ).stdout
-    )
+    tenant = create_tenant(db, "Term")
     metadata = (("x-api-key", tenant["api_key"]),)
-    process = subprocess.Popen(
-        [*CLI, "--log-level", "WARNING", "serve", "--port", "0", "--db", db, "--grace", "20"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    assert line.startswith("READY "), line
-    address = f"127.0.0.1:{line.split()[1]}"
+    process, address = start_server(db, "--grace", "20")
     subject = dict_to_struct(PID_EXAMPLE_SUBJECT)
     items = [pb.IssueCredentialRequest(template_id="pid", subject=subject) for _ in range(3000)]
     try:
@@ -76,7 +55,8 @@ async def test_sigterm_lets_running_calls_finish(tmp_path: Path) -> None:
         if process.poll() is None:
             process.kill()
             process.wait()
-        process.stdout.close()
+        if process.stdout is not None:
+            process.stdout.close()
     slots = await stored_slots(db)
     assert len(slots) == len(set(slots)) == 3000
     assert await integrity_ok(db)
