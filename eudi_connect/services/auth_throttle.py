@@ -1,5 +1,7 @@
-"""Slows down API key guessing: a peer that fails authentication too often is refused for
-a while, before its key is even looked at, without touching other peers or tenants."""
+"""Slows down API key guessing: a peer that fails authentication too often gets
+RESOURCE_EXHAUSTED for its failures for a while, and its unknown keys are no longer looked
+up in the store. Valid keys keep working from that peer too: behind a load balancer or a
+NAT many tenants share one address, and one guesser must not lock them all out."""
 
 from __future__ import annotations
 
@@ -47,15 +49,17 @@ class AuthThrottle:
         self._clock = clock
         self._windows: OrderedDict[str, _Window] = OrderedDict()
 
-    def check(self, peer: str | None) -> None:
-        """Raises ResourceExhaustedError (with the wait) while the peer is locked out."""
+    def lockout_remaining(self, peer: str | None) -> float | None:
+        """Seconds the peer stays locked out, None when it is not."""
         window = self._windows.get(peer_host(peer))
         if window is None or window.failures < self.max_failures:
-            return
+            return None
         wait = window.started + self._window - self._clock()
-        if wait <= 0:
-            return
-        raise ResourceExhaustedError(
+        return wait if wait > 0 else None
+
+    @staticmethod
+    def limited_error(wait: float) -> ResourceExhaustedError:
+        return ResourceExhaustedError(
             f"too many failed authentications from this peer; retry in {wait:.0f} s",
             reason="AUTH_RATE_LIMITED",
             retry_after_seconds=wait,

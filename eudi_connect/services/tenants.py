@@ -57,22 +57,27 @@ class TenantService:
         return CreatedTenant(tenant_id=tenant_id, name=name, api_key=key.plaintext)
 
     async def authenticate(self, api_key: str | None, *, peer: str | None = None) -> str:
-        """Returns the tenant id of a valid key; raises UnauthenticatedError otherwise, and
-        ResourceExhaustedError once `peer` has failed too often."""
-        self.throttle.check(peer)
+        """Returns the tenant id of a valid key; raises UnauthenticatedError otherwise, or
+        ResourceExhaustedError once `peer` has failed too often (valid keys still pass)."""
+        locked_for = self.throttle.lockout_remaining(peer)
         try:
-            return await self._authenticate(api_key)
+            return await self._authenticate(api_key, cached_only=locked_for is not None)
         except UnauthenticatedError:
             self.throttle.failed(peer)
+            if locked_for is not None:
+                raise self.throttle.limited_error(locked_for) from None
             raise
 
-    async def _authenticate(self, api_key: str | None) -> str:
+    async def _authenticate(self, api_key: str | None, *, cached_only: bool) -> str:
         if not api_key:
             raise UnauthenticatedError(
                 "missing API key: send it in the 'x-api-key' metadata", reason="API_KEY_MISSING"
             )
         key_id, secret = parse_api_key(api_key)
         cached = self._verified.get(key_id)
+        if cached is None and cached_only:
+            # A locked-out peer's unknown keys cost no store read.
+            raise UnauthenticatedError("API key is not valid", reason="API_KEY_INVALID")
         if cached is None:
             record = await self._store.get_api_key(key_id)
             if record is None:

@@ -31,19 +31,23 @@ def test_peer_host_drops_the_port(peer: str | None, host: str) -> None:
 
 
 def test_locks_out_after_limit_then_recovers() -> None:
-    """The failure after the limit is refused with a retry delay; the window's end frees it."""
+    """After the limit the peer is locked out for the rest of its window, others are not."""
     clock = FakeClock()
     throttle = AuthThrottle(max_failures=3, window_seconds=60, clock=clock)
     for port in range(3):
-        throttle.check(f"ipv4:10.0.0.1:{port}")
+        assert throttle.lockout_remaining(f"ipv4:10.0.0.1:{port}") is None
         throttle.failed(f"ipv4:10.0.0.1:{port}")
-    with pytest.raises(ResourceExhaustedError) as caught:
-        throttle.check("ipv4:10.0.0.1:9")
-    assert caught.value.reason == "AUTH_RATE_LIMITED"
-    assert caught.value.retry_after_seconds == pytest.approx(60)
-    throttle.check("ipv4:10.0.0.2:9")  # another peer is not affected
+    assert throttle.lockout_remaining("ipv4:10.0.0.1:9") == pytest.approx(60)
+    assert throttle.lockout_remaining("ipv4:10.0.0.2:9") is None
     clock.now += 61
-    throttle.check("ipv4:10.0.0.1:9")
+    assert throttle.lockout_remaining("ipv4:10.0.0.1:9") is None
+
+
+def test_limited_error_carries_the_wait() -> None:
+    """The refusal is RESOURCE_EXHAUSTED-typed with the retry delay."""
+    error = AuthThrottle.limited_error(12.5)
+    assert isinstance(error, ResourceExhaustedError)
+    assert (error.reason, error.retry_after_seconds) == ("AUTH_RATE_LIMITED", 12.5)
 
 
 def test_tracked_peers_are_bounded() -> None:
