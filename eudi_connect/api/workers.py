@@ -180,9 +180,37 @@ class _Signals:
 
 
 class _Supervisor:
-    def __init__(self, processes: list[SpawnProcess], pipes: list[Connection]) -> None:
-        self.processes = processes
-        self.pipes = pipes
+    """The worker processes, the pipes they report READY on, and their shutdown."""
+
+    def __init__(self) -> None:
+        self.processes: list[SpawnProcess] = []
+        self.pipes: list[Connection] = []
+
+    def start(
+        self,
+        options: ServerOptions,
+        *,
+        port: int,
+        workers: int,
+        use_uvloop: bool,
+        setup: Callable[[], object] | None,
+    ) -> None:
+        context = multiprocessing.get_context("spawn")
+        for index in range(workers):
+            receive, send = context.Pipe(duplex=False)
+            self.pipes.append(receive)
+            process = context.Process(
+                target=_worker_main,
+                args=(worker_options(options, port, index), use_uvloop, send, setup),
+                name=f"eudi-connect-worker-{index}",
+            )
+            process.start()
+            send.close()
+            self.processes.append(process)
+
+    def close_pipes(self) -> None:
+        for pipe in self.pipes:
+            pipe.close()
 
     def alive(self) -> list[SpawnProcess]:
         return [process for process in self.processes if process.is_alive()]
@@ -267,39 +295,32 @@ def run_workers(
     # (and a PostgreSQL store without the key in the environment fails before any fork).
     master_key_for(options.db_url)
     holder, port = reserve_port(options.host, options.port)
-    context = multiprocessing.get_context("spawn")
-    processes: list[SpawnProcess] = []
-    pipes: list[Connection] = []
-    with _Signals() as signals:
-        try:
-            for index in range(workers):
-                receive, send = context.Pipe(duplex=False)
-                process = context.Process(
-                    target=_worker_main,
-                    args=(worker_options(options, port, index), use_uvloop, send, setup),
-                    name=f"eudi-connect-worker-{index}",
-                )
-                process.start()
-                send.close()
-                processes.append(process)
-                pipes.append(receive)
-            supervisor = _Supervisor(processes, pipes)
-            if not supervisor.wait_ready(signals, ready_timeout):
-                supervisor.stop(signal.SIGTERM, options.grace_seconds + 10)
+    supervisor = _Supervisor()
+    stop_timeout = options.grace_seconds + 10
+    try:
+        with _Signals() as signals:
+            supervisor.start(
+                options, port=port, workers=workers, use_uvloop=use_uvloop, setup=setup
+            )
+            ready = supervisor.wait_ready(signals, ready_timeout)
+            holder.close()  # the workers listen now (or never will): nothing left to hold
+            if not ready:
+                supervisor.stop(signal.SIGTERM, stop_timeout)
                 return 0 if signals.drain() else 1
-        finally:
-            holder.close()
-        log.info("%d workers serving on %s:%d", workers, options.host, port)
-        print(f"{READY_PREFIX}{port}", file=ready_stream, flush=True)
-        received = supervisor.wait_for_signal_or_exit(signals)
-        if received is not None:
-            # The same signal: a worker shuts down gracefully on either.
-            return 0 if supervisor.stop(received, options.grace_seconds + 10) else 1
-        crashed = [p for p in processes if not p.is_alive()]
-        log.error(
-            "worker %s exited with %s; stopping the others",
-            crashed[0].pid if crashed else "?",
-            crashed[0].exitcode if crashed else "?",
-        )
-        supervisor.stop(signal.SIGTERM, options.grace_seconds + 10)
-        return 1
+            log.info("%d workers serving on %s:%d", workers, options.host, port)
+            print(f"{READY_PREFIX}{port}", file=ready_stream, flush=True)
+            received = supervisor.wait_for_signal_or_exit(signals)
+            if received is not None:
+                # Forward the same signal: a worker shuts down gracefully on either.
+                return 0 if supervisor.stop(received, stop_timeout) else 1
+            crashed = [p for p in supervisor.processes if not p.is_alive()]
+            log.error(
+                "worker %s exited with %s; stopping the others",
+                crashed[0].pid if crashed else "?",
+                crashed[0].exitcode if crashed else "?",
+            )
+            supervisor.stop(signal.SIGTERM, stop_timeout)
+            return 1
+    finally:
+        holder.close()
+        supervisor.close_pipes()

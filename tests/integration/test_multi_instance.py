@@ -287,9 +287,17 @@ async def test_key_rotation_elsewhere_takes_effect_within_the_refresh_interval(
 # --- serve --workers 2: one port -------------------------------------------------------------
 
 
-def _children(pid: int) -> list[int]:
+def _workers(pid: int) -> list[int]:
+    """The server worker processes of a `serve --workers` parent (not multiprocessing's
+    resource tracker, its other child)."""
     with open(f"/proc/{pid}/task/{pid}/children", encoding="ascii") as listing:
-        return [int(child) for child in listing.read().split()]
+        children = [int(child) for child in listing.read().split()]
+    found = []
+    for child in children:
+        with open(f"/proc/{child}/cmdline", "rb") as cmdline:
+            if b"spawn_main" in cmdline.read():
+                found.append(child)
+    return found
 
 
 def _exists(pid: int) -> bool:
@@ -316,8 +324,8 @@ async def test_workers_share_one_port_and_stop_together(tmp_path: Path) -> None:
     env = {**os.environ, "EUDI_CONNECT_MASTER_KEY": master.to_text()}
     process, port = _start(_serve_command(db_url, "--workers", "2"), env, tmp_path / "w.log")
     try:
-        workers = _children(process.pid)
-        assert len(workers) >= 2
+        workers = _workers(process.pid)
+        assert len(workers) == 2
         cpu_before = {pid: _cpu_seconds(pid) for pid in workers}
         services = await open_services(db_url, master_key=master)
         try:
@@ -351,3 +359,23 @@ async def test_workers_share_one_port_and_stop_together(tmp_path: Path) -> None:
         code = _stop(process)
     assert code == 0
     assert not any(_exists(pid) for pid in busy)  # the parent waited for its workers
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_dead_worker_stops_the_group(tmp_path: Path) -> None:
+    """When one worker dies, the parent stops the others and exits 1 for its supervisor."""
+    env = {**os.environ, "EUDI_CONNECT_MASTER_KEY": MasterKey.generate().to_text()}
+    command = _serve_command(f"sqlite:///{tmp_path / 'crash.db'}", "--workers", "2")
+    process, _ = _start(command, env, tmp_path / "crash.log")
+    try:
+        workers = _workers(process.pid)
+        assert len(workers) == 2
+        os.kill(workers[0], signal.SIGKILL)
+        assert process.wait(timeout=30) == 1
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
+    assert not _exists(workers[1])
