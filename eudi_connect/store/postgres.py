@@ -62,6 +62,14 @@ from eudi_connect.store.migrations import (
     pending_migrations,
 )
 from eudi_connect.store.postgres_writer import GrouperStats, InsertGrouper, closed_error
+from eudi_connect.store.rows import (
+    credential_record,
+    etag_mismatch,
+    issuer_key_record,
+    new_credential_record,
+    template_definition_json,
+    template_record,
+)
 
 # asyncpg ships no type information: its connections and rows are `Any` to mypy.
 Connection = Any
@@ -82,7 +90,7 @@ _DEFAULT_SERVER_SETTINGS: Final = {
 
 # --- SQL ---------------------------------------------------------------------------------
 # Spelled out in full (no string building at run time); column order matches the
-# `_credential`, `_issuer_key`, `_status_list` and `_template` row mappers below.
+# `credential_record`, `issuer_key_record`, `_status_list` and `template_record` row mappers below.
 
 _MIGRATIONS_TABLE = (
     "CREATE TABLE IF NOT EXISTS schema_migrations ("
@@ -610,7 +618,7 @@ class PostgresStore(Store):
                     return candidate
                 row = await connection.fetchrow(_ACTIVE_ISSUER_KEY, candidate.tenant_id)
                 if row is not None:
-                    return _issuer_key(row)
+                    return issuer_key_record(row)
         raise AbortedError(
             "the tenant's active issuer key changed concurrently; retry", reason="ISSUER_KEY_RACE"
         )
@@ -628,7 +636,7 @@ class PostgresStore(Store):
 
     async def list_issuer_keys(self, tenant_id: str) -> list[IssuerKeyRecord]:
         rows = await self._fetch(_ISSUER_KEYS_NEWEST_FIRST, tenant_id)
-        return [_issuer_key(row) for row in rows]
+        return [issuer_key_record(row) for row in rows]
 
     # --- status lists ------------------------------------------------------------------
     async def lease_positions(
@@ -717,12 +725,12 @@ class PostgresStore(Store):
                     [row.tenant_id for row in replayed],
                     [row.request_id for row in replayed],
                 )
-                for record in map(_credential, found):
+                for record in map(credential_record, found):
                     stored[(record.tenant_id, record.request_id)] = record
         outcomes: list[InsertOutcome] = []
         for row in batch:
             if row.credential_id in inserted:
-                outcomes.append(InsertOutcome(inserted=True, record=_new_credential_record(row)))
+                outcomes.append(InsertOutcome(inserted=True, record=new_credential_record(row)))
                 continue
             # The tenant already used this request_id: answer with what is stored.
             existing = stored.get((row.tenant_id, row.request_id))
@@ -733,13 +741,13 @@ class PostgresStore(Store):
 
     async def get_credential(self, tenant_id: str, credential_id: str) -> CredentialRecord | None:
         row = await self._fetch_one(_CREDENTIAL_BY_ID, tenant_id, credential_id)
-        return None if row is None else _credential(row)
+        return None if row is None else credential_record(row)
 
     async def get_credential_by_request_id(
         self, tenant_id: str, request_id: str
     ) -> CredentialRecord | None:
         row = await self._fetch_one(_CREDENTIAL_BY_REQUEST, tenant_id, request_id)
-        return None if row is None else _credential(row)
+        return None if row is None else credential_record(row)
 
     async def get_status_at(self, status_list_id: str, index: int) -> int | None:
         row = await self._fetch_one(_STATUS_AT, status_list_id, index)
@@ -766,7 +774,7 @@ class PostgresStore(Store):
         )
         if row is None:
             return None
-        current = _credential(row)
+        current = credential_record(row)
         if not row[12]:
             return StatusChange(changed=False, record=current)
         return StatusChange(
@@ -784,7 +792,7 @@ class PostgresStore(Store):
         description: str,
         created_at: int,
     ) -> TemplateRecord:
-        definition_json = _definition_json(definition)
+        definition_json = template_definition_json(definition)
         version = await self._fetch_one(
             _CREATE_TEMPLATE,
             tenant_id,
@@ -809,7 +817,7 @@ class PostgresStore(Store):
 
     async def get_template(self, tenant_id: str, template_id: str) -> TemplateRecord | None:
         row = await self._fetch_one(_LIVE_TEMPLATE, tenant_id, template_id)
-        return None if row is None else _template(row)
+        return None if row is None else template_record(row)
 
     async def get_template_version(self, tenant_id: str, template_id: str) -> int | None:
         row = await self._fetch_one(_LIVE_TEMPLATE_VERSION, tenant_id, template_id)
@@ -826,7 +834,7 @@ class PostgresStore(Store):
         if limit < 1:
             return []
         rows = await self._fetch(_TEMPLATES_PAGE, tenant_id, after, kind, limit)
-        return [_template(row) for row in rows]
+        return [template_record(row) for row in rows]
 
     async def update_template(
         self,
@@ -838,7 +846,7 @@ class PostgresStore(Store):
         expected_version: int,
         updated_at: int,
     ) -> TemplateRecord | None:
-        definition_json = _definition_json(definition)
+        definition_json = template_definition_json(definition)
         row = await self._fetch_one(
             _UPDATE_TEMPLATE,
             tenant_id,
@@ -851,7 +859,7 @@ class PostgresStore(Store):
         if row is None:
             return None
         if row[3] is None:
-            raise _etag_mismatch()
+            raise etag_mismatch()
         return TemplateRecord(
             tenant_id=tenant_id,
             template_id=template_id,
@@ -877,7 +885,7 @@ class PostgresStore(Store):
         if row is None:
             return False
         if not row[1]:
-            raise _etag_mismatch()
+            raise etag_mismatch()
         return True
 
 
@@ -1001,83 +1009,4 @@ def _issuer_key_values(key: IssuerKeyRecord) -> tuple[Any, ...]:
     )
 
 
-def _etag_mismatch() -> AbortedError:
-    return AbortedError(
-        "the template changed since it was read; read it again", reason="TEMPLATE_ETAG_MISMATCH"
-    )
-
-
-def _definition_json(definition: Mapping[str, Any]) -> str:
-    """The definition as strict JSON text (no NaN), as the SQLite store writes it."""
-    try:
-        return json.dumps(definition, ensure_ascii=False, allow_nan=False, default=_json_mapping)
-    except (TypeError, ValueError) as error:
-        raise InvalidArgumentError(
-            "the template definition is not a JSON object", reason="INVALID_RECORD"
-        ) from error
-
-
-def _json_mapping(value: object) -> dict[str, Any]:
-    if isinstance(value, Mapping):
-        return dict(value)
-    raise TypeError(f"{type(value).__name__} is not JSON")
-
-
 # --- rows to records ----------------------------------------------------------------------
-
-
-def _credential(row: Row) -> CredentialRecord:
-    return CredentialRecord(
-        credential_id=row[0],
-        tenant_id=row[1],
-        request_id=row[2],
-        template_id=row[3],
-        format=row[4],
-        credential=row[5],
-        status_list_id=row[6],
-        status_index=row[7],
-        issued_at=row[8],
-        expires_at=row[9],
-        status=row[10],
-        status_updated_at=row[11],
-    )
-
-
-def _new_credential_record(row: NewCredential) -> CredentialRecord:
-    return CredentialRecord(
-        credential_id=row.credential_id,
-        tenant_id=row.tenant_id,
-        request_id=row.request_id,
-        template_id=row.template_id,
-        format=row.format,
-        credential=row.credential,
-        status_list_id=row.status_list_id,
-        status_index=row.status_index,
-        issued_at=row.issued_at,
-        expires_at=row.expires_at,
-        status=0,
-    )
-
-
-def _issuer_key(row: Row) -> IssuerKeyRecord:
-    return IssuerKeyRecord(
-        kid=row[0],
-        tenant_id=row[1],
-        private_key_encrypted=bytes(row[2]),
-        public_jwk=json.loads(row[3]),
-        created_at=row[4],
-        retired_at=row[5],
-    )
-
-
-def _template(row: Row) -> TemplateRecord:
-    return TemplateRecord(
-        tenant_id=row[0],
-        template_id=row[1],
-        kind=row[2],
-        definition=json.loads(row[3]),
-        description=row[4],
-        version=row[5],
-        created_at=row[6],
-        updated_at=row[7],
-    )

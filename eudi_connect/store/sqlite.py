@@ -49,6 +49,14 @@ from eudi_connect.store.migrations import (
     load_migrations,
     pending_migrations,
 )
+from eudi_connect.store.rows import (
+    credential_record,
+    etag_mismatch,
+    issuer_key_record,
+    new_credential_record,
+    template_definition_json,
+    template_record,
+)
 from eudi_connect.store.sqlite_writer import (
     GroupCommitWriter,
     WriterStats,
@@ -69,8 +77,8 @@ Row = tuple[Any, ...]
 MIN_SQLITE_VERSION: Final = (3, 37, 0)
 
 # --- SQL ---------------------------------------------------------------------------------
-# Spelled out in full (no string building); column order matches the `_credential`,
-# `_issuer_key` and `_status_list` row mappers below.
+# Spelled out in full (no string building); column order matches the `credential_record`,
+# `issuer_key_record` and `_status_list` row mappers below.
 
 _SELECT_CREDENTIAL = (
     "SELECT credential_id, tenant_id, request_id, template_id, format, credential, "
@@ -450,7 +458,7 @@ class SqliteStore(Store):
         def work(conn: sqlite3.Connection) -> IssuerKeyRecord:
             row = conn.execute(_ACTIVE_ISSUER_KEY, (candidate.tenant_id,)).fetchone()
             if row is not None:
-                return _issuer_key(row)
+                return issuer_key_record(row)
             _insert_issuer_key(conn, candidate)
             return candidate
 
@@ -468,7 +476,7 @@ class SqliteStore(Store):
 
     async def list_issuer_keys(self, tenant_id: str) -> list[IssuerKeyRecord]:
         rows = await self._fetch(_ISSUER_KEYS_NEWEST_FIRST, (tenant_id,))
-        return [_issuer_key(row) for row in rows]
+        return [issuer_key_record(row) for row in rows]
 
     # --- status lists ------------------------------------------------------------------
     async def lease_positions(
@@ -550,13 +558,13 @@ class SqliteStore(Store):
 
     async def get_credential(self, tenant_id: str, credential_id: str) -> CredentialRecord | None:
         row = await self._fetch_one(_CREDENTIAL_BY_ID, (tenant_id, credential_id))
-        return None if row is None else _credential(row)
+        return None if row is None else credential_record(row)
 
     async def get_credential_by_request_id(
         self, tenant_id: str, request_id: str
     ) -> CredentialRecord | None:
         row = await self._fetch_one(_CREDENTIAL_BY_REQUEST, (tenant_id, request_id))
-        return None if row is None else _credential(row)
+        return None if row is None else credential_record(row)
 
     async def get_status_at(self, status_list_id: str, index: int) -> int | None:
         row = await self._fetch_point(
@@ -581,7 +589,7 @@ class SqliteStore(Store):
             row = conn.execute(_CREDENTIAL_BY_ID, (tenant_id, credential_id)).fetchone()
             if row is None:
                 return None
-            current = _credential(row)
+            current = credential_record(row)
             if current.status not in from_statuses:
                 return StatusChange(changed=False, record=current)
             updated = conn.execute(
@@ -610,7 +618,7 @@ class SqliteStore(Store):
         description: str,
         created_at: int,
     ) -> TemplateRecord:
-        definition_json = _definition_json(definition)
+        definition_json = template_definition_json(definition)
 
         def work(conn: sqlite3.Connection) -> TemplateRecord:
             state = conn.execute(_TEMPLATE_STATE, (tenant_id, template_id)).fetchone()
@@ -665,7 +673,7 @@ class SqliteStore(Store):
 
     async def get_template(self, tenant_id: str, template_id: str) -> TemplateRecord | None:
         row = await self._fetch_one(_LIVE_TEMPLATE, (tenant_id, template_id))
-        return None if row is None else _template(row)
+        return None if row is None else template_record(row)
 
     async def get_template_version(self, tenant_id: str, template_id: str) -> int | None:
         row = await self._fetch_one(_LIVE_TEMPLATE_VERSION, (tenant_id, template_id))
@@ -684,7 +692,7 @@ class SqliteStore(Store):
         # SQLite compares TEXT bytewise as UTF-8, which orders like Python's str.
         sql = _TEMPLATES_PAGE if after is None else _TEMPLATES_PAGE_AFTER
         rows = await self._fetch(sql, (tenant_id, after, kind, limit))
-        return [_template(row) for row in rows]
+        return [template_record(row) for row in rows]
 
     async def update_template(
         self,
@@ -696,7 +704,7 @@ class SqliteStore(Store):
         expected_version: int,
         updated_at: int,
     ) -> TemplateRecord | None:
-        definition_json = _definition_json(definition)
+        definition_json = template_definition_json(definition)
 
         def work(conn: sqlite3.Connection) -> TemplateRecord | None:
             state = conn.execute(_TEMPLATE_STATE, (tenant_id, template_id)).fetchone()
@@ -704,7 +712,7 @@ class SqliteStore(Store):
                 return None
             version, _, kind, created_at = state
             if version != expected_version:
-                raise _etag_mismatch()
+                raise etag_mismatch()
             conn.execute(
                 _UPDATE_TEMPLATE,
                 (updated_at, description, definition_json, tenant_id, template_id, version),
@@ -736,7 +744,7 @@ class SqliteStore(Store):
                 return False
             version = state[0]
             if expected_version is not None and version != expected_version:
-                raise _etag_mismatch()
+                raise etag_mismatch()
             conn.execute(
                 _DELETE_TEMPLATE, (deleted_at, deleted_at, tenant_id, template_id, version)
             )
@@ -772,13 +780,13 @@ def _insert_credentials(
         except sqlite3.IntegrityError as error:
             raise _credential_conflict(conn, error, row) from error
         if inserted:
-            outcomes.append(InsertOutcome(inserted=True, record=_new_credential_record(row)))
+            outcomes.append(InsertOutcome(inserted=True, record=new_credential_record(row)))
             continue
         # The tenant already used this request_id: answer with what is stored.
         stored = conn.execute(_CREDENTIAL_BY_REQUEST, (row.tenant_id, row.request_id)).fetchone()
         if stored is None:  # pragma: no cover - DO NOTHING fires only on that conflict
             raise AbortedError("the idempotent insert found no row", reason="STORE_RACE")
-        outcomes.append(InsertOutcome(inserted=False, record=_credential(stored)))
+        outcomes.append(InsertOutcome(inserted=False, record=credential_record(stored)))
     return outcomes
 
 
@@ -834,86 +842,7 @@ def _record_error(error: sqlite3.IntegrityError, *, exists: tuple[str, str]) -> 
     return mapped
 
 
-def _etag_mismatch() -> AbortedError:
-    return AbortedError(
-        "the template changed since it was read; read it again", reason="TEMPLATE_ETAG_MISMATCH"
-    )
-
-
-def _definition_json(definition: Mapping[str, Any]) -> str:
-    """The definition as strict JSON text (no NaN), serialised before it reaches the writer."""
-    try:
-        return json.dumps(definition, ensure_ascii=False, allow_nan=False, default=_json_mapping)
-    except (TypeError, ValueError) as error:
-        raise InvalidArgumentError(
-            "the template definition is not a JSON object", reason="INVALID_RECORD"
-        ) from error
-
-
-def _json_mapping(value: object) -> dict[str, Any]:
-    if isinstance(value, Mapping):
-        return dict(value)
-    raise TypeError(f"{type(value).__name__} is not JSON")
-
-
 # --- rows to records ----------------------------------------------------------------------
-
-
-def _credential(row: Row) -> CredentialRecord:
-    return CredentialRecord(
-        credential_id=row[0],
-        tenant_id=row[1],
-        request_id=row[2],
-        template_id=row[3],
-        format=row[4],
-        credential=row[5],
-        status_list_id=row[6],
-        status_index=row[7],
-        issued_at=row[8],
-        expires_at=row[9],
-        status=row[10],
-        status_updated_at=row[11],
-    )
-
-
-def _new_credential_record(row: NewCredential) -> CredentialRecord:
-    return CredentialRecord(
-        credential_id=row.credential_id,
-        tenant_id=row.tenant_id,
-        request_id=row.request_id,
-        template_id=row.template_id,
-        format=row.format,
-        credential=row.credential,
-        status_list_id=row.status_list_id,
-        status_index=row.status_index,
-        issued_at=row.issued_at,
-        expires_at=row.expires_at,
-        status=0,
-    )
-
-
-def _template(row: Row) -> TemplateRecord:
-    return TemplateRecord(
-        tenant_id=row[0],
-        template_id=row[1],
-        kind=row[2],
-        definition=json.loads(row[3]),
-        description=row[4],
-        version=row[5],
-        created_at=row[6],
-        updated_at=row[7],
-    )
-
-
-def _issuer_key(row: Row) -> IssuerKeyRecord:
-    return IssuerKeyRecord(
-        kid=row[0],
-        tenant_id=row[1],
-        private_key_encrypted=bytes(row[2]),
-        public_jwk=json.loads(row[3]),
-        created_at=row[4],
-        retired_at=row[5],
-    )
 
 
 # --- connections and migrations ----------------------------------------------------------
