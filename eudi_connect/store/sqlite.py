@@ -370,16 +370,17 @@ class SqliteStore(Store):
             return None
         return connection
 
-    async def _fetch_point(self, sql: str, parameters: Sequence[Any]) -> Row | None:
-        """One row by an index, read on the event loop: no thread hand-off.
+    async def _fetch_few(self, sql: str, parameters: Sequence[Any]) -> list[Row]:
+        """A few rows by an index, read on the event loop: no thread hand-off.
 
-        For the small reads on hot paths (a credential's status in every verification, a
-        status list's version in every token request): the lookup itself takes a few µs
-        in SQLite, the hand-off to a reader thread ~100 µs of CPU and two context switches.
-        In WAL mode a read never waits for the writer and sees every committed change (a
-        revocation shows at once). Should the file be locked all the same (another process
-        recovering it) or the read fail at all, it is retried on a reader thread, which
-        waits for locks and maps errors as every other read does.
+        For the small reads on hot paths (a credential by id, its status in every
+        verification, a status list's version, a tenant's keys or template version): the
+        lookup itself takes a few µs in SQLite, the hand-off to a reader thread ~100 µs of
+        CPU and two context switches. In WAL mode a read never waits for the writer and
+        sees every committed change (a revocation shows at once). Should the file be locked
+        all the same (another process recovering it) or the read fail at all, it is retried
+        on a reader thread, which waits for locks and maps errors as every other read does.
+        Scans and reads of unbounded size stay on the reader threads.
         """
         if self._state != "open":
             raise closed_error()
@@ -391,8 +392,13 @@ class SqliteStore(Store):
             except sqlite3.Error:
                 pass
             else:
-                return tuple(rows[0]) if rows else None
-        return await self._fetch_one(sql, parameters)
+                return [tuple(row) for row in rows]
+        return await self._fetch(sql, parameters)
+
+    async def _fetch_point(self, sql: str, parameters: Sequence[Any]) -> Row | None:
+        """One row by a unique index, read on the event loop (see `_fetch_few`)."""
+        rows = await self._fetch_few(sql, parameters)
+        return rows[0] if rows else None
 
     # --- meta --------------------------------------------------------------------------
     async def get_or_set_meta(self, key: str, value: bytes) -> bytes:
@@ -475,7 +481,7 @@ class SqliteStore(Store):
         await self._write(work)
 
     async def list_issuer_keys(self, tenant_id: str) -> list[IssuerKeyRecord]:
-        rows = await self._fetch(_ISSUER_KEYS_NEWEST_FIRST, (tenant_id,))
+        rows = await self._fetch_few(_ISSUER_KEYS_NEWEST_FIRST, (tenant_id,))
         return [issuer_key_record(row) for row in rows]
 
     # --- status lists ------------------------------------------------------------------
@@ -557,13 +563,13 @@ class SqliteStore(Store):
         return await self._write(lambda conn: _insert_credentials(conn, batch), rows=len(batch))
 
     async def get_credential(self, tenant_id: str, credential_id: str) -> CredentialRecord | None:
-        row = await self._fetch_one(_CREDENTIAL_BY_ID, (tenant_id, credential_id))
+        row = await self._fetch_point(_CREDENTIAL_BY_ID, (tenant_id, credential_id))
         return None if row is None else credential_record(row)
 
     async def get_credential_by_request_id(
         self, tenant_id: str, request_id: str
     ) -> CredentialRecord | None:
-        row = await self._fetch_one(_CREDENTIAL_BY_REQUEST, (tenant_id, request_id))
+        row = await self._fetch_point(_CREDENTIAL_BY_REQUEST, (tenant_id, request_id))
         return None if row is None else credential_record(row)
 
     async def get_status_at(self, status_list_id: str, index: int) -> int | None:
@@ -676,7 +682,7 @@ class SqliteStore(Store):
         return None if row is None else template_record(row)
 
     async def get_template_version(self, tenant_id: str, template_id: str) -> int | None:
-        row = await self._fetch_one(_LIVE_TEMPLATE_VERSION, (tenant_id, template_id))
+        row = await self._fetch_point(_LIVE_TEMPLATE_VERSION, (tenant_id, template_id))
         return None if row is None else int(row[0])
 
     async def list_templates(
