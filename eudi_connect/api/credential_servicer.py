@@ -37,6 +37,7 @@ def issue_command(request: pb.IssueCredentialRequest) -> IssueCommand:
         validity_seconds=(
             request.validity_seconds if request.HasField("validity_seconds") else None
         ),
+        format=request.format,
     )
 
 
@@ -76,6 +77,7 @@ def copies_items(copies: pb.CredentialCopies) -> list[BatchItem]:
             request_id=request_id,
             validity_seconds=validity,
             coarsen_timestamps=True,
+            format=copies.format,
         )
         items.append(BatchItem(i, request_id, command=command))
     return items
@@ -202,4 +204,8 @@ class CredentialServicer(pb_grpc.CredentialServiceServicer):
     async def GetIssuerKeys(
         self, request: pb.GetIssuerKeysRequest, context: Context
     ) -> pb.GetIssuerKeysResponse:
-        return pb.GetIssuerKeysResponse(jwks=await self._services.keys.jwks_json(current_tenant()))
+        tenant_id = current_tenant()
+        return pb.GetIssuerKeysResponse(
+            jwks=await self._services.keys.jwks_json(tenant_id),
+            certificates=await self._services.keys.issuer_certificates(tenant_id),
+        )

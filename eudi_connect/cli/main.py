@@ -74,7 +74,11 @@ async def _keys_rotate(args: argparse.Namespace) -> None:
 def cmd_serve(args: argparse.Namespace) -> None:
     configure_logging(args.log_format, args.log_level.upper())
     settings = ServiceSettings(
-        public_url=args.public_url, issuer_key_refresh_seconds=args.key_refresh_seconds
+        public_url=args.public_url,
+        issuer_key_refresh_seconds=args.key_refresh_seconds,
+        issuer_country=args.issuer_country,
+        issuer_ca_cert=args.issuer_ca_cert,
+        issuer_ca_key=args.issuer_ca_key,
     )
     options = ServerOptions(
         host=args.host,
@@ -288,6 +292,15 @@ def build_parser() -> argparse.ArgumentParser:
         default=ServiceSettings().issuer_key_refresh_seconds,
         help="how soon a key rotated elsewhere is used here (default %(default)s)",
     )
+    serve.add_argument(
+        "--issuer-country",
+        default=ServiceSettings().issuer_country,
+        help="ISO 3166-1 alpha-2 code in issuer certificates (default %(default)s)",
+    )
+    serve.add_argument(
+        "--issuer-ca-cert", help="PEM certificate of a CA that signs the issuer certificates"
+    )
+    serve.add_argument("--issuer-ca-key", help="PEM P-256 private key of --issuer-ca-cert")
     serve.set_defaults(func=cmd_serve)
 
     tenant = sub.add_parser("tenant", help="manage tenants").add_subparsers(

@@ -1,4 +1,5 @@
-"""One credential from a template and subject data: render the claims, then sign.
+"""One credential from a template and subject data: render the claims, then sign, as an
+SD-JWT VC or as an ISO/IEC 18013-5 mdoc.
 
 Kept apart from the services so that a worker process can run it with nothing but the
 core: batch issuance signs groups of credentials on the machine's other cores.
@@ -8,9 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
+from eudi_connect.core.formats import MDOC_FORMAT, SD_JWT_VC_FORMAT
 from eudi_connect.core.jose import SigningKey
+from eudi_connect.core.mdoc import (
+    BUILTIN_MAPPINGS,
+    MdocIssuanceError,
+    MdocMapping,
+    ValidityInfo,
+    issue_mdoc,
+    to_mdoc_namespaces,
+)
 from eudi_connect.core.sdjwt import StatusReference, issue_sd_jwt_vc
 from eudi_connect.core.templates import CredentialTemplate, TemplateEnvironment
 from eudi_connect.errors import InvalidArgumentError
@@ -29,6 +40,21 @@ class CredentialDraft:
     # Either rendered claims, or the subject to render them from.
     claims: Mapping[str, Any] | None = None
     subject: Mapping[str, Any] = field(default_factory=dict)
+    format: str = SD_JWT_VC_FORMAT
+    # x5chain of the signing key (its certificate first); mdoc needs it.
+    certificate_chain: tuple[bytes, ...] = ()
+
+
+def mdoc_mapping(template: CredentialTemplate) -> MdocMapping:
+    """How the template's claims become mdoc elements: the built-in mapping of its
+    docType (PID, mDL), else every claim under its own name in the template's namespace."""
+    builtin = BUILTIN_MAPPINGS.get(template.mdoc_doc_type)
+    namespace = template.mdoc_namespace
+    if builtin is not None and (not namespace or namespace == builtin.namespace):
+        return builtin
+    return MdocMapping(
+        doc_type=template.mdoc_doc_type, namespace=namespace or template.mdoc_doc_type
+    )
 
 
 def sign_draft(
@@ -38,6 +64,8 @@ def sign_draft(
     claims = draft.claims
     if claims is None:
         claims = environment.render_claims(draft.template, draft.subject)
+    if draft.format == MDOC_FORMAT:
+        return _sign_mdoc(draft, claims, signing_key)
     try:
         return issue_sd_jwt_vc(
             claims,
@@ -56,3 +84,36 @@ def sign_draft(
             f"template '{draft.template.template_id}' rendered claims that cannot be issued: {exc}",
             reason="CLAIMS_INVALID",
         ) from exc
+
+
+def _sign_mdoc(draft: CredentialDraft, claims: Mapping[str, Any], signing_key: SigningKey) -> str:
+    if draft.holder_jwk is None:
+        raise InvalidArgumentError(
+            "an mso_mdoc credential needs holder_jwk: it becomes the mdoc's device key",
+            reason="HOLDER_KEY_REQUIRED",
+        )
+    signed = datetime.fromtimestamp(draft.issued_at, UTC)
+    until = datetime.fromtimestamp(draft.expires_at, UTC)
+    try:
+        namespaces = to_mdoc_namespaces(
+            mdoc_mapping(draft.template),
+            claims,
+            issuance_date=signed.date(),
+            expiry_date=until.date(),
+        )
+        issued = issue_mdoc(
+            namespaces,
+            doc_type=draft.template.mdoc_doc_type,
+            holder_jwk=draft.holder_jwk,
+            validity=ValidityInfo(signed=signed, valid_from=signed, valid_until=until),
+            signing_key=signing_key,
+            certificate_chain=draft.certificate_chain,
+            status=draft.status,
+        )
+    except MdocIssuanceError as exc:
+        raise InvalidArgumentError(
+            f"template '{draft.template.template_id}' rendered claims that cannot be issued "
+            f"as an mdoc: {exc.message}",
+            reason="CLAIMS_INVALID",
+        ) from exc
+    return issued.credential

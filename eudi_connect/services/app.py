@@ -12,6 +12,7 @@ from eudi_connect.core.keys import MasterKey, load_master_key
 from eudi_connect.core.templates import TemplateEnvironment
 from eudi_connect.errors import ConfigurationError
 from eudi_connect.services.issuance import IssuanceService
+from eudi_connect.services.issuer_certificates import CertificatePolicy, load_authority
 from eudi_connect.services.keys import KeyService, check_master_key
 from eudi_connect.services.revocation import RevocationService
 from eudi_connect.services.settings import ServiceSettings
@@ -50,6 +51,24 @@ class Services:
             if self.signing_pool is not None:
                 self.signing_pool.close()
             await self.store.close()
+
+
+def certificate_policy(settings: ServiceSettings) -> CertificatePolicy:
+    """Self-signed issuer certificates, or signed by the CA the settings name."""
+    if bool(settings.issuer_ca_cert) != bool(settings.issuer_ca_key):
+        raise ConfigurationError(
+            "an issuer CA needs both its certificate and its key", reason="ISSUER_CA_INVALID"
+        )
+    country = settings.issuer_country
+    if not (len(country) == 2 and country.isascii() and country.isalpha() and country.isupper()):
+        raise ConfigurationError(
+            f"issuer country {country!r} is not an ISO 3166-1 alpha-2 code",
+            reason="ISSUER_COUNTRY_INVALID",
+        )
+    authority = None
+    if settings.issuer_ca_cert and settings.issuer_ca_key:
+        authority = load_authority(settings.issuer_ca_cert, settings.issuer_ca_key)
+    return CertificatePolicy(country=settings.issuer_country, authority=authority)
 
 
 def default_sign_workers() -> int:
@@ -95,8 +114,17 @@ async def open_services(
     except BaseException:
         await store.close()
         raise
+    try:
+        certificates = certificate_policy(settings)
+    except BaseException:
+        await store.close()
+        raise
     keys = KeyService(
-        store, master, clock=clock, refresh_seconds=settings.issuer_key_refresh_seconds
+        store,
+        master,
+        clock=clock,
+        refresh_seconds=settings.issuer_key_refresh_seconds,
+        certificates=certificates,
     )
     status_lists = StatusListService(store, keys, settings, clock=clock)
     templates = CredentialTemplates(TemplateEnvironment(), store=store)

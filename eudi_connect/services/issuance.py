@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from eudi_connect.core.credential_builder import CredentialDraft, sign_draft
+from eudi_connect.core.formats import FORMATS, MDOC_FORMAT, SD_JWT_VC_FORMAT
 from eudi_connect.core.jose import InvalidJwkError, SigningKey, public_jwk, public_key_from_jwk
 from eudi_connect.core.sdjwt import StatusReference
 from eudi_connect.core.templates import CredentialTemplate
@@ -26,7 +27,6 @@ from eudi_connect.services.status_lists import StatusListService, StatusSlot
 from eudi_connect.services.templates import CredentialTemplates
 from eudi_connect.store.base import CredentialRecord, NewCredential, Store
 
-SD_JWT_VC_FORMAT = "dc+sd-jwt"
 MAX_REQUEST_ID_LENGTH = 128
 MAX_HOLDER_JWK_LENGTH = 4096
 # Steps timed into operation.time (and traced): render per credential; sign and store per
@@ -44,6 +44,8 @@ class IssueCommand:
     # Copies of one credential get iat/exp coarsened to the template's granularity, so
     # that timestamps do not link the copies of one batch.
     coarsen_timestamps: bool = False
+    # "dc+sd-jwt" or "mso_mdoc"; empty means the default, SD-JWT VC.
+    format: str = ""
 
 
 @dataclass(frozen=True)
@@ -142,8 +144,11 @@ class IssuanceService:
         if prepared:
             slots = await self._status_lists.allocate(tenant_id, len(prepared))
             signing_key = await self._keys.signing_key(tenant_id)
+            chain: tuple[bytes, ...] = ()
+            if any(item.format == MDOC_FORMAT for _, item in prepared):
+                chain = await self._keys.certificate_chain(tenant_id, signing_key)
             drafts = [
-                self._draft(tenant_id, item, slot)
+                self._draft(tenant_id, item, slot, chain)
                 for (_, item), slot in zip(prepared, slots, strict=True)
             ]
             with measure_operation_time(SIGN_STEP):
@@ -185,15 +190,27 @@ class IssuanceService:
             lookups[command.template_id] = template
         if isinstance(template, EudiConnectError):
             raise template
+        credential_format = _checked_format(command.format, template)
         validity = template.validity(command.validity_seconds)
         holder_jwk = parse_holder_jwk(command.holder_jwk)
+        if credential_format == MDOC_FORMAT and holder_jwk is None:
+            raise InvalidArgumentError(
+                "an mso_mdoc credential needs holder_jwk: it becomes the mdoc's device key",
+                reason="HOLDER_KEY_REQUIRED",
+            )
         claims = None
         if render:
             with measure_operation_time(RENDER_STEP):
                 claims = self._templates.render_claims(template, command.subject)
-        return _Prepared(command, template, claims, holder_jwk, validity)
+        return _Prepared(command, template, claims, holder_jwk, validity, credential_format)
 
-    def _draft(self, tenant_id: str, item: _Prepared, slot: StatusSlot) -> CredentialDraft:
+    def _draft(
+        self,
+        tenant_id: str,
+        item: _Prepared,
+        slot: StatusSlot,
+        certificate_chain: tuple[bytes, ...] = (),
+    ) -> CredentialDraft:
         now = int(self._clock())
         issued_at, expires_at = now, now + item.validity
         if item.command.coarsen_timestamps:
@@ -211,6 +228,8 @@ class IssuanceService:
             holder_jwk=item.holder_jwk,
             claims=item.claims,
             subject=item.command.subject,
+            format=item.format,
+            certificate_chain=certificate_chain if item.format == MDOC_FORMAT else (),
         )
 
     def _sign_here(self, draft: CredentialDraft, signing_key: SigningKey) -> str | EudiConnectError:
@@ -232,7 +251,7 @@ class IssuanceService:
             tenant_id=tenant_id,
             request_id=item.command.request_id or None,
             template_id=item.template.template_id,
-            format=SD_JWT_VC_FORMAT,
+            format=draft.format,
             credential=credential,
             status_list_id=slot.status_list_id,
             status_index=slot.index,
@@ -250,3 +269,22 @@ class _Prepared:
     claims: dict[str, Any] | None
     holder_jwk: dict[str, str] | None
     validity: int
+    format: str = SD_JWT_VC_FORMAT
+
+
+def _checked_format(requested: str, template: CredentialTemplate) -> str:
+    credential_format = requested or SD_JWT_VC_FORMAT
+    if credential_format not in FORMATS:
+        raise InvalidArgumentError(
+            f"format {requested!r} is not supported; use one of {', '.join(sorted(FORMATS))}",
+            reason="FORMAT_UNSUPPORTED",
+            metadata={"format": requested[:64]},
+        )
+    if credential_format == MDOC_FORMAT and not template.mdoc_doc_type:
+        raise InvalidArgumentError(
+            f"template '{template.template_id}' declares no mdoc doctype, so it cannot be "
+            "issued as mso_mdoc",
+            reason="FORMAT_NOT_OFFERED",
+            metadata={"template_id": template.template_id, "format": credential_format},
+        )
+    return credential_format

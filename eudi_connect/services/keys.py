@@ -22,6 +22,7 @@ from eudi_connect.core.keys import (
     new_issuer_key,
     verify_key_check,
 )
+from eudi_connect.services.issuer_certificates import CertificatePolicy
 from eudi_connect.store.base import IssuerKeyRecord, Store
 
 MASTER_KEY_CHECK = "master_key_check"
@@ -37,6 +38,7 @@ async def check_master_key(store: Store, master: MasterKey) -> None:
 class _ActiveKey:
     key: SigningKey
     checked_at: float  # when the store last said this key is the active one
+    certificate: bytes | None = None
 
 
 class KeyService:
@@ -56,23 +58,55 @@ class KeyService:
         *,
         clock: Callable[[], float] = time.time,
         refresh_seconds: float = 30.0,
+        certificates: CertificatePolicy | None = None,
     ) -> None:
         self._store = store
         self._master = master
         self._clock = clock
         self._refresh_seconds = refresh_seconds
+        self._certificates = certificates or CertificatePolicy()
+        self._chains: dict[str, tuple[bytes, ...]] = {}  # kid -> x5chain of that key
         self._active: dict[str, _ActiveKey] = {}
         self._public: dict[str, dict[str, ec.EllipticCurvePublicKey]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
     def _record_for(self, tenant_id: str, key: SigningKey) -> IssuerKeyRecord:
+        now = self._clock()
         return IssuerKeyRecord(
             kid=key.kid,
             tenant_id=tenant_id,
             private_key_encrypted=encrypt_private_key(self._master, key),
             public_jwk=key.public_jwk(),
-            created_at=int(self._clock()),
+            created_at=int(now),
+            certificate=self._certificates.certificate_for(tenant_id, key, now=now),
         )
+
+    async def certificate_chain(self, tenant_id: str, key: SigningKey) -> tuple[bytes, ...]:
+        """The x5chain of one of the tenant's keys: its own certificate (DER).
+
+        A key made before certificates existed gets one now; the store keeps the first one
+        any instance made, so every instance hands out the same certificate.
+        """
+        chain = self._chains.get(key.kid)
+        if chain is None:
+            record = next(
+                (r for r in await self._store.list_issuer_keys(tenant_id) if r.kid == key.kid),
+                None,
+            )
+            certificate = record.certificate if record is not None else None
+            if certificate is None:
+                made = self._certificates.certificate_for(tenant_id, key, now=self._clock())
+                certificate = await self._store.set_issuer_key_certificate(key.kid, made)
+            chain = (certificate,)
+            self._chains[key.kid] = chain
+        return chain
+
+    async def issuer_certificates(self, tenant_id: str) -> list[bytes]:
+        """Certificates that vouch for the tenant's own credentials: every key's, retired
+        ones included, and the configured authority's. Our verifier's trust anchors."""
+        records = await self._store.list_issuer_keys(tenant_id)
+        found = [r.certificate for r in records if r.certificate is not None]
+        return [*found, *self._certificates.anchors]
 
     def _fresh(self, cached: _ActiveKey | None) -> SigningKey | None:
         if cached is None or self._clock() - cached.checked_at >= self._refresh_seconds:

@@ -22,6 +22,11 @@ class ServiceSettings:
     # instance (or by `keys rotate`) takes effect here within this many seconds.
     issuer_key_refresh_seconds: float = 30.0
     max_key_binding_age_seconds: int = 300
+    # Issuer certificates (mdoc x5chain, x5c): the country they name, and optionally PEM
+    # files of an IACA-style CA that signs them instead of each being self-signed.
+    issuer_country: str = "EU"
+    issuer_ca_cert: str | None = None
+    issuer_ca_key: str | None = None
 
     @property
     def base_url(self) -> str:

@@ -36,6 +36,9 @@ class IssuerKeyRecord:
     public_jwk: dict[str, Any]
     created_at: int
     retired_at: int | None = None
+    # DER X.509 certificate of the key (mdoc x5chain, SD-JWT x5c); None only for keys made
+    # before certificates existed, until `set_issuer_key_certificate` gives them one.
+    certificate: bytes | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -175,6 +178,11 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def list_issuer_keys(self, tenant_id: str) -> list[IssuerKeyRecord]:
         """All keys of the tenant, retired ones included, newest first."""
+
+    @abc.abstractmethod
+    async def set_issuer_key_certificate(self, kid: str, certificate: bytes) -> bytes:
+        """Gives a key without a certificate this one; returns the key's certificate, which
+        is another instance's when it was quicker. NotFoundError for an unknown kid."""
 
     # --- status lists ------------------------------------------------------------------
     @abc.abstractmethod

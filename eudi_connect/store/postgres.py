@@ -170,8 +170,8 @@ _INSERT_STATUS_LIST = (
 )
 
 _SELECT_ISSUER_KEY = (
-    "SELECT kid, tenant_id, private_key_encrypted, public_jwk, created_at, retired_at "
-    "FROM issuer_keys "
+    "SELECT kid, tenant_id, private_key_encrypted, public_jwk, created_at, retired_at, "
+    "certificate FROM issuer_keys "
 )
 _ACTIVE_ISSUER_KEY = _SELECT_ISSUER_KEY + "WHERE tenant_id = $1 AND retired_at IS NULL"
 _ISSUER_KEYS_NEWEST_FIRST = (
@@ -180,14 +180,18 @@ _ISSUER_KEYS_NEWEST_FIRST = (
 # The partial unique index issuer_keys_one_active is the arbiter: of several instances
 # making a tenant's first key at once, one inserts and the others read its key.
 _INSERT_FIRST_ISSUER_KEY = (
-    "INSERT INTO issuer_keys (kid, tenant_id, private_key_encrypted, public_jwk, created_at) "
-    "VALUES ($1, $2, $3, $4, $5) "
+    "INSERT INTO issuer_keys (kid, tenant_id, private_key_encrypted, public_jwk, created_at, "
+    "certificate) VALUES ($1, $2, $3, $4, $5, $6) "
     "ON CONFLICT (tenant_id) WHERE retired_at IS NULL DO NOTHING RETURNING kid"
 )
 _INSERT_ISSUER_KEY = (
-    "INSERT INTO issuer_keys (kid, tenant_id, private_key_encrypted, public_jwk, created_at) "
-    "VALUES ($1, $2, $3, $4, $5)"
+    "INSERT INTO issuer_keys (kid, tenant_id, private_key_encrypted, public_jwk, created_at, "
+    "certificate) VALUES ($1, $2, $3, $4, $5, $6)"
 )
+_SET_KEY_CERTIFICATE = (
+    "UPDATE issuer_keys SET certificate = $1 WHERE kid = $2 AND certificate IS NULL"
+)
+_KEY_CERTIFICATE = "SELECT certificate FROM issuer_keys WHERE kid = $1"
 _RETIRE_ACTIVE_KEY = (
     "UPDATE issuer_keys SET retired_at = $1 WHERE tenant_id = $2 AND retired_at IS NULL"
 )
@@ -638,6 +642,14 @@ class PostgresStore(Store):
         rows = await self._fetch(_ISSUER_KEYS_NEWEST_FIRST, tenant_id)
         return [issuer_key_record(row) for row in rows]
 
+    async def set_issuer_key_certificate(self, kid: str, certificate: bytes) -> bytes:
+        async with self._connection() as connection, connection.transaction():
+            await connection.execute(_SET_KEY_CERTIFICATE, certificate, kid)
+            stored = await connection.fetchval(_KEY_CERTIFICATE, kid)
+        if stored is None:
+            raise NotFoundError("the issuer key does not exist", reason="ISSUER_KEY_NOT_FOUND")
+        return bytes(stored)
+
     # --- status lists ------------------------------------------------------------------
     async def lease_positions(
         self, tenant_id: str, *, count: int, list_size: int, new_list: StatusListRecord
@@ -1006,6 +1018,7 @@ def _issuer_key_values(key: IssuerKeyRecord) -> tuple[Any, ...]:
         key.private_key_encrypted,
         json.dumps(key.public_jwk, sort_keys=True, separators=(",", ":")),
         key.created_at,
+        key.certificate,
     )
 
 

@@ -61,6 +61,7 @@ def issuer_key_record(row: Row) -> IssuerKeyRecord:
         public_jwk=json.loads(row[3]),
         created_at=row[4],
         retired_at=row[5],
+        certificate=None if row[6] is None else bytes(row[6]),
     )
 
 

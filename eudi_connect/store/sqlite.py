@@ -119,8 +119,8 @@ _INSERT_STATUS_LIST = (
 _CLAIM_POSITIONS = "UPDATE status_lists SET next_position = ? WHERE status_list_id = ?"
 
 _SELECT_ISSUER_KEY = (
-    "SELECT kid, tenant_id, private_key_encrypted, public_jwk, created_at, retired_at "
-    "FROM issuer_keys "
+    "SELECT kid, tenant_id, private_key_encrypted, public_jwk, created_at, retired_at, "
+    "certificate FROM issuer_keys "
 )
 _ACTIVE_ISSUER_KEY = _SELECT_ISSUER_KEY + "WHERE tenant_id = ? AND retired_at IS NULL"
 _ISSUER_KEYS_NEWEST_FIRST = (
@@ -128,7 +128,10 @@ _ISSUER_KEYS_NEWEST_FIRST = (
 )
 _INSERT_ISSUER_KEY = (
     "INSERT INTO issuer_keys (kid, tenant_id, private_key_encrypted, public_jwk, created_at, "
-    "retired_at) VALUES (?, ?, ?, ?, ?, NULL)"
+    "retired_at, certificate) VALUES (?, ?, ?, ?, ?, NULL, ?)"
+)
+_SET_KEY_CERTIFICATE = (
+    "UPDATE issuer_keys SET certificate = ? WHERE kid = ? AND certificate IS NULL"
 )
 _RETIRE_ACTIVE_KEY = (
     "UPDATE issuer_keys SET retired_at = ? WHERE tenant_id = ? AND retired_at IS NULL"
@@ -484,6 +487,18 @@ class SqliteStore(Store):
         rows = await self._fetch_few(_ISSUER_KEYS_NEWEST_FIRST, (tenant_id,))
         return [issuer_key_record(row) for row in rows]
 
+    async def set_issuer_key_certificate(self, kid: str, certificate: bytes) -> bytes:
+        def work(conn: sqlite3.Connection) -> bytes:
+            conn.execute(_SET_KEY_CERTIFICATE, (certificate, kid))
+            row = conn.execute(
+                "SELECT certificate FROM issuer_keys WHERE kid = ?", (kid,)
+            ).fetchone()
+            if row is None:
+                raise NotFoundError("the issuer key does not exist", reason="ISSUER_KEY_NOT_FOUND")
+            return bytes(row[0])
+
+        return await self._write(work)
+
     # --- status lists ------------------------------------------------------------------
     async def lease_positions(
         self, tenant_id: str, *, count: int, list_size: int, new_list: StatusListRecord
@@ -826,6 +841,7 @@ def _insert_issuer_key(conn: sqlite3.Connection, key: IssuerKeyRecord) -> None:
                 key.private_key_encrypted,
                 json.dumps(key.public_jwk, sort_keys=True, separators=(",", ":")),
                 key.created_at,
+                key.certificate,
             ),
         )
     except sqlite3.IntegrityError as error:

@@ -176,7 +176,7 @@ async def test_tenant_isolation(
     listed = await templates.ListTemplates(
         tpb.ListTemplatesRequest(), metadata=other_tenant.metadata
     )
-    assert [t.template_id for t in listed.templates] == ["pid"]
+    assert [t.template_id for t in listed.templates] == ["mdl", "pid"]
     own = await create(
         templates, other_tenant, credential_template(claims_template='{"degree": {{ degree }}}')
     )
@@ -342,7 +342,7 @@ async def test_list_pages_through_everything_once(
         if not token:
             break
         assert "t0" not in token  # opaque: not the raw id
-    assert seen == sorted([*ids, "note", "pid"])
+    assert seen == sorted([*ids, "mdl", "note", "pid"])
     assert pages == 4
     notes = await templates.ListTemplates(
         tpb.ListTemplatesRequest(kind=tpb.TEMPLATE_KIND_NOTIFICATION), metadata=tenant.metadata
@@ -496,7 +496,7 @@ async def test_create_validation_errors(
     if "line" in metadata:
         assert f"line {metadata['line']}, column {metadata['column']}" in (error.details() or "")
     listed = await templates.ListTemplates(tpb.ListTemplatesRequest(), metadata=tenant.metadata)
-    assert [t.template_id for t in listed.templates] == ["pid"]
+    assert [t.template_id for t in listed.templates] == ["mdl", "pid"]
 
 
 async def test_invalid_update_keeps_the_stored_version(

@@ -47,7 +47,7 @@ async def test_template_commands_round_trip(
     created = json.loads(await run_cli(capsys, server, tenant, "template", "create", str(spec)))
     assert created["version"] == "1"  # int64 is a string in protobuf JSON
     listed = json.loads(await run_cli(capsys, server, tenant, "template", "list"))
-    assert [row["template_id"] for row in listed] == ["diploma", "pid"]
+    assert [row["template_id"] for row in listed] == ["diploma", "mdl", "pid"]
     rendered = await run_cli(
         capsys, server, tenant, "template", "render", "diploma", "--data", str(data)
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -200,6 +201,27 @@ async def test_concurrent_first_keys_and_rotations_leave_one_active_key(store: S
     keys = await store.list_issuer_keys("t1")
     assert len(keys) == 6
     assert sum(key.retired_at is None for key in keys) == 1
+
+
+async def test_issuer_key_certificates_are_stored_and_set_once(store: Store) -> None:
+    """A key made with a certificate keeps it; a key without one takes the first
+    certificate any instance sets, and later ones get that first one back."""
+    await add_tenant(store)
+    with_certificate = replace(issuer_key("kid-1", 100), certificate=b"der-1")
+    await store.ensure_active_issuer_key(with_certificate)
+    await store.rotate_issuer_key(issuer_key("kid-2", 200), retired_at=200)
+    keys = {key.kid: key for key in await store.list_issuer_keys("t1")}
+    assert keys["kid-1"].certificate == b"der-1"
+    assert keys["kid-2"].certificate is None
+    results = await asyncio.gather(
+        *(store.set_issuer_key_certificate("kid-2", f"der-2-{n}".encode()) for n in range(5))
+    )
+    assert len(set(results)) == 1
+    assert await store.set_issuer_key_certificate("kid-1", b"other") == b"der-1"
+    keys = {key.kid: key for key in await store.list_issuer_keys("t1")}
+    assert keys["kid-2"].certificate == results[0]
+    with pytest.raises(NotFoundError):
+        await store.set_issuer_key_certificate("kid-unknown", b"der")
 
 
 # --- status lists ----------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 
 from eudi_connect.core.templates import (
     BUILTIN_TEMPLATES,
+    MDL_EXAMPLE_SUBJECT,
     PID_EXAMPLE_SUBJECT,
     CredentialTemplate,
     InvalidSubjectFieldError,
@@ -21,6 +23,7 @@ from eudi_connect.core.templates import (
     TemplateRenderError,
     builtin_template,
 )
+from eudi_connect.core.templates.builtin import MDL
 from eudi_connect.errors import EudiConnectError, InvalidArgumentError
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
@@ -97,7 +100,43 @@ def test_pid_is_registered_as_builtin() -> None:
     assert "age_equal_or_over.18" in pid.disclosable
     assert "nationalities[]" in pid.disclosable
     assert not {"issuing_country", "issuing_authority"} & set(pid.disclosable)
-    assert builtin_template("mdl") is None
+    assert pid.mdoc_doc_type == "eu.europa.ec.eudi.pid.1"
+    assert builtin_template("mdl") is MDL
+    assert builtin_template("passport") is None
+
+
+def test_mdl_builtin_renders_and_passes_its_schema() -> None:
+    """The mDL renders its example subject with dates checked, and names its docType."""
+    env = TemplateEnvironment()
+    env.check_credential(MDL)
+    claims = env.render_claims(MDL, MDL_EXAMPLE_SUBJECT)
+    assert claims["birth_date"] == "1964-08-12"
+    assert claims["driving_privileges"][0] == {
+        "vehicle_category_code": "B",
+        "issue_date": "1982-09-01",
+    }
+    assert MDL.mdoc_doc_type == "org.iso.18013.5.1.mDL"
+    broken = {**MDL_EXAMPLE_SUBJECT, "expiry_date": "14.01.2039"}
+    with pytest.raises(InvalidSubjectFieldError):
+        env.render_claims(MDL, broken)
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"mdoc_doc_type": "has space"}, "mdoc_doc_type"),
+        ({"mdoc_doc_type": "x" * 300}, "mdoc_doc_type"),
+        ({"mdoc_doc_type": "", "mdoc_namespace": "org.example"}, "mdoc_namespace"),
+    ],
+)
+def test_bad_mdoc_names_are_refused(fields: dict[str, str], field: str) -> None:
+    with pytest.raises(InvalidTemplateError) as caught:
+        replace(
+            PID,
+            mdoc_doc_type=fields.get("mdoc_doc_type", PID.mdoc_doc_type),
+            mdoc_namespace=fields.get("mdoc_namespace", ""),
+        )
+    assert caught.value.metadata["field"] == field
 
 
 def test_pid_country_of_birth_is_optional(env: TemplateEnvironment) -> None:

@@ -6,6 +6,7 @@ state. Status list checks stay with the caller: verification returns the referen
 
 from .certificates import (
     MDOC_DOCUMENT_SIGNER_EKU,
+    CertificateAuthority,
     TrustAnchor,
     load_trust_anchors,
     make_issuer_certificate,
@@ -37,6 +38,7 @@ __all__ = [
     "PID_DOCTYPE",
     "PID_MAPPING",
     "PID_NAMESPACE",
+    "CertificateAuthority",
     "FailureReason",
     "IssuedMdoc",
     "MdocFailureReason",

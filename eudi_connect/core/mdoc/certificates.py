@@ -12,6 +12,7 @@ from __future__ import annotations
 import secrets
 import warnings
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
@@ -49,6 +50,14 @@ _UNREADABLE = (
 _Extension = TypeVar("_Extension", bound=x509.ExtensionType)
 
 
+@dataclass(frozen=True)
+class CertificateAuthority:
+    """An IACA-style CA that signs the tenants' document signer certificates."""
+
+    certificate: x509.Certificate
+    private_key: ec.EllipticCurvePrivateKey
+
+
 def make_issuer_certificate(
     signing_key: SigningKey,
     *,
@@ -56,8 +65,10 @@ def make_issuer_certificate(
     country: str,
     not_before: datetime,
     not_after: datetime,
+    authority: CertificateAuthority | None = None,
 ) -> bytes:
-    """A self-signed document signer certificate (DER) for one tenant key.
+    """A document signer certificate (DER) for one tenant key: self-signed, or signed by
+    `authority` (whose certificate verifiers then configure as their anchor).
 
     keyUsage is digitalSignature only and critical, as 18013-5 Annex B asks of a signer;
     the mdlDS extended key usage tells wallets what the certificate is for.
@@ -87,10 +98,18 @@ def make_issuer_certificate(
         encipher_only=False,
         decipher_only=False,
     )
+    builder = x509.CertificateBuilder()
+    signer: ec.EllipticCurvePrivateKey = signing_key.private_key
+    if authority is not None:
+        builder = builder.issuer_name(authority.certificate.subject).add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(authority.private_key.public_key()),
+            critical=False,
+        )
+        signer = authority.private_key
+    else:
+        builder = builder.issuer_name(name)
     certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
+        builder.subject_name(name)
         .public_key(public_key)
         .serial_number(secrets.randbits(_SERIAL_NUMBER_BITS) | 1)
         .not_valid_before(start)
@@ -99,7 +118,7 @@ def make_issuer_certificate(
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage([MDOC_DOCUMENT_SIGNER_EKU]), critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
-        .sign(signing_key.private_key, hashes.SHA256())
+        .sign(signer, hashes.SHA256())
     )
     return certificate.public_bytes(serialization.Encoding.DER)
 

@@ -2,7 +2,7 @@
 data to claims, the selectively disclosable claim paths and validity bounds. Notification
 templates: a subject line and text / HTML bodies about a credential event."""
 
-from .builtin import BUILTIN_TEMPLATES, PID_EXAMPLE_SUBJECT, builtin_template
+from .builtin import BUILTIN_TEMPLATES, MDL_EXAMPLE_SUBJECT, PID_EXAMPLE_SUBJECT, builtin_template
 from .credential import CREDENTIAL_IMPLICIT_NAMES, CredentialTemplate
 from .environment import CacheStats, RenderedNotification, TemplateEnvironment
 from .errors import (
@@ -21,6 +21,7 @@ from .notification import (
 __all__ = [
     "BUILTIN_TEMPLATES",
     "CREDENTIAL_IMPLICIT_NAMES",
+    "MDL_EXAMPLE_SUBJECT",
     "NOTIFICATION_IMPLICIT_NAMES",
     "PID_EXAMPLE_SUBJECT",
     "CacheStats",

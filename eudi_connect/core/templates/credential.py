@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from eudi_connect.errors import InvalidArgumentError
@@ -21,6 +22,10 @@ RESERVED_NESTED_CLAIMS = frozenset({"_sd", "_sd_alg", "..."})
 
 #: Variables every claims template has besides the subject's fields.
 CREDENTIAL_IMPLICIT_NAMES = frozenset({"subject", "today"})
+
+#: docTypes and namespaces are reverse-domain names such as "org.iso.18013.5.1.mDL".
+MAX_MDOC_NAME_CHARS = 256
+_MDOC_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 #: Large enough for any real claims mapping, small enough that a tenant cannot park megabytes
 #: of source in the compile cache.
@@ -52,6 +57,10 @@ class CredentialTemplate:
     # timestamps cannot tell which credentials came in one batch.
     timestamp_granularity_seconds: int = 86_400
     data_schema: tuple[str, ...] = ()
+    # ISO/IEC 18013-5 docType when the credential can also be issued as an mdoc ("" when
+    # only as an SD-JWT VC), and the namespace its elements go in ("": the docType's own).
+    mdoc_doc_type: str = ""
+    mdoc_namespace: str = ""
 
     def __post_init__(self) -> None:
         # Callers often hold a list (a repeated proto field); keep the frozen value hashable.
@@ -87,6 +96,20 @@ class CredentialTemplate:
             )
         if not _is_int(self.version) or self.version < 1:
             raise _invalid("version", "version must be an integer starting at 1")
+        for name in ("mdoc_doc_type", "mdoc_namespace"):
+            value = getattr(self, name)
+            if (
+                not isinstance(value, str)
+                or len(value) > MAX_MDOC_NAME_CHARS
+                or (value and not _MDOC_NAME.fullmatch(value))
+            ):
+                raise _invalid(
+                    name,
+                    f"{name} must be a dotted name of at most {MAX_MDOC_NAME_CHARS} "
+                    "characters (letters, digits, '.', '_', '-')",
+                )
+        if self.mdoc_namespace and not self.mdoc_doc_type:
+            raise _invalid("mdoc_namespace", "mdoc_namespace needs an mdoc_doc_type")
         if not _is_int(self.timestamp_granularity_seconds) or not (
             1 <= self.timestamp_granularity_seconds <= 7 * 86_400
         ):

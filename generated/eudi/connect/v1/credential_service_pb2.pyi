@@ -61,18 +61,20 @@ VERIFICATION_FAILURE_WRONG_TYPE: VerificationFailure
 VERIFICATION_FAILURE_STATUS_UNAVAILABLE: VerificationFailure
 
 class IssueCredentialRequest(_message.Message):
-    __slots__ = ("template_id", "subject", "holder_jwk", "request_id", "validity_seconds")
+    __slots__ = ("template_id", "subject", "holder_jwk", "request_id", "validity_seconds", "format")
     TEMPLATE_ID_FIELD_NUMBER: _ClassVar[int]
     SUBJECT_FIELD_NUMBER: _ClassVar[int]
     HOLDER_JWK_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     VALIDITY_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    FORMAT_FIELD_NUMBER: _ClassVar[int]
     template_id: str
     subject: _struct_pb2.Struct
     holder_jwk: str
     request_id: str
     validity_seconds: int
-    def __init__(self, template_id: _Optional[str] = ..., subject: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., holder_jwk: _Optional[str] = ..., request_id: _Optional[str] = ..., validity_seconds: _Optional[int] = ...) -> None: ...
+    format: str
+    def __init__(self, template_id: _Optional[str] = ..., subject: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., holder_jwk: _Optional[str] = ..., request_id: _Optional[str] = ..., validity_seconds: _Optional[int] = ..., format: _Optional[str] = ...) -> None: ...
 
 class IssueCredentialResponse(_message.Message):
     __slots__ = ("credential_id", "credential", "format", "status_list_id", "status_index", "expires_at", "issued_at")
@@ -93,18 +95,20 @@ class IssueCredentialResponse(_message.Message):
     def __init__(self, credential_id: _Optional[str] = ..., credential: _Optional[str] = ..., format: _Optional[str] = ..., status_list_id: _Optional[str] = ..., status_index: _Optional[int] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., issued_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class CredentialCopies(_message.Message):
-    __slots__ = ("template_id", "subject", "holder_jwks", "request_id", "validity_seconds")
+    __slots__ = ("template_id", "subject", "holder_jwks", "request_id", "validity_seconds", "format")
     TEMPLATE_ID_FIELD_NUMBER: _ClassVar[int]
     SUBJECT_FIELD_NUMBER: _ClassVar[int]
     HOLDER_JWKS_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     VALIDITY_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    FORMAT_FIELD_NUMBER: _ClassVar[int]
     template_id: str
     subject: _struct_pb2.Struct
     holder_jwks: _containers.RepeatedScalarFieldContainer[str]
     request_id: str
     validity_seconds: int
-    def __init__(self, template_id: _Optional[str] = ..., subject: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., holder_jwks: _Optional[_Iterable[str]] = ..., request_id: _Optional[str] = ..., validity_seconds: _Optional[int] = ...) -> None: ...
+    format: str
+    def __init__(self, template_id: _Optional[str] = ..., subject: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., holder_jwks: _Optional[_Iterable[str]] = ..., request_id: _Optional[str] = ..., validity_seconds: _Optional[int] = ..., format: _Optional[str] = ...) -> None: ...
 
 class IssueCredentialBatchRequest(_message.Message):
     __slots__ = ("items", "copies")
@@ -247,7 +251,9 @@ class GetIssuerKeysRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class GetIssuerKeysResponse(_message.Message):
-    __slots__ = ("jwks",)
+    __slots__ = ("jwks", "certificates")
     JWKS_FIELD_NUMBER: _ClassVar[int]
+    CERTIFICATES_FIELD_NUMBER: _ClassVar[int]
     jwks: str
-    def __init__(self, jwks: _Optional[str] = ...) -> None: ...
+    certificates: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, jwks: _Optional[str] = ..., certificates: _Optional[_Iterable[bytes]] = ...) -> None: ...

@@ -1,0 +1,72 @@
+"""Which X.509 certificate each tenant key gets: self-signed by default, or signed by a
+configured IACA-style authority whose certificate verifiers then trust."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from eudi_connect.core.jose import SigningKey
+from eudi_connect.core.mdoc import CertificateAuthority, make_issuer_certificate
+from eudi_connect.errors import ConfigurationError
+
+#: A document signer outlives its key's rotation period but not by decades: verifiers
+#: must still accept credentials signed before a rotation.
+DEFAULT_CERTIFICATE_DAYS = 3 * 365
+
+
+@dataclass(frozen=True)
+class CertificatePolicy:
+    """How certificates are made for new issuer keys."""
+
+    # ISO 3166-1 alpha-2 of the issuing state; "EU" is the code reserved for the Union.
+    country: str = "EU"
+    validity_days: int = DEFAULT_CERTIFICATE_DAYS
+    authority: CertificateAuthority | None = field(default=None, repr=False)
+
+    def certificate_for(self, tenant_id: str, key: SigningKey, *, now: float) -> bytes:
+        start = datetime.fromtimestamp(now, UTC) - timedelta(minutes=5)  # clock skew
+        return make_issuer_certificate(
+            key,
+            issuer_name=f"EUDI-Connect issuer {tenant_id}"[:64],
+            country=self.country,
+            not_before=start,
+            not_after=start + timedelta(days=self.validity_days),
+            authority=self.authority,
+        )
+
+    @property
+    def anchors(self) -> tuple[bytes, ...]:
+        """The authority's certificate, if any: what verifiers configure as trust anchor.
+
+        Never sent inside x5chain / x5c (ISO 18013-5 and HAIP both leave the anchor out),
+        so a key's chain is its own certificate alone.
+        """
+        if self.authority is None:
+            return ()
+        return (self.authority.certificate.public_bytes(serialization.Encoding.DER),)
+
+
+def load_authority(certificate_path: str, key_path: str) -> CertificateAuthority:
+    """The CA from PEM files; refuses a key that does not match the certificate."""
+    try:
+        certificate = x509.load_pem_x509_certificate(Path(certificate_path).read_bytes())
+        private_key = serialization.load_pem_private_key(Path(key_path).read_bytes(), password=None)
+    except (OSError, ValueError, TypeError) as exc:
+        raise ConfigurationError(
+            f"cannot read the issuer CA: {exc}", reason="ISSUER_CA_INVALID"
+        ) from exc
+    if not isinstance(private_key, ec.EllipticCurvePrivateKey) or not isinstance(
+        private_key.curve, ec.SECP256R1
+    ):
+        raise ConfigurationError("the issuer CA key must be P-256", reason="ISSUER_CA_INVALID")
+    if certificate.public_key() != private_key.public_key():
+        raise ConfigurationError(
+            "the issuer CA key does not belong to its certificate", reason="ISSUER_CA_INVALID"
+        )
+    return CertificateAuthority(certificate=certificate, private_key=private_key)
