@@ -65,6 +65,16 @@ class Operation:
 
 OPERATIONS: tuple[Operation, ...] = (
     Operation("issuance", "issuance", "loadtest.scenarios:issue_scenario", 1, 500, 200, 2.0),
+    # The same SLA row for the second format: an ISO/IEC 18013-5 mdoc per call.
+    Operation(
+        "issuance_mdoc",
+        "issuance (mso_mdoc)",
+        "loadtest.scenarios:issue_mdoc_scenario",
+        1,
+        500,
+        200,
+        2.0,
+    ),
     Operation(
         "verification", "verification", "loadtest.scenarios:verify_scenario", 1, 200, 100, 1.5
     ),

@@ -55,6 +55,7 @@ __all__ = [
     "ScenarioConfig",
     "batch_scenario",
     "issue_credentials",
+    "issue_mdoc_scenario",
     "issue_request",
     "issue_scenario",
     "jwks_scenario",
@@ -203,6 +204,34 @@ async def issue_scenario(channel: grpc.aio.Channel, worker: WorkerContext) -> Ca
         _check_issued(
             await stub.IssueCredential(request, metadata=config.metadata, timeout=config.timeout)
         )
+
+    return call
+
+
+async def issue_mdoc_scenario(channel: grpc.aio.Channel, worker: WorkerContext) -> CallFunction:
+    """IssueCredential with format mso_mdoc: an ISO/IEC 18013-5 mdoc per call, each with
+    its own request id. An mdoc needs a device key: without configured holder keys the
+    worker makes a few of its own and uses them in turn."""
+    config = _config(worker)
+    stub = pb_grpc.CredentialServiceStub(channel)
+    subject = _struct(config.subject)
+    holders = list(config.holder_jwks) or [
+        json.dumps(public_jwk(generate_p256_key().public_key())) for _ in range(8)
+    ]
+
+    async def call(seq: int) -> None:
+        request = pb.IssueCredentialRequest(
+            template_id=config.template_id,
+            subject=subject,
+            holder_jwk=holders[seq % len(holders)],
+            request_id=f"{config.run_tag}-mdoc-{seq}",
+            format="mso_mdoc",
+        )
+        response = await stub.IssueCredential(
+            request, metadata=config.metadata, timeout=config.timeout
+        )
+        if not response.credential_id or response.format != "mso_mdoc":
+            raise ScenarioCheckError("IssueCredential answered without an mso_mdoc credential")
 
     return call
 

@@ -86,6 +86,8 @@ def template_draft(message: pb.Template) -> TemplateDraft:
             default_validity_seconds=credential.default_validity_seconds,
             max_validity_seconds=credential.max_validity_seconds,
             data_schema=tuple(message.data_schema),
+            mdoc_doc_type=credential.mdoc_doc_type,
+            mdoc_namespace=credential.mdoc_namespace,
         )
     elif spec == "notification":
         notification = message.notification
@@ -128,6 +130,8 @@ def template_message(stored: StoredTemplate) -> pb.Template:
                 disclosable=template.disclosable,
                 default_validity_seconds=template.default_validity_seconds,
                 max_validity_seconds=template.max_validity_seconds,
+                mdoc_doc_type=template.mdoc_doc_type,
+                mdoc_namespace=template.mdoc_namespace,
             )
         )
     else:

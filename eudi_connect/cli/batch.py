@@ -15,12 +15,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
+from cryptography.hazmat.primitives.asymmetric import ec
 from eudi.connect.v1 import credential_service_pb2 as pb
 from google.protobuf import json_format
 from tqdm import tqdm
 
 from eudi_connect.api.convert import dict_to_struct
 from eudi_connect.cli.client import ClientConfig, credential_stub
+from eudi_connect.core.formats import FORMATS, MDOC_FORMAT, SD_JWT_VC_FORMAT
 from eudi_connect.core.jose import generate_p256_key, private_jwk, public_jwk
 
 
@@ -41,7 +43,7 @@ def _result_line(result: pb.IssueCredentialBatchResult, **extra: Any) -> dict[st
         line["error"] = {"code": result.error.code, "message": result.error.message}
     else:
         line.update(json_format.MessageToDict(result.credential, preserving_proto_field_name=True))
-    line.update(extra)
+    line.update({key: value for key, value in extra.items() if value is not None})
     return line
 
 
@@ -53,19 +55,31 @@ def _stream(args: argparse.Namespace, config: ClientConfig, out: TextIO) -> int:
     total = sum(1 for _ in _subjects(args.subjects))
     prefix = args.request_id_prefix
 
+    # An mdoc is always bound to a device key: without --copies each line gets a fresh one,
+    # whose private JWK goes into the result line for the holder's wallet.
+    holder_keys: list[ec.EllipticCurvePrivateKey] = []
+
     def requests() -> Iterator[pb.IssueCredentialRequest]:
         for number, subject in _subjects(args.subjects):
+            holder_jwk = ""
+            if args.format == MDOC_FORMAT:
+                key = generate_p256_key()
+                holder_keys.append(key)
+                holder_jwk = json.dumps(public_jwk(key.public_key()))
             yield pb.IssueCredentialRequest(
                 template_id=args.template,
                 subject=dict_to_struct(subject),
                 request_id=f"{prefix}-{number}" if prefix else "",
+                format=args.format,
+                holder_jwk=holder_jwk,
             )
 
     failed = 0
     with credential_stub(config) as stub, tqdm(total=total, unit="cred", file=sys.stderr) as bar:
         for result in stub.IssueCredentialStream(requests(), metadata=config.metadata):
             failed += result.WhichOneof("outcome") == "error"
-            _write(out, _result_line(result))
+            holder_key = private_jwk(holder_keys[result.index]) if holder_keys else None
+            _write(out, _result_line(result, holder_private_jwk=holder_key))
             bar.update(1)
     return failed
 
@@ -84,6 +98,7 @@ def _copies(args: argparse.Namespace, config: ClientConfig, out: TextIO) -> int:
                 subject=dict_to_struct(subject),
                 holder_jwks=[json.dumps(public_jwk(k.public_key())) for k in keys],
                 request_id=f"{args.request_id_prefix}-{number}" if args.request_id_prefix else "",
+                format=args.format,
             )
             results = stub.IssueCredentialBatch(
                 pb.IssueCredentialBatchRequest(copies=copies), metadata=config.metadata
@@ -118,6 +133,13 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("--copies", type=int, default=0, help="N holder-bound copies per subject")
     parser.add_argument(
         "--request-id-prefix", help="makes a resend idempotent: line n gets '<prefix>-<n>'"
+    )
+    parser.add_argument(
+        "--format",
+        choices=sorted(FORMATS),
+        default=SD_JWT_VC_FORMAT,
+        help="credential format (default %(default)s); mso_mdoc binds each to a new device "
+        "key, written to the result line",
     )
     parser.add_argument("--out", type=Path, help="JSONL results (default: standard output)")
     parser.add_argument("--address", help="host:port (default $EUDI_CONNECT_ADDRESS)")

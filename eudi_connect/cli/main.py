@@ -23,6 +23,7 @@ from eudi_connect.api.workers import run_workers
 from eudi_connect.cli.batch import add_parser as add_issue_batch_parser
 from eudi_connect.cli.client import ClientConfig, credential_stub
 from eudi_connect.cli.templates import add_template_commands
+from eudi_connect.core.formats import FORMATS, SD_JWT_VC_FORMAT
 from eudi_connect.core.holder import make_presentation
 from eudi_connect.core.jose import generate_p256_key, private_jwk, private_key_from_jwk
 from eudi_connect.errors import EudiConnectError
@@ -159,6 +160,7 @@ def cmd_issue(args: argparse.Namespace) -> None:
         subject=dict_to_struct(subject),
         holder_jwk=_read_text(args.holder_jwk) if args.holder_jwk else "",
         request_id=args.request_id or "",
+        format=args.format,
     )
     if args.validity is not None:
         request.validity_seconds = args.validity
@@ -339,6 +341,12 @@ def build_parser() -> argparse.ArgumentParser:
     issue.add_argument("--holder-jwk", help="holder public JWK as JSON, or @file")
     issue.add_argument("--request-id")
     issue.add_argument("--validity", type=int, help="validity in seconds")
+    issue.add_argument(
+        "--format",
+        choices=sorted(FORMATS),
+        default=SD_JWT_VC_FORMAT,
+        help="credential format (default %(default)s; mso_mdoc needs --holder-jwk)",
+    )
     _client_flags(issue)
     issue.set_defaults(func=cmd_issue)
 

@@ -115,6 +115,8 @@ def definition_of(template: AnyTemplate) -> dict[str, Any]:
             "default_validity_seconds": template.default_validity_seconds,
             "max_validity_seconds": template.max_validity_seconds,
             "data_schema": list(template.data_schema),
+            "mdoc_doc_type": template.mdoc_doc_type,
+            "mdoc_namespace": template.mdoc_namespace,
         }
     return {
         "event": None if template.event is None else template.event.value,
@@ -139,6 +141,9 @@ def template_of(record: TemplateRecord) -> AnyTemplate:
             data_schema=tuple(d["data_schema"]),
             version=record.version,
             tenant_id=record.tenant_id,
+            # Absent from definitions stored before templates could name a docType.
+            mdoc_doc_type=d.get("mdoc_doc_type", ""),
+            mdoc_namespace=d.get("mdoc_namespace", ""),
         )
     return NotificationTemplate(
         template_id=record.template_id,

@@ -27,57 +27,57 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from google.rpc import status_pb2 as google_dot_rpc_dot_status__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&eudi/connect/v1/template_service.proto\x12\x0f\x65udi.connect.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/rpc/status.proto\"\x93\x01\n\x16\x43redentialTemplateSpec\x12\x0b\n\x03vct\x18\x01 \x01(\t\x12\x17\n\x0f\x63laims_template\x18\x02 \x01(\t\x12\x13\n\x0b\x64isclosable\x18\x03 \x03(\t\x12 \n\x18\x64\x65\x66\x61ult_validity_seconds\x18\x04 \x01(\x03\x12\x1c\n\x14max_validity_seconds\x18\x05 \x01(\x03\"\x95\x01\n\x18NotificationTemplateSpec\x12\x31\n\x05\x65vent\x18\x01 \x01(\x0e\x32\".eudi.connect.v1.NotificationEvent\x12\x18\n\x10subject_template\x18\x02 \x01(\t\x12\x15\n\rtext_template\x18\x03 \x01(\t\x12\x15\n\rhtml_template\x18\x04 \x01(\t\"\x92\x03\n\x08Template\x12\x13\n\x0btemplate_id\x18\x01 \x01(\t\x12+\n\x04kind\x18\x02 \x01(\x0e\x32\x1d.eudi.connect.v1.TemplateKind\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x61ta_schema\x18\x04 \x03(\t\x12=\n\ncredential\x18\x05 \x01(\x0b\x32\'.eudi.connect.v1.CredentialTemplateSpecH\x00\x12\x41\n\x0cnotification\x18\x06 \x01(\x0b\x32).eudi.connect.v1.NotificationTemplateSpecH\x00\x12\x0f\n\x07version\x18\x07 \x01(\x03\x12\x0c\n\x04\x65tag\x18\x08 \x01(\t\x12\x0f\n\x07\x62uiltin\x18\t \x01(\x08\x12/\n\x0b\x63reate_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x06\n\x04spec\"D\n\x15\x43reateTemplateRequest\x12+\n\x08template\x18\x01 \x01(\x0b\x32\x19.eudi.connect.v1.Template\"E\n\x16\x43reateTemplateResponse\x12+\n\x08template\x18\x01 \x01(\x0b\x32\x19.eudi.connect.v1.Template\")\n\x12GetTemplateRequest\x12\x13\n\x0btemplate_id\x18\x01 \x01(\t\"B\n\x13GetTemplateResponse\x12+\n\x08template\x18\x01 \x01(\x0b\x32\x19.eudi.connect.v1.Template\"j\n\x14ListTemplatesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12+\n\x04kind\x18\x03 \x01(\x0e\x32\x1d.eudi.connect.v1.TemplateKind\"^\n\x15ListTemplatesResponse\x12,\n\ttemplates\x18\x01 \x03(\x0b\x32\x19.eudi.connect.v1.Template\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"R\n\x15UpdateTemplateRequest\x12+\n\x08template\x18\x01 \x01(\x0b\x32\x19.eudi.connect.v1.Template\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\"E\n\x16UpdateTemplateResponse\x12+\n\x08template\x18\x01 \x01(\x0b\x32\x19.eudi.connect.v1.Template\":\n\x15\x44\x65leteTemplateRequest\x12\x13\n\x0btemplate_id\x18\x01 \x01(\t\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\"\x18\n\x16\x44\x65leteTemplateResponse\"\x82\x01\n\x15RenderTemplateRequest\x12\x13\n\x0btemplate_id\x18\x01 \x01(\t\x12-\n\x06\x66ormat\x18\x02 \x01(\x0e\x32\x1d.eudi.connect.v1.RenderFormat\x12%\n\x04\x64\x61ta\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\"v\n\tRendering\x12-\n\x06\x66ormat\x18\x01 \x01(\x0e\x32\x1d.eudi.connect.v1.RenderFormat\x12\x18\n\x10template_version\x18\x02 \x01(\x03\x12\x0f\n\x07subject\x18\x03 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x04 \x01(\t\"G\n\x16RenderTemplateResponse\x12-\n\trendering\x18\x01 \x01(\x0b\x32\x1a.eudi.connect.v1.Rendering\"\x88\x01\n\x1aRenderTemplateBatchRequest\x12\x13\n\x0btemplate_id\x18\x01 \x01(\t\x12-\n\x06\x66ormat\x18\x02 \x01(\x0e\x32\x1d.eudi.connect.v1.RenderFormat\x12&\n\x05items\x18\x03 \x03(\x0b\x32\x17.google.protobuf.Struct\"\x8b\x01\n\x19RenderTemplateBatchResult\x12\r\n\x05index\x18\x01 \x01(\x03\x12/\n\trendering\x18\x02 \x01(\x0b\x32\x1a.eudi.connect.v1.RenderingH\x00\x12#\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x12.google.rpc.StatusH\x00\x42\t\n\x07outcome\"Z\n\x1bRenderTemplateBatchResponse\x12;\n\x07results\x18\x01 \x03(\x0b\x32*.eudi.connect.v1.RenderTemplateBatchResult*k\n\x0cTemplateKind\x12\x1d\n\x19TEMPLATE_KIND_UNSPECIFIED\x10\x00\x12\x1c\n\x18TEMPLATE_KIND_CREDENTIAL\x10\x01\x12\x1e\n\x1aTEMPLATE_KIND_NOTIFICATION\x10\x02*u\n\x0cRenderFormat\x12\x1d\n\x19RENDER_FORMAT_UNSPECIFIED\x10\x00\x12\x16\n\x12RENDER_FORMAT_JSON\x10\x01\x12\x16\n\x12RENDER_FORMAT_TEXT\x10\x02\x12\x16\n\x12RENDER_FORMAT_HTML\x10\x03*\x93\x02\n\x11NotificationEvent\x12\"\n\x1eNOTIFICATION_EVENT_UNSPECIFIED\x10\x00\x12(\n$NOTIFICATION_EVENT_CREDENTIAL_ISSUED\x10\x01\x12+\n\'NOTIFICATION_EVENT_CREDENTIAL_SUSPENDED\x10\x02\x12)\n%NOTIFICATION_EVENT_CREDENTIAL_REVOKED\x10\x03\x12*\n&NOTIFICATION_EVENT_CREDENTIAL_EXPIRING\x10\x04\x12,\n(NOTIFICATION_EVENT_CREDENTIAL_REINSTATED\x10\x05\x32\xc9\x05\n\x0fTemplateService\x12\x61\n\x0e\x43reateTemplate\x12&.eudi.connect.v1.CreateTemplateRequest\x1a\'.eudi.connect.v1.CreateTemplateResponse\x12X\n\x0bGetTemplate\x12#.eudi.connect.v1.GetTemplateRequest\x1a$.eudi.connect.v1.GetTemplateResponse\x12^\n\rListTemplates\x12%.eudi.connect.v1.ListTemplatesRequest\x1a&.eudi.connect.v1.ListTemplatesResponse\x12\x61\n\x0eUpdateTemplate\x12&.eudi.connect.v1.UpdateTemplateRequest\x1a\'.eudi.connect.v1.UpdateTemplateResponse\x12\x61\n\x0e\x44\x65leteTemplate\x12&.eudi.connect.v1.DeleteTemplateRequest\x1a\'.eudi.connect.v1.DeleteTemplateResponse\x12\x61\n\x0eRenderTemplate\x12&.eudi.connect.v1.RenderTemplateRequest\x1a\'.eudi.connect.v1.RenderTemplateResponse\x12p\n\x13RenderTemplateBatch\x12+.eudi.connect.v1.RenderTemplateBatchRequest\x1a,.eudi.connect.v1.RenderTemplateBatchResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&eudi/connect/v1/template_service.proto\x12\x0f\x65udi.connect.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/rpc/status.proto\"\xc2\x01\n\x16\x43redentialTemplateSpec\x12\x0b\n\x03vct\x18\x01 \x01(\t\x12\x17\n\x0f\x63laims_template\x18\x02 \x01(\t\x12\x13\n\x0b\x64isclosable\x18\x03 \x03(\t\x12 \n\x18\x64\x65\x66\x61ult_validity_seconds\x18\x04 \x01(\x03\x12\x1c\n\x14max_validity_seconds\x18\x05 \x01(\x03\x12\x15\n\rmdoc_doc_type\x18\x06 \x01(\t\x12\x16\n\x0emdoc_namespace\x18\x07 \x01(\t\"\x95\x01\n\x18NotificationTemplateSpec\x12\x31\n\x05\x65vent\x18\x01 \x01(\x0e\x32\".eudi.connect.v1.NotificationEvent\x12\x18\n\x10subject_template\x18\x02 \x01(\t\x12\x15\n\rtext_template\x18\x03 \x01(\t\x12\x15\n\rhtml_template\x18\x04 \x01(\t\"\x92\x03\n\x08Template\x12\x13\n\x0btemplate_id\x18\x01 \x01(\t\x12+\n\x04kind\x18\x02 \x01(\x0e\x32\x1d.eudi.connect.v1.TemplateKind\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x61ta_schema\x18\x04 \x03(\t\x12=\n\ncredential\x18\x05 \x01(\x0b\x32\'.eudi.connect.v1.CredentialTemplateSpecH\x00\x12\x41\n\x0cnotification\x18\x06 \x01(\x0b\x32).eudi.connect.v1.NotificationTemplateSpecH\x00\x12\x0f\n\x07version\x18\x07 \x01(\x03\x12\x0c\n\x04\x65tag\x18\x08 \x01(\t\x12\x0f\n\x07\x62uiltin\x18\t \x01(\x08\x12/\n\x0b\x63reate_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x06\n\x04spec\"D\n\x15\x43reateTemplateRequest\x12+\n\x08template\x18\x01 \x01(\x0b\x32\x19.eudi.connect.v1.Template\"E\n\x16\x43reateTemplateResponse\x12+\n\x08template\x18\x01 \x01(\x0b\x32\x19.eudi.connect.v1.Template\")\n\x12GetTemplateRequest\x12\x13\n\x0btemplate_id\x18\x01 \x01(\t\"B\n\x13GetTemplateResponse\x12+\n\x08template\x18\x01 \x01(\x0b\x32\x19.eudi.connect.v1.Template\"j\n\x14ListTemplatesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12+\n\x04kind\x18\x03 \x01(\x0e\x32\x1d.eudi.connect.v1.TemplateKind\"^\n\x15ListTemplatesResponse\x12,\n\ttemplates\x18\x01 \x03(\x0b\x32\x19.eudi.connect.v1.Template\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"R\n\x15UpdateTemplateRequest\x12+\n\x08template\x18\x01 \x01(\x0b\x32\x19.eudi.connect.v1.Template\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\"E\n\x16UpdateTemplateResponse\x12+\n\x08template\x18\x01 \x01(\x0b\x32\x19.eudi.connect.v1.Template\":\n\x15\x44\x65leteTemplateRequest\x12\x13\n\x0btemplate_id\x18\x01 \x01(\t\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\"\x18\n\x16\x44\x65leteTemplateResponse\"\x82\x01\n\x15RenderTemplateRequest\x12\x13\n\x0btemplate_id\x18\x01 \x01(\t\x12-\n\x06\x66ormat\x18\x02 \x01(\x0e\x32\x1d.eudi.connect.v1.RenderFormat\x12%\n\x04\x64\x61ta\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\"v\n\tRendering\x12-\n\x06\x66ormat\x18\x01 \x01(\x0e\x32\x1d.eudi.connect.v1.RenderFormat\x12\x18\n\x10template_version\x18\x02 \x01(\x03\x12\x0f\n\x07subject\x18\x03 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x04 \x01(\t\"G\n\x16RenderTemplateResponse\x12-\n\trendering\x18\x01 \x01(\x0b\x32\x1a.eudi.connect.v1.Rendering\"\x88\x01\n\x1aRenderTemplateBatchRequest\x12\x13\n\x0btemplate_id\x18\x01 \x01(\t\x12-\n\x06\x66ormat\x18\x02 \x01(\x0e\x32\x1d.eudi.connect.v1.RenderFormat\x12&\n\x05items\x18\x03 \x03(\x0b\x32\x17.google.protobuf.Struct\"\x8b\x01\n\x19RenderTemplateBatchResult\x12\r\n\x05index\x18\x01 \x01(\x03\x12/\n\trendering\x18\x02 \x01(\x0b\x32\x1a.eudi.connect.v1.RenderingH\x00\x12#\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x12.google.rpc.StatusH\x00\x42\t\n\x07outcome\"Z\n\x1bRenderTemplateBatchResponse\x12;\n\x07results\x18\x01 \x03(\x0b\x32*.eudi.connect.v1.RenderTemplateBatchResult*k\n\x0cTemplateKind\x12\x1d\n\x19TEMPLATE_KIND_UNSPECIFIED\x10\x00\x12\x1c\n\x18TEMPLATE_KIND_CREDENTIAL\x10\x01\x12\x1e\n\x1aTEMPLATE_KIND_NOTIFICATION\x10\x02*u\n\x0cRenderFormat\x12\x1d\n\x19RENDER_FORMAT_UNSPECIFIED\x10\x00\x12\x16\n\x12RENDER_FORMAT_JSON\x10\x01\x12\x16\n\x12RENDER_FORMAT_TEXT\x10\x02\x12\x16\n\x12RENDER_FORMAT_HTML\x10\x03*\x93\x02\n\x11NotificationEvent\x12\"\n\x1eNOTIFICATION_EVENT_UNSPECIFIED\x10\x00\x12(\n$NOTIFICATION_EVENT_CREDENTIAL_ISSUED\x10\x01\x12+\n\'NOTIFICATION_EVENT_CREDENTIAL_SUSPENDED\x10\x02\x12)\n%NOTIFICATION_EVENT_CREDENTIAL_REVOKED\x10\x03\x12*\n&NOTIFICATION_EVENT_CREDENTIAL_EXPIRING\x10\x04\x12,\n(NOTIFICATION_EVENT_CREDENTIAL_REINSTATED\x10\x05\x32\xc9\x05\n\x0fTemplateService\x12\x61\n\x0e\x43reateTemplate\x12&.eudi.connect.v1.CreateTemplateRequest\x1a\'.eudi.connect.v1.CreateTemplateResponse\x12X\n\x0bGetTemplate\x12#.eudi.connect.v1.GetTemplateRequest\x1a$.eudi.connect.v1.GetTemplateResponse\x12^\n\rListTemplates\x12%.eudi.connect.v1.ListTemplatesRequest\x1a&.eudi.connect.v1.ListTemplatesResponse\x12\x61\n\x0eUpdateTemplate\x12&.eudi.connect.v1.UpdateTemplateRequest\x1a\'.eudi.connect.v1.UpdateTemplateResponse\x12\x61\n\x0e\x44\x65leteTemplate\x12&.eudi.connect.v1.DeleteTemplateRequest\x1a\'.eudi.connect.v1.DeleteTemplateResponse\x12\x61\n\x0eRenderTemplate\x12&.eudi.connect.v1.RenderTemplateRequest\x1a\'.eudi.connect.v1.RenderTemplateResponse\x12p\n\x13RenderTemplateBatch\x12+.eudi.connect.v1.RenderTemplateBatchRequest\x1a,.eudi.connect.v1.RenderTemplateBatchResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'eudi.connect.v1.template_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_TEMPLATEKIND']._serialized_start=2250
-  _globals['_TEMPLATEKIND']._serialized_end=2357
-  _globals['_RENDERFORMAT']._serialized_start=2359
-  _globals['_RENDERFORMAT']._serialized_end=2476
-  _globals['_NOTIFICATIONEVENT']._serialized_start=2479
-  _globals['_NOTIFICATIONEVENT']._serialized_end=2754
+  _globals['_TEMPLATEKIND']._serialized_start=2297
+  _globals['_TEMPLATEKIND']._serialized_end=2404
+  _globals['_RENDERFORMAT']._serialized_start=2406
+  _globals['_RENDERFORMAT']._serialized_end=2523
+  _globals['_NOTIFICATIONEVENT']._serialized_start=2526
+  _globals['_NOTIFICATIONEVENT']._serialized_end=2801
   _globals['_CREDENTIALTEMPLATESPEC']._serialized_start=148
-  _globals['_CREDENTIALTEMPLATESPEC']._serialized_end=295
-  _globals['_NOTIFICATIONTEMPLATESPEC']._serialized_start=298
-  _globals['_NOTIFICATIONTEMPLATESPEC']._serialized_end=447
-  _globals['_TEMPLATE']._serialized_start=450
-  _globals['_TEMPLATE']._serialized_end=852
-  _globals['_CREATETEMPLATEREQUEST']._serialized_start=854
-  _globals['_CREATETEMPLATEREQUEST']._serialized_end=922
-  _globals['_CREATETEMPLATERESPONSE']._serialized_start=924
-  _globals['_CREATETEMPLATERESPONSE']._serialized_end=993
-  _globals['_GETTEMPLATEREQUEST']._serialized_start=995
-  _globals['_GETTEMPLATEREQUEST']._serialized_end=1036
-  _globals['_GETTEMPLATERESPONSE']._serialized_start=1038
-  _globals['_GETTEMPLATERESPONSE']._serialized_end=1104
-  _globals['_LISTTEMPLATESREQUEST']._serialized_start=1106
-  _globals['_LISTTEMPLATESREQUEST']._serialized_end=1212
-  _globals['_LISTTEMPLATESRESPONSE']._serialized_start=1214
-  _globals['_LISTTEMPLATESRESPONSE']._serialized_end=1308
-  _globals['_UPDATETEMPLATEREQUEST']._serialized_start=1310
-  _globals['_UPDATETEMPLATEREQUEST']._serialized_end=1392
-  _globals['_UPDATETEMPLATERESPONSE']._serialized_start=1394
-  _globals['_UPDATETEMPLATERESPONSE']._serialized_end=1463
-  _globals['_DELETETEMPLATEREQUEST']._serialized_start=1465
-  _globals['_DELETETEMPLATEREQUEST']._serialized_end=1523
-  _globals['_DELETETEMPLATERESPONSE']._serialized_start=1525
-  _globals['_DELETETEMPLATERESPONSE']._serialized_end=1549
-  _globals['_RENDERTEMPLATEREQUEST']._serialized_start=1552
-  _globals['_RENDERTEMPLATEREQUEST']._serialized_end=1682
-  _globals['_RENDERING']._serialized_start=1684
-  _globals['_RENDERING']._serialized_end=1802
-  _globals['_RENDERTEMPLATERESPONSE']._serialized_start=1804
-  _globals['_RENDERTEMPLATERESPONSE']._serialized_end=1875
-  _globals['_RENDERTEMPLATEBATCHREQUEST']._serialized_start=1878
-  _globals['_RENDERTEMPLATEBATCHREQUEST']._serialized_end=2014
-  _globals['_RENDERTEMPLATEBATCHRESULT']._serialized_start=2017
-  _globals['_RENDERTEMPLATEBATCHRESULT']._serialized_end=2156
-  _globals['_RENDERTEMPLATEBATCHRESPONSE']._serialized_start=2158
-  _globals['_RENDERTEMPLATEBATCHRESPONSE']._serialized_end=2248
-  _globals['_TEMPLATESERVICE']._serialized_start=2757
-  _globals['_TEMPLATESERVICE']._serialized_end=3470
+  _globals['_CREDENTIALTEMPLATESPEC']._serialized_end=342
+  _globals['_NOTIFICATIONTEMPLATESPEC']._serialized_start=345
+  _globals['_NOTIFICATIONTEMPLATESPEC']._serialized_end=494
+  _globals['_TEMPLATE']._serialized_start=497
+  _globals['_TEMPLATE']._serialized_end=899
+  _globals['_CREATETEMPLATEREQUEST']._serialized_start=901
+  _globals['_CREATETEMPLATEREQUEST']._serialized_end=969
+  _globals['_CREATETEMPLATERESPONSE']._serialized_start=971
+  _globals['_CREATETEMPLATERESPONSE']._serialized_end=1040
+  _globals['_GETTEMPLATEREQUEST']._serialized_start=1042
+  _globals['_GETTEMPLATEREQUEST']._serialized_end=1083
+  _globals['_GETTEMPLATERESPONSE']._serialized_start=1085
+  _globals['_GETTEMPLATERESPONSE']._serialized_end=1151
+  _globals['_LISTTEMPLATESREQUEST']._serialized_start=1153
+  _globals['_LISTTEMPLATESREQUEST']._serialized_end=1259
+  _globals['_LISTTEMPLATESRESPONSE']._serialized_start=1261
+  _globals['_LISTTEMPLATESRESPONSE']._serialized_end=1355
+  _globals['_UPDATETEMPLATEREQUEST']._serialized_start=1357
+  _globals['_UPDATETEMPLATEREQUEST']._serialized_end=1439
+  _globals['_UPDATETEMPLATERESPONSE']._serialized_start=1441
+  _globals['_UPDATETEMPLATERESPONSE']._serialized_end=1510
+  _globals['_DELETETEMPLATEREQUEST']._serialized_start=1512
+  _globals['_DELETETEMPLATEREQUEST']._serialized_end=1570
+  _globals['_DELETETEMPLATERESPONSE']._serialized_start=1572
+  _globals['_DELETETEMPLATERESPONSE']._serialized_end=1596
+  _globals['_RENDERTEMPLATEREQUEST']._serialized_start=1599
+  _globals['_RENDERTEMPLATEREQUEST']._serialized_end=1729
+  _globals['_RENDERING']._serialized_start=1731
+  _globals['_RENDERING']._serialized_end=1849
+  _globals['_RENDERTEMPLATERESPONSE']._serialized_start=1851
+  _globals['_RENDERTEMPLATERESPONSE']._serialized_end=1922
+  _globals['_RENDERTEMPLATEBATCHREQUEST']._serialized_start=1925
+  _globals['_RENDERTEMPLATEBATCHREQUEST']._serialized_end=2061
+  _globals['_RENDERTEMPLATEBATCHRESULT']._serialized_start=2064
+  _globals['_RENDERTEMPLATEBATCHRESULT']._serialized_end=2203
+  _globals['_RENDERTEMPLATEBATCHRESPONSE']._serialized_start=2205
+  _globals['_RENDERTEMPLATEBATCHRESPONSE']._serialized_end=2295
+  _globals['_TEMPLATESERVICE']._serialized_start=2804
+  _globals['_TEMPLATESERVICE']._serialized_end=3517
 # @@protoc_insertion_point(module_scope)

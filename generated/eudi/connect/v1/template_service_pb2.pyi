@@ -48,18 +48,22 @@ NOTIFICATION_EVENT_CREDENTIAL_EXPIRING: NotificationEvent
 NOTIFICATION_EVENT_CREDENTIAL_REINSTATED: NotificationEvent
 
 class CredentialTemplateSpec(_message.Message):
-    __slots__ = ("vct", "claims_template", "disclosable", "default_validity_seconds", "max_validity_seconds")
+    __slots__ = ("vct", "claims_template", "disclosable", "default_validity_seconds", "max_validity_seconds", "mdoc_doc_type", "mdoc_namespace")
     VCT_FIELD_NUMBER: _ClassVar[int]
     CLAIMS_TEMPLATE_FIELD_NUMBER: _ClassVar[int]
     DISCLOSABLE_FIELD_NUMBER: _ClassVar[int]
     DEFAULT_VALIDITY_SECONDS_FIELD_NUMBER: _ClassVar[int]
     MAX_VALIDITY_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    MDOC_DOC_TYPE_FIELD_NUMBER: _ClassVar[int]
+    MDOC_NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     vct: str
     claims_template: str
     disclosable: _containers.RepeatedScalarFieldContainer[str]
     default_validity_seconds: int
     max_validity_seconds: int
-    def __init__(self, vct: _Optional[str] = ..., claims_template: _Optional[str] = ..., disclosable: _Optional[_Iterable[str]] = ..., default_validity_seconds: _Optional[int] = ..., max_validity_seconds: _Optional[int] = ...) -> None: ...
+    mdoc_doc_type: str
+    mdoc_namespace: str
+    def __init__(self, vct: _Optional[str] = ..., claims_template: _Optional[str] = ..., disclosable: _Optional[_Iterable[str]] = ..., default_validity_seconds: _Optional[int] = ..., max_validity_seconds: _Optional[int] = ..., mdoc_doc_type: _Optional[str] = ..., mdoc_namespace: _Optional[str] = ...) -> None: ...
 
 class NotificationTemplateSpec(_message.Message):
     __slots__ = ("event", "subject_template", "text_template", "html_template")
