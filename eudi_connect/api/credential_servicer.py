@@ -12,18 +12,19 @@ from eudi.connect.v1 import credential_service_pb2_grpc as pb_grpc
 from eudi_connect.api.context import current_tenant
 from eudi_connect.api.convert import (
     credential_status,
-    dict_to_struct,
     struct_to_dict,
     timestamp,
-    verification_failure,
 )
 from eudi_connect.api.errors import rich_status
+from eudi_connect.api.verification_convert import verify_command, verify_response
 from eudi_connect.core.status_list import TokenStatus
 from eudi_connect.errors import EudiConnectError
 from eudi_connect.services.app import Services
 from eudi_connect.services.batch import BatchIssuer, BatchItem, BatchResult, too_many_items
 from eudi_connect.services.issuance import IssueCommand, IssuedCredential
-from eudi_connect.services.verification import VerifyCommand
+
+#: Items one VerifyCredentialBatch call may carry.
+MAX_VERIFY_BATCH_ITEMS = 1000
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
@@ -135,23 +136,22 @@ class CredentialServicer(pb_grpc.CredentialServiceServicer):
         self, request: pb.VerifyCredentialRequest, context: Context
     ) -> pb.VerifyCredentialResponse:
         outcome = await self._services.verification.verify(
-            current_tenant(),
-            VerifyCommand(
-                credential=request.credential,
-                expected_audience=request.expected_audience,
-                expected_nonce=request.expected_nonce,
-            ),
+            current_tenant(), verify_command(request)
         )
-        return pb.VerifyCredentialResponse(
-            valid=outcome.valid,
-            status=credential_status(outcome.status),
-            failure=verification_failure(outcome.failure),
-            detail=outcome.detail,
-            claims=dict_to_struct(outcome.claims),
-            issuer=outcome.issuer,
-            vct=outcome.vct,
-            key_binding_verified=outcome.key_binding_verified,
-        )
+        return verify_response(outcome)
+
+    async def VerifyCredentialBatch(
+        self, request: pb.VerifyCredentialBatchRequest, context: Context
+    ) -> AsyncIterator[pb.VerifyCredentialBatchResult]:
+        if len(request.items) > MAX_VERIFY_BATCH_ITEMS:
+            raise too_many_items(MAX_VERIFY_BATCH_ITEMS)
+        commands = [verify_command(item) for item in request.items]
+        verification = self._services.verification
+        async for index, outcome in verification.verify_many(current_tenant(), commands):
+            if isinstance(outcome, EudiConnectError):
+                yield pb.VerifyCredentialBatchResult(index=index, error=rich_status(outcome))
+            else:
+                yield pb.VerifyCredentialBatchResult(index=index, result=verify_response(outcome))
 
     async def RevokeCredential(
         self, request: pb.RevokeCredentialRequest, context: Context

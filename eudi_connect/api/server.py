@@ -15,6 +15,8 @@ from eudi.connect.v1 import credential_service_pb2 as pb
 from eudi.connect.v1 import credential_service_pb2_grpc as pb_grpc
 from eudi.connect.v1 import template_service_pb2 as template_pb
 from eudi.connect.v1 import template_service_pb2_grpc as template_pb_grpc
+from eudi.connect.v1 import trust_service_pb2 as trust_pb
+from eudi.connect.v1 import trust_service_pb2_grpc as trust_pb_grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
@@ -26,6 +28,7 @@ from eudi_connect.api.metrics_interceptor import MetricsInterceptor
 from eudi_connect.api.template_servicer import TemplateServicer
 from eudi_connect.api.tls import server_credentials
 from eudi_connect.api.tracing import server_tracing_interceptor
+from eudi_connect.api.trust_servicer import TrustServicer
 from eudi_connect.errors import ConfigurationError
 from eudi_connect.monitoring.logging import flush_access_log
 from eudi_connect.monitoring.performance_metrics import current_monitor, monitor_installed
@@ -38,6 +41,7 @@ log = logging.getLogger(__name__)
 
 CREDENTIAL_SERVICE = pb.DESCRIPTOR.services_by_name["CredentialService"].full_name
 TEMPLATE_SERVICE = template_pb.DESCRIPTOR.services_by_name["TemplateService"].full_name
+TRUST_SERVICE = trust_pb.DESCRIPTOR.services_by_name["TrustService"].full_name
 # Large enough for a 10,000-item batch request; anything bigger is refused by gRPC itself.
 MAX_RECEIVE_MESSAGE_BYTES = 16 * 1024 * 1024
 
@@ -120,10 +124,17 @@ async def start_server(
     )
     pb_grpc.add_CredentialServiceServicer_to_server(CredentialServicer(services, batch), server)
     template_pb_grpc.add_TemplateServiceServicer_to_server(TemplateServicer(services), server)
+    trust_pb_grpc.add_TrustServiceServicer_to_server(TrustServicer(services), server)
     health_servicer = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
-        (CREDENTIAL_SERVICE, TEMPLATE_SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME),
+        (
+            CREDENTIAL_SERVICE,
+            TEMPLATE_SERVICE,
+            TRUST_SERVICE,
+            health.SERVICE_NAME,
+            reflection.SERVICE_NAME,
+        ),
         server,
     )
     address = f"{options.host}:{options.port}"
@@ -160,7 +171,7 @@ async def start_server(
         except BaseException:
             await server.stop(None)
             raise
-    for name in ("", CREDENTIAL_SERVICE, TEMPLATE_SERVICE):
+    for name in ("", CREDENTIAL_SERVICE, TEMPLATE_SERVICE, TRUST_SERVICE):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     return RunningServer(
         server=server, port=port, health=health_servicer, services=services, http=http

@@ -23,6 +23,7 @@ from eudi_connect.api.workers import run_workers
 from eudi_connect.cli.batch import add_parser as add_issue_batch_parser
 from eudi_connect.cli.client import ClientConfig, credential_stub
 from eudi_connect.cli.templates import add_template_commands
+from eudi_connect.cli.trust import add_trust_commands
 from eudi_connect.core.formats import FORMATS, SD_JWT_VC_FORMAT
 from eudi_connect.core.holder import make_presentation
 from eudi_connect.core.jose import generate_p256_key, private_jwk, private_key_from_jwk
@@ -385,6 +386,7 @@ def build_parser() -> argparse.ArgumentParser:
     jwks.set_defaults(func=cmd_jwks)
 
     add_template_commands(sub, _client_flags, _client)
+    add_trust_commands(sub, _client_flags, _client)
     return parser
 
 

@@ -41,7 +41,8 @@ class CredentialDraft:
     claims: Mapping[str, Any] | None = None
     subject: Mapping[str, Any] = field(default_factory=dict)
     format: str = SD_JWT_VC_FORMAT
-    # x5chain of the signing key (its certificate first); mdoc needs it.
+    # x5chain of the signing key (its certificate first); mdoc needs it, and an SD-JWT
+    # carries it as its `x5c` header when set.
     certificate_chain: tuple[bytes, ...] = ()
 
 
@@ -77,6 +78,7 @@ def sign_draft(
             expires_at=draft.expires_at,
             status=draft.status,
             holder_jwk=draft.holder_jwk,
+            x5c=draft.certificate_chain,
         )
     except ValueError as exc:
         # The rendered claims break an SD-JWT rule (a reserved name, an `_sd` key).

@@ -12,9 +12,10 @@ inflates to gigabytes (a zlib bomb) is refused without being expanded.
 
 from __future__ import annotations
 
+import base64
 import enum
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,8 +57,9 @@ class StatusListError(ValueError):
 
     ``reason`` is one of ``STATUS_LIST_MALFORMED``, ``STATUS_LIST_TOO_LARGE``,
     ``STATUS_LIST_WRONG_TYP``, ``STATUS_LIST_UNSUPPORTED_ALG``,
-    ``STATUS_LIST_BAD_SIGNATURE``, ``STATUS_LIST_EXPIRED``, ``STATUS_LIST_NOT_YET_VALID``
-    or ``STATUS_LIST_WRONG_SUBJECT``, so callers branch on it rather than on the message.
+    ``STATUS_LIST_BAD_SIGNATURE``, ``STATUS_LIST_UNSIGNED``, ``STATUS_LIST_EXPIRED``,
+    ``STATUS_LIST_NOT_YET_VALID`` or ``STATUS_LIST_WRONG_SUBJECT``, so callers branch on
+    it rather than on the message.
     """
 
     def __init__(self, message: str, *, reason: str = "STATUS_LIST_MALFORMED") -> None:
@@ -226,13 +228,20 @@ def build_status_list_token(
     expires_at: int,
     ttl: int,
     signing_key: SigningKey,
+    x5c: Sequence[bytes] | None = None,
 ) -> str:
-    """Signs a Status List Token in JWT format (section 5.1); ``sub`` is the list's URI."""
+    """Signs a Status List Token in JWT format (section 5.1); ``sub`` is the list's URI.
+
+    ``x5c`` (DER, signer first, the anchor left out) lets HAIP-profile verifiers check the
+    token under the same X.509 trust as the credentials it serves.
+    """
     if ttl <= 0:
         raise ValueError("ttl must be a positive number of seconds (section 5.1)")
     if expires_at <= issued_at:
         raise ValueError("expires_at must be after issued_at")
-    header = {"typ": STATUS_LIST_JWT_TYP, "kid": signing_key.kid}
+    header: dict[str, Any] = {"typ": STATUS_LIST_JWT_TYP, "kid": signing_key.kid}
+    if x5c:
+        header["x5c"] = [base64.b64encode(der).decode("ascii") for der in x5c]
     payload = {
         "sub": uri,
         "iat": issued_at,
@@ -274,10 +283,15 @@ def _typ_matches(typ: object) -> bool:
     return typ in (STATUS_LIST_JWT_TYP, "application/" + STATUS_LIST_JWT_TYP)
 
 
+#: Finds the keys that may have signed a token from its (unverified) JOSE header; raises
+#: StatusListError when the header names no trusted key.
+KeyResolver = Callable[[Mapping[str, Any]], Sequence[EllipticCurvePublicKey]]
+
+
 def decode_status_list_token(
     token: str,
     *,
-    public_key: EllipticCurvePublicKey,
+    public_key: EllipticCurvePublicKey | KeyResolver,
     now: int | None = None,
     expected_uri: str | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
@@ -285,11 +299,17 @@ def decode_status_list_token(
 ) -> StatusListToken:
     """Verifies and decodes a Status List Token (sections 5.1 and 8.3, steps 3 to 5).
 
-    Checks, in order: JWS shape, ``typ``, ``alg`` against the allow-list, the signature,
-    the required claims, ``exp``/``nbf`` when ``now`` is given (``leeway`` seconds of clock
-    skew), ``sub`` against ``expected_uri``, and only then inflates the list, so nothing
-    unauthenticated is ever decompressed.
+    Checks, in order: JWS shape, ``typ``, ``alg`` against the allow-list, the signature
+    (under ``public_key``, or any key the resolver finds for the header), the required
+    claims, ``exp``/``nbf`` when ``now`` is given (``leeway`` seconds of clock skew),
+    ``sub`` against ``expected_uri``, and only then inflates the list, so nothing
+    unauthenticated is ever decompressed. A bare JSON list or an empty signature is
+    ``STATUS_LIST_UNSIGNED``: section 8.3 accepts signed tokens only.
     """
+    if isinstance(token, str) and token.lstrip().startswith("{"):
+        raise StatusListError(
+            "a bare JSON status list is not signed", reason="STATUS_LIST_UNSIGNED"
+        )
     try:
         parts = split_jws(token)
     except MalformedJwsError as exc:
@@ -307,7 +327,10 @@ def decode_status_list_token(
     if "crit" in header:
         # RFC 7515 section 4.1.11: extensions we do not understand make the JWS invalid.
         raise StatusListError("status list token has unsupported critical header parameters")
-    if not es256_verify(public_key, parts.signing_input, parts.signature):
+    if not parts.signature:
+        raise StatusListError("status list token has no signature", reason="STATUS_LIST_UNSIGNED")
+    keys = public_key(header) if callable(public_key) else (public_key,)
+    if not any(es256_verify(key, parts.signing_input, parts.signature) for key in keys):
         raise StatusListError(
             "status list token signature does not verify", reason="STATUS_LIST_BAD_SIGNATURE"
         )

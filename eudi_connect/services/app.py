@@ -11,15 +11,19 @@ from pathlib import Path
 from eudi_connect.core.keys import MasterKey, load_master_key
 from eudi_connect.core.templates import TemplateEnvironment
 from eudi_connect.errors import ConfigurationError
+from eudi_connect.services.fetch import FetchSettings, HttpFetcher
+from eudi_connect.services.foreign_status import ForeignStatusLists
 from eudi_connect.services.issuance import IssuanceService
 from eudi_connect.services.issuer_certificates import CertificatePolicy, load_authority
 from eudi_connect.services.keys import KeyService, check_master_key
 from eudi_connect.services.revocation import RevocationService
 from eudi_connect.services.settings import ServiceSettings
 from eudi_connect.services.signing_pool import SigningPool
+from eudi_connect.services.status_check import StatusChecker
 from eudi_connect.services.status_lists import StatusListService
 from eudi_connect.services.templates import CredentialTemplates, TemplateService
 from eudi_connect.services.tenants import TenantService
+from eudi_connect.services.trust import TrustService
 from eudi_connect.services.verification import VerificationService
 from eudi_connect.store.base import Store
 from eudi_connect.store.factory import database_directory, open_store_from_url
@@ -40,6 +44,9 @@ class Services:
     verification: VerificationService
     revocation: RevocationService
     template_service: TemplateService
+    trust: TrustService
+    # The HTTP client for what other issuers publish (status lists, JWKS).
+    fetcher: HttpFetcher
     # Worker processes that sign batch groups on the other cores; None signs in-process.
     signing_pool: SigningPool | None = None
     closed: bool = False
@@ -50,6 +57,7 @@ class Services:
             self.closed = True
             if self.signing_pool is not None:
                 self.signing_pool.close()
+            await self.fetcher.close()
             await self.store.close()
 
 
@@ -103,8 +111,10 @@ async def open_services(
     sign_workers: int = 0,
     clock: Callable[[], float] = time.time,
     store: Store | None = None,
+    fetch: FetchSettings | None = None,
 ) -> Services:
-    """`store`, when given, is used (unopened) instead of the one `db_url` names."""
+    """`store`, when given, is used (unopened) instead of the one `db_url` names; `fetch`
+    sets how foreign status lists and JWKS are fetched (https only by default)."""
     settings = settings or ServiceSettings()
     master = master_key or master_key_for(db_url)
     store = store or open_store_from_url(db_url)
@@ -128,11 +138,16 @@ async def open_services(
     )
     status_lists = StatusListService(store, keys, settings, clock=clock)
     templates = CredentialTemplates(TemplateEnvironment(), store=store)
+    fetcher = HttpFetcher(fetch or FetchSettings())
+    trust = TrustService(store, fetcher, clock=clock)
+    status = StatusChecker(store, ForeignStatusLists(fetcher, clock=clock), settings, clock=clock)
     signing_pool = None
     if sign_workers > 0:
         signing_pool = SigningPool(sign_workers)
         await signing_pool.start()
     return Services(
+        trust=trust,
+        fetcher=fetcher,
         signing_pool=signing_pool,
         store=store,
         settings=settings,
@@ -148,7 +163,9 @@ async def open_services(
             settings=settings,
             clock=clock,
         ),
-        verification=VerificationService(store, keys=keys, settings=settings, clock=clock),
+        verification=VerificationService(
+            keys=keys, trust=trust, status=status, settings=settings, clock=clock
+        ),
         revocation=RevocationService(store, clock=clock),
         template_service=TemplateService(store, templates, clock=clock),
     )

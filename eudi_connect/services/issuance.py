@@ -144,11 +144,14 @@ class IssuanceService:
         if prepared:
             slots = await self._status_lists.allocate(tenant_id, len(prepared))
             signing_key = await self._keys.signing_key(tenant_id)
-            chain: tuple[bytes, ...] = ()
+            mdoc_chain: tuple[bytes, ...] = ()
             if any(item.format == MDOC_FORMAT for _, item in prepared):
-                chain = await self._keys.certificate_chain(tenant_id, signing_key)
+                mdoc_chain = await self._keys.certificate_chain(tenant_id, signing_key)
+            x5c = await self._keys.x5c(tenant_id, signing_key)
             drafts = [
-                self._draft(tenant_id, item, slot, chain)
+                self._draft(
+                    tenant_id, item, slot, mdoc_chain if item.format == MDOC_FORMAT else x5c
+                )
                 for (_, item), slot in zip(prepared, slots, strict=True)
             ]
             with measure_operation_time(SIGN_STEP):
@@ -229,7 +232,7 @@ class IssuanceService:
             claims=item.claims,
             subject=item.command.subject,
             format=item.format,
-            certificate_chain=certificate_chain if item.format == MDOC_FORMAT else (),
+            certificate_chain=certificate_chain,
         )
 
     def _sign_here(self, draft: CredentialDraft, signing_key: SigningKey) -> str | EudiConnectError:

@@ -101,6 +101,14 @@ class KeyService:
             self._chains[key.kid] = chain
         return chain
 
+    async def x5c(self, tenant_id: str, key: SigningKey) -> tuple[bytes, ...]:
+        """What JWS headers (credentials, status list tokens) carry as `x5c`: the key's
+        certificate when a CA issued it; nothing for a self-signed one, which HAIP-profile
+        verifiers refuse in x5c anyway and others trust by `kid` and the JWKS."""
+        if self._certificates.authority is None:
+            return ()
+        return await self.certificate_chain(tenant_id, key)
+
     async def issuer_certificates(self, tenant_id: str) -> list[bytes]:
         """Certificates that vouch for the tenant's own credentials: every key's, retired
         ones included, and the configured authority's. Our verifier's trust anchors."""

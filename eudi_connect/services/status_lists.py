@@ -141,12 +141,16 @@ class StatusListService:
         entries = await self._store.list_status_entries(record.status_list_id)
         status_list = StatusList.from_entries(record.size, entries, bits=record.bits)
         now = self._clock()
+        signing_key = await self._keys.signing_key(record.tenant_id)
         token = build_status_list_token(
             status_list,
             uri=self._settings.status_list_uri(record.status_list_id),
             issued_at=int(now),
             expires_at=int(now) + self._settings.status_list_validity_seconds,
             ttl=self._settings.status_list_ttl_seconds,
-            signing_key=await self._keys.signing_key(record.tenant_id),
+            signing_key=signing_key,
+            # The key's CA-issued certificate, so X.509-based (HAIP) verifiers check the
+            # list under the same trust as the credentials it serves.
+            x5c=await self._keys.x5c(record.tenant_id, signing_key),
         )
         return _CachedToken(version=version, built_at=now, token=token)

@@ -132,6 +132,24 @@ class TemplateRecord:
     updated_at: int
 
 
+#: What a trust entry is; the kind decides the shape of `TrustEntryRecord.document`.
+TrustEntryKind = Literal["issuer", "anchor"]
+
+
+@dataclass(frozen=True)
+class TrustEntryRecord:
+    """One thing a tenant's verifications trust: an issuer (by `iss`) or an X.509 anchor.
+
+    `document` is a JSON object the services own; stores keep it verbatim.
+    """
+
+    tenant_id: str
+    kind: TrustEntryKind
+    entry_id: str
+    document: Mapping[str, Any]
+    created_at: int
+
+
 @dataclass(frozen=True)
 class StatusChange:
     """Result of a conditional status update; `changed` is False when the precondition failed."""
@@ -319,3 +337,18 @@ class Store(abc.ABC):
         With `expected_version`, deletes only that version, atomically, else raises
         AbortedError(reason="TEMPLATE_ETAG_MISMATCH").
         """
+
+    # --- trust configuration -------------------------------------------------------------
+    @abc.abstractmethod
+    async def add_trust_entry(self, entry: TrustEntryRecord) -> None:
+        """Stores the entry durably. Raises AlreadyExistsError(reason="TRUST_ENTRY_EXISTS")
+        when the tenant has one of that kind and id, NotFoundError(reason=
+        "TENANT_NOT_FOUND") for an unknown tenant."""
+
+    @abc.abstractmethod
+    async def delete_trust_entry(self, tenant_id: str, kind: TrustEntryKind, entry_id: str) -> bool:
+        """Deletes the entry durably; False when the tenant has no such entry."""
+
+    @abc.abstractmethod
+    async def list_trust_entries(self, tenant_id: str) -> list[TrustEntryRecord]:
+        """Every entry of the tenant, ordered by kind, then entry_id (bytewise)."""

@@ -54,6 +54,8 @@ from eudi_connect.store.base import (
     TemplateKind,
     TemplateRecord,
     TenantRecord,
+    TrustEntryKind,
+    TrustEntryRecord,
 )
 from eudi_connect.store.migrations import (
     Migration,
@@ -899,6 +901,48 @@ class PostgresStore(Store):
         if not row[1]:
             raise etag_mismatch()
         return True
+
+    # --- trust configuration -------------------------------------------------------------
+    async def add_trust_entry(self, entry: TrustEntryRecord) -> None:
+        document = json.dumps(dict(entry.document), separators=(",", ":"))
+        row = await self._fetch_one(
+            "INSERT INTO trust_entries (tenant_id, kind, entry_id, created_at, document) "
+            "VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING 1",
+            entry.tenant_id,
+            entry.kind,
+            entry.entry_id,
+            entry.created_at,
+            document,
+        )
+        if row is None:
+            raise AlreadyExistsError("the trust entry exists", reason="TRUST_ENTRY_EXISTS")
+
+    async def delete_trust_entry(self, tenant_id: str, kind: TrustEntryKind, entry_id: str) -> bool:
+        row = await self._fetch_one(
+            "DELETE FROM trust_entries WHERE tenant_id = $1 AND kind = $2 AND entry_id = $3 "
+            "RETURNING 1",
+            tenant_id,
+            kind,
+            entry_id,
+        )
+        return row is not None
+
+    async def list_trust_entries(self, tenant_id: str) -> list[TrustEntryRecord]:
+        rows = await self._fetch(
+            "SELECT kind, entry_id, created_at, document FROM trust_entries "
+            "WHERE tenant_id = $1 ORDER BY kind, entry_id",
+            tenant_id,
+        )
+        return [
+            TrustEntryRecord(
+                tenant_id=tenant_id,
+                kind=row[0],
+                entry_id=str(row[1]),
+                created_at=int(row[2]),
+                document=json.loads(row[3]),
+            )
+            for row in rows
+        ]
 
 
 # --- helpers -------------------------------------------------------------------------------

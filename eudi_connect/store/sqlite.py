@@ -42,6 +42,8 @@ from eudi_connect.store.base import (
     TemplateKind,
     TemplateRecord,
     TenantRecord,
+    TrustEntryKind,
+    TrustEntryRecord,
 )
 from eudi_connect.store.migrations import (
     Migration,
@@ -773,8 +775,52 @@ class SqliteStore(Store):
 
         return await self._write(work)
 
+    # --- work run inside the writer's thread ---------------------------------------------------
 
-# --- work run inside the writer's thread ---------------------------------------------------
+    # --- trust configuration -------------------------------------------------------------
+    async def add_trust_entry(self, entry: TrustEntryRecord) -> None:
+        document = json.dumps(dict(entry.document), separators=(",", ":"))
+
+        def work(conn: sqlite3.Connection) -> None:
+            try:
+                conn.execute(
+                    "INSERT INTO trust_entries (tenant_id, kind, entry_id, created_at, document) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (entry.tenant_id, entry.kind, entry.entry_id, entry.created_at, document),
+                )
+            except sqlite3.IntegrityError as error:
+                raise _record_error(
+                    error, exists=("the trust entry exists", "TRUST_ENTRY_EXISTS")
+                ) from error
+
+        await self._write(work)
+
+    async def delete_trust_entry(self, tenant_id: str, kind: TrustEntryKind, entry_id: str) -> bool:
+        def work(conn: sqlite3.Connection) -> bool:
+            cursor = conn.execute(
+                "DELETE FROM trust_entries WHERE tenant_id = ? AND kind = ? AND entry_id = ?",
+                (tenant_id, kind, entry_id),
+            )
+            return cursor.rowcount > 0
+
+        return await self._write(work)
+
+    async def list_trust_entries(self, tenant_id: str) -> list[TrustEntryRecord]:
+        rows = await self._fetch(
+            "SELECT kind, entry_id, created_at, document FROM trust_entries "
+            "WHERE tenant_id = ? ORDER BY kind, entry_id",
+            (tenant_id,),
+        )
+        return [
+            TrustEntryRecord(
+                tenant_id=tenant_id,
+                kind=row[0],
+                entry_id=str(row[1]),
+                created_at=int(row[2]),
+                document=json.loads(row[3]),
+            )
+            for row in rows
+        ]
 
 
 def _insert_credentials(

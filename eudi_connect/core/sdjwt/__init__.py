@@ -6,6 +6,7 @@ Pure functions over strings, keys and times; no I/O, no clock, no global state.
 from ._common import (
     KB_JWT_TYP,
     SD_JWT_VC_TYP,
+    Check,
     SdJwtVerificationError,
     StatusReference,
     VerificationFailureReason,
@@ -19,6 +20,7 @@ __all__ = [
     "KB_JWT_TYP",
     "MAX_CLAIM_DEPTH",
     "SD_JWT_VC_TYP",
+    "Check",
     "Disclosure",
     "ParsedPresentation",
     "SaltSource",

@@ -45,6 +45,35 @@ class VerificationFailureReason(enum.StrEnum):
     SUSPENDED = "SUSPENDED"
     WRONG_TYPE = "WRONG_TYPE"
     STATUS_UNAVAILABLE = "STATUS_UNAVAILABLE"
+    UNTRUSTED_ISSUER = "UNTRUSTED_ISSUER"
+    CERTIFICATE_INVALID = "CERTIFICATE_INVALID"
+    ISSUER_KEYS_UNAVAILABLE = "ISSUER_KEYS_UNAVAILABLE"
+    # A foreign status list token that cannot be had or trusted; one reason per refusal.
+    STATUS_LIST_UNREACHABLE = "STATUS_LIST_UNREACHABLE"
+    STATUS_LIST_TIMEOUT = "STATUS_LIST_TIMEOUT"
+    STATUS_LIST_TOO_LARGE = "STATUS_LIST_TOO_LARGE"
+    STATUS_LIST_DECOMPRESSION_LIMIT = "STATUS_LIST_DECOMPRESSION_LIMIT"
+    STATUS_LIST_UNSIGNED = "STATUS_LIST_UNSIGNED"
+    STATUS_LIST_ALGORITHM_NOT_ALLOWED = "STATUS_LIST_ALGORITHM_NOT_ALLOWED"
+    STATUS_LIST_BAD_SIGNATURE = "STATUS_LIST_BAD_SIGNATURE"
+    STATUS_LIST_WRONG_SUBJECT = "STATUS_LIST_WRONG_SUBJECT"
+    STATUS_LIST_EXPIRED = "STATUS_LIST_EXPIRED"
+    STATUS_LIST_INDEX_OUT_OF_RANGE = "STATUS_LIST_INDEX_OUT_OF_RANGE"
+    STATUS_LIST_INVALID = "STATUS_LIST_INVALID"
+
+
+class Check(enum.StrEnum):
+    """The steps of a verification, in the order they run; each reported as a check."""
+
+    FORMAT = "format"
+    ISSUER = "issuer"
+    SIGNATURE = "signature"
+    VALIDITY = "validity"
+    TYPE = "type"
+    CLAIMS = "claims"
+    DISCLOSURES = "disclosures"
+    KEY_BINDING = "key_binding"
+    STATUS = "status"
 
 
 class SdJwtVerificationError(Exception):
@@ -54,10 +83,14 @@ class SdJwtVerificationError(Exception):
     verification request, not a failure of the request itself.
     """
 
-    def __init__(self, failure: VerificationFailureReason, detail: str) -> None:
+    def __init__(
+        self, failure: VerificationFailureReason, detail: str, *, check: Check | None = None
+    ) -> None:
         super().__init__(f"{failure}: {detail}")
         self.failure = failure
         self.detail = detail
+        # The step that refused; set by the verifier, so a caller can report what passed.
+        self.check = check
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,9 @@ give the same bytes up to the ECDSA signature's own randomness.
 
 from __future__ import annotations
 
+import base64
 import functools
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from eudi_connect.core.jose import ES256, InvalidJwkError, SigningKey, es256_sign
@@ -79,9 +80,15 @@ def _compile(paths: tuple[str, ...]) -> _PathNode:
 
 
 @functools.lru_cache(maxsize=1024)
-def _encoded_header(kid: str) -> str:
-    """The protected header never changes for a key, so it is encoded once per `kid`."""
-    header = {"typ": SD_JWT_VC_TYP, "alg": ES256, "kid": kid}
+def _encoded_header(kid: str, x5c: tuple[bytes, ...] = ()) -> str:
+    """The protected header never changes for a key, so it is encoded once per `kid`.
+
+    `x5c` (RFC 7515 section 4.1.6: standard base64 DER, leaf first, the trust anchor left
+    out as HAIP asks) lets X.509-based verifiers find the key without our JWKS.
+    """
+    header: dict[str, Any] = {"typ": SD_JWT_VC_TYP, "alg": ES256, "kid": kid}
+    if x5c:
+        header["x5c"] = [base64.b64encode(der).decode("ascii") for der in x5c]
     return b64url(encode_json(header).encode("utf-8"))
 
 
@@ -193,6 +200,7 @@ def issue_sd_jwt_vc(
     status: StatusReference | None = None,
     holder_jwk: Mapping[str, Any] | None = None,
     salt: SaltSource = random_salt,
+    x5c: Sequence[bytes] | None = None,
 ) -> str:
     """Signs an SD-JWT VC and returns `<jwt>~<disclosure>~...~` (RFC 9901 section 4).
 
@@ -220,7 +228,7 @@ def issue_sd_jwt_vc(
         raise ValueError("salt source returned the same salt twice (RFC 9901 section 4.2.1)")
 
     body = b64url(encode_json(payload).encode("utf-8"))
-    signing_input = f"{_encoded_header(signing_key.kid)}.{body}"
+    signing_input = f"{_encoded_header(signing_key.kid, tuple(x5c or ()))}.{body}"
     signature = b64url(es256_sign(signing_key.private_key, signing_input.encode("ascii")))
     parts = [f"{signing_input}.{signature}", *concealer.disclosures, ""]
     return "~".join(parts)

@@ -6,8 +6,10 @@ never escapes as KeyError, TypeError or ValueError.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +31,7 @@ from ._common import (
     SD_ALG,
     SD_ALG_KEY,
     SD_KEY,
+    Check,
     SdJwtVerificationError,
     StatusReference,
 )
@@ -65,6 +68,17 @@ class VerifiedCredential:
 
 def _fail(reason: Reason, detail: str) -> SdJwtVerificationError:
     return SdJwtVerificationError(reason, detail)
+
+
+@contextlib.contextmanager
+def _step(check: Check) -> Iterator[None]:
+    """Names the step a refusal comes from, so callers can tell what passed before it."""
+    try:
+        yield
+    except SdJwtVerificationError as error:
+        if error.check is None:
+            error.check = check
+        raise
 
 
 def _numeric_date(claims: dict[str, Any], name: str, *, what: str) -> float | int | None:
@@ -267,11 +281,14 @@ def verify_presentation(
     require_key_binding: bool = False,
     max_key_binding_age_seconds: int = 300,
     expected_vct: str | None = None,
+    allowed_vcts: Collection[str] | None = None,
 ) -> VerifiedCredential:
     """Checks a parsed presentation against the issuer's key and the verifier's policy.
 
     Key binding is required when asked for, or when an audience or nonce is expected (they
     live only in the KB-JWT); a KB-JWT that is present is checked even when not required.
+    `allowed_vcts`, when given and not empty, lists the accepted types. A refusal carries
+    the `Check` it failed in.
     """
     try:
         return _verify(
@@ -284,6 +301,7 @@ def verify_presentation(
             require_key_binding=require_key_binding,
             max_key_binding_age_seconds=max_key_binding_age_seconds,
             expected_vct=expected_vct,
+            allowed_vcts=frozenset(allowed_vcts or ()),
         )
     except RecursionError as exc:  # the depth bounds should prevent it; this is a backstop
         raise _fail(Reason.MALFORMED, "presentation nests too deeply") from exc
@@ -300,38 +318,48 @@ def _verify(
     require_key_binding: bool,
     max_key_binding_age_seconds: int,
     expected_vct: str | None,
+    allowed_vcts: frozenset[str],
 ) -> VerifiedCredential:
     # A hand-built ParsedPresentation skips parse_presentation, so the header is checked again.
-    check_jws_header(parsed.header, what="issuer-signed JWT")
+    with _step(Check.FORMAT):
+        check_jws_header(parsed.header, what="issuer-signed JWT")
     if not es256_verify(issuer_key, parsed.signing_input, parsed.signature):
-        raise _fail(Reason.BAD_SIGNATURE, "issuer signature does not verify")
+        raise SdJwtVerificationError(
+            Reason.BAD_SIGNATURE, "issuer signature does not verify", check=Check.SIGNATURE
+        )
     payload = parsed.payload
 
-    issued_at = _numeric_date(payload, "iat", what="credential")
-    not_before = _numeric_date(payload, "nbf", what="credential")
-    expires_at = _numeric_date(payload, "exp", what="credential")
-    if expires_at is not None and now - clock_skew_seconds >= expires_at:
-        raise _fail(Reason.EXPIRED, "credential has expired")
-    if not_before is not None and now + clock_skew_seconds < not_before:
-        raise _fail(Reason.NOT_YET_VALID, "credential is not valid yet (nbf)")
-    if issued_at is not None and now + clock_skew_seconds < issued_at:
-        raise _fail(Reason.NOT_YET_VALID, "credential is issued in the future (iat)")
+    with _step(Check.VALIDITY):
+        issued_at = _numeric_date(payload, "iat", what="credential")
+        not_before = _numeric_date(payload, "nbf", what="credential")
+        expires_at = _numeric_date(payload, "exp", what="credential")
+        if expires_at is not None and now - clock_skew_seconds >= expires_at:
+            raise _fail(Reason.EXPIRED, "credential has expired")
+        if not_before is not None and now + clock_skew_seconds < not_before:
+            raise _fail(Reason.NOT_YET_VALID, "credential is not valid yet (nbf)")
+        if issued_at is not None and now + clock_skew_seconds < issued_at:
+            raise _fail(Reason.NOT_YET_VALID, "credential is issued in the future (iat)")
 
-    vct = payload.get("vct")
-    if not isinstance(vct, str) or not vct:
-        raise _fail(Reason.MALFORMED, "credential has no vct")
-    if expected_vct is not None and vct != expected_vct:
-        raise _fail(Reason.WRONG_TYPE, f"vct {vct!r} is not the expected type")
-    if payload.get(SD_ALG_KEY, SD_ALG) != SD_ALG:
-        raise _fail(Reason.MALFORMED, "_sd_alg is not sha-256")
-    issuer = payload.get("iss")
-    if not isinstance(issuer, str) or not issuer:
-        raise _fail(Reason.MALFORMED, "credential has no iss")
-    status = _status_reference(payload)
-    holder_jwk = _holder_jwk(payload)
+    with _step(Check.TYPE):
+        vct = payload.get("vct")
+        if not isinstance(vct, str) or not vct:
+            raise _fail(Reason.MALFORMED, "credential has no vct")
+        if expected_vct is not None and vct != expected_vct:
+            raise _fail(Reason.WRONG_TYPE, f"vct {vct!r} is not the expected type")
+        if allowed_vcts and vct not in allowed_vcts:
+            raise _fail(Reason.WRONG_TYPE, f"vct {vct[:64]!r} is not an allowed type")
+    with _step(Check.CLAIMS):
+        if payload.get(SD_ALG_KEY, SD_ALG) != SD_ALG:
+            raise _fail(Reason.MALFORMED, "_sd_alg is not sha-256")
+        issuer = payload.get("iss")
+        if not isinstance(issuer, str) or not issuer:
+            raise _fail(Reason.MALFORMED, "credential has no iss")
+        status = _status_reference(payload)
+        holder_jwk = _holder_jwk(payload)
 
-    processor = _Processor(parsed.disclosures)
-    claims = processor.run(payload)
+    with _step(Check.DISCLOSURES):
+        processor = _Processor(parsed.disclosures)
+        claims = processor.run(payload)
 
     key_binding_required = (
         require_key_binding or expected_audience is not None or expected_nonce is not None
@@ -339,18 +367,21 @@ def _verify(
     key_binding_jwt = parsed.key_binding_jwt
     if key_binding_jwt is None:
         if key_binding_required:
-            raise _fail(Reason.KEY_BINDING_REQUIRED, "presentation has no KB-JWT")
+            raise SdJwtVerificationError(
+                Reason.KEY_BINDING_REQUIRED, "presentation has no KB-JWT", check=Check.KEY_BINDING
+            )
     else:
-        _verify_key_binding(
-            parsed,
-            key_binding_jwt,
-            holder_jwk,
-            now=now,
-            clock_skew_seconds=clock_skew_seconds,
-            max_age_seconds=max_key_binding_age_seconds,
-            expected_audience=expected_audience,
-            expected_nonce=expected_nonce,
-        )
+        with _step(Check.KEY_BINDING):
+            _verify_key_binding(
+                parsed,
+                key_binding_jwt,
+                holder_jwk,
+                now=now,
+                clock_skew_seconds=clock_skew_seconds,
+                max_age_seconds=max_key_binding_age_seconds,
+                expected_audience=expected_audience,
+                expected_nonce=expected_nonce,
+            )
     return VerifiedCredential(
         claims=claims,
         issuer=issuer,

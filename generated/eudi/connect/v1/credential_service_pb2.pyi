@@ -38,6 +38,20 @@ class VerificationFailure(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     VERIFICATION_FAILURE_SUSPENDED: _ClassVar[VerificationFailure]
     VERIFICATION_FAILURE_WRONG_TYPE: _ClassVar[VerificationFailure]
     VERIFICATION_FAILURE_STATUS_UNAVAILABLE: _ClassVar[VerificationFailure]
+    VERIFICATION_FAILURE_UNTRUSTED_ISSUER: _ClassVar[VerificationFailure]
+    VERIFICATION_FAILURE_CERTIFICATE_INVALID: _ClassVar[VerificationFailure]
+    VERIFICATION_FAILURE_ISSUER_KEYS_UNAVAILABLE: _ClassVar[VerificationFailure]
+    VERIFICATION_FAILURE_STATUS_LIST_UNREACHABLE: _ClassVar[VerificationFailure]
+    VERIFICATION_FAILURE_STATUS_LIST_TIMEOUT: _ClassVar[VerificationFailure]
+    VERIFICATION_FAILURE_STATUS_LIST_TOO_LARGE: _ClassVar[VerificationFailure]
+    VERIFICATION_FAILURE_STATUS_LIST_DECOMPRESSION_LIMIT: _ClassVar[VerificationFailure]
+    VERIFICATION_FAILURE_STATUS_LIST_UNSIGNED: _ClassVar[VerificationFailure]
+    VERIFICATION_FAILURE_STATUS_LIST_ALGORITHM_NOT_ALLOWED: _ClassVar[VerificationFailure]
+    VERIFICATION_FAILURE_STATUS_LIST_BAD_SIGNATURE: _ClassVar[VerificationFailure]
+    VERIFICATION_FAILURE_STATUS_LIST_WRONG_SUBJECT: _ClassVar[VerificationFailure]
+    VERIFICATION_FAILURE_STATUS_LIST_EXPIRED: _ClassVar[VerificationFailure]
+    VERIFICATION_FAILURE_STATUS_LIST_INDEX_OUT_OF_RANGE: _ClassVar[VerificationFailure]
+    VERIFICATION_FAILURE_STATUS_LIST_INVALID: _ClassVar[VerificationFailure]
 CREDENTIAL_STATUS_UNSPECIFIED: CredentialStatus
 CREDENTIAL_STATUS_VALID: CredentialStatus
 CREDENTIAL_STATUS_REVOKED: CredentialStatus
@@ -59,6 +73,20 @@ VERIFICATION_FAILURE_REVOKED: VerificationFailure
 VERIFICATION_FAILURE_SUSPENDED: VerificationFailure
 VERIFICATION_FAILURE_WRONG_TYPE: VerificationFailure
 VERIFICATION_FAILURE_STATUS_UNAVAILABLE: VerificationFailure
+VERIFICATION_FAILURE_UNTRUSTED_ISSUER: VerificationFailure
+VERIFICATION_FAILURE_CERTIFICATE_INVALID: VerificationFailure
+VERIFICATION_FAILURE_ISSUER_KEYS_UNAVAILABLE: VerificationFailure
+VERIFICATION_FAILURE_STATUS_LIST_UNREACHABLE: VerificationFailure
+VERIFICATION_FAILURE_STATUS_LIST_TIMEOUT: VerificationFailure
+VERIFICATION_FAILURE_STATUS_LIST_TOO_LARGE: VerificationFailure
+VERIFICATION_FAILURE_STATUS_LIST_DECOMPRESSION_LIMIT: VerificationFailure
+VERIFICATION_FAILURE_STATUS_LIST_UNSIGNED: VerificationFailure
+VERIFICATION_FAILURE_STATUS_LIST_ALGORITHM_NOT_ALLOWED: VerificationFailure
+VERIFICATION_FAILURE_STATUS_LIST_BAD_SIGNATURE: VerificationFailure
+VERIFICATION_FAILURE_STATUS_LIST_WRONG_SUBJECT: VerificationFailure
+VERIFICATION_FAILURE_STATUS_LIST_EXPIRED: VerificationFailure
+VERIFICATION_FAILURE_STATUS_LIST_INDEX_OUT_OF_RANGE: VerificationFailure
+VERIFICATION_FAILURE_STATUS_LIST_INVALID: VerificationFailure
 
 class IssueCredentialRequest(_message.Message):
     __slots__ = ("template_id", "subject", "holder_jwk", "request_id", "validity_seconds", "format")
@@ -137,17 +165,45 @@ class IssueCredentialBatchResult(_message.Message):
     def __init__(self, index: _Optional[int] = ..., request_id: _Optional[str] = ..., credential: _Optional[_Union[IssueCredentialResponse, _Mapping]] = ..., error: _Optional[_Union[_status_pb2.Status, _Mapping]] = ...) -> None: ...
 
 class VerifyCredentialRequest(_message.Message):
-    __slots__ = ("credential", "expected_audience", "expected_nonce")
+    __slots__ = ("credential", "expected_audience", "expected_nonce", "policy")
     CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
     EXPECTED_AUDIENCE_FIELD_NUMBER: _ClassVar[int]
     EXPECTED_NONCE_FIELD_NUMBER: _ClassVar[int]
+    POLICY_FIELD_NUMBER: _ClassVar[int]
     credential: str
     expected_audience: str
     expected_nonce: str
-    def __init__(self, credential: _Optional[str] = ..., expected_audience: _Optional[str] = ..., expected_nonce: _Optional[str] = ...) -> None: ...
+    policy: VerificationPolicy
+    def __init__(self, credential: _Optional[str] = ..., expected_audience: _Optional[str] = ..., expected_nonce: _Optional[str] = ..., policy: _Optional[_Union[VerificationPolicy, _Mapping]] = ...) -> None: ...
+
+class VerificationPolicy(_message.Message):
+    __slots__ = ("require_key_binding", "max_key_binding_age_seconds", "allowed_vcts", "check_status", "clock_skew_seconds")
+    REQUIRE_KEY_BINDING_FIELD_NUMBER: _ClassVar[int]
+    MAX_KEY_BINDING_AGE_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    ALLOWED_VCTS_FIELD_NUMBER: _ClassVar[int]
+    CHECK_STATUS_FIELD_NUMBER: _ClassVar[int]
+    CLOCK_SKEW_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    require_key_binding: bool
+    max_key_binding_age_seconds: int
+    allowed_vcts: _containers.RepeatedScalarFieldContainer[str]
+    check_status: bool
+    clock_skew_seconds: int
+    def __init__(self, require_key_binding: _Optional[bool] = ..., max_key_binding_age_seconds: _Optional[int] = ..., allowed_vcts: _Optional[_Iterable[str]] = ..., check_status: _Optional[bool] = ..., clock_skew_seconds: _Optional[int] = ...) -> None: ...
+
+class VerificationCheck(_message.Message):
+    __slots__ = ("name", "passed", "failure", "detail")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    PASSED_FIELD_NUMBER: _ClassVar[int]
+    FAILURE_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    passed: bool
+    failure: VerificationFailure
+    detail: str
+    def __init__(self, name: _Optional[str] = ..., passed: _Optional[bool] = ..., failure: _Optional[_Union[VerificationFailure, str]] = ..., detail: _Optional[str] = ...) -> None: ...
 
 class VerifyCredentialResponse(_message.Message):
-    __slots__ = ("valid", "status", "failure", "detail", "claims", "issuer", "vct", "key_binding_verified")
+    __slots__ = ("valid", "status", "failure", "detail", "claims", "issuer", "vct", "key_binding_verified", "checks", "format")
     VALID_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     FAILURE_FIELD_NUMBER: _ClassVar[int]
@@ -156,6 +212,8 @@ class VerifyCredentialResponse(_message.Message):
     ISSUER_FIELD_NUMBER: _ClassVar[int]
     VCT_FIELD_NUMBER: _ClassVar[int]
     KEY_BINDING_VERIFIED_FIELD_NUMBER: _ClassVar[int]
+    CHECKS_FIELD_NUMBER: _ClassVar[int]
+    FORMAT_FIELD_NUMBER: _ClassVar[int]
     valid: bool
     status: CredentialStatus
     failure: VerificationFailure
@@ -164,7 +222,25 @@ class VerifyCredentialResponse(_message.Message):
     issuer: str
     vct: str
     key_binding_verified: bool
-    def __init__(self, valid: _Optional[bool] = ..., status: _Optional[_Union[CredentialStatus, str]] = ..., failure: _Optional[_Union[VerificationFailure, str]] = ..., detail: _Optional[str] = ..., claims: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., issuer: _Optional[str] = ..., vct: _Optional[str] = ..., key_binding_verified: _Optional[bool] = ...) -> None: ...
+    checks: _containers.RepeatedCompositeFieldContainer[VerificationCheck]
+    format: str
+    def __init__(self, valid: _Optional[bool] = ..., status: _Optional[_Union[CredentialStatus, str]] = ..., failure: _Optional[_Union[VerificationFailure, str]] = ..., detail: _Optional[str] = ..., claims: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., issuer: _Optional[str] = ..., vct: _Optional[str] = ..., key_binding_verified: _Optional[bool] = ..., checks: _Optional[_Iterable[_Union[VerificationCheck, _Mapping]]] = ..., format: _Optional[str] = ...) -> None: ...
+
+class VerifyCredentialBatchRequest(_message.Message):
+    __slots__ = ("items",)
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[VerifyCredentialRequest]
+    def __init__(self, items: _Optional[_Iterable[_Union[VerifyCredentialRequest, _Mapping]]] = ...) -> None: ...
+
+class VerifyCredentialBatchResult(_message.Message):
+    __slots__ = ("index", "result", "error")
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    index: int
+    result: VerifyCredentialResponse
+    error: _status_pb2.Status
+    def __init__(self, index: _Optional[int] = ..., result: _Optional[_Union[VerifyCredentialResponse, _Mapping]] = ..., error: _Optional[_Union[_status_pb2.Status, _Mapping]] = ...) -> None: ...
 
 class RevokeCredentialRequest(_message.Message):
     __slots__ = ("credential_id", "reason")

@@ -56,6 +56,11 @@ class CredentialServiceStub:
                 request_serializer=eudi_dot_connect_dot_v1_dot_credential__service__pb2.VerifyCredentialRequest.SerializeToString,
                 response_deserializer=eudi_dot_connect_dot_v1_dot_credential__service__pb2.VerifyCredentialResponse.FromString,
                 _registered_method=True)
+        self.VerifyCredentialBatch = channel.unary_stream(
+                '/eudi.connect.v1.CredentialService/VerifyCredentialBatch',
+                request_serializer=eudi_dot_connect_dot_v1_dot_credential__service__pb2.VerifyCredentialBatchRequest.SerializeToString,
+                response_deserializer=eudi_dot_connect_dot_v1_dot_credential__service__pb2.VerifyCredentialBatchResult.FromString,
+                _registered_method=True)
         self.RevokeCredential = channel.unary_unary(
                 '/eudi.connect.v1.CredentialService/RevokeCredential',
                 request_serializer=eudi_dot_connect_dot_v1_dot_credential__service__pb2.RevokeCredentialRequest.SerializeToString,
@@ -116,6 +121,14 @@ class CredentialServiceServicer:
 
     def VerifyCredential(self, request, context):
         """Verifies a credential or a presentation; a failed check is an answer, not an RPC error.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def VerifyCredentialBatch(self, request, context):
+        """Verifies up to 1,000 credentials or presentations; each result streams back as soon as
+        it is known (not in request order; `index` says which item it answers).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -185,6 +198,11 @@ def add_CredentialServiceServicer_to_server(servicer, server):
                     servicer.VerifyCredential,
                     request_deserializer=eudi_dot_connect_dot_v1_dot_credential__service__pb2.VerifyCredentialRequest.FromString,
                     response_serializer=eudi_dot_connect_dot_v1_dot_credential__service__pb2.VerifyCredentialResponse.SerializeToString,
+            ),
+            'VerifyCredentialBatch': grpc.unary_stream_rpc_method_handler(
+                    servicer.VerifyCredentialBatch,
+                    request_deserializer=eudi_dot_connect_dot_v1_dot_credential__service__pb2.VerifyCredentialBatchRequest.FromString,
+                    response_serializer=eudi_dot_connect_dot_v1_dot_credential__service__pb2.VerifyCredentialBatchResult.SerializeToString,
             ),
             'RevokeCredential': grpc.unary_unary_rpc_method_handler(
                     servicer.RevokeCredential,
@@ -327,6 +345,33 @@ class CredentialService:
             '/eudi.connect.v1.CredentialService/VerifyCredential',
             eudi_dot_connect_dot_v1_dot_credential__service__pb2.VerifyCredentialRequest.SerializeToString,
             eudi_dot_connect_dot_v1_dot_credential__service__pb2.VerifyCredentialResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VerifyCredentialBatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/eudi.connect.v1.CredentialService/VerifyCredentialBatch',
+            eudi_dot_connect_dot_v1_dot_credential__service__pb2.VerifyCredentialBatchRequest.SerializeToString,
+            eudi_dot_connect_dot_v1_dot_credential__service__pb2.VerifyCredentialBatchResult.FromString,
             options,
             channel_credentials,
             insecure,
