@@ -34,9 +34,12 @@ from loadtest.server_process import ServerProcess
 CLI = [sys.executable, "-m", "eudi_connect.cli.main"]
 
 
-def _request(request_id: str = "") -> pb.IssueCredentialRequest:
+def _request(person: int = 0, request_id: str = "") -> pb.IssueCredentialRequest:
+    """The PID of one person of a roster: each item has its own subject, as in real bulk
+    issuance, so nothing can be rendered once and reused."""
+    subject = {**PID_EXAMPLE_SUBJECT, "given_name": f"Erika {person}"}
     return pb.IssueCredentialRequest(
-        template_id="pid", subject=dict_to_struct(PID_EXAMPLE_SUBJECT), request_id=request_id
+        template_id="pid", subject=dict_to_struct(subject), request_id=request_id
     )
 
 
@@ -46,10 +49,10 @@ async def unary_issue_scenario(
     """Load-generator scenario: one IssueCredential per call."""
     stub = pb_grpc.CredentialServiceStub(channel)
     metadata = (("x-api-key", worker.options["api_key"]),)
-    request = _request()
+    requests = [_request(person) for person in range(256)]
 
-    async def call(_: int) -> None:
-        await stub.IssueCredential(request, metadata=metadata, timeout=30)
+    async def call(seq: int) -> None:
+        await stub.IssueCredential(requests[seq % len(requests)], metadata=metadata, timeout=30)
 
     return call
 
@@ -76,7 +79,7 @@ async def _batch_runs(address: str, api_key: str, sizes: list[int]) -> list[dict
         await stub.IssueCredential(_request(), metadata=metadata)  # warm the key and lease
         for size in sizes:
             request = pb.IssueCredentialBatchRequest(
-                items=pb.IssueCredentialBatchItems(items=[_request() for _ in range(size)])
+                items=pb.IssueCredentialBatchItems(items=[_request(i) for i in range(size)])
             )
             elapsed, ok = await _consume(
                 stub.IssueCredentialBatch(request, metadata=metadata), size, f"batch {size}"
@@ -85,9 +88,11 @@ async def _batch_runs(address: str, api_key: str, sizes: list[int]) -> list[dict
 
         size = max(sizes)
 
+        requests = [_request(i) for i in range(size)]
+
         async def stream() -> AsyncIterator[pb.IssueCredentialRequest]:
-            for _ in range(size):
-                yield _request()
+            for request in requests:
+                yield request
 
         elapsed, ok = await _consume(
             stub.IssueCredentialStream(stream(), metadata=metadata), size, "stream"

@@ -284,10 +284,10 @@ def run_workers(
     """
     if workers < 1:
         raise ValueError("workers must be at least 1")
-    if options.http_port is not None:
+    if options.http_port is not None and options.http_port == options.metrics_port:
         raise ConfigurationError(
-            "--http-port is not supported with --workers > 1 yet: the HTTP listener does not "
-            "share its port between processes",
+            "with --workers, each worker serves metrics on its own port (metrics_port + its "
+            "number), so --metrics-port cannot equal the shared --http-port",
             reason="WORKERS_HTTP",
         )
     ready_stream = sys.stdout if ready_stream is None else ready_stream
@@ -295,6 +295,15 @@ def run_workers(
     # (and a PostgreSQL store without the key in the environment fails before any fork).
     master_key_for(options.db_url)
     holder, port = reserve_port(options.host, options.port)
+    http_holder = None
+    if options.http_port is not None:
+        # The public HTTP port is shared by every worker too (SO_REUSEPORT), like gRPC's.
+        try:
+            http_holder, http_port = reserve_port(options.host, options.http_port)
+        except BaseException:
+            holder.close()
+            raise
+        options = replace(options, http_port=http_port)
     supervisor = _Supervisor()
     stop_timeout = options.grace_seconds + 10
     try:
@@ -304,10 +313,14 @@ def run_workers(
             )
             ready = supervisor.wait_ready(signals, ready_timeout)
             holder.close()  # the workers listen now (or never will): nothing left to hold
+            if http_holder is not None:
+                http_holder.close()
             if not ready:
                 supervisor.stop(signal.SIGTERM, stop_timeout)
                 return 0 if signals.drain() else 1
             log.info("%d workers serving on %s:%d", workers, options.host, port)
+            if options.http_port is not None:
+                log.info("HTTP on %s:%d, shared by the workers", options.host, options.http_port)
             print(f"{READY_PREFIX}{port}", file=ready_stream, flush=True)
             received = supervisor.wait_for_signal_or_exit(signals)
             if received is not None:
@@ -323,4 +336,6 @@ def run_workers(
             return 1
     finally:
         holder.close()
+        if http_holder is not None:
+            http_holder.close()
         supervisor.close_pipes()

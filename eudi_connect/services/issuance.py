@@ -7,8 +7,8 @@ one batch, and of concurrent calls, share a transaction in the store's writer.
 from __future__ import annotations
 
 import json
+import secrets
 import time
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -69,6 +69,17 @@ class IssuedCredential:
             issued_at=record.issued_at,
             expires_at=record.expires_at,
         )
+
+
+def new_credential_id(now: float) -> str:
+    """32 hex digits: the time in milliseconds (12), then 80 random bits (20).
+
+    Ids that grow with time land at the right edge of the store's primary-key index, so
+    a group commit touches a few index pages instead of one per row (random uuid4 ids
+    cost about a quarter more write work per credential). The id stays with the issuing
+    client and the store; it is in no credential, so its timestamp links nothing.
+    """
+    return f"{int(now * 1000) & 0xFFFF_FFFF_FFFF:012x}{secrets.token_hex(10)}"
 
 
 def parse_holder_jwk(text: str) -> dict[str, str] | None:
@@ -250,7 +261,7 @@ class IssuanceService:
         credential: str,
     ) -> NewCredential:
         return NewCredential(
-            credential_id=uuid.uuid4().hex,
+            credential_id=new_credential_id(self._clock()),
             tenant_id=tenant_id,
             request_id=item.command.request_id or None,
             template_id=item.template.template_id,

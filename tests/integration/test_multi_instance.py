@@ -12,9 +12,11 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,6 +78,17 @@ def _stop(process: subprocess.Popen[str], sig: int = signal.SIGTERM) -> int:
     finally:
         if process.stdout is not None:
             process.stdout.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _http_get(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - loopback only
+        return str(response.read().decode("ascii"))
 
 
 def _serve_command(db_url: str, *extra: str) -> list[str]:
@@ -322,7 +335,9 @@ async def test_workers_share_one_port_and_stop_together(tmp_path: Path) -> None:
     db_url = f"sqlite:///{tmp_path / 'workers.db'}"
     master = MasterKey.generate()
     env = {**os.environ, "EUDI_CONNECT_MASTER_KEY": master.to_text()}
-    process, port = _start(_serve_command(db_url, "--workers", "2"), env, tmp_path / "w.log")
+    http_port = _free_port()
+    command = _serve_command(db_url, "--workers", "2", "--http-port", str(http_port))
+    process, port = _start(command, env, tmp_path / "w.log")
     try:
         workers = _workers(process.pid)
         assert len(workers) == 2
@@ -351,6 +366,11 @@ async def test_workers_share_one_port_and_stop_together(tmp_path: Path) -> None:
                     await channel.close(None)
             issued = [credential for batch in batches for credential in batch]
             assert len({(c.status_list_id, c.status_index) for c in issued}) == 24 * 50
+            # The public HTTP port is shared too: every fresh connection gets the status
+            # list token, whichever worker the kernel hands it to.
+            url = f"http://127.0.0.1:{http_port}/status-lists/{issued[0].status_list_id}"
+            tokens = await asyncio.gather(*(asyncio.to_thread(_http_get, url) for _ in range(12)))
+            assert all(token.count(".") == 2 for token in tokens)
         finally:
             await services.close()
         busy = [pid for pid in workers if _cpu_seconds(pid) - cpu_before[pid] > 0.05]

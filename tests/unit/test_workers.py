@@ -59,10 +59,11 @@ def test_worker_options_share_the_port_and_split_metrics_ports() -> None:
     assert worker_options(ServerOptions(), 1, 0).metrics_port is None
 
 
-def test_http_port_with_workers_is_refused() -> None:
-    """The HTTP listener cannot share its port yet, so --workers with --http-port is refused."""
+def test_metrics_on_the_shared_http_port_is_refused_with_workers() -> None:
+    """Workers share --http-port but each has its own metrics port, so the two cannot be
+    the same port with --workers."""
     with pytest.raises(ConfigurationError) as caught:
-        run_workers(ServerOptions(http_port=8080), workers=2)
+        run_workers(ServerOptions(http_port=8080, metrics_port=8080), workers=2)
     assert caught.value.reason == "WORKERS_HTTP"
 
 
