@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 import grpc
@@ -106,10 +106,13 @@ class CredentialServicer(pb_grpc.CredentialServiceServicer):
         count = len(request.items.items) if kind == "items" else len(request.copies.holder_jwks)
         if count > self._batch.max_items:
             raise too_many_items(self._batch.max_items)
+        items: Iterable[BatchItem]
         if kind == "copies":
             items = copies_items(request.copies)
         else:
-            items = [batch_item(i, r) for i, r in enumerate(request.items.items)]
+            # Converted group by group as the pipeline asks for them, so the first group is
+            # signing while the rest of a large request is still being read.
+            items = (batch_item(i, r) for i, r in enumerate(request.items.items))
         async for result in self._batch.issue(current_tenant(), self._batch.groups_of(items)):
             yield batch_result(result)
 

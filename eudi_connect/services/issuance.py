@@ -145,9 +145,12 @@ class IssuanceService:
         prepared: list[tuple[int, _Prepared]] = []
         # A tenant template costs a store read per lookup; look each id up once per call.
         lookups: dict[str, CredentialTemplate | EudiConnectError] = {}
+        rendered: dict[tuple[str, int, int], dict[str, Any]] = {}
         for position, command in enumerate(commands):
             try:
-                item = await self._prepare(tenant_id, command, render=pool is None, lookups=lookups)
+                item = await self._prepare(
+                    tenant_id, command, render=pool is None, lookups=lookups, rendered=rendered
+                )
                 prepared.append((position, item))
                 results.append(None)
             except EudiConnectError as error:
@@ -193,6 +196,7 @@ class IssuanceService:
         *,
         render: bool,
         lookups: dict[str, CredentialTemplate | EudiConnectError],
+        rendered: dict[tuple[str, int, int], dict[str, Any]],
     ) -> _Prepared:
         _check_request_id(command.request_id)
         template = lookups.get(command.template_id)
@@ -214,8 +218,13 @@ class IssuanceService:
             )
         claims = None
         if render:
-            with measure_operation_time(RENDER_STEP):
-                claims = self._templates.render_claims(template, command.subject)
+            # Copies share one subject object: their claims are rendered once per call.
+            rendered_key = (template.template_id, template.version, id(command.subject))
+            claims = rendered.get(rendered_key)
+            if claims is None:
+                with measure_operation_time(RENDER_STEP):
+                    claims = self._templates.render_claims(template, command.subject)
+                rendered[rendered_key] = claims
         return _Prepared(command, template, claims, holder_jwk, validity, credential_format)
 
     def _draft(

@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import signal
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 
@@ -56,8 +57,19 @@ def _sign_group(
         _environment = TemplateEnvironment()
     key = _signing_key(kid, private_der)
     results: list[str | SigningFailure] = []
+    # Copies of one credential arrive with one shared subject object (pickle keeps the
+    # sharing): their claims are rendered once per group, not once per copy.
+    rendered: dict[tuple[str, int, int], Mapping[str, Any]] = {}
     for draft in drafts:
         try:
+            if draft.claims is None:
+                template = draft.template
+                shared = (template.template_id, template.version, id(draft.subject))
+                claims = rendered.get(shared)
+                if claims is None:
+                    claims = _environment.render_claims(template, draft.subject)
+                    rendered[shared] = claims
+                draft = replace(draft, claims=claims)
             results.append(sign_draft(draft, key, _environment))
         except EudiConnectError as error:
             results.append(SigningFailure(error.reason, error.message, error.metadata))
