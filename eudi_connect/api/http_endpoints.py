@@ -8,6 +8,9 @@ Public server (``--http-port``), for verifiers and wallets, no API key:
   (draft-ietf-oauth-sd-jwt-vc, "JWT VC Issuer Metadata": the well-known segment goes between
   the host and the path of the issuer id ``<public_url>/issuers/<tenant_id>``);
 * ``GET <base>/issuers/{tenant_id}/jwks.json``: the same key set on its own;
+* ``GET <base>/issuers/{tenant_id}/certificates.pem``: the X.509 certificates that vouch
+  for the tenant's credentials (every key's, and the issuer CA's when one is configured),
+  as ``application/pem-certificate-chain``: what mdoc and x5c verifiers configure as trust;
 * ``GET /healthz``.
 
 ``<base>`` is the path of ``--public-url`` (usually empty), so the URLs written into
@@ -24,8 +27,10 @@ an internal port; given the same port as ``--http-port``, one server serves both
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import logging
+import textwrap
 from collections.abc import Awaitable, Callable
 from time import perf_counter
 from typing import TYPE_CHECKING, Any
@@ -83,6 +88,7 @@ def public_routes(public_url: str) -> dict[str, str]:
         "status_list": f"{base}/status-lists/{{status_list_id:{ID_PATTERN}}}",
         "issuer_metadata": f"{WELL_KNOWN_ISSUER}{base}/issuers/{{tenant_id:{ID_PATTERN}}}",
         "jwks": f"{base}/issuers/{{tenant_id:{ID_PATTERN}}}/jwks.json",
+        "certificates": f"{base}/issuers/{{tenant_id:{ID_PATTERN}}}/certificates.pem",
     }
 
 
@@ -181,6 +187,23 @@ class _Handlers:
         jwks = await self._jwks(request.match_info["tenant_id"])
         return web.json_response(jwks, headers=_public_headers(JWKS_MAX_AGE_SECONDS))
 
+    async def certificates(self, request: web.Request) -> web.Response:
+        tenant_id = request.match_info["tenant_id"]
+        if not await self._services.keys.published_jwks(tenant_id):
+            raise _not_found("issuer")  # never makes a key for an unknown tenant
+        certificates = await self._services.keys.issuer_certificates(tenant_id)
+        pem = "".join(
+            "-----BEGIN CERTIFICATE-----\n"
+            + "\n".join(textwrap.wrap(base64.b64encode(der).decode("ascii"), 64))
+            + "\n-----END CERTIFICATE-----\n"
+            for der in certificates
+        )
+        return web.Response(
+            text=pem,
+            content_type="application/pem-certificate-chain",
+            headers=_public_headers(JWKS_MAX_AGE_SECONDS),
+        )
+
     async def healthz(self, request: web.Request) -> web.Response:
         """200 while the store answers; 503 when it does not, or once shutdown began."""
         if self.stopping:
@@ -231,6 +254,7 @@ class HttpEndpoints:
             app.router.add_get(routes["status_list"], handlers.status_list)
             app.router.add_get(routes["issuer_metadata"], handlers.issuer_metadata)
             app.router.add_get(routes["jwks"], handlers.jwks)
+            app.router.add_get(routes["certificates"], handlers.certificates)
         if metrics and handlers.registry is not None:
             app.router.add_get("/metrics", handlers.metrics)
         return app

@@ -11,6 +11,8 @@ from typing import Any
 import aiohttp
 import grpc
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from eudi.connect.v1 import credential_service_pb2 as pb
 from eudi.connect.v1 import credential_service_pb2_grpc as pb_grpc
 
@@ -197,13 +199,34 @@ async def test_jwks_json_matches_grpc_keys(
     assert jwks == json.loads(via_grpc.jwks)
 
 
+async def test_certificates_pem_matches_grpc_and_the_key(
+    stub: pb_grpc.CredentialServiceStub, tenant: Tenant, http: aiohttp.ClientSession
+) -> None:
+    """/issuers/{tenant}/certificates.pem is the PEM bundle of GetIssuerKeys' certificates,
+    and the certificate holds the key that signed the credential."""
+    issued = await issue(stub, tenant)
+    header, payload = issuer_jwt(issued.credential)
+    async with http.get(f"{payload['iss']}/certificates.pem") as response:
+        assert response.status == 200
+        assert response.content_type == "application/pem-certificate-chain"
+        pem = await response.read()
+    certificates = x509.load_pem_x509_certificates(pem)
+    via_grpc = await stub.GetIssuerKeys(pb.GetIssuerKeysRequest(), metadata=tenant.metadata)
+    assert [c.public_bytes(serialization.Encoding.DER) for c in certificates] == list(
+        via_grpc.certificates
+    )
+    jwks = json.loads(via_grpc.jwks)
+    signer = next(k for k in jwks["keys"] if k["kid"] == header["kid"])
+    assert certificates[0].public_key() == public_key_from_jwk(signer)
+
+
 async def test_tenants_without_keys_are_404_and_get_none_created(
     observed: Observed, tenant: Tenant, services: Services, http: aiohttp.ClientSession
 ) -> None:
     """Unknown tenants, and tenants that never issued, are 404; a GET creates no key."""
     for tenant_id in ("f" * 32, tenant.tenant_id):
         issuer = f"{observed.http_url}{BASE_PATH}/issuers/{tenant_id}"
-        for url in (well_known_url(issuer), issuer + "/jwks.json"):
+        for url in (well_known_url(issuer), issuer + "/jwks.json", issuer + "/certificates.pem"):
             async with http.get(url) as response:
                 assert response.status == 404, url
     assert await services.store.list_issuer_keys(tenant.tenant_id) == []
