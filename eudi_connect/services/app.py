@@ -76,7 +76,9 @@ def certificate_policy(settings: ServiceSettings) -> CertificatePolicy:
     authority = None
     if settings.issuer_ca_cert and settings.issuer_ca_key:
         authority = load_authority(settings.issuer_ca_cert, settings.issuer_ca_key)
-    return CertificatePolicy(country=settings.issuer_country, authority=authority)
+    return CertificatePolicy(
+        country=settings.issuer_country, authority=authority, issuer_id=settings.issuer_id
+    )
 
 
 def default_sign_workers() -> int:

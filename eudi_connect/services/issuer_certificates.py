@@ -3,6 +3,7 @@ configured IACA-style authority whose certificate verifiers then trust."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,6 +29,8 @@ class CertificatePolicy:
     country: str = "EU"
     validity_days: int = DEFAULT_CERTIFICATE_DAYS
     authority: CertificateAuthority | None = field(default=None, repr=False)
+    # The `iss` of a tenant's credentials, written into its certificates' URI SAN.
+    issuer_id: Callable[[str], str] | None = field(default=None, repr=False)
 
     def certificate_for(self, tenant_id: str, key: SigningKey, *, now: float) -> bytes:
         start = datetime.fromtimestamp(now, UTC) - timedelta(minutes=5)  # clock skew
@@ -38,6 +41,7 @@ class CertificatePolicy:
             not_before=start,
             not_after=start + timedelta(days=self.validity_days),
             authority=self.authority,
+            issuer_uri=self.issuer_id(tenant_id) if self.issuer_id is not None else None,
         )
 
     @property

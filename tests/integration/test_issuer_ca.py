@@ -101,6 +101,10 @@ async def test_ca_signed_certificates_carry_our_credentials_to_haip_verifiers(
     leaf = x509.load_der_x509_certificate(base64.b64decode(leaf_b64))
     assert leaf.issuer == ca.subject
     leaf.verify_directly_issued_by(ca)
+    # Its URI SAN is the credential's iss: how SD-JWT VC verifiers tie x5c to the issuer.
+    san = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    iss = split_jws(sd_jwt.credential.split("~")[0]).payload["iss"]
+    assert san.get_values_for_type(x509.UniformResourceIdentifier) == [iss]
     # The status list token carries the same chain.
     token = (
         await stub.GetStatusList(

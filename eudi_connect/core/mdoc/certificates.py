@@ -71,12 +71,15 @@ def make_issuer_certificate(
     not_before: datetime,
     not_after: datetime,
     authority: CertificateAuthority | None = None,
+    issuer_uri: str | None = None,
 ) -> bytes:
     """A document signer certificate (DER) for one tenant key: self-signed, or signed by
     `authority` (whose certificate verifiers then configure as their anchor).
 
     keyUsage is digitalSignature only and critical, as 18013-5 Annex B asks of a signer;
-    the mdlDS extended key usage tells wallets what the certificate is for.
+    the mdlDS extended key usage tells wallets what the certificate is for. `issuer_uri`
+    (the `iss` of the key's SD-JWT VCs) goes into a uniformResourceIdentifier SAN, which
+    is how SD-JWT VC verifiers tie an x5c leaf to the `iss` it signs for.
     """
     if not issuer_name:
         raise ValueError("issuer name must not be empty")
@@ -123,9 +126,14 @@ def make_issuer_certificate(
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage([MDOC_DOCUMENT_SIGNER_EKU]), critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
-        .sign(signer, hashes.SHA256())
     )
-    return certificate.public_bytes(serialization.Encoding.DER)
+    if issuer_uri:
+        certificate = certificate.add_extension(
+            x509.SubjectAlternativeName([x509.UniformResourceIdentifier(issuer_uri)]),
+            critical=False,
+        )
+    signed = certificate.sign(signer, hashes.SHA256())
+    return signed.public_bytes(serialization.Encoding.DER)
 
 
 def validate_chain(
