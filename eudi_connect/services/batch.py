@@ -20,6 +20,9 @@ from eudi_connect.services.signing_pool import SigningPool
 
 DEFAULT_GROUP_SIZE = 128
 DEFAULT_MAX_ITEMS = 10_000
+# How long a streamed group waits for more items after its first: about one round trip
+# to the signing worker, so a group is worth sending.
+DEFAULT_LINGER_SECONDS = 0.002
 
 
 @dataclass(frozen=True)
@@ -56,12 +59,14 @@ class BatchIssuer:
         max_items: int = DEFAULT_MAX_ITEMS,
         pipeline_depth: int = 3,
         pool: SigningPool | None = None,
+        linger_seconds: float = DEFAULT_LINGER_SECONDS,
     ) -> None:
         self._issuance = issuance
         self._pool = pool
         self.group_size = group_size
         self.max_items = max_items
         self._depth = pipeline_depth
+        self.linger_seconds = linger_seconds
 
     async def _issue_group(self, tenant_id: str, group: list[BatchItem]) -> list[BatchResult]:
         ready = [item for item in group if item.command is not None]
@@ -132,6 +137,7 @@ class BatchIssuer:
             finally:
                 await queue.put(None)
 
+        loop = asyncio.get_running_loop()
         reader = asyncio.ensure_future(pump())
         try:
             done = False
@@ -140,8 +146,21 @@ class BatchIssuer:
                 if first is None:
                     break
                 group = [first]
-                while len(group) < self.group_size and not queue.empty():
-                    item = queue.get_nowait()
+                # Linger briefly for more: a fast producer then fills whole groups instead
+                # of paying a signing round trip per handful of items, and a slow one waits
+                # at most `linger_seconds` for its first result.
+                deadline = loop.time() + self.linger_seconds
+                while len(group) < self.group_size:
+                    if queue.empty():
+                        remaining = deadline - loop.time()
+                        if remaining <= 0:
+                            break
+                        try:
+                            item = await asyncio.wait_for(queue.get(), remaining)
+                        except TimeoutError:
+                            break
+                    else:
+                        item = queue.get_nowait()
                     if item is None:
                         done = True
                         break
