@@ -18,6 +18,9 @@ def verify_command(request: pb.VerifyCredentialRequest) -> VerifyCommand:
         credential=request.credential,
         expected_audience=request.expected_audience,
         expected_nonce=request.expected_nonce,
+        mdoc_session_transcript=request.mdoc_session_transcript,
+        expected_response_uri=request.expected_response_uri,
+        expected_jwk_thumbprint=request.expected_jwk_thumbprint,
         policy=VerificationPolicy(
             require_key_binding=policy.require_key_binding,
             max_key_binding_age_seconds=(

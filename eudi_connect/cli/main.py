@@ -26,7 +26,13 @@ from eudi_connect.cli.templates import add_template_commands
 from eudi_connect.cli.trust import add_trust_commands
 from eudi_connect.core.formats import FORMATS, SD_JWT_VC_FORMAT
 from eudi_connect.core.holder import make_presentation
-from eudi_connect.core.jose import generate_p256_key, private_jwk, private_key_from_jwk
+from eudi_connect.core.jose import (
+    b64url_decode,
+    generate_p256_key,
+    private_jwk,
+    private_key_from_jwk,
+)
+from eudi_connect.core.mdoc import make_device_response, openid4vp_session_transcript
 from eudi_connect.errors import EudiConnectError
 from eudi_connect.monitoring.logging import LOG_FORMATS, configure_logging
 from eudi_connect.services.app import open_services
@@ -131,14 +137,50 @@ def cmd_holder_key(args: argparse.Namespace) -> None:
     _print_json({"private_key_file": str(path), "public_jwk": public})
 
 
+def _thumbprint(args: argparse.Namespace) -> bytes | None:
+    if not args.jwk_thumbprint:
+        return None
+    try:
+        return b64url_decode(args.jwk_thumbprint)
+    except ValueError:
+        raise SystemExit("error: --jwk-thumbprint is not base64url") from None
+
+
+def _present_mdoc(credential: str, args: argparse.Namespace, disclose: list[str] | None) -> str:
+    """A DeviceResponse signed over the OpenID4VP session transcript of the given request."""
+    if not (args.holder_key and args.audience and args.nonce and args.response_uri):
+        raise SystemExit(
+            "error: an mdoc presentation needs --holder-key, --audience (client_id), --nonce "
+            "and --response-uri"
+        )
+    holder_key = private_key_from_jwk(json.loads(Path(args.holder_key).read_text("utf-8")))
+    transcript = openid4vp_session_transcript(
+        client_id=args.audience,
+        nonce=args.nonce,
+        response_uri=args.response_uri,
+        jwk_thumbprint=_thumbprint(args),
+    )
+    try:
+        return make_device_response(
+            credential, holder_key=holder_key, session_transcript=transcript, disclose=disclose
+        )
+    except ValueError as error:
+        raise SystemExit(f"error: {error}") from None
+
+
 def cmd_present(args: argparse.Namespace) -> None:
+    """SD-JWT VC (with `~`) or mdoc (base64url IssuerSigned), told apart by the text."""
+    credential = _read_text(args.credential)
+    disclose = [c for c in args.disclose.split(",") if c] if args.disclose is not None else None
+    if "~" not in credential:
+        print(_present_mdoc(credential, args, disclose))
+        return
     holder_key = None
     if args.holder_key:
         holder_key = private_key_from_jwk(json.loads(Path(args.holder_key).read_text("utf-8")))
-    disclose = [c for c in args.disclose.split(",") if c] if args.disclose is not None else None
     print(
         make_presentation(
-            _read_text(args.credential),
+            credential,
             disclose=disclose,
             holder_key=holder_key,
             audience=args.audience,
@@ -176,6 +218,8 @@ def cmd_verify(args: argparse.Namespace) -> None:
         credential=_read_text(args.credential),
         expected_audience=args.audience or "",
         expected_nonce=args.nonce or "",
+        expected_response_uri=args.response_uri or "",
+        expected_jwk_thumbprint=_thumbprint(args) or b"",
     )
     with credential_stub(config) as stub:
         response = stub.VerifyCredential(request, metadata=config.metadata, timeout=config.timeout)
@@ -241,6 +285,15 @@ def _client_flags(parser: argparse.ArgumentParser) -> None:
         "--address", help="host:port (default $EUDI_CONNECT_ADDRESS or 127.0.0.1:50051)"
     )
     parser.add_argument("--api-key", help="tenant API key (default $EUDI_CONNECT_API_KEY)")
+
+
+def _openid4vp_flags(parser: argparse.ArgumentParser) -> None:
+    """The rest of an mdoc's OpenID4VP session transcript, beside --audience and --nonce."""
+    parser.add_argument("--response-uri", help="mdoc: the OpenID4VP response_uri")
+    parser.add_argument(
+        "--jwk-thumbprint",
+        help="mdoc: base64url SHA-256 thumbprint of the verifier's response encryption key",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -328,12 +381,23 @@ def build_parser() -> argparse.ArgumentParser:
     holder_key.add_argument("--out", default="holder-key.json")
     holder_key.set_defaults(func=cmd_holder_key)
 
-    present = sub.add_parser("present", help="make a presentation from a credential (holder side)")
+    present = sub.add_parser(
+        "present",
+        help="make a presentation from a credential (holder side): an SD-JWT (+KB) or, "
+        "for an mdoc, a DeviceResponse",
+    )
     present.add_argument("credential", help="the credential, - for stdin, or @file")
-    present.add_argument("--disclose", help="comma-separated claim names to reveal (default: all)")
-    present.add_argument("--holder-key", help="private JWK file; adds a Key Binding JWT")
-    present.add_argument("--audience")
+    present.add_argument(
+        "--disclose",
+        help="comma-separated claim names (mdoc: element identifiers) to reveal (default: all)",
+    )
+    present.add_argument(
+        "--holder-key",
+        help="private JWK file; adds a Key Binding JWT (mdoc: signs the device authentication)",
+    )
+    present.add_argument("--audience", help="the verifier (OpenID4VP client_id)")
     present.add_argument("--nonce")
+    _openid4vp_flags(present)
     present.set_defaults(func=cmd_present)
 
     issue = sub.add_parser("issue", help="issue a credential")
@@ -357,6 +421,7 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("credential", help="the credential, - for stdin, or @file")
     verify.add_argument("--audience")
     verify.add_argument("--nonce")
+    _openid4vp_flags(verify)
     _client_flags(verify)
     verify.set_defaults(func=cmd_verify)
 

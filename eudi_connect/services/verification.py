@@ -19,7 +19,16 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
 
 from eudi_connect.core.jose import b64url_encode, es256_verify
-from eudi_connect.core.mdoc import MdocVerificationError, VerifiedMdoc, verify_mdoc
+from eudi_connect.core.mdoc import (
+    MdocVerificationError,
+    OpenedMdoc,
+    VerifiedMdoc,
+    check_session_transcript,
+    open_mdoc,
+    openid4vp_session_transcript,
+    verify_decoded_issuer_signed,
+    verify_device_authentication,
+)
 from eudi_connect.core.sdjwt import (
     Check,
     ParsedPresentation,
@@ -104,6 +113,43 @@ class VerifyCommand:
     expected_audience: str = ""
     expected_nonce: str = ""
     policy: VerificationPolicy = field(default_factory=VerificationPolicy)
+    # mdoc DeviceResponse: the transcript as given, else built from the OpenID4VP fields
+    # (expected_audience as client_id, expected_nonce, the response uri and thumbprint).
+    mdoc_session_transcript: bytes = b""
+    expected_response_uri: str = ""
+    expected_jwk_thumbprint: bytes = b""
+
+    def session_transcript(self) -> bytes:
+        """The SessionTranscript a DeviceResponse's device signature must cover.
+
+        InvalidArgumentError (SESSION_TRANSCRIPT_MISSING or _INVALID) when there is none:
+        without it no device signature can be checked, and an unchecked one proves nothing.
+        """
+        if self.mdoc_session_transcript:
+            check_session_transcript(self.mdoc_session_transcript)
+            return self.mdoc_session_transcript
+        if not (self.expected_audience and self.expected_nonce and self.expected_response_uri):
+            raise InvalidArgumentError(
+                "a DeviceResponse is verified against its session transcript: set "
+                "mdoc_session_transcript, or expected_audience (client_id), expected_nonce "
+                "and expected_response_uri",
+                reason="SESSION_TRANSCRIPT_MISSING",
+            )
+        return openid4vp_session_transcript(
+            client_id=self.expected_audience,
+            nonce=self.expected_nonce,
+            response_uri=self.expected_response_uri,
+            jwk_thumbprint=self.expected_jwk_thumbprint or None,
+        )
+
+    def asks_for_device_authentication(self) -> bool:
+        return bool(
+            self.policy.require_key_binding
+            or self.expected_audience
+            or self.expected_nonce
+            or self.mdoc_session_transcript
+            or self.expected_response_uri
+        )
 
 
 @dataclass(frozen=True)
@@ -192,7 +238,9 @@ class VerificationService:
         self._clock = clock
 
     async def verify(self, tenant_id: str, command: VerifyCommand) -> VerificationOutcome:
-        """Raises InvalidArgumentError only for a policy out of bounds."""
+        """Raises InvalidArgumentError only for a policy out of bounds, or an mdoc
+        DeviceResponse without a usable session transcript.
+        """
         command.policy.check()
         if isinstance(command.credential, str) and "~" not in command.credential:
             return await self._verify_mdoc(tenant_id, command)
@@ -344,6 +392,10 @@ class VerificationService:
 
     # --- mdoc ------------------------------------------------------------------------
     async def _verify_mdoc(self, tenant_id: str, command: VerifyCommand) -> VerificationOutcome:
+        """IssuerSigned, or a DeviceResponse whose device signature is the key binding.
+
+        Raises InvalidArgumentError for a DeviceResponse without a usable session transcript.
+        """
         run = _Run(MDOC_FORMAT)
         policy = command.policy
         skew = _or(policy.clock_skew_seconds, self._settings.clock_skew_seconds)
@@ -352,8 +404,11 @@ class VerificationService:
         anchors = [*own, *(certificate_der(a) for a in snapshot.anchors)]
         try:
             try:
-                verified = verify_mdoc(
-                    command.credential,
+                opened = open_mdoc(command.credential)
+                # Before any signature work: a request without one cannot be answered.
+                transcript = command.session_transcript() if opened.document else b""
+                verified = verify_decoded_issuer_signed(
+                    opened.issuer_signed,
                     trust_anchors=anchors,
                     now=datetime.fromtimestamp(self._clock(), UTC),
                     clock_skew_seconds=skew,
@@ -379,18 +434,39 @@ class VerificationService:
             run.passed(Check.TYPE)
             run.passed(Check.VALIDITY)
             run.passed(Check.DISCLOSURES)
-            if policy.require_key_binding or command.expected_audience or command.expected_nonce:
-                raise _Refused(
-                    Check.KEY_BINDING,
-                    Reason.KEY_BINDING_REQUIRED,
-                    "mdoc device authentication is not checked by this service",
-                )
+            self._check_device_authentication(run, command, opened, verified, transcript)
             if not policy.check_status:
                 return run.outcome()
             result = await self._mdoc_status(verified, own, snapshot.anchors, skew)
         except _Refused as refusal:
             return run.refused(refusal)
         return _finish(run, result)
+
+    @staticmethod
+    def _check_device_authentication(
+        run: _Run,
+        command: VerifyCommand,
+        opened: OpenedMdoc,
+        verified: VerifiedMdoc,
+        transcript: bytes,
+    ) -> None:
+        """The mdoc's key binding step: the device signature over the session transcript."""
+        if opened.document is None:
+            if command.asks_for_device_authentication():
+                raise _Refused(
+                    Check.KEY_BINDING,
+                    Reason.KEY_BINDING_REQUIRED,
+                    "an IssuerSigned mdoc carries no device authentication; present a "
+                    "DeviceResponse",
+                )
+            return
+        try:
+            verify_device_authentication(opened.document, verified, transcript)
+        except MdocVerificationError as error:
+            raise _Refused(Check.KEY_BINDING, Reason(error.failure.value), error.detail) from error
+        run.found["key_binding_verified"] = True
+        source = "given" if command.mdoc_session_transcript else "OpenID4VP"
+        run.passed(Check.KEY_BINDING, f"device signature over the {source} session transcript")
 
     async def _mdoc_status(
         self, verified: VerifiedMdoc, own: list[bytes], anchors: Any, skew: int

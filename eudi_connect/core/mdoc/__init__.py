@@ -1,4 +1,5 @@
-"""ISO/IEC 18013-5 mdoc (mso_mdoc): issuance and verification of IssuerSigned structures.
+"""ISO/IEC 18013-5 mdoc (mso_mdoc): issuance and verification of IssuerSigned structures,
+and of DeviceResponses (device authentication, the mdoc's holder binding).
 
 Pure functions over claims, keys, certificates and times; no I/O, no clock, no global
 state. Status list checks stay with the caller: verification returns the reference.
@@ -12,8 +13,17 @@ from .certificates import (
     make_issuer_certificate,
     validate_chain,
 )
+from .device_response import (
+    OpenedMdoc,
+    PresentedDocument,
+    VerifiedPresentation,
+    open_mdoc,
+    verify_device_authentication,
+    verify_device_response,
+)
 from .errors import FailureReason, MdocFailureReason, MdocIssuanceError, MdocVerificationError
 from .issuer import IssuedMdoc, RandomSource, issue_mdoc
+from .key_authorizations import KeyAuthorizations
 from .mappings import (
     BUILTIN_MAPPINGS,
     MDL_DOCTYPE,
@@ -26,7 +36,19 @@ from .mappings import (
     to_mdoc_namespaces,
 )
 from .mso import ValidityInfo
-from .verifier import MAX_MDOC_BYTES, VerifiedMdoc, verify_issuer_signed, verify_mdoc
+from .presentation import make_device_response
+from .session_transcript import (
+    SessionTranscriptError,
+    check_session_transcript,
+    openid4vp_session_transcript,
+)
+from .verifier import (
+    MAX_MDOC_BYTES,
+    VerifiedMdoc,
+    verify_decoded_issuer_signed,
+    verify_issuer_signed,
+    verify_mdoc,
+)
 
 __all__ = [
     "BUILTIN_MAPPINGS",
@@ -41,19 +63,31 @@ __all__ = [
     "CertificateAuthority",
     "FailureReason",
     "IssuedMdoc",
+    "KeyAuthorizations",
     "MdocFailureReason",
     "MdocIssuanceError",
     "MdocMapping",
     "MdocVerificationError",
+    "OpenedMdoc",
+    "PresentedDocument",
     "RandomSource",
+    "SessionTranscriptError",
     "TrustAnchor",
     "ValidityInfo",
     "VerifiedMdoc",
+    "VerifiedPresentation",
+    "check_session_transcript",
     "issue_mdoc",
     "load_trust_anchors",
+    "make_device_response",
     "make_issuer_certificate",
+    "open_mdoc",
+    "openid4vp_session_transcript",
     "to_mdoc_namespaces",
     "validate_chain",
+    "verify_decoded_issuer_signed",
+    "verify_device_authentication",
+    "verify_device_response",
     "verify_issuer_signed",
     "verify_mdoc",
 ]

@@ -179,6 +179,14 @@ def decode(data: bytes, *, max_depth: int, passed_tags: frozenset[int] = STRUCTU
     return value
 
 
+def check_depth(value: Any, max_depth: int) -> None:
+    """What `decode(..., max_depth=...)` would have enforced, for an item decoded with more.
+
+    One decode serves input that may be one of two structures of different depths.
+    """
+    _check_shapes(value, max_depth, STRUCTURE_TAGS)
+
+
 def _check_shapes(value: Any, depth_left: int, passed_tags: frozenset[int]) -> None:
     """Second line of defence behind the decoder options: only the types named in `decode`."""
     if depth_left < 0:

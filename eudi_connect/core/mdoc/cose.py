@@ -74,33 +74,76 @@ def _x5chain(protected: dict[Any, Any], unprotected: dict[Any, Any]) -> tuple[by
     raise _fail(Reason.MALFORMED, "issuerAuth has no x5chain of DER certificates")
 
 
-def parse_sign1(value: Any) -> CoseSign1:
-    """Checks the COSE_Sign1 shape and that the protected header asks for ES256."""
+def _unwrapped(value: Any, what: str) -> list[Any]:
+    """The four-element array, with or without the COSE_Sign1 tag around it."""
     if isinstance(value, cbor2.CBORTag):
         if value.tag != _cbor.TAG_COSE_SIGN1:
-            raise _fail(Reason.MALFORMED, "issuerAuth carries a tag other than COSE_Sign1")
+            raise _fail(Reason.MALFORMED, f"{what} carries a tag other than COSE_Sign1")
         value = value.value
     if not isinstance(value, list) or len(value) != 4:
-        raise _fail(Reason.MALFORMED, "issuerAuth is not a four-element COSE_Sign1 array")
-    protected, unprotected, payload, signature = value
+        raise _fail(Reason.MALFORMED, f"{what} is not a four-element COSE_Sign1 array")
+    protected, unprotected, _, signature = value
     if not isinstance(protected, bytes) or not isinstance(unprotected, dict):
-        raise _fail(Reason.MALFORMED, "COSE_Sign1 headers have the wrong types")
-    if not isinstance(payload, bytes) or not isinstance(signature, bytes):
-        raise _fail(Reason.MALFORMED, "COSE_Sign1 payload or signature is not a byte string")
+        raise _fail(Reason.MALFORMED, f"{what}: COSE_Sign1 headers have the wrong types")
+    if not isinstance(signature, bytes):
+        raise _fail(Reason.MALFORMED, f"{what}: COSE_Sign1 signature is not a byte string")
+    return value
+
+
+def _es256_header(protected: bytes, unprotected: dict[Any, Any], what: str) -> dict[Any, Any]:
+    """The decoded protected header, which must ask for ES256 and nothing critical."""
     try:
         header = _cbor.decode(protected, max_depth=_HEADER_MAX_DEPTH) if protected else {}
     except _cbor.MalformedCborError as exc:
-        raise _fail(Reason.MALFORMED, f"protected header: {exc}") from exc
+        raise _fail(Reason.MALFORMED, f"{what} protected header: {exc}") from exc
     if not isinstance(header, dict):
-        raise _fail(Reason.MALFORMED, "protected header is not a map")
+        raise _fail(Reason.MALFORMED, f"{what} protected header is not a map")
     alg = header.get(HEADER_ALG)
     if type(alg) is not int or alg != ALG_ES256:
-        raise _fail(Reason.ALGORITHM_NOT_ALLOWED, "protected header alg must be ES256 (-7)")
+        raise _fail(Reason.ALGORITHM_NOT_ALLOWED, f"{what} protected header alg must be ES256 (-7)")
     if HEADER_CRIT in header:
-        raise _fail(Reason.MALFORMED, "protected header lists critical headers we do not know")
+        raise _fail(Reason.MALFORMED, f"{what} protected header lists critical headers")
     if HEADER_ALG in unprotected:
-        raise _fail(Reason.MALFORMED, "alg must not appear in the unprotected header too")
+        raise _fail(Reason.MALFORMED, f"{what}: alg must not appear in the unprotected header too")
+    return header
+
+
+def parse_sign1(value: Any) -> CoseSign1:
+    """Checks the COSE_Sign1 shape and that the protected header asks for ES256."""
+    protected, unprotected, payload, signature = _unwrapped(value, "issuerAuth")
+    if not isinstance(payload, bytes):
+        raise _fail(Reason.MALFORMED, "issuerAuth: COSE_Sign1 payload is not a byte string")
+    header = _es256_header(protected, unprotected, "issuerAuth")
     return CoseSign1(protected, unprotected, payload, signature, _x5chain(header, unprotected))
+
+
+@dataclass(frozen=True)
+class DetachedSign1:
+    """A COSE_Sign1 whose payload travels elsewhere (18013-5 deviceSignature)."""
+
+    protected: bytes
+    signature: bytes
+
+
+def sign_es256_detached(payload: bytes, private_key: ec.EllipticCurvePrivateKey) -> list[Any]:
+    """The untagged COSE_Sign1 array with a nil payload: the verifier rebuilds the payload."""
+    signature = es256_sign(private_key, _signature_input(ES256_PROTECTED_HEADER, payload))
+    return [ES256_PROTECTED_HEADER, {}, None, signature]
+
+
+def parse_detached_sign1(value: Any, what: str) -> DetachedSign1:
+    """Checks shape, ES256 and that the payload is nil, as a detached signature has it."""
+    protected, unprotected, payload, signature = _unwrapped(value, what)
+    if payload is not None:
+        raise _fail(Reason.MALFORMED, f"{what}: payload must be detached (nil)")
+    _es256_header(protected, unprotected, what)
+    return DetachedSign1(protected, signature)
+
+
+def verify_es256_detached(
+    sign1: DetachedSign1, payload: bytes, public_key: ec.EllipticCurvePublicKey
+) -> bool:
+    return es256_verify(public_key, _signature_input(sign1.protected, payload), sign1.signature)
 
 
 def verify_es256(sign1: CoseSign1, public_key: ec.EllipticCurvePublicKey) -> bool:

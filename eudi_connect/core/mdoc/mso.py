@@ -20,6 +20,7 @@ from eudi_connect.core.sdjwt import VerificationFailureReason as Reason
 from . import _cbor
 from .cose_key import jwk_from_cose_key
 from .errors import MdocVerificationError
+from .key_authorizations import KeyAuthorizations, parse_key_authorizations
 
 MSO_VERSION = "1.0"
 DIGEST_ALGORITHM = "SHA-256"
@@ -56,6 +57,7 @@ class MobileSecurityObject:
     device_jwk: dict[str, str]
     validity: ValidityInfo
     status: StatusReference | None
+    key_authorizations: KeyAuthorizations | None = None
 
 
 def item_digest(tagged_item: bytes) -> bytes:
@@ -132,13 +134,15 @@ def _value_digests(value: Any) -> dict[str, dict[int, bytes]]:
     return result
 
 
-def _device_jwk(value: Any) -> dict[str, str]:
+def _device_key_info(value: Any) -> tuple[dict[str, str], KeyAuthorizations | None]:
+    """The holder's key as a JWK, and what the issuer authorized it to sign."""
     if not isinstance(value, dict):
         raise _malformed("deviceKeyInfo is not a map")
     try:
-        return jwk_from_cose_key(value.get("deviceKey"))
+        jwk = jwk_from_cose_key(value.get("deviceKey"))
     except ValueError as exc:
         raise _malformed(f"deviceKey: {exc}") from exc
+    return jwk, parse_key_authorizations(value.get("keyAuthorizations"))
 
 
 def _status(value: Any) -> StatusReference | None:
@@ -176,10 +180,12 @@ def parse_mso(payload: bytes) -> MobileSecurityObject:
     doc_type = mso.get("docType")
     if not isinstance(doc_type, str) or not doc_type:
         raise _malformed("docType is not text")
+    device_jwk, key_authorizations = _device_key_info(mso.get("deviceKeyInfo"))
     return MobileSecurityObject(
         doc_type=doc_type,
         value_digests=_value_digests(mso.get("valueDigests")),
-        device_jwk=_device_jwk(mso.get("deviceKeyInfo")),
+        device_jwk=device_jwk,
         validity=_validity(mso.get("validityInfo")),
         status=_status(mso.get("status")),
+        key_authorizations=key_authorizations,
     )

@@ -25,6 +25,7 @@ from .certificates import TrustAnchor, validate_chain
 from .cose import parse_sign1, verify_es256
 from .errors import MdocVerificationError
 from .items import parse_item
+from .key_authorizations import KeyAuthorizations
 from .mso import MobileSecurityObject, ValidityInfo, parse_mso
 
 #: Largest IssuerSigned accepted. A PID or mDL with a portrait stays well below; the cap
@@ -32,7 +33,7 @@ from .mso import MobileSecurityObject, ValidityInfo, parse_mso
 MAX_MDOC_BYTES = 512 * 1024
 #: IssuerSigned > nameSpaces > array > tag 24, and issuerAuth > (tag 18) > array > header
 #: map > x5chain array; items and the MSO are decoded separately with caps of their own.
-_ISSUER_SIGNED_MAX_DEPTH = 6
+ISSUER_SIGNED_MAX_DEPTH = 6
 _ISSUER_SIGNED_KEYS = frozenset({"nameSpaces", "issuerAuth"})
 
 
@@ -46,6 +47,7 @@ class VerifiedMdoc:
     status: StatusReference | None
     device_jwk: dict[str, str]  # the holder's key, for device authentication
     issuer_certificate: x509.Certificate
+    key_authorizations: KeyAuthorizations | None = None  # what the device key may sign
 
 
 def _fail(reason: Reason, detail: str) -> MdocVerificationError:
@@ -100,9 +102,33 @@ def verify_issuer_signed(
     if len(data) > max_bytes:
         raise _fail(Reason.MALFORMED, f"IssuerSigned is larger than {max_bytes} bytes")
     try:
-        issuer_signed = _cbor.decode(data, max_depth=_ISSUER_SIGNED_MAX_DEPTH)
+        issuer_signed = _cbor.decode(data, max_depth=ISSUER_SIGNED_MAX_DEPTH)
     except _cbor.MalformedCborError as exc:
         raise _fail(Reason.MALFORMED, f"IssuerSigned: {exc}") from exc
+    return verify_decoded_issuer_signed(
+        issuer_signed,
+        trust_anchors=trust_anchors,
+        now=now,
+        expected_doc_type=expected_doc_type,
+        clock_skew_seconds=clock_skew_seconds,
+    )
+
+
+def verify_decoded_issuer_signed(
+    issuer_signed: Any,
+    *,
+    trust_anchors: Iterable[TrustAnchor],
+    now: datetime,
+    expected_doc_type: str | None = None,
+    clock_skew_seconds: int = 60,
+) -> VerifiedMdoc:
+    """`verify_issuer_signed` after decoding: for an IssuerSigned inside a DeviceResponse.
+
+    Only what `_cbor.decode` returns may come in; nothing here is hashed or signed as a
+    whole, so the structure need not be the bytes that were received.
+    """
+    if now.utcoffset() is None:
+        raise ValueError("now must be timezone-aware")
     if not isinstance(issuer_signed, dict) or "issuerAuth" not in issuer_signed:
         raise _fail(Reason.MALFORMED, "IssuerSigned is not a map with issuerAuth")
     if not issuer_signed.keys() <= _ISSUER_SIGNED_KEYS:
@@ -125,6 +151,7 @@ def verify_issuer_signed(
         status=mso.status,
         device_jwk=mso.device_jwk,
         issuer_certificate=signer,
+        key_authorizations=mso.key_authorizations,
     )
 
 

@@ -165,16 +165,22 @@ class IssueCredentialBatchResult(_message.Message):
     def __init__(self, index: _Optional[int] = ..., request_id: _Optional[str] = ..., credential: _Optional[_Union[IssueCredentialResponse, _Mapping]] = ..., error: _Optional[_Union[_status_pb2.Status, _Mapping]] = ...) -> None: ...
 
 class VerifyCredentialRequest(_message.Message):
-    __slots__ = ("credential", "expected_audience", "expected_nonce", "policy")
+    __slots__ = ("credential", "expected_audience", "expected_nonce", "policy", "mdoc_session_transcript", "expected_response_uri", "expected_jwk_thumbprint")
     CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
     EXPECTED_AUDIENCE_FIELD_NUMBER: _ClassVar[int]
     EXPECTED_NONCE_FIELD_NUMBER: _ClassVar[int]
     POLICY_FIELD_NUMBER: _ClassVar[int]
+    MDOC_SESSION_TRANSCRIPT_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_RESPONSE_URI_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_JWK_THUMBPRINT_FIELD_NUMBER: _ClassVar[int]
     credential: str
     expected_audience: str
     expected_nonce: str
     policy: VerificationPolicy
-    def __init__(self, credential: _Optional[str] = ..., expected_audience: _Optional[str] = ..., expected_nonce: _Optional[str] = ..., policy: _Optional[_Union[VerificationPolicy, _Mapping]] = ...) -> None: ...
+    mdoc_session_transcript: bytes
+    expected_response_uri: str
+    expected_jwk_thumbprint: bytes
+    def __init__(self, credential: _Optional[str] = ..., expected_audience: _Optional[str] = ..., expected_nonce: _Optional[str] = ..., policy: _Optional[_Union[VerificationPolicy, _Mapping]] = ..., mdoc_session_transcript: _Optional[bytes] = ..., expected_response_uri: _Optional[str] = ..., expected_jwk_thumbprint: _Optional[bytes] = ...) -> None: ...
 
 class VerificationPolicy(_message.Message):
     __slots__ = ("require_key_binding", "max_key_binding_age_seconds", "allowed_vcts", "check_status", "clock_skew_seconds")
