@@ -14,10 +14,11 @@ from eudi.connect.v1 import credential_service_pb2_grpc as pb_grpc
 
 from eudi_connect.api.convert import dict_to_struct
 from eudi_connect.core.holder import make_presentation
-from eudi_connect.core.jose import generate_p256_key, public_jwk, public_key_from_jwk, split_jws
-from eudi_connect.core.status_list import TokenStatus, decode_status_list_token
+from eudi_connect.core.jose import generate_p256_key, public_jwk
+from eudi_connect.core.status_list import TokenStatus
 from eudi_connect.core.templates import PID_EXAMPLE_SUBJECT
 
+from .client_helpers import status_list_entry
 from .conftest import Tenant
 
 
@@ -25,23 +26,6 @@ def issue_request(**overrides: Any) -> pb.IssueCredentialRequest:
     fields: dict[str, Any] = {"template_id": "pid", "subject": dict_to_struct(PID_EXAMPLE_SUBJECT)}
     fields.update(overrides)
     return pb.IssueCredentialRequest(**fields)
-
-
-async def status_list_entry(
-    stub: pb_grpc.CredentialServiceStub, tenant: Tenant, issued: pb.IssueCredentialResponse
-) -> int:
-    token = (
-        await stub.GetStatusList(
-            pb.GetStatusListRequest(status_list_id=issued.status_list_id), metadata=tenant.metadata
-        )
-    ).token
-    jwks = json.loads(
-        (await stub.GetIssuerKeys(pb.GetIssuerKeysRequest(), metadata=tenant.metadata)).jwks
-    )
-    keys = {k["kid"]: public_key_from_jwk(k) for k in jwks["keys"]}
-    kid = split_jws(token).header["kid"]
-    decoded = decode_status_list_token(token, public_key=keys[kid], now=int(time.time()))
-    return decoded.status_list.get(issued.status_index)
 
 
 async def test_full_lifecycle(stub: pb_grpc.CredentialServiceStub, tenant: Tenant) -> None:

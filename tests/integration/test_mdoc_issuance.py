@@ -3,9 +3,7 @@ the worker process, revocation through the shared status list, and every refusal
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -23,21 +21,19 @@ from grpc_status import rpc_status
 
 from eudi_connect.api.convert import dict_to_struct
 from eudi_connect.api.server import RunningServer, ServerOptions, start_server
-from eudi_connect.cli.main import main
 from eudi_connect.core.jose import (
     b64url_decode,
     generate_p256_key,
     public_jwk,
-    public_key_from_jwk,
-    split_jws,
 )
 from eudi_connect.core.keys import MasterKey
 from eudi_connect.core.mdoc import MDL_DOCTYPE, PID_DOCTYPE, PID_NAMESPACE, verify_mdoc
-from eudi_connect.core.status_list import TokenStatus, decode_status_list_token
+from eudi_connect.core.status_list import TokenStatus
 from eudi_connect.core.templates import MDL_EXAMPLE_SUBJECT, PID_EXAMPLE_SUBJECT
 from eudi_connect.services.app import open_services
 from eudi_connect.services.settings import ServiceSettings
 
+from .client_helpers import run_cli, status_list_entry
 from .conftest import Tenant
 from .template_helpers import credential_template
 
@@ -148,19 +144,8 @@ async def test_revoked_mdoc_shows_in_the_status_list(
         issued.credential, trust_anchors=await anchors(stub, tenant), now=datetime.now(UTC)
     )
     assert verified.status is not None
-    token = (
-        await stub.GetStatusList(
-            pb.GetStatusListRequest(status_list_id=issued.status_list_id), metadata=tenant.metadata
-        )
-    ).token
-    jwks = json.loads(
-        (await stub.GetIssuerKeys(pb.GetIssuerKeysRequest(), metadata=tenant.metadata)).jwks
-    )
-    keys = {k["kid"]: public_key_from_jwk(k) for k in jwks["keys"]}
-    decoded = decode_status_list_token(
-        token, public_key=keys[split_jws(token).header["kid"]], now=int(time.time())
-    )
-    assert decoded.status_list.get(verified.status.idx) == TokenStatus.INVALID
+    assert verified.status.idx == issued.status_index
+    assert await status_list_entry(stub, tenant, issued) == TokenStatus.INVALID
 
 
 async def test_mdoc_copies_are_unlinkable(
@@ -314,15 +299,6 @@ async def test_tenant_template_with_its_own_doctype_and_namespace(
     elements = verified.claims["org.example.diploma.1.ns"]
     assert elements["degree"] == "MSc"
     assert elements["grades"] == ["A", "B"]
-
-
-async def run_cli(
-    capsys: pytest.CaptureFixture[str], server: RunningServer, tenant: Tenant, *argv: str
-) -> str:
-    """Runs the blocking CLI in a thread (the server shares this event loop); its stdout."""
-    flags = ["--address", f"127.0.0.1:{server.port}", "--api-key", tenant.api_key]
-    await asyncio.to_thread(main, [*argv, *flags])
-    return capsys.readouterr().out
 
 
 async def test_cli_issues_mdocs(

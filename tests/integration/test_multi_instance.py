@@ -9,7 +9,6 @@ and backend; each test uses its own tenant.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 import socket
@@ -28,14 +27,15 @@ from eudi.connect.v1 import credential_service_pb2 as pb
 from eudi.connect.v1 import credential_service_pb2_grpc as pb_grpc
 
 from eudi_connect.api.convert import dict_to_struct
-from eudi_connect.core.jose import public_key_from_jwk, split_jws
+from eudi_connect.core.jose import split_jws
 from eudi_connect.core.keys import MasterKey
-from eudi_connect.core.status_list import TokenStatus, decode_status_list_token
+from eudi_connect.core.status_list import TokenStatus
 from eudi_connect.core.templates import PID_EXAMPLE_SUBJECT
 from eudi_connect.services.app import Services, open_services
 from tests.backends import BACKENDS, query
 from tests.postgres_fixture import new_database, remove_database
 
+from .client_helpers import status_list_entry
 from .conftest import Tenant
 
 KEY_REFRESH_SECONDS = 1.0
@@ -186,25 +186,6 @@ async def issue_batch(
     return [r.credential for r in results]
 
 
-async def status_at(
-    stub: pb_grpc.CredentialServiceStub, tenant: Tenant, issued: pb.IssueCredentialResponse
-) -> int:
-    """The issued credential's entry in the status list token this instance serves."""
-    token = (
-        await stub.GetStatusList(
-            pb.GetStatusListRequest(status_list_id=issued.status_list_id), metadata=tenant.metadata
-        )
-    ).token
-    jwks = json.loads(
-        (await stub.GetIssuerKeys(pb.GetIssuerKeysRequest(), metadata=tenant.metadata)).jwks
-    )
-    keys = {key["kid"]: public_key_from_jwk(key) for key in jwks["keys"]}
-    decoded = decode_status_list_token(
-        token, public_key=keys[split_jws(token).header["kid"]], now=int(time.time())
-    )
-    return decoded.status_list.get(issued.status_index)
-
-
 def kid_of(credential: str) -> Any:
     return split_jws(credential.split("~", 1)[0]).header["kid"]
 
@@ -237,12 +218,12 @@ async def test_revocation_on_one_shows_in_the_other_s_next_token(
     """B caches the list's token; A revokes; B's next token shows the revocation."""
     first, second = stubs
     issued = await first.IssueCredential(issue_request(), metadata=tenant.metadata)
-    assert await status_at(second, tenant, issued) == TokenStatus.VALID
+    assert await status_list_entry(second, tenant, issued) == TokenStatus.VALID
     await first.RevokeCredential(
         pb.RevokeCredentialRequest(credential_id=issued.credential_id, reason="test"),
         metadata=tenant.metadata,
     )
-    assert await status_at(second, tenant, issued) == TokenStatus.INVALID
+    assert await status_list_entry(second, tenant, issued) == TokenStatus.INVALID
     verified = await second.VerifyCredential(
         pb.VerifyCredentialRequest(credential=issued.credential), metadata=tenant.metadata
     )

@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 
 import pytest
 
 from eudi_connect.api.server import RunningServer
-from eudi_connect.cli.main import main
 
+from .client_helpers import run_cli
 from .conftest import Tenant
-
-
-async def run_cli(
-    capsys: pytest.CaptureFixture[str], server: RunningServer, tenant: Tenant, *argv: str
-) -> str:
-    """Runs the blocking CLI in a thread (the server shares this event loop); its stdout."""
-    flags = ["--address", f"127.0.0.1:{server.port}", "--api-key", tenant.api_key]
-    await asyncio.to_thread(main, [*argv, *flags])
-    return capsys.readouterr().out
 
 
 async def test_template_commands_round_trip(

@@ -10,9 +10,9 @@ from cryptography.hazmat.primitives import serialization
 
 from eudi_connect.api.server import RunningServer
 
+from .client_helpers import run_cli
 from .conftest import Tenant
 from .foreign_issuer import ForeignIssuer, make_pki
-from .test_templates_cli import run_cli
 
 
 async def test_trust_commands_round_trip(
