@@ -24,10 +24,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from eudi_connect.devtools.pgcluster import ThrowawayCluster, create_schema
-from eudi_connect.store.base import ApiKeyRecord, NewCredential, StatusListRecord, TenantRecord
+from eudi_connect.store.base import NewCredential
 from eudi_connect.store.postgres import PostgresStore
+from eudi_connect.store.rows import credential_values
+from loadtest.bench_store import CREDENTIAL, prepare
 
-CREDENTIAL = "eyJhbGciOiJFUzI1NiJ9." + "x" * 1200 + "~"  # about the size of a real SD-JWT VC
 _INSERT_ONE = (
     "INSERT INTO credentials (credential_id, tenant_id, request_id, template_id, format, "
     "credential, status_list_id, status_index, issued_at, expires_at) "
@@ -52,19 +53,6 @@ def _rows(count: int, list_id: str, start: int) -> list[NewCredential]:
         )
         for n in range(count)
     ]
-
-
-async def _prepare(store: PostgresStore, size: int) -> str:
-    await store.create_tenant(
-        TenantRecord("bench", "Bench", 1), ApiKeyRecord("bench-key", "bench", b"h", 1)
-    )
-    lease = await store.lease_positions(
-        "bench",
-        count=size,
-        list_size=size,
-        new_list=StatusListRecord("bench-list", "bench", size, 2, b"k" * 32, 0, 0, 1),
-    )
-    return lease.status_list_id
 
 
 async def _timed(
@@ -104,7 +92,7 @@ async def _run(url: str, rows: int, batch: int) -> None:
     store = PostgresStore.from_url(url + "&min_size=10&max_size=10")
     await store.open()
     try:
-        list_id = await _prepare(store, rows * 8 + batch * 400)
+        list_id = await prepare(store, rows * 8 + batch * 400)
         offset = 0
 
         def take(count: int) -> list[NewCredential]:
@@ -135,19 +123,7 @@ async def _run(url: str, rows: int, batch: int) -> None:
             async with store._pool.acquire() as connection, connection.transaction():
                 for row in rows_of_call:
                     async with connection.transaction():  # a SAVEPOINT per row
-                        await connection.execute(
-                            _INSERT_ONE,
-                            row.credential_id,
-                            row.tenant_id,
-                            row.request_id,
-                            row.template_id,
-                            row.format,
-                            row.credential,
-                            row.status_list_id,
-                            row.status_index,
-                            row.issued_at,
-                            row.expires_at,
-                        )
+                        await connection.execute(_INSERT_ONE, *credential_values(row))
 
         elapsed, latencies = await _timed(calls, 4, lambda n: savepoints(take(batch)))
         _report(f"savepoint per row, {batch} rows, 4 in flight", calls * batch, elapsed, latencies)

@@ -24,7 +24,14 @@ from typing import Any, Literal
 
 import aiosqlite
 
-from eudi_connect.store.base import ApiKeyRecord, NewCredential, StatusListRecord, TenantRecord
+from eudi_connect.store.base import (
+    ApiKeyRecord,
+    NewCredential,
+    StatusListRecord,
+    Store,
+    TenantRecord,
+)
+from eudi_connect.store.rows import credential_values
 from eudi_connect.store.sqlite import SqliteStore
 
 CREDENTIAL = "eyJhbGciOiJFUzI1NiJ9." + "x" * 1200 + "~"  # about the size of a real SD-JWT VC
@@ -46,7 +53,8 @@ def _row(index: int, list_id: str) -> NewCredential:
     )
 
 
-async def _prepare(store: SqliteStore, rows: int) -> str:
+async def prepare(store: Store, rows: int) -> str:
+    """A tenant "bench" and its list "bench-list" of `rows` positions, all leased."""
     await store.create_tenant(
         TenantRecord("bench", "Bench", 1), ApiKeyRecord("bench-key", "bench", b"h", 1)
     )
@@ -70,7 +78,7 @@ async def bench_store(
     store = SqliteStore(folder / f"store-{concurrency}-{synchronous}.db", synchronous=synchronous)
     await store.open()
     try:
-        list_id = await _prepare(store, rows)
+        list_id = await prepare(store, rows)
         groups_before = store.writer_stats.groups
         latencies: list[float] = []
         indices = random.sample(range(rows), rows)
@@ -103,7 +111,7 @@ async def bench_naive(folder: Path, *, rows: int) -> dict[str, float]:
     store = SqliteStore(path)
     await store.open()  # the schema, the tenant and the list, as for the store runs
     try:
-        list_id = await _prepare(store, rows)
+        list_id = await prepare(store, rows)
     finally:
         await store.close()
     async with aiosqlite.connect(path) as connection:
@@ -112,23 +120,11 @@ async def bench_naive(folder: Path, *, rows: int) -> dict[str, float]:
         indices = random.sample(range(rows), rows)
         started = time.perf_counter()
         for index in indices:
-            row = _row(index, list_id)
             await connection.execute(
                 "INSERT INTO credentials (credential_id, tenant_id, request_id, template_id, "
                 "format, credential, status_list_id, status_index, issued_at, expires_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    row.credential_id,
-                    row.tenant_id,
-                    row.request_id,
-                    row.template_id,
-                    row.format,
-                    row.credential,
-                    row.status_list_id,
-                    row.status_index,
-                    row.issued_at,
-                    row.expires_at,
-                ),
+                credential_values(_row(index, list_id)),
             )
             await connection.commit()
         elapsed = time.perf_counter() - started

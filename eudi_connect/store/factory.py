@@ -27,7 +27,7 @@ def open_store_from_url(url: str) -> Store:
         from eudi_connect.store.postgres import PostgresStore
 
         return PostgresStore.from_url(url)
-    return SqliteStore(_sqlite_path(url))
+    return SqliteStore(sqlite_path_of(url))
 
 
 def is_postgres_url(url: str) -> bool:
@@ -40,16 +40,12 @@ def database_directory(url: str) -> Path | None:
     None for PostgreSQL: its instances share no folder (they share the key by setting)."""
     if is_postgres_url(url):
         return None
-    return _sqlite_path(url).absolute().parent
+    return sqlite_path_of(url).absolute().parent
 
 
 def sqlite_path_of(url: str) -> Path:
-    """The SQLite file an `sqlite://` URL (or bare path) names."""
-    return _sqlite_path(url)
-
-
-def _sqlite_path(url: str) -> Path:
-    """The SQLite file that `url` names, or ConfigurationError saying what is accepted."""
+    """The SQLite file an `sqlite://` URL (or bare path) names, or ConfigurationError
+    saying what is accepted."""
     text = url.strip()
     if not text:
         raise ConfigurationError(f"the database URL is empty; {_USAGE}", reason="DATABASE_URL")

@@ -63,14 +63,25 @@ from eudi_connect.store.migrations import (
     load_migrations,
     pending_migrations,
 )
-from eudi_connect.store.postgres_writer import GrouperStats, InsertGrouper, closed_error
+from eudi_connect.store.postgres_writer import GrouperStats, InsertGrouper
 from eudi_connect.store.rows import (
+    api_key_record,
+    check_lease,
+    check_new_issuer_key,
+    check_new_tenant,
+    closed_error,
     credential_record,
+    credential_values,
     etag_mismatch,
     issuer_key_record,
+    issuer_key_values,
     new_credential_record,
+    status_list_record,
     template_definition_json,
     template_record,
+    tenant_record,
+    trust_document_json,
+    trust_entry_record,
 )
 
 # asyncpg ships no type information: its connections and rows are `Any` to mypy.
@@ -91,8 +102,8 @@ _DEFAULT_SERVER_SETTINGS: Final = {
 }
 
 # --- SQL ---------------------------------------------------------------------------------
-# Spelled out in full (no string building at run time); column order matches the
-# `credential_record`, `issuer_key_record`, `_status_list` and `template_record` row mappers below.
+# Spelled out in full (no string building at run time); column order matches the row
+# mappers and value tuples of `store.rows`.
 
 _MIGRATIONS_TABLE = (
     "CREATE TABLE IF NOT EXISTS schema_migrations ("
@@ -576,10 +587,7 @@ class PostgresStore(Store):
 
     # --- tenants and API keys ----------------------------------------------------------
     async def create_tenant(self, tenant: TenantRecord, api_key: ApiKeyRecord) -> None:
-        if api_key.tenant_id != tenant.tenant_id:
-            raise InvalidArgumentError(
-                "the API key belongs to another tenant", reason="TENANT_MISMATCH"
-            )
+        check_new_tenant(tenant, api_key)
         async with self._connection() as connection, connection.transaction():
             await connection.execute(
                 _INSERT_TENANT, tenant.tenant_id, tenant.name, tenant.created_at
@@ -594,31 +602,21 @@ class PostgresStore(Store):
 
     async def get_api_key(self, key_id: str) -> ApiKeyRecord | None:
         row = await self._fetch_one(_SELECT_API_KEY, key_id)
-        if row is None:
-            return None
-        return ApiKeyRecord(
-            key_id=str(row[0]),
-            tenant_id=str(row[1]),
-            secret_hash=bytes(row[2]),
-            created_at=int(row[3]),
-        )
+        return None if row is None else api_key_record(row)
 
     async def get_tenant(self, tenant_id: str) -> TenantRecord | None:
         row = await self._fetch_one(_SELECT_TENANT, tenant_id)
-        if row is None:
-            return None
-        return TenantRecord(tenant_id=str(row[0]), name=str(row[1]), created_at=int(row[2]))
+        return None if row is None else tenant_record(row)
 
     # --- issuer keys -------------------------------------------------------------------
     async def ensure_active_issuer_key(self, candidate: IssuerKeyRecord) -> IssuerKeyRecord:
-        if candidate.retired_at is not None:
-            raise InvalidArgumentError("a new issuer key cannot be retired", reason="KEY_RETIRED")
+        check_new_issuer_key(candidate)
         async with self._connection() as connection:
             # A rotation elsewhere swaps the active key in one transaction, so a tenant
             # that has a key always shows one; the loop only guards that promise.
             for _ in range(3):
                 inserted = await connection.fetchval(
-                    _INSERT_FIRST_ISSUER_KEY, *_issuer_key_values(candidate)
+                    _INSERT_FIRST_ISSUER_KEY, *issuer_key_values(candidate)
                 )
                 if inserted is not None:
                     return candidate
@@ -630,15 +628,14 @@ class PostgresStore(Store):
         )
 
     async def rotate_issuer_key(self, new_key: IssuerKeyRecord, retired_at: int) -> None:
-        if new_key.retired_at is not None:
-            raise InvalidArgumentError("a new issuer key cannot be retired", reason="KEY_RETIRED")
+        check_new_issuer_key(new_key)
         async with self._connection() as connection, connection.transaction():
             # Two rotations at once (two instances) take turns, so the second retires the
             # first one's key instead of clashing with it on issuer_keys_one_active.
             if await connection.fetchval(_LOCK_TENANT, new_key.tenant_id) is None:
                 raise NotFoundError("the tenant does not exist", reason="TENANT_NOT_FOUND")
             await connection.execute(_RETIRE_ACTIVE_KEY, retired_at, new_key.tenant_id)
-            await connection.execute(_INSERT_ISSUER_KEY, *_issuer_key_values(new_key))
+            await connection.execute(_INSERT_ISSUER_KEY, *issuer_key_values(new_key))
 
     async def list_issuer_keys(self, tenant_id: str) -> list[IssuerKeyRecord]:
         rows = await self._fetch(_ISSUER_KEYS_NEWEST_FIRST, tenant_id)
@@ -656,15 +653,7 @@ class PostgresStore(Store):
     async def lease_positions(
         self, tenant_id: str, *, count: int, list_size: int, new_list: StatusListRecord
     ) -> PositionLease:
-        if count < 1:
-            raise InvalidArgumentError("count must be at least 1", reason="INVALID_LEASE")
-        if new_list.tenant_id != tenant_id or new_list.size != list_size:
-            raise InvalidArgumentError(
-                "new_list must belong to the tenant and have list_size entries",
-                reason="INVALID_LEASE",
-            )
-        if not 0 <= new_list.next_position < new_list.size:
-            raise InvalidArgumentError("new_list must have free positions", reason="INVALID_LEASE")
+        check_lease(tenant_id, count=count, list_size=list_size, new_list=new_list)
         async with self._connection() as connection, connection.transaction():
             # One lease per tenant at a time over all instances: the open list is read and
             # advanced, or a new list created, while no other instance can do either.
@@ -693,18 +682,7 @@ class PostgresStore(Store):
 
     async def get_status_list(self, status_list_id: str) -> StatusListRecord | None:
         row = await self._fetch_one(_SELECT_STATUS_LIST, status_list_id)
-        if row is None:
-            return None
-        return StatusListRecord(
-            status_list_id=str(row[0]),
-            tenant_id=str(row[1]),
-            size=int(row[2]),
-            bits=int(row[3]),
-            permutation_key=bytes(row[4]),
-            next_position=int(row[5]),
-            version=int(row[6]),
-            created_at=int(row[7]),
-        )
+        return None if row is None else status_list_record(row)
 
     async def list_status_entries(self, status_list_id: str) -> list[tuple[int, int]]:
         rows = await self._fetch(_STATUS_ENTRIES, status_list_id)
@@ -723,7 +701,7 @@ class PostgresStore(Store):
         # Rows go in sorted by request id: two instances inserting the same request ids in
         # one statement each then wait for each other in the same order, never deadlock.
         ordered = sorted(batch, key=lambda row: (row.tenant_id, row.request_id or ""))
-        columns = [list(column) for column in zip(*map(_credential_values, ordered), strict=True)]
+        columns = [list(column) for column in zip(*map(credential_values, ordered), strict=True)]
         async with self._connection(admit_closing=True) as connection:
             try:
                 inserted = {
@@ -904,7 +882,7 @@ class PostgresStore(Store):
 
     # --- trust configuration -------------------------------------------------------------
     async def add_trust_entry(self, entry: TrustEntryRecord) -> None:
-        document = json.dumps(dict(entry.document), separators=(",", ":"))
+        document = trust_document_json(entry)
         row = await self._fetch_one(
             "INSERT INTO trust_entries (tenant_id, kind, entry_id, created_at, document) "
             "VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING 1",
@@ -933,16 +911,7 @@ class PostgresStore(Store):
             "WHERE tenant_id = $1 ORDER BY kind, entry_id",
             tenant_id,
         )
-        return [
-            TrustEntryRecord(
-                tenant_id=tenant_id,
-                kind=row[0],
-                entry_id=str(row[1]),
-                created_at=int(row[2]),
-                document=json.loads(row[3]),
-            )
-            for row in rows
-        ]
+        return [trust_entry_record(tenant_id, row) for row in rows]
 
 
 # --- helpers -------------------------------------------------------------------------------
@@ -1038,32 +1007,3 @@ async def _credential_reference_error(
     return NotFoundError(
         "the status list does not exist for this tenant", reason="STATUS_LIST_NOT_FOUND"
     )
-
-
-def _credential_values(row: NewCredential) -> tuple[Any, ...]:
-    return (
-        row.credential_id,
-        row.tenant_id,
-        row.request_id,
-        row.template_id,
-        row.format,
-        row.credential,
-        row.status_list_id,
-        row.status_index,
-        row.issued_at,
-        row.expires_at,
-    )
-
-
-def _issuer_key_values(key: IssuerKeyRecord) -> tuple[Any, ...]:
-    return (
-        key.kid,
-        key.tenant_id,
-        key.private_key_encrypted,
-        json.dumps(key.public_jwk, sort_keys=True, separators=(",", ":")),
-        key.created_at,
-        key.certificate,
-    )
-
-
-# --- rows to records ----------------------------------------------------------------------

@@ -27,12 +27,9 @@ from dataclasses import dataclass, replace
 
 from eudi_connect.errors import UnavailableError
 from eudi_connect.store.base import InsertOutcome, NewCredential
+from eudi_connect.store.rows import closed_error
 
 InsertRows = Callable[[Sequence[NewCredential]], Awaitable[list[InsertOutcome]]]
-
-
-def closed_error() -> UnavailableError:
-    return UnavailableError("the store is closed", reason="STORE_UNAVAILABLE")
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
-"""Row <-> record conversions shared by the SQLite and PostgreSQL stores.
+"""What the SQLite and PostgreSQL stores share: row <-> record conversions, argument checks
+and errors.
 
-Both stores select columns in the same order, so one mapping serves both.
+Both stores select and insert columns in the same order, so one mapping serves both.
 """
 
 from __future__ import annotations
@@ -9,15 +10,42 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from eudi_connect.errors import AbortedError, InvalidArgumentError
+from eudi_connect.errors import AbortedError, InvalidArgumentError, UnavailableError
 from eudi_connect.store.base import (
+    ApiKeyRecord,
     CredentialRecord,
     IssuerKeyRecord,
     NewCredential,
+    StatusListRecord,
     TemplateRecord,
+    TenantRecord,
+    TrustEntryRecord,
 )
 
 Row = Sequence[Any]
+
+
+def tenant_record(row: Row) -> TenantRecord:
+    return TenantRecord(tenant_id=row[0], name=row[1], created_at=row[2])
+
+
+def api_key_record(row: Row) -> ApiKeyRecord:
+    return ApiKeyRecord(
+        key_id=row[0], tenant_id=row[1], secret_hash=bytes(row[2]), created_at=row[3]
+    )
+
+
+def status_list_record(row: Row) -> StatusListRecord:
+    return StatusListRecord(
+        status_list_id=row[0],
+        tenant_id=row[1],
+        size=row[2],
+        bits=row[3],
+        permutation_key=bytes(row[4]),
+        next_position=row[5],
+        version=row[6],
+        created_at=row[7],
+    )
 
 
 def credential_record(row: Row) -> CredentialRecord:
@@ -53,6 +81,22 @@ def new_credential_record(row: NewCredential) -> CredentialRecord:
     )
 
 
+def credential_values(row: NewCredential) -> tuple[Any, ...]:
+    """The insert parameters of a credential row, in the stores' column order."""
+    return (
+        row.credential_id,
+        row.tenant_id,
+        row.request_id,
+        row.template_id,
+        row.format,
+        row.credential,
+        row.status_list_id,
+        row.status_index,
+        row.issued_at,
+        row.expires_at,
+    )
+
+
 def issuer_key_record(row: Row) -> IssuerKeyRecord:
     return IssuerKeyRecord(
         kid=row[0],
@@ -62,6 +106,18 @@ def issuer_key_record(row: Row) -> IssuerKeyRecord:
         created_at=row[4],
         retired_at=row[5],
         certificate=None if row[6] is None else bytes(row[6]),
+    )
+
+
+def issuer_key_values(key: IssuerKeyRecord) -> tuple[Any, ...]:
+    """The insert parameters of a new (active) issuer key, in the stores' column order."""
+    return (
+        key.kid,
+        key.tenant_id,
+        key.private_key_encrypted,
+        json.dumps(key.public_jwk, sort_keys=True, separators=(",", ":")),
+        key.created_at,
+        key.certificate,
     )
 
 
@@ -76,6 +132,53 @@ def template_record(row: Row) -> TemplateRecord:
         created_at=row[6],
         updated_at=row[7],
     )
+
+
+def trust_entry_record(tenant_id: str, row: Row) -> TrustEntryRecord:
+    """A trust entry from (kind, entry_id, created_at, document)."""
+    return TrustEntryRecord(
+        tenant_id=tenant_id,
+        kind=row[0],
+        entry_id=str(row[1]),
+        created_at=int(row[2]),
+        document=json.loads(row[3]),
+    )
+
+
+def trust_document_json(entry: TrustEntryRecord) -> str:
+    return json.dumps(dict(entry.document), separators=(",", ":"))
+
+
+# --- argument checks, errors ---------------------------------------------------------------
+
+
+def check_new_tenant(tenant: TenantRecord, api_key: ApiKeyRecord) -> None:
+    if api_key.tenant_id != tenant.tenant_id:
+        raise InvalidArgumentError(
+            "the API key belongs to another tenant", reason="TENANT_MISMATCH"
+        )
+
+
+def check_new_issuer_key(key: IssuerKeyRecord) -> None:
+    if key.retired_at is not None:
+        raise InvalidArgumentError("a new issuer key cannot be retired", reason="KEY_RETIRED")
+
+
+def check_lease(tenant_id: str, *, count: int, list_size: int, new_list: StatusListRecord) -> None:
+    """The arguments of `Store.lease_positions`, checked before any database work."""
+    if count < 1:
+        raise InvalidArgumentError("count must be at least 1", reason="INVALID_LEASE")
+    if new_list.tenant_id != tenant_id or new_list.size != list_size:
+        raise InvalidArgumentError(
+            "new_list must belong to the tenant and have list_size entries",
+            reason="INVALID_LEASE",
+        )
+    if not 0 <= new_list.next_position < new_list.size:
+        raise InvalidArgumentError("new_list must have free positions", reason="INVALID_LEASE")
+
+
+def closed_error() -> UnavailableError:
+    return UnavailableError("the store is closed", reason="STORE_UNAVAILABLE")
 
 
 def etag_mismatch() -> AbortedError:

@@ -52,18 +52,28 @@ from eudi_connect.store.migrations import (
     pending_migrations,
 )
 from eudi_connect.store.rows import (
+    api_key_record,
+    check_lease,
+    check_new_issuer_key,
+    check_new_tenant,
+    closed_error,
     credential_record,
+    credential_values,
     etag_mismatch,
     issuer_key_record,
+    issuer_key_values,
     new_credential_record,
+    status_list_record,
     template_definition_json,
     template_record,
+    tenant_record,
+    trust_document_json,
+    trust_entry_record,
 )
 from eudi_connect.store.sqlite_writer import (
     GroupCommitWriter,
     WriterStats,
     check_private_api,
-    closed_error,
     connect,
     is_database_failure,
     is_transient,
@@ -79,8 +89,8 @@ Row = tuple[Any, ...]
 MIN_SQLITE_VERSION: Final = (3, 37, 0)
 
 # --- SQL ---------------------------------------------------------------------------------
-# Spelled out in full (no string building); column order matches the `credential_record`,
-# `issuer_key_record` and `_status_list` row mappers below.
+# Spelled out in full (no string building); column order matches the row mappers and
+# value tuples of `store.rows`.
 
 _SELECT_CREDENTIAL = (
     "SELECT credential_id, tenant_id, request_id, template_id, format, credential, "
@@ -416,10 +426,7 @@ class SqliteStore(Store):
 
     # --- tenants and API keys ----------------------------------------------------------
     async def create_tenant(self, tenant: TenantRecord, api_key: ApiKeyRecord) -> None:
-        if api_key.tenant_id != tenant.tenant_id:
-            raise InvalidArgumentError(
-                "the API key belongs to another tenant", reason="TENANT_MISMATCH"
-            )
+        check_new_tenant(tenant, api_key)
 
         def work(conn: sqlite3.Connection) -> None:
             try:
@@ -447,24 +454,17 @@ class SqliteStore(Store):
             "SELECT key_id, tenant_id, secret_hash, created_at FROM api_keys WHERE key_id = ?",
             (key_id,),
         )
-        if row is None:
-            return None
-        return ApiKeyRecord(
-            key_id=row[0], tenant_id=row[1], secret_hash=bytes(row[2]), created_at=row[3]
-        )
+        return None if row is None else api_key_record(row)
 
     async def get_tenant(self, tenant_id: str) -> TenantRecord | None:
         row = await self._fetch_one(
             "SELECT tenant_id, name, created_at FROM tenants WHERE tenant_id = ?", (tenant_id,)
         )
-        if row is None:
-            return None
-        return TenantRecord(tenant_id=row[0], name=row[1], created_at=row[2])
+        return None if row is None else tenant_record(row)
 
     # --- issuer keys -------------------------------------------------------------------
     async def ensure_active_issuer_key(self, candidate: IssuerKeyRecord) -> IssuerKeyRecord:
-        if candidate.retired_at is not None:
-            raise InvalidArgumentError("a new issuer key cannot be retired", reason="KEY_RETIRED")
+        check_new_issuer_key(candidate)
 
         def work(conn: sqlite3.Connection) -> IssuerKeyRecord:
             row = conn.execute(_ACTIVE_ISSUER_KEY, (candidate.tenant_id,)).fetchone()
@@ -476,8 +476,7 @@ class SqliteStore(Store):
         return await self._write(work)
 
     async def rotate_issuer_key(self, new_key: IssuerKeyRecord, retired_at: int) -> None:
-        if new_key.retired_at is not None:
-            raise InvalidArgumentError("a new issuer key cannot be retired", reason="KEY_RETIRED")
+        check_new_issuer_key(new_key)
 
         def work(conn: sqlite3.Connection) -> None:
             conn.execute(_RETIRE_ACTIVE_KEY, (retired_at, new_key.tenant_id))
@@ -505,15 +504,7 @@ class SqliteStore(Store):
     async def lease_positions(
         self, tenant_id: str, *, count: int, list_size: int, new_list: StatusListRecord
     ) -> PositionLease:
-        if count < 1:
-            raise InvalidArgumentError("count must be at least 1", reason="INVALID_LEASE")
-        if new_list.tenant_id != tenant_id or new_list.size != list_size:
-            raise InvalidArgumentError(
-                "new_list must belong to the tenant and have list_size entries",
-                reason="INVALID_LEASE",
-            )
-        if not 0 <= new_list.next_position < new_list.size:
-            raise InvalidArgumentError("new_list must have free positions", reason="INVALID_LEASE")
+        check_lease(tenant_id, count=count, list_size=list_size, new_list=new_list)
 
         def work(conn: sqlite3.Connection) -> PositionLease:
             row = conn.execute(_OPEN_LIST, (tenant_id,)).fetchone()
@@ -550,18 +541,7 @@ class SqliteStore(Store):
 
     async def get_status_list(self, status_list_id: str) -> StatusListRecord | None:
         row = await self._fetch_point(_SELECT_STATUS_LIST, (status_list_id,))
-        if row is None:
-            return None
-        return StatusListRecord(
-            status_list_id=row[0],
-            tenant_id=row[1],
-            size=row[2],
-            bits=row[3],
-            permutation_key=bytes(row[4]),
-            next_position=row[5],
-            version=row[6],
-            created_at=row[7],
-        )
+        return None if row is None else status_list_record(row)
 
     async def list_status_entries(self, status_list_id: str) -> list[tuple[int, int]]:
         # Served by the partial index credentials_not_valid alone (a covering index).
@@ -775,11 +755,9 @@ class SqliteStore(Store):
 
         return await self._write(work)
 
-    # --- work run inside the writer's thread ---------------------------------------------------
-
     # --- trust configuration -------------------------------------------------------------
     async def add_trust_entry(self, entry: TrustEntryRecord) -> None:
-        document = json.dumps(dict(entry.document), separators=(",", ":"))
+        document = trust_document_json(entry)
 
         def work(conn: sqlite3.Connection) -> None:
             try:
@@ -811,16 +789,7 @@ class SqliteStore(Store):
             "WHERE tenant_id = ? ORDER BY kind, entry_id",
             (tenant_id,),
         )
-        return [
-            TrustEntryRecord(
-                tenant_id=tenant_id,
-                kind=row[0],
-                entry_id=str(row[1]),
-                created_at=int(row[2]),
-                document=json.loads(row[3]),
-            )
-            for row in rows
-        ]
+        return [trust_entry_record(tenant_id, row) for row in rows]
 
 
 def _insert_credentials(
@@ -829,21 +798,7 @@ def _insert_credentials(
     outcomes: list[InsertOutcome] = []
     for row in rows:
         try:
-            inserted = conn.execute(
-                _INSERT_CREDENTIAL,
-                (
-                    row.credential_id,
-                    row.tenant_id,
-                    row.request_id,
-                    row.template_id,
-                    row.format,
-                    row.credential,
-                    row.status_list_id,
-                    row.status_index,
-                    row.issued_at,
-                    row.expires_at,
-                ),
-            ).rowcount
+            inserted = conn.execute(_INSERT_CREDENTIAL, credential_values(row)).rowcount
         except sqlite3.IntegrityError as error:
             raise _credential_conflict(conn, error, row) from error
         if inserted:
@@ -879,17 +834,7 @@ def _credential_conflict(
 
 def _insert_issuer_key(conn: sqlite3.Connection, key: IssuerKeyRecord) -> None:
     try:
-        conn.execute(
-            _INSERT_ISSUER_KEY,
-            (
-                key.kid,
-                key.tenant_id,
-                key.private_key_encrypted,
-                json.dumps(key.public_jwk, sort_keys=True, separators=(",", ":")),
-                key.created_at,
-                key.certificate,
-            ),
-        )
+        conn.execute(_INSERT_ISSUER_KEY, issuer_key_values(key))
     except sqlite3.IntegrityError as error:
         raise _record_error(
             error, exists=("the issuer key id exists", "ISSUER_KEY_EXISTS")
@@ -900,17 +845,12 @@ def _record_error(error: sqlite3.IntegrityError, *, exists: tuple[str, str]) -> 
     """Maps a constraint error to a domain error; `exists` is (message, reason) for a
     duplicate key. Callers raise it `from` the original, which keeps the detail for logs."""
     name = getattr(error, "sqlite_errorname", "")
-    mapped: EudiConnectError
     if name in ("SQLITE_CONSTRAINT_PRIMARYKEY", "SQLITE_CONSTRAINT_UNIQUE"):
-        mapped = AlreadyExistsError(exists[0], reason=exists[1])
-    elif name == "SQLITE_CONSTRAINT_FOREIGNKEY":
-        mapped = NotFoundError("the tenant does not exist", reason="TENANT_NOT_FOUND")
-    else:  # CHECK, NOT NULL, a value of the wrong type in a STRICT table
-        mapped = InvalidArgumentError("a value is out of range", reason="INVALID_RECORD")
-    return mapped
-
-
-# --- rows to records ----------------------------------------------------------------------
+        return AlreadyExistsError(exists[0], reason=exists[1])
+    if name == "SQLITE_CONSTRAINT_FOREIGNKEY":
+        return NotFoundError("the tenant does not exist", reason="TENANT_NOT_FOUND")
+    # CHECK, NOT NULL, a value of the wrong type in a STRICT table
+    return InvalidArgumentError("a value is out of range", reason="INVALID_RECORD")
 
 
 # --- connections and migrations ----------------------------------------------------------

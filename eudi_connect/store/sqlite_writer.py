@@ -30,6 +30,7 @@ from typing import Any, TypeVar, cast
 import aiosqlite
 
 from eudi_connect.errors import UnavailableError
+from eudi_connect.store.rows import closed_error
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -117,10 +118,6 @@ def unavailable(error: BaseException) -> UnavailableError:
     mapped = UnavailableError(message, reason="STORE_UNAVAILABLE")
     mapped.__cause__ = error
     return mapped
-
-
-def closed_error() -> UnavailableError:
-    return UnavailableError("the store is closed", reason="STORE_UNAVAILABLE")
 
 
 def is_database_failure(error: BaseException) -> bool:

@@ -10,12 +10,8 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from pathlib import Path
-
-import pytest
 
 from eudi_connect.store.factory import open_store_from_url
-from tests.backends import BACKENDS, backend_url
 from tests.store.test_store_contract import add_tenant
 
 PROCESSES = 3
@@ -44,14 +40,9 @@ asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3])))
 """
 
 
-@pytest.fixture(params=BACKENDS)
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    return backend_url(request, str(request.param), tmp_path)
-
-
-async def test_processes_never_lease_a_position_twice(db_url: str) -> None:
+async def test_processes_never_lease_a_position_twice(store_url: str) -> None:
     """Three processes x 60 leases: every (list, position) once, lists filled one by one."""
-    store = open_store_from_url(db_url)
+    store = open_store_from_url(store_url)
     await store.open()
     try:
         await add_tenant(store)
@@ -62,7 +53,7 @@ async def test_processes_never_lease_a_position_twice(db_url: str) -> None:
             sys.executable,
             "-c",
             _LEASER,
-            db_url,
+            store_url,
             f"p{number}",
             str(LEASES_PER_PROCESS),
             stdout=asyncio.subprocess.PIPE,

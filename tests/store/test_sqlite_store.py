@@ -1,4 +1,8 @@
-"""The SQLite store against real database files: schema, group commit, durability, failures."""
+"""The SQLite store against real database files: schema, group commit, durability, failures.
+
+What every backend promises is tested once for all in `test_store_contract`; the helpers
+building its records are shared from there.
+"""
 
 from __future__ import annotations
 
@@ -21,14 +25,7 @@ from eudi_connect.errors import (
     NotFoundError,
     UnavailableError,
 )
-from eudi_connect.store.base import (
-    ApiKeyRecord,
-    IssuerKeyRecord,
-    NewCredential,
-    StatusListRecord,
-    Store,
-    TenantRecord,
-)
+from eudi_connect.store.base import TenantRecord
 from eudi_connect.store.factory import database_directory, open_store_from_url
 from eudi_connect.store.migrations import (
     Migration,
@@ -39,8 +36,9 @@ from eudi_connect.store.migrations import (
 )
 from eudi_connect.store.sqlite import SqliteStore, _apply_migrations, split_statements
 from eudi_connect.store.sqlite_writer import run_in_connection
+from tests.store.test_store_contract import add_list, add_tenant, credential
 
-VALID, INVALID, SUSPENDED = 0, 1, 2
+VALID = 0
 SHIPPED_MIGRATIONS = load_migrations(backend_folder("sqlite"))
 
 
@@ -73,71 +71,6 @@ def count_rows(db_path: Path, table: str) -> int:
     with raw(db_path) as connection:
         (count,) = connection.execute(f"SELECT count(*) FROM {table}").fetchone()
         return int(count)
-
-
-async def add_tenant(store: Store, tenant_id: str = "t1") -> None:
-    await store.create_tenant(
-        TenantRecord(tenant_id, f"Tenant {tenant_id}", 100),
-        ApiKeyRecord(f"key-{tenant_id}", tenant_id, b"hash-" + tenant_id.encode(), 100),
-    )
-
-
-def status_list(list_id: str, *, tenant_id: str = "t1", size: int = 1024) -> StatusListRecord:
-    return StatusListRecord(
-        status_list_id=list_id,
-        tenant_id=tenant_id,
-        size=size,
-        bits=2,
-        permutation_key=b"k" * 32,
-        next_position=0,
-        version=0,
-        created_at=100,
-    )
-
-
-async def add_list(
-    store: SqliteStore, list_id: str = "L1", *, tenant_id: str = "t1", size: int = 1024
-) -> None:
-    lease = await store.lease_positions(
-        tenant_id,
-        count=1,
-        list_size=size,
-        new_list=status_list(list_id, tenant_id=tenant_id, size=size),
-    )
-    assert lease.status_list_id == list_id
-
-
-def credential(
-    number: int,
-    *,
-    tenant_id: str = "t1",
-    list_id: str = "L1",
-    index: int | None = None,
-    request_id: str | None = "",
-) -> NewCredential:
-    """Row `number` (index `number` unless given); request_id "" means `req-<number>`."""
-    return NewCredential(
-        credential_id=f"cred-{tenant_id}-{number}",
-        tenant_id=tenant_id,
-        request_id=f"req-{number}" if request_id == "" else request_id,
-        template_id="pid",
-        format="dc+sd-jwt",
-        credential=f"eyJ.payload-{number}.sig~",
-        status_list_id=list_id,
-        status_index=number if index is None else index,
-        issued_at=1_000,
-        expires_at=2_000,
-    )
-
-
-def issuer_key(kid: str, created_at: int, *, tenant_id: str = "t1") -> IssuerKeyRecord:
-    return IssuerKeyRecord(
-        kid=kid,
-        tenant_id=tenant_id,
-        private_key_encrypted=b"sealed-" + kid.encode(),
-        public_jwk={"kty": "EC", "crv": "P-256", "x": kid, "y": "y", "kid": kid},
-        created_at=created_at,
-    )
 
 
 # --- migrations ----------------------------------------------------------------------------
@@ -283,19 +216,6 @@ def test_split_statements_respects_strings_comments_and_triggers() -> None:
 # --- lifecycle -----------------------------------------------------------------------------
 
 
-async def test_calls_after_close_are_unavailable(db_path: Path) -> None:
-    """Reads and writes after close() raise UnavailableError, and close() is idempotent."""
-    store = SqliteStore(db_path)
-    await store.open()
-    await store.close()
-    await store.close()
-    with pytest.raises(UnavailableError) as caught:
-        await store.get_tenant("t1")
-    assert caught.value.reason == "STORE_UNAVAILABLE"
-    with pytest.raises(UnavailableError):
-        await add_tenant(store)
-
-
 async def test_open_failure_leaves_nothing_open(tmp_path: Path) -> None:
     """A path that cannot be opened gives UnavailableError and leaks no connection."""
     folder = tmp_path / "a-folder.db"
@@ -323,136 +243,6 @@ async def test_a_file_that_is_not_a_database_is_a_configuration_error(
     with pytest.raises(ConfigurationError) as caught:
         await store.open()
     assert caught.value.reason == "DATABASE_UNUSABLE"
-
-
-# --- meta, tenants, keys -------------------------------------------------------------------
-
-
-async def test_meta_keeps_the_first_value(store: SqliteStore) -> None:
-    """get_or_set_meta stores a value once and returns the stored one afterwards."""
-    assert await store.get_or_set_meta("master-key-check", b"first") == b"first"
-    assert await store.get_or_set_meta("master-key-check", b"second") == b"first"
-
-
-async def test_tenant_and_api_key_round_trip(store: SqliteStore) -> None:
-    """A tenant and its API key are stored together and read back equal."""
-    tenant = TenantRecord("t1", "Tenant One", 100)
-    key = ApiKeyRecord("key-1", "t1", b"\x00hash\xff", 101)
-    await store.create_tenant(tenant, key)
-    assert await store.get_tenant("t1") == tenant
-    assert await store.get_api_key("key-1") == key
-    assert await store.get_tenant("nope") is None
-    assert await store.get_api_key("nope") is None
-
-
-async def test_create_tenant_is_all_or_nothing(store: SqliteStore, db_path: Path) -> None:
-    """A clashing tenant or key id fails with its own reason and writes nothing."""
-    await add_tenant(store, "t1")
-    with pytest.raises(AlreadyExistsError) as tenant_clash:
-        await store.create_tenant(
-            TenantRecord("t1", "x", 1), ApiKeyRecord("key-new", "t1", b"h", 1)
-        )
-    assert tenant_clash.value.reason == "TENANT_EXISTS"
-    with pytest.raises(AlreadyExistsError) as key_clash:
-        await store.create_tenant(TenantRecord("t2", "x", 1), ApiKeyRecord("key-t1", "t2", b"h", 1))
-    assert key_clash.value.reason == "API_KEY_EXISTS"
-    assert await store.get_tenant("t2") is None
-    assert await store.get_api_key("key-new") is None
-    with pytest.raises(InvalidArgumentError):
-        await store.create_tenant(TenantRecord("t3", "x", 1), ApiKeyRecord("k3", "t1", b"h", 1))
-    assert count_rows(db_path, "tenants") == 1
-
-
-async def test_issuer_key_ensure_rotate_and_list(store: SqliteStore) -> None:
-    """One key is active at a time; rotation retires the old key and keeps it listed."""
-    await add_tenant(store)
-    first = issuer_key("kid-1", 200)
-    assert await store.ensure_active_issuer_key(first) == first
-    assert await store.ensure_active_issuer_key(issuer_key("kid-other", 201)) == first
-
-    second = issuer_key("kid-2", 300)
-    await store.rotate_issuer_key(second, retired_at=300)
-    keys = await store.list_issuer_keys("t1")
-    assert [key.kid for key in keys] == ["kid-2", "kid-1"]
-    assert keys[0] == second
-    assert keys[1].retired_at == 300
-    assert keys[1].public_jwk == first.public_jwk
-    assert keys[1].private_key_encrypted == first.private_key_encrypted
-    assert await store.ensure_active_issuer_key(issuer_key("kid-3", 400)) == second
-    assert await store.list_issuer_keys("someone-else") == []
-
-
-async def test_issuer_key_errors(store: SqliteStore) -> None:
-    """A reused kid, an unknown tenant and a failed rotation change nothing."""
-    await add_tenant(store)
-    await store.ensure_active_issuer_key(issuer_key("kid-1", 200))
-    with pytest.raises(AlreadyExistsError) as reused:
-        await store.rotate_issuer_key(issuer_key("kid-1", 300), retired_at=300)
-    assert reused.value.reason == "ISSUER_KEY_EXISTS"
-    [still_active] = await store.list_issuer_keys("t1")
-    assert still_active.retired_at is None
-    with pytest.raises(NotFoundError) as unknown:
-        await store.ensure_active_issuer_key(issuer_key("kid-x", 1, tenant_id="ghost"))
-    assert unknown.value.reason == "TENANT_NOT_FOUND"
-
-
-# --- status lists --------------------------------------------------------------------------
-
-
-async def test_lease_positions_across_a_list_boundary(store: SqliteStore) -> None:
-    """Leases fill a list of 8, stop short at its end, then open a new list; none overlap."""
-    await add_tenant(store)
-    leases = []
-    for number in range(5):
-        leases.append(
-            await store.lease_positions(
-                "t1", count=3, list_size=8, new_list=status_list(f"L{number}", size=8)
-            )
-        )
-    assert [(lease.status_list_id, lease.start, lease.count) for lease in leases] == [
-        ("L0", 0, 3),
-        ("L0", 3, 3),
-        ("L0", 6, 2),
-        ("L3", 0, 3),
-        ("L3", 3, 3),
-    ]
-    first = await store.get_status_list("L0")
-    assert first is not None
-    assert (first.next_position, first.size, first.bits) == (8, 8, 2)
-    assert first.permutation_key == b"k" * 32
-    assert await store.get_status_list("L1") is None  # offered, not needed: never created
-    assert await store.get_status_list("L2") is None
-
-
-async def test_concurrent_leases_never_overlap(store: SqliteStore) -> None:
-    """Leases taken concurrently cover each position of each list at most once."""
-    await add_tenant(store)
-    leases = await asyncio.gather(
-        *(
-            store.lease_positions("t1", count=3, list_size=8, new_list=status_list(f"L{n}", size=8))
-            for n in range(20)
-        )
-    )
-    taken = [
-        (lease.status_list_id, position)
-        for lease in leases
-        for position in range(lease.start, lease.start + lease.count)
-    ]
-    assert len(taken) == len(set(taken))
-    assert all(0 <= position < 8 for _, position in taken)
-
-
-async def test_lease_positions_rejects_inconsistent_arguments(store: SqliteStore) -> None:
-    """A new list of another tenant or size, or a zero count, is an invalid argument."""
-    await add_tenant(store)
-    with pytest.raises(InvalidArgumentError):
-        await store.lease_positions("t1", count=0, list_size=8, new_list=status_list("L", size=8))
-    with pytest.raises(InvalidArgumentError):
-        await store.lease_positions("t1", count=1, list_size=16, new_list=status_list("L", size=8))
-    with pytest.raises(InvalidArgumentError):
-        await store.lease_positions(
-            "t1", count=1, list_size=8, new_list=status_list("L", tenant_id="t2", size=8)
-        )
 
 
 # --- credentials: group commit -------------------------------------------------------------
@@ -485,65 +275,6 @@ async def test_thousand_concurrent_inserts_are_durable(db_path: Path) -> None:
     finally:
         await reopened.close()
     assert count_rows(db_path, "credentials") == 1000
-
-
-async def test_multi_row_insert_returns_outcomes_in_order(store: SqliteStore) -> None:
-    """One call with many rows gets one outcome per row, in order, including replays."""
-    await add_tenant(store)
-    await add_list(store)
-    await store.insert_credentials([credential(1)])
-    outcomes = await store.insert_credentials(
-        [credential(0), credential(99, index=50, request_id="req-1"), credential(2)]
-    )
-    assert [outcome.inserted for outcome in outcomes] == [True, False, True]
-    assert outcomes[1].record.credential_id == "cred-t1-1"
-    assert await store.insert_credentials([]) == []
-
-
-async def test_request_id_replay_returns_the_stored_row(store: SqliteStore) -> None:
-    """A second insert with a used request_id stores nothing and returns the first row."""
-    await add_tenant(store)
-    await add_list(store)
-    [first] = await store.insert_credentials([credential(1)])
-    await store.change_status(
-        "t1", "cred-t1-1", to_status=SUSPENDED, from_statuses=frozenset({VALID}), reason="r", at=5
-    )
-    [replay] = await store.insert_credentials([credential(2, request_id="req-1")])
-    assert first.inserted
-    assert not replay.inserted
-    assert replay.record.credential_id == "cred-t1-1"
-    assert replay.record.status == SUSPENDED
-    assert await store.get_status_at("L1", 2) is None
-    assert await store.get_credential_by_request_id("t1", "req-1") == replay.record
-
-
-async def test_request_id_is_per_tenant_and_null_never_collides(store: SqliteStore) -> None:
-    """Tenants may reuse each other's request ids; rows without one never clash."""
-    await add_tenant(store, "t1")
-    await add_tenant(store, "t2")
-    await add_list(store, "L1", tenant_id="t1")
-    await add_list(store, "L2", tenant_id="t2")
-    outcomes = await asyncio.gather(
-        store.insert_credentials([credential(1, request_id="same")]),
-        store.insert_credentials([credential(1, tenant_id="t2", list_id="L2", request_id="same")]),
-        store.insert_credentials([credential(2, request_id=None)]),
-        store.insert_credentials([credential(3, request_id=None)]),
-    )
-    assert all(outcome.inserted for [outcome] in outcomes)
-
-
-async def test_concurrent_replays_in_one_group_insert_once(store: SqliteStore) -> None:
-    """Concurrent calls with one request_id insert one row; the others get that row."""
-    await add_tenant(store)
-    await add_list(store)
-    outcomes = await asyncio.gather(
-        *(store.insert_credentials([credential(n, request_id="dup")]) for n in range(5))
-    )
-    inserted = [outcome for [outcome] in outcomes if outcome.inserted]
-    assert len(inserted) == 1
-    assert {outcome.record.credential_id for [outcome] in outcomes} == {
-        inserted[0].record.credential_id
-    }
 
 
 async def test_groups_are_capped_in_calls_and_rows(db_path: Path) -> None:
@@ -603,132 +334,6 @@ async def test_one_bad_item_fails_alone_within_its_group(store: SqliteStore, db_
     assert all(not isinstance(result, BaseException) for n, result in enumerate(results) if n != 5)
     assert count_rows(db_path, "credentials") == 9
     assert await store.get_credential("t1", "cred-t1-6") is None
-
-
-async def test_a_failing_row_undoes_its_whole_call(store: SqliteStore) -> None:
-    """Rows of one call commit together: one bad row leaves none of that call stored."""
-    await add_tenant(store)
-    await add_list(store)
-    await store.insert_credentials([credential(0)])
-    with pytest.raises(EudiConnectError) as caught:
-        await store.insert_credentials([credential(1), credential(2, index=0)])
-    assert caught.value.reason == "STATUS_INDEX_TAKEN"
-    assert await store.get_credential("t1", "cred-t1-1") is None
-
-
-async def test_insert_reference_and_id_errors(store: SqliteStore) -> None:
-    """Unknown lists, another tenant's list and a reused credential id are refused."""
-    await add_tenant(store, "t1")
-    await add_tenant(store, "t2")
-    await add_list(store, "L1", tenant_id="t1")
-    with pytest.raises(NotFoundError) as unknown_list:
-        await store.insert_credentials([credential(1, list_id="missing")])
-    assert unknown_list.value.reason == "STATUS_LIST_NOT_FOUND"
-    with pytest.raises(NotFoundError) as foreign_list:
-        await store.insert_credentials([credential(1, tenant_id="t2", list_id="L1")])
-    assert foreign_list.value.reason == "STATUS_LIST_NOT_FOUND"
-    with pytest.raises(NotFoundError) as unknown_tenant:
-        await store.insert_credentials([credential(1, tenant_id="ghost")])
-    assert unknown_tenant.value.reason == "TENANT_NOT_FOUND"
-    await store.insert_credentials([credential(1)])
-    with pytest.raises(AlreadyExistsError) as same_id:
-        await store.insert_credentials([credential(1, index=7, request_id="other")])
-    assert same_id.value.reason == "CREDENTIAL_EXISTS"
-
-
-# --- credentials: status -------------------------------------------------------------------
-
-
-async def test_change_status_transitions_events_and_versions(
-    store: SqliteStore, db_path: Path
-) -> None:
-    """Status changes obey their precondition, leave an audit trail and bump the list."""
-    await add_tenant(store)
-    await add_list(store)
-    await store.insert_credentials([credential(1, index=5), credential(2, index=9)])
-
-    suspend = await store.change_status(
-        "t1",
-        "cred-t1-1",
-        to_status=SUSPENDED,
-        from_statuses=frozenset({VALID}),
-        reason="hold",
-        at=10,
-    )
-    assert suspend is not None
-    assert suspend.changed
-    assert (suspend.record.status, suspend.record.status_updated_at) == (SUSPENDED, 10)
-    assert await store.list_status_entries("L1") == [(5, SUSPENDED)]
-
-    reinstate = await store.change_status(
-        "t1", "cred-t1-1", to_status=VALID, from_statuses=frozenset({SUSPENDED}), reason="ok", at=20
-    )
-    assert reinstate is not None
-    assert reinstate.changed
-    assert await store.list_status_entries("L1") == []
-
-    revoke = await store.change_status(
-        "t1",
-        "cred-t1-1",
-        to_status=INVALID,
-        from_statuses=frozenset({VALID, SUSPENDED}),
-        reason="x",
-        at=30,
-    )
-    again = await store.change_status(
-        "t1",
-        "cred-t1-1",
-        to_status=INVALID,
-        from_statuses=frozenset({VALID, SUSPENDED}),
-        reason="x",
-        at=40,
-    )
-    assert revoke is not None
-    assert revoke.changed
-    assert again is not None
-    assert not again.changed
-    assert again.record.status == INVALID
-    assert again.record.status_updated_at == 30
-    assert await store.get_status_at("L1", 5) == INVALID
-    assert await store.get_status_at("L1", 9) == VALID
-    assert await store.get_status_at("L1", 6) is None
-    stored = await store.get_credential("t1", "cred-t1-1")
-    assert stored == revoke.record
-
-    status_list_record = await store.get_status_list("L1")
-    assert status_list_record is not None
-    assert status_list_record.version == 3
-    with raw(db_path) as connection:
-        events = connection.execute(
-            "SELECT credential_id, from_status, to_status, reason, at FROM status_events "
-            "ORDER BY event_id"
-        ).fetchall()
-    assert events == [
-        ("cred-t1-1", VALID, SUSPENDED, "hold", 10),
-        ("cred-t1-1", SUSPENDED, VALID, "ok", 20),
-        ("cred-t1-1", VALID, INVALID, "x", 30),
-    ]
-
-
-async def test_change_status_is_tenant_isolated(store: SqliteStore) -> None:
-    """Another tenant's credential id, or an unknown one, is None and stays unchanged."""
-    await add_tenant(store, "t1")
-    await add_tenant(store, "t2")
-    await add_list(store)
-    await store.insert_credentials([credential(1)])
-    for tenant_id, credential_id in (("t2", "cred-t1-1"), ("t1", "missing")):
-        result = await store.change_status(
-            tenant_id,
-            credential_id,
-            to_status=INVALID,
-            from_statuses=frozenset({VALID}),
-            reason="x",
-            at=1,
-        )
-        assert result is None
-    assert await store.get_credential("t2", "cred-t1-1") is None
-    assert await store.get_credential_by_request_id("t2", "req-1") is None
-    assert await store.get_status_at("L1", 1) == VALID
 
 
 # --- templates -----------------------------------------------------------------------------

@@ -7,9 +7,7 @@ backend's own test module; here only what services may rely on whatever the data
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
@@ -30,24 +28,9 @@ from eudi_connect.store.base import (
     TenantRecord,
 )
 from eudi_connect.store.factory import open_store_from_url
-from tests.backends import BACKENDS, backend_url, count_rows, query
+from tests.backends import count_rows, query
 
 VALID, INVALID, SUSPENDED = 0, 1, 2
-
-
-@pytest.fixture(params=BACKENDS)
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    return backend_url(request, str(request.param), tmp_path)
-
-
-@pytest.fixture
-async def store(store_url: str) -> AsyncIterator[Store]:
-    opened = open_store_from_url(store_url)
-    await opened.open()
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 async def add_tenant(store: Store, tenant_id: str = "t1") -> None:
@@ -119,6 +102,7 @@ async def test_meta_keeps_the_first_value_even_when_written_concurrently(store: 
         *(store.get_or_set_meta("check", f"value-{n}".encode()) for n in range(20))
     )
     assert len(set(values)) == 1
+    assert values[0] in {f"value-{n}".encode() for n in range(20)}
     assert await store.get_or_set_meta("check", b"later") == values[0]
 
 
@@ -141,6 +125,7 @@ async def test_tenant_round_trip_and_all_or_nothing_creation(store: Store) -> No
     assert await store.get_api_key("key-2") is None
     with pytest.raises(InvalidArgumentError):
         await store.create_tenant(TenantRecord("t3", "x", 1), ApiKeyRecord("k3", "t1", b"h", 1))
+    assert await count_rows(store, "tenants") == 1
 
 
 # --- issuer keys -----------------------------------------------------------------------------
@@ -248,6 +233,7 @@ async def test_lease_positions_across_a_list_boundary(store: Store) -> None:
     assert (first.next_position, first.size, first.bits, first.version) == (8, 8, 2, 0)
     assert first.permutation_key == b"k" * 32
     assert await store.get_status_list("L1") is None  # offered, not needed: never created
+    assert await store.get_status_list("L2") is None
 
 
 async def test_concurrent_leases_never_overlap_nor_open_spare_lists(store: Store) -> None:
@@ -438,13 +424,14 @@ async def test_change_status_transitions_events_and_versions(store: Store) -> No
     await add_tenant(store)
     await add_list(store)
     await store.insert_credentials([credential(1, index=5), credential(2, index=9)])
+    # (to, from, reason, at, whether it changes, the list's entries after it)
     steps = [
-        (SUSPENDED, {VALID}, "hold", 10, True),
-        (VALID, {SUSPENDED}, "ok", 20, True),
-        (INVALID, {VALID, SUSPENDED}, "x", 30, True),
-        (INVALID, {VALID, SUSPENDED}, "x", 40, False),
+        (SUSPENDED, {VALID}, "hold", 10, True, [(5, SUSPENDED)]),
+        (VALID, {SUSPENDED}, "ok", 20, True, []),
+        (INVALID, {VALID, SUSPENDED}, "x", 30, True, [(5, INVALID)]),
+        (INVALID, {VALID, SUSPENDED}, "x", 40, False, [(5, INVALID)]),
     ]
-    for to_status, from_statuses, reason, at, changes in steps:
+    for to_status, from_statuses, reason, at, changes, entries in steps:
         result = await store.change_status(
             "t1",
             "cred-t1-1",
@@ -458,7 +445,7 @@ async def test_change_status_transitions_events_and_versions(store: Store) -> No
         assert result.record.status == to_status
         assert result.record.status_updated_at == (at if changes else 30)
         assert await store.get_credential("t1", "cred-t1-1") == result.record
-    assert await store.list_status_entries("L1") == [(5, INVALID)]
+        assert await store.list_status_entries("L1") == entries
     assert await store.get_status_at("L1", 5) == INVALID
     assert await store.get_status_at("L1", 9) == VALID
     assert await store.get_status_at("L1", 6) is None

@@ -2,29 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
 
 from eudi_connect.errors import AlreadyExistsError, NotFoundError
 from eudi_connect.store.base import Store, TrustEntryRecord
-from eudi_connect.store.factory import open_store_from_url
-from tests.backends import BACKENDS, backend_url
 from tests.store.test_store_contract import add_tenant
-
-
-@pytest.fixture(params=BACKENDS)
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    return backend_url(request, str(request.param), tmp_path)
-
-
-@pytest.fixture
-async def store(store_url: str) -> AsyncIterator[Store]:
-    opened = open_store_from_url(store_url)
-    await opened.open()
-    yield opened
-    await opened.close()
 
 
 def entry(entry_id: str, *, kind: str = "issuer", tenant_id: str = "t1") -> TrustEntryRecord:
