@@ -5,17 +5,16 @@ Used by tests and the CLI to make presentations; the service itself never holds 
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Collection
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePrivateKey
 
-from eudi_connect.core.jose import MalformedJwsError, b64url_encode, sign_jws, split_jws
+from eudi_connect.core.jose import MalformedJwsError, sign_jws, split_jws
 from eudi_connect.core.sdjwt import KB_JWT_TYP, Disclosure
 from eudi_connect.core.sdjwt._common import ARRAY_DIGEST_KEY, SD_ALG, SD_ALG_KEY, SD_KEY
-from eudi_connect.core.sdjwt._disclosures import decode_disclosure
+from eudi_connect.core.sdjwt._disclosures import decode_disclosure, sd_hash
 
 __all__ = ["Disclosure", "decode_disclosures", "make_presentation"]
 
@@ -107,6 +106,6 @@ def make_presentation(
         "iat": int(time.time()) if issued_at is None else issued_at,
         "aud": audience,
         "nonce": nonce,
-        "sd_hash": b64url_encode(hashlib.sha256(sd_jwt.encode("ascii")).digest()),
+        "sd_hash": sd_hash(sd_jwt),
     }
     return sd_jwt + sign_jws({"typ": KB_JWT_TYP}, claims, holder_key)

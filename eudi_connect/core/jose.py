@@ -10,7 +10,7 @@ import base64
 import binascii
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,6 +65,11 @@ def b64url_decode(text: str) -> bytes:
 def json_bytes(value: Any) -> bytes:
     """Compact UTF-8 JSON, the form every JWS part and disclosure is built from."""
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def encode_x5c(ders: Sequence[bytes]) -> list[str]:
+    """The `x5c` header value (RFC 7515 section 4.1.6): standard base64 DER, not base64url."""
+    return [base64.b64encode(der).decode("ascii") for der in ders]
 
 
 def generate_p256_key() -> ec.EllipticCurvePrivateKey:

@@ -12,7 +12,6 @@ inflates to gigabytes (a zlib bomb) is refused without being expanded.
 
 from __future__ import annotations
 
-import base64
 import enum
 import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -27,6 +26,7 @@ from eudi_connect.core.jose import (
     SigningKey,
     b64url_decode,
     b64url_encode,
+    encode_x5c,
     es256_verify,
     sign_jws,
     split_jws,
@@ -241,7 +241,7 @@ def build_status_list_token(
         raise ValueError("expires_at must be after issued_at")
     header: dict[str, Any] = {"typ": STATUS_LIST_JWT_TYP, "kid": signing_key.kid}
     if x5c:
-        header["x5c"] = [base64.b64encode(der).decode("ascii") for der in x5c]
+        header["x5c"] = encode_x5c(x5c)
     payload = {
         "sub": uri,
         "iat": issued_at,

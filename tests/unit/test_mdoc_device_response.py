@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import cbor2
@@ -39,14 +39,13 @@ from eudi_connect.core.mdoc import (
     check_session_transcript,
     issue_mdoc,
     make_device_response,
-    make_issuer_certificate,
     open_mdoc,
     openid4vp_session_transcript,
     verify_device_response,
 )
 from eudi_connect.core.sdjwt import VerificationFailureReason as Reason
+from tests.unit.mdoc_fixtures import ES256_HEADER, SIGNED, issuer_certificate
 
-SIGNED = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)
 NOW = SIGNED + timedelta(days=1)
 ELEMENTS: dict[str, Any] = {
     "family_name": "Mustermann",
@@ -59,7 +58,6 @@ DEVICE_NAMESPACE = "eu.example.device.1"
 CLIENT_ID = "x509_san_dns:verifier.example"
 NONCE = "n-0S6_WzA2Mj"
 RESPONSE_URI = "https://verifier.example/response"
-ES256_HEADER = b"\xa1\x01\x26"
 
 
 def _transcript(
@@ -83,13 +81,7 @@ def issuer_key() -> SigningKey:
 
 @pytest.fixture(scope="module")
 def certificate(issuer_key: SigningKey) -> bytes:
-    return make_issuer_certificate(
-        issuer_key,
-        issuer_name="Example Issuer",
-        country="DE",
-        not_before=SIGNED - timedelta(days=1),
-        not_after=SIGNED + timedelta(days=365),
-    )
+    return issuer_certificate(issuer_key)
 
 
 @pytest.fixture(scope="module")
@@ -271,13 +263,7 @@ def test_issued_signed_alone_needs_device_authentication(
 def test_issuer_side_failures_come_first(
     issued: IssuedMdoc, holder_key: ec.EllipticCurvePrivateKey
 ) -> None:
-    other = make_issuer_certificate(
-        SigningKey("x", generate_p256_key()),
-        issuer_name="Other",
-        country="DE",
-        not_before=SIGNED - timedelta(days=1),
-        not_after=SIGNED + timedelta(days=365),
-    )
+    other = issuer_certificate(SigningKey("x", generate_p256_key()), "Other")
     assert _failure(_present(issued, holder_key), other) == Reason.UNKNOWN_ISSUER_KEY
 
 
@@ -560,13 +546,7 @@ def test_openid4vp_transcript_needs_every_field(fields: dict[str, Any]) -> None:
 # --- hostile input --------------------------------------------------------------------------
 
 _PROPERTY_ISSUER = SigningKey("k", generate_p256_key())
-_PROPERTY_CERTIFICATE = make_issuer_certificate(
-    _PROPERTY_ISSUER,
-    issuer_name="Property Issuer",
-    country="DE",
-    not_before=SIGNED - timedelta(days=1),
-    not_after=SIGNED + timedelta(days=365),
-)
+_PROPERTY_CERTIFICATE = issuer_certificate(_PROPERTY_ISSUER, "Property Issuer")
 _PROPERTY_HOLDER = generate_p256_key()
 _PROPERTY_RESPONSE = b64url_decode(
     make_device_response(

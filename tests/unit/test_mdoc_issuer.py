@@ -35,12 +35,11 @@ from eudi_connect.core.mdoc import (
     MdocIssuanceError,
     ValidityInfo,
     issue_mdoc,
-    make_issuer_certificate,
 )
 from eudi_connect.core.sdjwt import StatusReference
 from eudi_connect.errors import ConfigurationError
+from tests.unit.mdoc_fixtures import SIGNED, issuer_certificate
 
-SIGNED = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)
 VALIDITY = ValidityInfo(SIGNED, SIGNED, SIGNED + timedelta(days=30))
 ELEMENTS: dict[str, Any] = {
     "family_name": "Mustermann",
@@ -65,13 +64,7 @@ def issuer_key() -> SigningKey:
 
 @pytest.fixture(scope="module")
 def certificate(issuer_key: SigningKey) -> bytes:
-    return make_issuer_certificate(
-        issuer_key,
-        issuer_name="Example PID Provider",
-        country="DE",
-        not_before=SIGNED - timedelta(days=1),
-        not_after=SIGNED + timedelta(days=365),
-    )
+    return issuer_certificate(issuer_key, "Example PID Provider")
 
 
 @pytest.fixture(scope="module")

@@ -36,14 +36,13 @@ from eudi_connect.core.mdoc import (
     ValidityInfo,
     VerifiedMdoc,
     issue_mdoc,
-    make_issuer_certificate,
     verify_issuer_signed,
     verify_mdoc,
 )
 from eudi_connect.core.sdjwt import StatusReference
 from eudi_connect.core.sdjwt import VerificationFailureReason as Reason
+from tests.unit.mdoc_fixtures import ES256_HEADER, SIGNED, issuer_certificate
 
-SIGNED = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)
 NOW = SIGNED + timedelta(days=1)
 VALID_UNTIL = SIGNED + timedelta(days=30)
 ELEMENTS: dict[str, Any] = {
@@ -59,8 +58,6 @@ ELEMENTS: dict[str, Any] = {
     "issuance_date": datetime(2025, 3, 1, 12, 0, tzinfo=UTC),
 }
 STATUS = StatusReference(uri="https://issuer.example/status/1", idx=42)
-#: The protected header the issuer writes: bstr of {1: -7}.
-ES256_HEADER = b"\xa1\x01\x26"
 
 
 @pytest.fixture(scope="module")
@@ -68,19 +65,9 @@ def issuer_key() -> SigningKey:
     return SigningKey("issuer-1", generate_p256_key())
 
 
-def _certificate_for(key: SigningKey, name: str = "Example Issuer") -> bytes:
-    return make_issuer_certificate(
-        key,
-        issuer_name=name,
-        country="DE",
-        not_before=SIGNED - timedelta(days=1),
-        not_after=SIGNED + timedelta(days=365),
-    )
-
-
 @pytest.fixture(scope="module")
 def certificate(issuer_key: SigningKey) -> bytes:
-    return _certificate_for(issuer_key)
+    return issuer_certificate(issuer_key)
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +102,7 @@ def _failure(data: bytes, certificate: bytes, **options: Any) -> object:
 
 
 _PROPERTY_KEY = generate_p256_key()
-_PROPERTY_CERTIFICATE = _certificate_for(SigningKey("k", _PROPERTY_KEY))
+_PROPERTY_CERTIFICATE = issuer_certificate(SigningKey("k", _PROPERTY_KEY))
 _PROPERTY_MDOC = issue_mdoc(
     {PID_NAMESPACE: {"given_name": "Erika", "birth_date": date(1984, 1, 26)}},
     doc_type=PID_DOCTYPE,
@@ -406,7 +393,7 @@ def test_an_mso_resigned_with_the_attackers_own_certificate_is_untrusted(
     issued: IssuedMdoc, certificate: bytes
 ) -> None:
     attacker = SigningKey("attacker", generate_p256_key())
-    forged = _resigned(issued, attacker, _certificate_for(attacker), lambda mso: None)
+    forged = _resigned(issued, attacker, issuer_certificate(attacker), lambda mso: None)
     assert _failure(forged, certificate) == Reason.UNKNOWN_ISSUER_KEY
 
 
@@ -525,7 +512,7 @@ def test_an_expired_issuer_certificate_is_invalid(issued: IssuedMdoc, certificat
 
 
 def test_an_issuer_nobody_configured_is_unknown(issued: IssuedMdoc) -> None:
-    other = _certificate_for(SigningKey("other", generate_p256_key()))
+    other = issuer_certificate(SigningKey("other", generate_p256_key()))
     assert _failure(issued.issuer_signed, other) == Reason.UNKNOWN_ISSUER_KEY
 
 

@@ -22,23 +22,11 @@ from sd_jwt.verifier import SDJWTVerifier
 from eudi_connect.core.holder import make_presentation
 from eudi_connect.core.jose import SigningKey, generate_p256_key, public_jwk
 from eudi_connect.core.sdjwt import issue_sd_jwt_vc, parse_presentation, verify_presentation
+from tests.unit.sdjwt_fixtures import AUD, ISSUER, PID_CLAIMS, VCT
 
-ISSUER = "https://issuer.example"
-VCT = "urn:eudi:pid:1"
-AUD = "https://verifier.example"
 NONCE = "5kbmLe9tM6s"
 ISSUER_KEY = SigningKey("issuer-key-1", generate_p256_key())
 HOLDER_KEY = generate_p256_key()
-CLAIMS: dict[str, Any] = {
-    "given_name": "Erika",
-    "family_name": "Mustermann",
-    "birthdate": "1963-08-12",
-    "nationalities": ["DE", "FR"],
-    "place_of_birth": {"locality": "Berlin", "country": "DE"},
-    "age_equal_or_over": {"18": True, "65": False},
-    "issuing_authority": "DE",
-    "issuing_country": "DE",
-}
 DISCLOSABLE = [
     "given_name",
     "family_name",
@@ -71,7 +59,7 @@ def their_verifier(text: str, **kwargs: Any) -> dict[str, Any]:
 def our_credential() -> str:
     now = int(time.time())
     return issue_sd_jwt_vc(
-        CLAIMS,
+        PID_CLAIMS,
         disclosable=DISCLOSABLE,
         signing_key=ISSUER_KEY,
         issuer=ISSUER,
@@ -85,7 +73,7 @@ def our_credential() -> str:
 def test_they_verify_our_credential() -> None:
     """sd-jwt-python verifies our issued SD-JWT VC and recovers every claim."""
     payload = their_verifier(our_credential())
-    assert {k: payload[k] for k in CLAIMS} == CLAIMS
+    assert {k: payload[k] for k in PID_CLAIMS} == PID_CLAIMS
     assert payload["vct"] == VCT
     assert payload["cnf"] == {"jwk": public_jwk(HOLDER_KEY.public_key())}
     assert "_sd" not in json.dumps(payload)

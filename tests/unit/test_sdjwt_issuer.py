@@ -21,18 +21,9 @@ from eudi_connect.core.jose import (
     split_jws,
 )
 from eudi_connect.core.sdjwt import StatusReference, issue_sd_jwt_vc, random_salt
+from tests.unit.sdjwt_fixtures import PID_CLAIMS
 
 NOW = 1_700_000_000
-PID_CLAIMS: dict[str, Any] = {
-    "given_name": "Erika",
-    "family_name": "Mustermann",
-    "birthdate": "1963-08-12",
-    "nationalities": ["DE", "FR"],
-    "place_of_birth": {"locality": "Berlin", "country": "DE"},
-    "age_equal_or_over": {"18": True, "65": False},
-    "issuing_authority": "DE",
-    "issuing_country": "DE",
-}
 
 
 @pytest.fixture(scope="module")

@@ -32,23 +32,11 @@ from eudi_connect.core.sdjwt import (
     parse_presentation,
     verify_presentation,
 )
+from tests.unit.sdjwt_fixtures import AUD, ISSUER, PID_CLAIMS, VCT
 
 R = VerificationFailureReason
 NOW = 1_700_000_000
-ISSUER = "https://issuer.example"
-VCT = "urn:eudi:pid:1"
-AUD = "https://verifier.example"
 NONCE = "n-0S6_WzA2Mj"
-PID_CLAIMS: dict[str, Any] = {
-    "given_name": "Erika",
-    "family_name": "Mustermann",
-    "birthdate": "1963-08-12",
-    "nationalities": ["DE", "FR"],
-    "place_of_birth": {"locality": "Berlin", "country": "DE"},
-    "age_equal_or_over": {"18": True, "65": False},
-    "issuing_authority": "DE",
-    "issuing_country": "DE",
-}
 PID_DISCLOSABLE = [
     "given_name",
     "family_name",

@@ -16,7 +16,7 @@ from typing import Any
 
 import cbor2
 
-from eudi_connect.core.jose import InvalidJwkError, b64url_decode, public_key_from_jwk
+from eudi_connect.core.jose import InvalidJwkError, public_key_from_jwk
 from eudi_connect.core.sdjwt import VerificationFailureReason as Reason
 
 from . import _cbor
@@ -28,6 +28,7 @@ from .verifier import (
     ISSUER_SIGNED_MAX_DEPTH,
     MAX_MDOC_BYTES,
     VerifiedMdoc,
+    credential_bytes,
     verify_decoded_issuer_signed,
 )
 
@@ -77,12 +78,7 @@ def _key_binding_invalid(detail: str) -> MdocVerificationError:
 
 def open_mdoc(credential: str, *, max_bytes: int = MAX_MDOC_BYTES) -> OpenedMdoc:
     """Decodes base64url CBOR: a DeviceResponse (a map with `documents`) or IssuerSigned."""
-    if not isinstance(credential, str) or len(credential) > (max_bytes * 4 + 2) // 3:
-        raise _malformed(f"credential is not text of at most {max_bytes} bytes")
-    try:
-        data = b64url_decode(credential)
-    except ValueError as exc:
-        raise _malformed("credential is not base64url") from exc
+    data = credential_bytes(credential, max_bytes)
     if len(data) > max_bytes:
         raise _malformed(f"mdoc is larger than {max_bytes} bytes")
     try:

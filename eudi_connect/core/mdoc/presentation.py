@@ -43,12 +43,12 @@ def _selected(namespaces: Any, disclose: Collection[str] | None) -> dict[str, li
     for namespace, tagged_items in namespaces.items():
         if not isinstance(tagged_items, list):
             raise ValueError("IssuerSigned nameSpaces maps names to arrays of items")
-        items = [
-            tagged
-            for tagged in tagged_items
-            if disclose is None or parse_item(tagged).element_identifier in disclose
-        ]
-        found.update(parse_item(tagged).element_identifier for tagged in items)
+        items = []
+        for tagged in tagged_items:
+            identifier = parse_item(tagged).element_identifier
+            if disclose is None or identifier in disclose:
+                items.append(tagged)
+                found.add(identifier)
         if items:
             kept[namespace] = items
     missing = sorted(set(disclose or ()) - found)

@@ -59,6 +59,16 @@ def _shown(name: str, limit: int = 64) -> str:
     return repr(name if len(name) <= limit else name[:limit] + "...")
 
 
+def credential_bytes(credential: str, max_bytes: int) -> bytes:
+    """The bytes of a base64url (unpadded) credential, its length checked before decoding."""
+    if not isinstance(credential, str) or len(credential) > (max_bytes * 4 + 2) // 3:
+        raise _fail(Reason.MALFORMED, f"credential is not text of at most {max_bytes} bytes")
+    try:
+        return b64url_decode(credential)
+    except ValueError as exc:
+        raise _fail(Reason.MALFORMED, "credential is not base64url") from exc
+
+
 def verify_mdoc(
     credential: str,
     *,
@@ -69,14 +79,8 @@ def verify_mdoc(
     max_bytes: int = MAX_MDOC_BYTES,
 ) -> VerifiedMdoc:
     """Verifies base64url (unpadded) CBOR IssuerSigned, the form the issuer hands out."""
-    if not isinstance(credential, str) or len(credential) > (max_bytes * 4 + 2) // 3:
-        raise _fail(Reason.MALFORMED, f"credential is not text of at most {max_bytes} bytes")
-    try:
-        data = b64url_decode(credential)
-    except ValueError as exc:
-        raise _fail(Reason.MALFORMED, "credential is not base64url") from exc
     return verify_issuer_signed(
-        data,
+        credential_bytes(credential, max_bytes),
         trust_anchors=trust_anchors,
         now=now,
         expected_doc_type=expected_doc_type,

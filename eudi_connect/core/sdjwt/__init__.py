@@ -12,7 +12,7 @@ from ._common import (
     VerificationFailureReason,
 )
 from ._disclosures import Disclosure, SaltSource, disclosure_digest, random_salt
-from ._issuer import MAX_CLAIM_DEPTH, issue_sd_jwt_vc
+from ._issuer import MAX_CLAIM_DEPTH, issue_sd_jwt_vc, path_segments
 from ._parse import ParsedPresentation, parse_presentation
 from ._verifier import VerifiedCredential, verify_presentation
 
@@ -31,6 +31,7 @@ __all__ = [
     "disclosure_digest",
     "issue_sd_jwt_vc",
     "parse_presentation",
+    "path_segments",
     "random_salt",
     "verify_presentation",
 ]

@@ -97,6 +97,11 @@ def disclosure_digest(disclosure: str) -> str:
     return b64url(hashlib.sha256(disclosure.encode("ascii")).digest())
 
 
+def sd_hash(sd_jwt: str) -> str:
+    """A KB-JWT's `sd_hash`: base64url SHA-256 over `<jwt>~<d1>~...~` (RFC 9901 section 4.3.1)."""
+    return b64url(hashlib.sha256(sd_jwt.encode("utf-8")).digest())
+
+
 @dataclass(frozen=True)
 class Disclosure:
     """A decoded Disclosure; `name` is None for an array element."""

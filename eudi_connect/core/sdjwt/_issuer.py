@@ -6,12 +6,11 @@ give the same bytes up to the ECDSA signature's own randomness.
 
 from __future__ import annotations
 
-import base64
 import functools
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from typing import Any
 
-from eudi_connect.core.jose import ES256, InvalidJwkError, SigningKey, es256_sign
+from eudi_connect.core.jose import ES256, InvalidJwkError, SigningKey, encode_x5c, es256_sign
 
 from ._common import (
     ARRAY_DIGEST_KEY,
@@ -51,6 +50,20 @@ class _PathNode:
         self.elements: _PathNode | None = None  # each element, when the value is an array
 
 
+def path_segments(path: str) -> Iterator[tuple[str, int]]:
+    """Each segment of a `disclosable` path (`a.b`, `a[]`, `a[].b`) as its claim name and
+    how many `[]` follow it; ValueError names the first segment that is not one."""
+    for segment in path.split("."):
+        name = segment
+        array_levels = 0
+        while name.endswith("[]"):
+            name = name[:-2]
+            array_levels += 1
+        if not name or "[" in name or "]" in name:
+            raise ValueError(f"disclosable path {path!r} has an invalid segment {segment!r}")
+        yield name, array_levels
+
+
 @functools.lru_cache(maxsize=512)
 def _compile(paths: tuple[str, ...]) -> _PathNode:
     """Turns `a.b`, `a[]`, `a[].b` paths into a tree; cached, as templates reuse a few sets."""
@@ -59,14 +72,7 @@ def _compile(paths: tuple[str, ...]) -> _PathNode:
         if not isinstance(path, str) or not path:
             raise ValueError(f"disclosable path must be a non-empty string, got {path!r}")
         node = root
-        for depth, segment in enumerate(path.split(".")):
-            name = segment
-            array_levels = 0
-            while name.endswith("[]"):
-                name = name[:-2]
-                array_levels += 1
-            if not name or "[" in name or "]" in name:
-                raise ValueError(f"disclosable path {path!r} has an invalid segment {segment!r}")
+        for depth, (name, array_levels) in enumerate(path_segments(path)):
             reserved = RESERVED_TOP_LEVEL_NAMES if depth == 0 else RESERVED_NESTED_NAMES
             if name in reserved:
                 raise ValueError(f"claim {name!r} in path {path!r} cannot be selectively disclosed")
@@ -88,7 +94,7 @@ def _encoded_header(kid: str, x5c: tuple[bytes, ...] = ()) -> str:
     """
     header: dict[str, Any] = {"typ": SD_JWT_VC_TYP, "alg": ES256, "kid": kid}
     if x5c:
-        header["x5c"] = [base64.b64encode(der).decode("ascii") for der in x5c]
+        header["x5c"] = encode_x5c(x5c)
     return b64url(encode_json(header).encode("utf-8"))
 
 

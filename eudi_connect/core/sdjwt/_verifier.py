@@ -7,7 +7,6 @@ never escapes as KeyError, TypeError or ValueError.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import math
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
@@ -18,7 +17,6 @@ from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
 from eudi_connect.core.jose import (
     InvalidJwkError,
     MalformedJwsError,
-    b64url_encode,
     es256_verify,
     public_key_from_jwk,
     split_jws,
@@ -36,7 +34,7 @@ from ._common import (
     StatusReference,
 )
 from ._common import VerificationFailureReason as Reason
-from ._disclosures import decode_contents, disclosure_digest
+from ._disclosures import decode_contents, disclosure_digest, sd_hash
 from ._parse import ParsedPresentation, check_jws_header
 
 #: Nesting bound for the processed payload. Disclosures can nest inside one another, so
@@ -249,8 +247,7 @@ def _verify_key_binding(
     if not es256_verify(holder_key, jws.signing_input, jws.signature):
         raise _fail(Reason.KEY_BINDING_INVALID, "KB-JWT signature does not match cnf.jwk")
     claims = jws.payload
-    expected_hash = b64url_encode(hashlib.sha256(parsed.sd_jwt.encode("utf-8")).digest())
-    if claims.get("sd_hash") != expected_hash:
+    if claims.get("sd_hash") != sd_hash(parsed.sd_jwt):
         raise _fail(Reason.KEY_BINDING_INVALID, "KB-JWT sd_hash is not over this presentation")
     try:
         issued_at = _numeric_date(claims, "iat", what="KB-JWT")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from eudi_connect.core.sdjwt import path_segments
 from eudi_connect.errors import InvalidArgumentError
 
 from ._check import check_data_schema
@@ -151,19 +152,16 @@ def _invalid(field: str, message: str) -> InvalidTemplateError:
 
 
 def _check_disclosable_path(path: object) -> None:
-    """Same grammar the SD-JWT issuer compiles: `name`, `name[]`, `a.b`, `a[].b`."""
+    """The SD-JWT issuer's path grammar, with this module's (stricter) reserved names."""
     if not isinstance(path, str) or not path:
         raise _invalid("disclosable", "a disclosable path must be a non-empty string")
-    for depth, segment in enumerate(path.split(".")):
-        name = segment
-        while name.endswith("[]"):
-            name = name[:-2]
-        if not name or "[" in name or "]" in name:
-            raise _invalid(
-                "disclosable", f"disclosable path {path!r} has an invalid segment {segment!r}"
-            )
-        reserved = RESERVED_CLAIMS if depth == 0 else RESERVED_NESTED_CLAIMS
-        if name in reserved:
-            raise _invalid(
-                "disclosable", f"claim {name!r} in path {path!r} cannot be selectively disclosed"
-            )
+    try:
+        for depth, (name, _) in enumerate(path_segments(path)):
+            reserved = RESERVED_CLAIMS if depth == 0 else RESERVED_NESTED_CLAIMS
+            if name in reserved:
+                raise _invalid(
+                    "disclosable",
+                    f"claim {name!r} in path {path!r} cannot be selectively disclosed",
+                )
+    except ValueError as exc:
+        raise _invalid("disclosable", str(exc)) from None
