@@ -189,9 +189,9 @@ class _Handlers:
 
     async def certificates(self, request: web.Request) -> web.Response:
         tenant_id = request.match_info["tenant_id"]
-        if not await self._services.keys.published_jwks(tenant_id):
+        certificates = await self._services.keys.published_certificates(tenant_id)
+        if certificates is None:
             raise _not_found("issuer")  # never makes a key for an unknown tenant
-        certificates = await self._services.keys.issuer_certificates(tenant_id)
         pem = "".join(
             "-----BEGIN CERTIFICATE-----\n"
             + "\n".join(textwrap.wrap(base64.b64encode(der).decode("ascii"), 64))

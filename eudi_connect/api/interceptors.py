@@ -108,12 +108,32 @@ def guard_handler(handler: Handler, before: Before) -> Handler:
     return wrap_handler(handler, unary=unary, stream=stream)
 
 
+class WrappedHandlers:
+    """Each method's handler wrapped once, and again only when the server hands out another
+    handler for it: interceptors pay for wrapping per method, not per call."""
+
+    __slots__ = ("_wrap", "_wrapped")
+
+    def __init__(self, wrap: Callable[[str, Handler], Handler]) -> None:
+        self._wrap = wrap
+        self._wrapped: dict[str, tuple[Handler, Handler]] = {}
+
+    def get(self, method: str, handler: Handler) -> Handler:
+        cached = self._wrapped.get(method)
+        if cached is None or cached[0] is not handler:
+            cached = (handler, self._wrap(method, handler))
+            self._wrapped[method] = cached
+        return cached[1]
+
+
 class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
     """Resolves `x-api-key` to a tenant for every non-public RPC and maps domain errors."""
 
     def __init__(self, tenants: TenantService) -> None:
         self._tenants = tenants
-        self._wrapped: dict[str, tuple[Handler, Handler]] = {}
+        self._handlers = WrappedHandlers(
+            lambda _method, handler: guard_handler(handler, self._authenticate)
+        )
 
     async def _authenticate(self, context: Context) -> None:
         set_current_tenant(
@@ -131,8 +151,4 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         method = handler_call_details.method
         if handler is None or method.startswith(PUBLIC_METHOD_PREFIXES):
             return handler
-        cached = self._wrapped.get(method)
-        if cached is None or cached[0] is not handler:
-            cached = (handler, guard_handler(handler, self._authenticate))
-            self._wrapped[method] = cached
-        return cached[1]
+        return self._handlers.get(method, handler)

@@ -22,6 +22,7 @@ from eudi_connect.api.interceptors import (
     Handler,
     StreamBehavior,
     UnaryBehavior,
+    WrappedHandlers,
     wrap_handler,
 )
 from eudi_connect.monitoring.logging import access_log, log_access
@@ -140,7 +141,11 @@ class MetricsInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
 
     def __init__(self, monitor: PerformanceMonitor) -> None:
         self._monitor = monitor
-        self._wrapped: dict[str, tuple[Handler, Handler]] = {}
+        self._handlers = WrappedHandlers(self._observed)
+
+    def _observed(self, method: str, handler: Handler) -> Handler:
+        observer = _Observer(method, self._monitor)
+        return wrap_handler(handler, unary=observer.unary, stream=observer.stream)
 
     async def intercept_service(
         self,
@@ -150,10 +155,4 @@ class MetricsInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         handler = await continuation(handler_call_details)
         if handler is None:
             return None
-        method = handler_call_details.method
-        cached = self._wrapped.get(method)
-        if cached is None or cached[0] is not handler:
-            observer = _Observer(method, self._monitor)
-            cached = (handler, wrap_handler(handler, unary=observer.unary, stream=observer.stream))
-            self._wrapped[method] = cached
-        return cached[1]
+        return self._handlers.get(handler_call_details.method, handler)

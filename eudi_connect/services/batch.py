@@ -69,18 +69,14 @@ class BatchIssuer:
         self.linger_seconds = linger_seconds
 
     async def _issue_group(self, tenant_id: str, group: list[BatchItem]) -> list[BatchResult]:
-        ready = [item for item in group if item.command is not None]
-        issued = await self._issuance.issue_many(
-            tenant_id,
-            [item.command for item in ready if item.command is not None],
-            pool=self._pool,
-        )
-        outcome_of = {item.index: outcome for item, outcome in zip(ready, issued, strict=True)}
+        commands = [item.command for item in group if item.command is not None]
+        # One outcome per command, in order: the items with a command take them in turn.
+        issued = iter(await self._issuance.issue_many(tenant_id, commands, pool=self._pool))
         return [
             BatchResult(
                 item.index,
                 item.request_id,
-                outcome_of[item.index] if item.command is not None else item.error,  # type: ignore[arg-type]
+                next(issued) if item.command is not None else item.error,  # type: ignore[arg-type]
             )
             for item in group
         ]

@@ -162,10 +162,9 @@ class IssuanceService:
             if any(item.format == MDOC_FORMAT for _, item in prepared):
                 mdoc_chain = await self._keys.certificate_chain(tenant_id, signing_key)
             x5c = await self._keys.x5c(tenant_id, signing_key)
+            issuer = self._settings.issuer_id(tenant_id)
             drafts = [
-                self._draft(
-                    tenant_id, item, slot, mdoc_chain if item.format == MDOC_FORMAT else x5c
-                )
+                self._draft(issuer, item, slot, mdoc_chain if item.format == MDOC_FORMAT else x5c)
                 for (_, item), slot in zip(prepared, slots, strict=True)
             ]
             with measure_operation_time(SIGN_STEP):
@@ -229,7 +228,7 @@ class IssuanceService:
 
     def _draft(
         self,
-        tenant_id: str,
+        issuer: str,
         item: _Prepared,
         slot: StatusSlot,
         certificate_chain: tuple[bytes, ...] = (),
@@ -242,7 +241,7 @@ class IssuanceService:
             expires_at = -(-expires_at // step) * step
         return CredentialDraft(
             template=item.template,
-            issuer=self._settings.issuer_id(tenant_id),
+            issuer=issuer,
             issued_at=issued_at,
             expires_at=expires_at,
             status=StatusReference(

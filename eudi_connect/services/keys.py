@@ -38,7 +38,6 @@ async def check_master_key(store: Store, master: MasterKey) -> None:
 class _ActiveKey:
     key: SigningKey
     checked_at: float  # when the store last said this key is the active one
-    certificate: bytes | None = None
 
 
 class KeyService:
@@ -112,7 +111,15 @@ class KeyService:
     async def issuer_certificates(self, tenant_id: str) -> list[bytes]:
         """Certificates that vouch for the tenant's own credentials: every key's, retired
         ones included, and the configured authority's. Our verifier's trust anchors."""
+        return self._certificates_of(await self._store.list_issuer_keys(tenant_id))
+
+    async def published_certificates(self, tenant_id: str) -> list[bytes] | None:
+        """`issuer_certificates` for anonymous readers (HTTP): never creates a key; None
+        when the tenant has none, like `published_jwks`."""
         records = await self._store.list_issuer_keys(tenant_id)
+        return self._certificates_of(records) if records else None
+
+    def _certificates_of(self, records: list[IssuerKeyRecord]) -> list[bytes]:
         found = [r.certificate for r in records if r.certificate is not None]
         return [*found, *self._certificates.anchors]
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import functools
 import json
 import re
 import threading
@@ -28,6 +29,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
+
+from opentelemetry.util.types import AttributeValue
 
 from eudi_connect.core.templates import (
     BUILTIN_TEMPLATES,
@@ -77,10 +80,15 @@ _BUILTIN_DESCRIPTIONS = {
 def render_timer(kind: TemplateKind, format: RenderFormat, *, items: int = 1) -> OperationTimer:
     """Times a render (or a batch of `items` renders of one template) as `template.render`
     in ``operation.time``, with the template kind, the format and the batch size."""
-    return measure_operation_time(
-        RENDER_OPERATION,
-        {"template.kind": kind, "template.format": format, "template.items": items},
-    )
+    return measure_operation_time(RENDER_OPERATION, _render_attributes(kind, format, items))
+
+
+@functools.lru_cache(maxsize=256)
+def _render_attributes(
+    kind: TemplateKind, format: RenderFormat, items: int
+) -> Mapping[str, AttributeValue]:
+    # Made once per combination, not per render (readers copy it, never change it).
+    return {"template.kind": kind, "template.format": format, "template.items": items}
 
 
 # --- definitions: what the store keeps ----------------------------------------------------------

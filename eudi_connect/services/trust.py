@@ -63,6 +63,8 @@ class TrustSnapshot:
 
     issuers: Mapping[str, TrustedIssuer]
     anchors: tuple[x509.Certificate, ...]
+    #: `anchors` in DER (what mdoc chains are checked against), encoded once per load.
+    anchor_ders: tuple[bytes, ...]
     loaded_at: float
 
 
@@ -120,6 +122,8 @@ class TrustService:
         self._snapshots: dict[str, TrustSnapshot] = {}
         self._jwks: dict[str, _FetchedJwks] = {}
         self._jwks_locks: dict[str, asyncio.Lock] = {}
+        # issuer -> (the snapshot's TrustedIssuer, its inline JWKS parsed)
+        self._inline: dict[str, tuple[TrustedIssuer, IssuerKeys]] = {}
 
     # --- configuration ---------------------------------------------------------------
     async def add_issuer(
@@ -209,6 +213,8 @@ class TrustService:
         if not await self._store.delete_trust_entry(tenant_id, kind, entry_id):
             raise NotFoundError(f"no {kind} {entry_id[:64]!r} is configured", reason=reason)
         self._snapshots.pop(tenant_id, None)
+        if kind == "issuer":
+            self._inline.pop(entry_id, None)
 
     async def list_issuers(
         self, tenant_id: str, *, page_size: int = 0, page_token: str = ""
@@ -238,7 +244,12 @@ class TrustService:
         entries = await self._store.list_trust_entries(tenant_id)
         issuers = {e.entry_id: _issuer_of(e) for e in entries if e.kind == "issuer"}
         anchors = load_anchors(_anchor_of(e).certificate for e in entries if e.kind == "anchor")
-        snapshot = TrustSnapshot(issuers=issuers, anchors=anchors, loaded_at=loaded_at)
+        snapshot = TrustSnapshot(
+            issuers=issuers,
+            anchors=anchors,
+            anchor_ders=tuple(certificate_der(a) for a in anchors),
+            loaded_at=loaded_at,
+        )
         self._snapshots[tenant_id] = snapshot
         return snapshot
 
@@ -246,10 +257,7 @@ class TrustService:
         """The trusted issuer's keys; for a JWKS URL, fetched or cached (see module doc).
         Raises IssuerKeysUnavailable when the URL gives no usable key set."""
         if trusted.jwks is not None:
-            try:
-                return load_jwks(trusted.issuer, trusted.jwks)
-            except JwksError as exc:  # checked when added; a hand-edited row is possible
-                raise IssuerKeysUnavailable(f"stored JWKS: {exc}") from exc
+            return self._inline_keys(trusted)
         assert trusted.jwks_uri is not None
         url = trusted.jwks_uri
         cached = self._jwks.get(url)
@@ -263,6 +271,19 @@ class TrustService:
         if cached.keys is None:
             raise IssuerKeysUnavailable(cached.error)
         return cached.keys
+
+    def _inline_keys(self, trusted: TrustedIssuer) -> IssuerKeys:
+        """An inline JWKS, parsed once per loaded snapshot (which keeps the same
+        `TrustedIssuer` until it is reloaded), not once per verification."""
+        cached = self._inline.get(trusted.issuer)
+        if cached is not None and cached[0] is trusted:
+            return cached[1]
+        try:
+            keys = load_jwks(trusted.issuer, trusted.jwks)
+        except JwksError as exc:  # checked when added; a hand-edited row is possible
+            raise IssuerKeysUnavailable(f"stored JWKS: {exc}") from exc
+        self._inline[trusted.issuer] = (trusted, keys)
+        return keys
 
     def _usable(self, cached: _FetchedJwks, kid: object) -> bool:
         settings = self._fetcher.settings

@@ -18,6 +18,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
 
+from eudi_connect.core.formats import MDOC_FORMAT, SD_JWT_VC_FORMAT
 from eudi_connect.core.jose import b64url_encode, es256_verify
 from eudi_connect.core.mdoc import (
     MdocVerificationError,
@@ -48,8 +49,6 @@ from eudi_connect.services.status_check import StatusChecker, StatusResult, Stat
 from eudi_connect.services.trust import IssuerKeysUnavailable, TrustService
 
 Reason = VerificationFailureReason
-SD_JWT_FORMAT = "dc+sd-jwt"
-MDOC_FORMAT = "mso_mdoc"
 MAX_CLOCK_SKEW_SECONDS = 3600
 MAX_KEY_BINDING_AGE_SECONDS = 86_400
 MAX_ALLOWED_VCTS = 100
@@ -269,7 +268,7 @@ class VerificationService:
 
     # --- SD-JWT VC -------------------------------------------------------------------
     async def _verify_sd_jwt(self, tenant_id: str, command: VerifyCommand) -> VerificationOutcome:
-        run = _Run(SD_JWT_FORMAT)
+        run = _Run(SD_JWT_VC_FORMAT)
         policy = command.policy
         skew = _or(policy.clock_skew_seconds, self._settings.clock_skew_seconds)
         try:
@@ -401,7 +400,7 @@ class VerificationService:
         skew = _or(policy.clock_skew_seconds, self._settings.clock_skew_seconds)
         own = await self._keys.issuer_certificates(tenant_id)
         snapshot = await self._trust.snapshot(tenant_id)
-        anchors = [*own, *(certificate_der(a) for a in snapshot.anchors)]
+        anchors = [*own, *snapshot.anchor_ders]
         try:
             try:
                 opened = open_mdoc(command.credential)
