@@ -10,10 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import subprocess
-import sys
-import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -27,11 +23,9 @@ from tqdm import tqdm
 from eudi_connect.api.convert import dict_to_struct
 from eudi_connect.core.jose import generate_p256_key, public_jwk
 from eudi_connect.core.templates import PID_EXAMPLE_SUBJECT
+from loadtest.bench_support import ServiceUnderTest, plan_cpus
 from loadtest.loadgen import LoadSpec, WorkerContext, run_load
 from loadtest.report import format_table
-from loadtest.server_process import ServerProcess
-
-CLI = [sys.executable, "-m", "eudi_connect.cli.main"]
 
 
 def _request(person: int = 0, request_id: str = "") -> pb.IssueCredentialRequest:
@@ -131,31 +125,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
 
-    with tempfile.TemporaryDirectory(prefix="eudi-batch-bench-") as tmp:
-        db = f"sqlite:///{Path(tmp) / 'bench.db'}"
-        env = {**os.environ, "EUDI_CONNECT_MASTER_KEY": ""}
-        tenant = json.loads(
-            subprocess.run(
-                [*CLI, "tenant", "create", "bench", "--db", db],
-                check=True,
-                capture_output=True,
-                text=True,
-                env=env,
-            ).stdout
-        )
-        command = [*CLI, "--log-level", "WARNING", "serve", "--port", "0", "--db", db]
-        with ServerProcess(command, env=env) as server:
-            rows = asyncio.run(_batch_runs(server.address, tenant["api_key"], args.items))
-            unary = run_load(
-                LoadSpec(
-                    target=server.address,
-                    scenario="loadtest.benchmark_batch:unary_issue_scenario",
-                    options={"api_key": tenant["api_key"]},
-                    concurrency=args.concurrency,
-                    total=args.unary_total,
-                    warmup_calls=50,
-                )
+    with (
+        ServiceUnderTest.temporary(plan_cpus(pin=False), log_level="WARNING") as service,
+        service.session() as server,
+    ):
+        rows = asyncio.run(_batch_runs(server.address, service.api_key, args.items))
+        unary = run_load(
+            LoadSpec(
+                target=server.address,
+                scenario="loadtest.benchmark_batch:unary_issue_scenario",
+                options={"api_key": service.api_key},
+                concurrency=args.concurrency,
+                total=args.unary_total,
+                warmup_calls=50,
             )
+        )
     unary_rate = unary.throughput
     rows.append(
         {

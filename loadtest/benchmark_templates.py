@@ -15,9 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
@@ -46,10 +43,9 @@ from eudi_connect.services.templates import (
     TemplateDraft,
     TemplateService,
 )
+from loadtest.bench_support import ServiceUnderTest, plan_cpus
 from loadtest.report import format_table
-from loadtest.server_process import ServerProcess
 
-CLI = [sys.executable, "-m", "eudi_connect.cli.main"]
 EVENTS = list(NotificationEvent)
 SCHEMA = ("holder_name", "credential_type", "credential_id", "reason", "days_left", "links")
 SUBJECT = "{{ credential_type }} {{ credential_id }}: {{ event_label }}"
@@ -440,20 +436,14 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
         if args.grpc:
-            db = f"sqlite:///{Path(tmp) / 'grpc.db'}"
-            env = {**os.environ, "EUDI_CONNECT_MASTER_KEY": ""}
-            tenant = json.loads(
-                subprocess.run(
-                    [*CLI, "tenant", "create", "bench", "--db", db],
-                    check=True, capture_output=True, text=True, env=env,
-                ).stdout
-            )  # fmt: skip
-            command = [*CLI, "--log-level", "WARNING", "serve", "--port", "0", "--db", db]
-            with ServerProcess(command, env=env) as server:
+            with (
+                ServiceUnderTest.temporary(plan_cpus(pin=False), log_level="WARNING") as service,
+                service.session() as server,
+            ):
                 rows += asyncio.run(
                     over_grpc(
                         server.address,
-                        tenant["api_key"],
+                        service.api_key,
                         args.num_templates,
                         args.num_alerts,
                         args.rounds,

@@ -32,7 +32,6 @@ import json
 import os
 import resource
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
@@ -44,6 +43,7 @@ from typing import Any
 from eudi_connect.core.keys import MasterKey
 from eudi_connect.devtools.pgcluster import ThrowawayCluster, create_schema, find_postgres_bin
 from eudi_connect.services.app import MASTER_KEY_ENV, open_services
+from loadtest.bench_support import cli_command
 from loadtest.loadgen import LoadSpec, run_load
 from loadtest.server_process import ServerProcess
 
@@ -62,10 +62,8 @@ class Case:
 
 
 def _serve_command(db_url: str, workers: int) -> list[str]:
-    script = Path(sys.executable).with_name("eudi-connect")
-    cli = [str(script)] if script.exists() else [sys.executable, "-m", "eudi_connect.cli.main"]
     return [
-        *cli,
+        *cli_command(),
         "--log-level",
         "WARNING",  # no access log line per call
         "serve",

@@ -10,10 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
-import sys
-import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -24,11 +20,10 @@ from eudi.connect.v1 import credential_service_pb2_grpc as pb_grpc
 
 from eudi_connect.api.convert import dict_to_struct
 from eudi_connect.core.templates import PID_EXAMPLE_SUBJECT
+from loadtest.bench_support import ServiceUnderTest, plan_cpus
 from loadtest.loadgen import LoadSpec, WorkerContext, run_load
 from loadtest.report import format_table, percentile_plot
-from loadtest.server_process import ServerProcess
 
-CLI = [sys.executable, "-m", "eudi_connect.cli.main"]
 MEMORY_GROWTH_BOUND_MB = 64.0
 
 
@@ -149,32 +144,22 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
 
-    with tempfile.TemporaryDirectory(prefix="eudi-soak-") as tmp:
-        db = f"sqlite:///{Path(tmp) / 'soak.db'}"
-        env = {**os.environ, "EUDI_CONNECT_MASTER_KEY": ""}
-        tenant = json.loads(
-            subprocess.run(
-                [*CLI, "tenant", "create", "soak", "--db", db],
-                check=True,
-                capture_output=True,
-                text=True,
-                env=env,
-            ).stdout
+    with (
+        ServiceUnderTest.temporary(plan_cpus(pin=False), log_level="WARNING") as service,
+        service.session() as server,
+    ):
+        memory_start = rss_mb(server.pid)
+        result = run_load(
+            LoadSpec(
+                target=server.address,
+                scenario="loadtest.soak:mixed_scenario",
+                options={"api_key": service.api_key, "hostile_share": args.hostile_share},
+                rate=args.rate,
+                duration=args.duration,
+            ),
+            progress=not args.no_progress,
         )
-        command = [*CLI, "--log-level", "WARNING", "serve", "--port", "0", "--db", db]
-        with ServerProcess(command, env=env) as server:
-            memory_start = rss_mb(server.pid)
-            result = run_load(
-                LoadSpec(
-                    target=server.address,
-                    scenario="loadtest.soak:mixed_scenario",
-                    options={"api_key": tenant["api_key"], "hostile_share": args.hostile_share},
-                    rate=args.rate,
-                    duration=args.duration,
-                ),
-                progress=not args.no_progress,
-            )
-            memory_end = rss_mb(server.pid)
+        memory_end = rss_mb(server.pid)
 
     summary = result.summary()
     growth = memory_end - memory_start

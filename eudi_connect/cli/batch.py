@@ -21,7 +21,7 @@ from google.protobuf import json_format
 from tqdm import tqdm
 
 from eudi_connect.api.convert import dict_to_struct
-from eudi_connect.cli.client import ClientConfig, credential_stub
+from eudi_connect.cli.client import ClientConfig, add_client_flags, credential_stub
 from eudi_connect.core.formats import FORMATS, MDOC_FORMAT, SD_JWT_VC_FORMAT
 from eudi_connect.core.jose import generate_p256_key, private_jwk, public_jwk
 
@@ -35,6 +35,11 @@ def _subjects(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             if not isinstance(subject, dict):
                 raise SystemExit(f"error: line {number} of {path} is not a JSON object")
             yield number, subject
+
+
+def _request_id(args: argparse.Namespace, number: int) -> str:
+    prefix = args.request_id_prefix
+    return f"{prefix}-{number}" if prefix else ""
 
 
 def _result_line(result: pb.IssueCredentialBatchResult, **extra: Any) -> dict[str, Any]:
@@ -53,7 +58,6 @@ def _write(out: TextIO, line: dict[str, Any]) -> None:
 
 def _stream(args: argparse.Namespace, config: ClientConfig, out: TextIO) -> int:
     total = sum(1 for _ in _subjects(args.subjects))
-    prefix = args.request_id_prefix
 
     # An mdoc is always bound to a device key: without --copies each line gets a fresh one,
     # whose private JWK goes into the result line for the holder's wallet.
@@ -69,7 +73,7 @@ def _stream(args: argparse.Namespace, config: ClientConfig, out: TextIO) -> int:
             yield pb.IssueCredentialRequest(
                 template_id=args.template,
                 subject=dict_to_struct(subject),
-                request_id=f"{prefix}-{number}" if prefix else "",
+                request_id=_request_id(args, number),
                 format=args.format,
                 holder_jwk=holder_jwk,
             )
@@ -97,7 +101,7 @@ def _copies(args: argparse.Namespace, config: ClientConfig, out: TextIO) -> int:
                 template_id=args.template,
                 subject=dict_to_struct(subject),
                 holder_jwks=[json.dumps(public_jwk(k.public_key())) for k in keys],
-                request_id=f"{args.request_id_prefix}-{number}" if args.request_id_prefix else "",
+                request_id=_request_id(args, number),
                 format=args.format,
             )
             results = stub.IssueCredentialBatch(
@@ -114,7 +118,7 @@ def _copies(args: argparse.Namespace, config: ClientConfig, out: TextIO) -> int:
 
 
 def cmd_issue_batch(args: argparse.Namespace) -> None:
-    config = ClientConfig.from_args(args.address, args.api_key)
+    config = ClientConfig.from_namespace(args)
     out = args.out.open("w", encoding="utf-8") if args.out else sys.stdout
     try:
         failed = _copies(args, config, out) if args.copies else _stream(args, config, out)
@@ -142,6 +146,5 @@ def add_parser(sub: Any) -> None:
         "key, written to the result line",
     )
     parser.add_argument("--out", type=Path, help="JSONL results (default: standard output)")
-    parser.add_argument("--address", help="host:port (default $EUDI_CONNECT_ADDRESS)")
-    parser.add_argument("--api-key", help="tenant API key (default $EUDI_CONNECT_API_KEY)")
+    add_client_flags(parser)
     parser.set_defaults(func=cmd_issue_batch)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
 
 import grpc
 from eudi.connect.v1 import credential_service_pb2_grpc as pb_grpc
+from google.protobuf import json_format
 
 from eudi_connect.api.tracing import traced_channel
 from eudi_connect.monitoring.telemetry import otlp_configured, setup_telemetry
@@ -16,6 +20,15 @@ from eudi_connect.monitoring.telemetry import otlp_configured, setup_telemetry
 ADDRESS_ENV = "EUDI_CONNECT_ADDRESS"
 API_KEY_ENV = "EUDI_CONNECT_API_KEY"
 DEFAULT_ADDRESS = "127.0.0.1:50051"
+
+_Response = TypeVar("_Response")
+
+
+class _Page(Protocol):
+    next_page_token: str
+
+
+_PageT = TypeVar("_PageT", bound=_Page)
 
 
 @dataclass(frozen=True)
@@ -31,9 +44,46 @@ class ClientConfig:
             api_key=api_key or os.environ.get(API_KEY_ENV, ""),
         )
 
+    @classmethod
+    def from_namespace(cls, args: argparse.Namespace) -> ClientConfig:
+        """From the flags `add_client_flags` adds."""
+        return cls.from_args(args.address, args.api_key)
+
     @property
     def metadata(self) -> tuple[tuple[str, str], ...]:
         return (("x-api-key", self.api_key),)
+
+    def call(self, method: Callable[..., _Response], request: Any) -> _Response:
+        """A unary call with the API key and the timeout."""
+        return method(request, metadata=self.metadata, timeout=self.timeout)
+
+    def pages(
+        self, method: Callable[..., _PageT], request_for: Callable[[str], Any]
+    ) -> Iterator[_PageT]:
+        """Every page of a listing: `request_for(page_token)` asks for the next one."""
+        token = ""
+        while True:
+            page = self.call(method, request_for(token))
+            yield page
+            token = page.next_page_token
+            if not token:
+                return
+
+
+def add_client_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--address", help=f"host:port (default ${ADDRESS_ENV} or {DEFAULT_ADDRESS})"
+    )
+    parser.add_argument("--api-key", help=f"tenant API key (default ${API_KEY_ENV})")
+
+
+def message_json(message: Any) -> dict[str, Any]:
+    document: dict[str, Any] = json_format.MessageToDict(message, preserving_proto_field_name=True)
+    return document
+
+
+def print_json(value: Any) -> None:
+    print(json.dumps(value, indent=2, ensure_ascii=False))
 
 
 @contextmanager

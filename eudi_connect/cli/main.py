@@ -11,9 +11,9 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 import grpc
+from cryptography.hazmat.primitives.asymmetric import ec
 from eudi.connect.v1 import credential_service_pb2 as pb
 from google.protobuf import json_format
 
@@ -21,7 +21,13 @@ from eudi_connect.api.convert import dict_to_struct
 from eudi_connect.api.server import ServerOptions, run
 from eudi_connect.api.workers import run_workers
 from eudi_connect.cli.batch import add_parser as add_issue_batch_parser
-from eudi_connect.cli.client import ClientConfig, credential_stub
+from eudi_connect.cli.client import (
+    ClientConfig,
+    add_client_flags,
+    credential_stub,
+    message_json,
+    print_json,
+)
 from eudi_connect.cli.templates import add_template_commands
 from eudi_connect.cli.trust import add_trust_commands
 from eudi_connect.core.formats import FORMATS, SD_JWT_VC_FORMAT
@@ -41,14 +47,6 @@ from eudi_connect.services.settings import ServiceSettings
 DEFAULT_DB = "sqlite:///./eudi-connect.db"
 
 
-def _print_json(value: Any) -> None:
-    print(json.dumps(value, indent=2, ensure_ascii=False))
-
-
-def _message_json(message: Any) -> dict[str, Any]:
-    return json_format.MessageToDict(message, preserving_proto_field_name=True)
-
-
 def _read_text(value: str) -> str:
     """A literal, `-` for standard input, or `@path` for a file."""
     if value == "-":
@@ -65,7 +63,7 @@ async def _tenant_create(args: argparse.Namespace) -> None:
         created = await services.tenants.create_tenant(args.name)
     finally:
         await services.close()
-    _print_json({"tenant_id": created.tenant_id, "name": created.name, "api_key": created.api_key})
+    print_json({"tenant_id": created.tenant_id, "name": created.name, "api_key": created.api_key})
 
 
 async def _keys_rotate(args: argparse.Namespace) -> None:
@@ -76,7 +74,7 @@ async def _keys_rotate(args: argparse.Namespace) -> None:
         kid = await services.keys.rotate(args.tenant)
     finally:
         await services.close()
-    _print_json({"tenant_id": args.tenant, "active_kid": kid})
+    print_json({"tenant_id": args.tenant, "active_kid": kid})
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
@@ -129,12 +127,12 @@ def cmd_keys_rotate(args: argparse.Namespace) -> None:
 
 def cmd_holder_key(args: argparse.Namespace) -> None:
     """Makes a holder key pair: the private JWK file stays with the holder."""
-    key = generate_p256_key()
+    jwk = private_jwk(generate_p256_key())
     path = Path(args.out)
-    path.write_text(json.dumps(private_jwk(key)), encoding="utf-8")
+    path.write_text(json.dumps(jwk), encoding="utf-8")
     path.chmod(0o600)
-    public = {k: v for k, v in private_jwk(key).items() if k != "d"}
-    _print_json({"private_key_file": str(path), "public_jwk": public})
+    public = {k: v for k, v in jwk.items() if k != "d"}
+    print_json({"private_key_file": str(path), "public_jwk": public})
 
 
 def _thumbprint(args: argparse.Namespace) -> bytes | None:
@@ -146,6 +144,10 @@ def _thumbprint(args: argparse.Namespace) -> bytes | None:
         raise SystemExit("error: --jwk-thumbprint is not base64url") from None
 
 
+def _holder_key(path: str) -> ec.EllipticCurvePrivateKey:
+    return private_key_from_jwk(json.loads(Path(path).read_text("utf-8")))
+
+
 def _present_mdoc(credential: str, args: argparse.Namespace, disclose: list[str] | None) -> str:
     """A DeviceResponse signed over the OpenID4VP session transcript of the given request."""
     if not (args.holder_key and args.audience and args.nonce and args.response_uri):
@@ -153,7 +155,7 @@ def _present_mdoc(credential: str, args: argparse.Namespace, disclose: list[str]
             "error: an mdoc presentation needs --holder-key, --audience (client_id), --nonce "
             "and --response-uri"
         )
-    holder_key = private_key_from_jwk(json.loads(Path(args.holder_key).read_text("utf-8")))
+    holder_key = _holder_key(args.holder_key)
     transcript = openid4vp_session_transcript(
         client_id=args.audience,
         nonce=args.nonce,
@@ -175,14 +177,11 @@ def cmd_present(args: argparse.Namespace) -> None:
     if "~" not in credential:
         print(_present_mdoc(credential, args, disclose))
         return
-    holder_key = None
-    if args.holder_key:
-        holder_key = private_key_from_jwk(json.loads(Path(args.holder_key).read_text("utf-8")))
     print(
         make_presentation(
             credential,
             disclose=disclose,
-            holder_key=holder_key,
+            holder_key=_holder_key(args.holder_key) if args.holder_key else None,
             audience=args.audience,
             nonce=args.nonce,
             issued_at=int(time.time()),
@@ -191,12 +190,8 @@ def cmd_present(args: argparse.Namespace) -> None:
 
 
 # --- client commands -------------------------------------------------------------------------
-def _client(args: argparse.Namespace) -> ClientConfig:
-    return ClientConfig.from_args(args.address, args.api_key)
-
-
 def cmd_issue(args: argparse.Namespace) -> None:
-    config = _client(args)
+    config = ClientConfig.from_namespace(args)
     subject = json.loads(Path(args.subject).read_text(encoding="utf-8"))
     request = pb.IssueCredentialRequest(
         template_id=args.template,
@@ -208,12 +203,12 @@ def cmd_issue(args: argparse.Namespace) -> None:
     if args.validity is not None:
         request.validity_seconds = args.validity
     with credential_stub(config) as stub:
-        response = stub.IssueCredential(request, metadata=config.metadata, timeout=config.timeout)
-    _print_json(_message_json(response))
+        response = config.call(stub.IssueCredential, request)
+    print_json(message_json(response))
 
 
 def cmd_verify(args: argparse.Namespace) -> None:
-    config = _client(args)
+    config = ClientConfig.from_namespace(args)
     request = pb.VerifyCredentialRequest(
         credential=_read_text(args.credential),
         expected_audience=args.audience or "",
@@ -222,8 +217,8 @@ def cmd_verify(args: argparse.Namespace) -> None:
         expected_jwk_thumbprint=_thumbprint(args) or b"",
     )
     with credential_stub(config) as stub:
-        response = stub.VerifyCredential(request, metadata=config.metadata, timeout=config.timeout)
-    _print_json(
+        response = config.call(stub.VerifyCredential, request)
+    print_json(
         json_format.MessageToDict(
             response, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
         )
@@ -236,57 +231,39 @@ def _status_change(method: str) -> Callable[[argparse.Namespace], None]:
     request_type = getattr(pb, f"{method}Request")
 
     def command(args: argparse.Namespace) -> None:
-        config = _client(args)
+        config = ClientConfig.from_namespace(args)
+        request = request_type(credential_id=args.credential_id, reason=args.reason or "")
         with credential_stub(config) as stub:
-            response = getattr(stub, method)(
-                request_type(credential_id=args.credential_id, reason=args.reason or ""),
-                metadata=config.metadata,
-                timeout=config.timeout,
-            )
-        _print_json({"credential_id": args.credential_id, **_message_json(response)})
+            response = config.call(getattr(stub, method), request)
+        print_json({"credential_id": args.credential_id, **message_json(response)})
 
     return command
 
 
 def cmd_status(args: argparse.Namespace) -> None:
-    config = _client(args)
+    config = ClientConfig.from_namespace(args)
+    request = pb.GetCredentialStatusRequest(credential_id=args.credential_id)
     with credential_stub(config) as stub:
-        response = stub.GetCredentialStatus(
-            pb.GetCredentialStatusRequest(credential_id=args.credential_id),
-            metadata=config.metadata,
-            timeout=config.timeout,
-        )
-    _print_json(_message_json(response))
+        response = config.call(stub.GetCredentialStatus, request)
+    print_json(message_json(response))
 
 
 def cmd_status_list(args: argparse.Namespace) -> None:
-    config = _client(args)
+    config = ClientConfig.from_namespace(args)
+    request = pb.GetStatusListRequest(status_list_id=args.status_list_id)
     with credential_stub(config) as stub:
-        response = stub.GetStatusList(
-            pb.GetStatusListRequest(status_list_id=args.status_list_id),
-            metadata=config.metadata,
-            timeout=config.timeout,
-        )
-    _print_json(_message_json(response))
+        response = config.call(stub.GetStatusList, request)
+    print_json(message_json(response))
 
 
 def cmd_jwks(args: argparse.Namespace) -> None:
-    config = _client(args)
+    config = ClientConfig.from_namespace(args)
     with credential_stub(config) as stub:
-        response = stub.GetIssuerKeys(
-            pb.GetIssuerKeysRequest(), metadata=config.metadata, timeout=config.timeout
-        )
-    _print_json(json.loads(response.jwks))
+        response = config.call(stub.GetIssuerKeys, pb.GetIssuerKeysRequest())
+    print_json(json.loads(response.jwks))
 
 
 # --- parser ----------------------------------------------------------------------------------
-def _client_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--address", help="host:port (default $EUDI_CONNECT_ADDRESS or 127.0.0.1:50051)"
-    )
-    parser.add_argument("--api-key", help="tenant API key (default $EUDI_CONNECT_API_KEY)")
-
-
 def _openid4vp_flags(parser: argparse.ArgumentParser) -> None:
     """The rest of an mdoc's OpenID4VP session transcript, beside --audience and --nonce."""
     parser.add_argument("--response-uri", help="mdoc: the OpenID4VP response_uri")
@@ -412,7 +389,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=SD_JWT_VC_FORMAT,
         help="credential format (default %(default)s; mso_mdoc needs --holder-jwk)",
     )
-    _client_flags(issue)
+    add_client_flags(issue)
     issue.set_defaults(func=cmd_issue)
 
     add_issue_batch_parser(sub)
@@ -422,7 +399,7 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--audience")
     verify.add_argument("--nonce")
     _openid4vp_flags(verify)
-    _client_flags(verify)
+    add_client_flags(verify)
     verify.set_defaults(func=cmd_verify)
 
     for name, method in (
@@ -433,25 +410,25 @@ def build_parser() -> argparse.ArgumentParser:
         change = sub.add_parser(name, help=f"{name} a credential")
         change.add_argument("credential_id")
         change.add_argument("--reason")
-        _client_flags(change)
+        add_client_flags(change)
         change.set_defaults(func=_status_change(method))
 
     status = sub.add_parser("status", help="a credential's status")
     status.add_argument("credential_id")
-    _client_flags(status)
+    add_client_flags(status)
     status.set_defaults(func=cmd_status)
 
     status_list = sub.add_parser("status-list", help="a status list token")
     status_list.add_argument("status_list_id")
-    _client_flags(status_list)
+    add_client_flags(status_list)
     status_list.set_defaults(func=cmd_status_list)
 
     jwks = sub.add_parser("jwks", help="the tenant's issuer keys")
-    _client_flags(jwks)
+    add_client_flags(jwks)
     jwks.set_defaults(func=cmd_jwks)
 
-    add_template_commands(sub, _client_flags, _client)
-    add_trust_commands(sub, _client_flags, _client)
+    add_template_commands(sub)
+    add_trust_commands(sub)
     return parser
 
 

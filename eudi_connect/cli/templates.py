@@ -29,7 +29,7 @@ from eudi.connect.v1 import template_service_pb2_grpc as tpb_grpc
 from google.protobuf import json_format
 
 from eudi_connect.api.convert import dict_to_struct
-from eudi_connect.cli.client import ClientConfig
+from eudi_connect.cli.client import ClientConfig, add_client_flags, message_json, print_json
 
 _SOURCE_FIELDS = ("claims_template", "subject_template", "text_template", "html_template")
 _KINDS = {
@@ -71,64 +71,43 @@ def _camel(name: str) -> str:
     return head + "".join(part.title() for part in rest)
 
 
-def _json(message: Any) -> dict[str, Any]:
-    return json_format.MessageToDict(message, preserving_proto_field_name=True)
-
-
-def _print(value: Any) -> None:
-    print(json.dumps(value, indent=2, ensure_ascii=False))
-
-
 def cmd_create(args: argparse.Namespace, config: ClientConfig) -> None:
+    template = read_definition(Path(args.file))
     with template_stub(config) as stub:
-        response = stub.CreateTemplate(
-            tpb.CreateTemplateRequest(template=read_definition(Path(args.file))),
-            metadata=config.metadata,
-            timeout=config.timeout,
-        )
-    _print(_json(response.template))
+        response = config.call(stub.CreateTemplate, tpb.CreateTemplateRequest(template=template))
+    print_json(message_json(response.template))
 
 
 def cmd_get(args: argparse.Namespace, config: ClientConfig) -> None:
     with template_stub(config) as stub:
-        response = stub.GetTemplate(
-            tpb.GetTemplateRequest(template_id=args.template_id),
-            metadata=config.metadata,
-            timeout=config.timeout,
+        response = config.call(
+            stub.GetTemplate, tpb.GetTemplateRequest(template_id=args.template_id)
         )
-    _print(_json(response.template))
+    print_json(message_json(response.template))
 
 
 def cmd_list(args: argparse.Namespace, config: ClientConfig) -> None:
     """Every page, one template per line: id, kind, version, etag."""
-    token = ""
-    rows: list[dict[str, Any]] = []
+    kind = _KINDS.get(args.kind or "", tpb.TEMPLATE_KIND_UNSPECIFIED)
     with template_stub(config) as stub:
-        while True:
-            page = stub.ListTemplates(
-                tpb.ListTemplatesRequest(
-                    page_size=args.page_size,
-                    page_token=token,
-                    kind=_KINDS.get(args.kind or "", tpb.TEMPLATE_KIND_UNSPECIFIED),
+        rows = [
+            {
+                "template_id": t.template_id,
+                "kind": tpb.TemplateKind.Name(t.kind).removeprefix("TEMPLATE_KIND_").lower(),
+                "version": t.version,
+                "etag": t.etag,
+                "builtin": t.builtin,
+                "description": t.description,
+            }
+            for page in config.pages(
+                stub.ListTemplates,
+                lambda token: tpb.ListTemplatesRequest(
+                    page_size=args.page_size, page_token=token, kind=kind
                 ),
-                metadata=config.metadata,
-                timeout=config.timeout,
             )
-            rows += [
-                {
-                    "template_id": t.template_id,
-                    "kind": tpb.TemplateKind.Name(t.kind).removeprefix("TEMPLATE_KIND_").lower(),
-                    "version": t.version,
-                    "etag": t.etag,
-                    "builtin": t.builtin,
-                    "description": t.description,
-                }
-                for t in page.templates
-            ]
-            token = page.next_page_token
-            if not token:
-                break
-    _print(rows)
+            for t in page.templates
+        ]
+    print_json(rows)
 
 
 def cmd_update(args: argparse.Namespace, config: ClientConfig) -> None:
@@ -136,62 +115,52 @@ def cmd_update(args: argparse.Namespace, config: ClientConfig) -> None:
     with template_stub(config) as stub:
         etag = args.etag
         if not etag:  # last writer wins: take the etag of what is stored now
-            etag = stub.GetTemplate(
-                tpb.GetTemplateRequest(template_id=template.template_id),
-                metadata=config.metadata,
-                timeout=config.timeout,
+            etag = config.call(
+                stub.GetTemplate, tpb.GetTemplateRequest(template_id=template.template_id)
             ).template.etag
-        response = stub.UpdateTemplate(
-            tpb.UpdateTemplateRequest(template=template, etag=etag),
-            metadata=config.metadata,
-            timeout=config.timeout,
+        response = config.call(
+            stub.UpdateTemplate, tpb.UpdateTemplateRequest(template=template, etag=etag)
         )
-    _print(_json(response.template))
+    print_json(message_json(response.template))
 
 
 def cmd_delete(args: argparse.Namespace, config: ClientConfig) -> None:
     with template_stub(config) as stub:
-        stub.DeleteTemplate(
+        config.call(
+            stub.DeleteTemplate,
             tpb.DeleteTemplateRequest(template_id=args.template_id, etag=args.etag or ""),
-            metadata=config.metadata,
-            timeout=config.timeout,
         )
-    _print({"template_id": args.template_id, "deleted": True})
+    print_json({"template_id": args.template_id, "deleted": True})
 
 
 def cmd_render(args: argparse.Namespace, config: ClientConfig) -> None:
     data = json.loads(Path(args.data).read_text(encoding="utf-8")) if args.data else {}
     with template_stub(config) as stub:
-        response = stub.RenderTemplate(
+        response = config.call(
+            stub.RenderTemplate,
             tpb.RenderTemplateRequest(
                 template_id=args.template_id,
                 format=_FORMATS.get(args.format or "", tpb.RENDER_FORMAT_UNSPECIFIED),
                 data=dict_to_struct(data),
             ),
-            metadata=config.metadata,
-            timeout=config.timeout,
         )
     rendering = response.rendering
     if rendering.format == tpb.RENDER_FORMAT_JSON:
-        _print(json.loads(rendering.content))
+        print_json(json.loads(rendering.content))
         return
     if rendering.subject:
         print(f"Subject: {rendering.subject}\n")
     print(rendering.content)
 
 
-def add_template_commands(
-    sub: Any,
-    client_flags: Callable[[argparse.ArgumentParser], None],
-    client: Callable[[argparse.Namespace], ClientConfig],
-) -> None:
-    """Adds `template <action>` to the CLI; `client_flags` adds --address / --api-key."""
+def add_template_commands(sub: Any) -> None:
+    """Adds `template <action>` to the CLI, each with --address / --api-key."""
     actions = sub.add_parser(
         "template", help="manage and render credential and notification templates"
     ).add_subparsers(dest="action", required=True)
 
     def bind(command: Callable[[argparse.Namespace, ClientConfig], None]) -> Any:
-        return lambda args: command(args, client(args))
+        return lambda args: command(args, ClientConfig.from_namespace(args))
 
     create = actions.add_parser("create", help="create a template from a JSON definition file")
     create.add_argument("file", help="the Template as JSON; sources may be @file")
@@ -223,4 +192,4 @@ def add_template_commands(
     render.set_defaults(func=bind(cmd_render))
 
     for parser in (create, get, listing, update, delete, render):
-        client_flags(parser)
+        add_client_flags(parser)

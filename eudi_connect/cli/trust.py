@@ -20,20 +20,14 @@ from typing import Any
 import grpc
 from eudi.connect.v1 import trust_service_pb2 as tpb
 from eudi.connect.v1 import trust_service_pb2_grpc as tpb_grpc
-from google.protobuf import json_format
 
-from eudi_connect.cli.client import ClientConfig
+from eudi_connect.cli.client import ClientConfig, add_client_flags, message_json, print_json
 
 
 @contextmanager
 def trust_stub(config: ClientConfig) -> Iterator[tpb_grpc.TrustServiceStub]:
     with grpc.insecure_channel(config.address) as channel:
         yield tpb_grpc.TrustServiceStub(channel)
-
-
-def _print(message: Any) -> None:
-    document = json_format.MessageToDict(message, preserving_proto_field_name=True)
-    print(json.dumps(document, indent=2, ensure_ascii=False))
 
 
 def cmd_add_issuer(args: argparse.Namespace, config: ClientConfig) -> None:
@@ -43,21 +37,17 @@ def cmd_add_issuer(args: argparse.Namespace, config: ClientConfig) -> None:
     else:
         wanted.jwks_uri = args.jwks_uri
     with trust_stub(config) as stub:
-        response = stub.AddTrustedIssuer(
-            tpb.AddTrustedIssuerRequest(trusted_issuer=wanted),
-            metadata=config.metadata,
-            timeout=config.timeout,
+        response = config.call(
+            stub.AddTrustedIssuer, tpb.AddTrustedIssuerRequest(trusted_issuer=wanted)
         )
-    _print(response.trusted_issuer)
+    print_json(message_json(response.trusted_issuer))
 
 
 def cmd_add_anchor(args: argparse.Namespace, config: ClientConfig) -> None:
     certificate = Path(args.certificate).read_bytes()
     with trust_stub(config) as stub:
-        response = stub.AddTrustAnchor(
-            tpb.AddTrustAnchorRequest(certificate=certificate),
-            metadata=config.metadata,
-            timeout=config.timeout,
+        response = config.call(
+            stub.AddTrustAnchor, tpb.AddTrustAnchorRequest(certificate=certificate)
         )
     anchor = response.trust_anchor
     print(json.dumps({"anchor_id": anchor.anchor_id, "subject": anchor.subject}, indent=2))
@@ -66,62 +56,39 @@ def cmd_add_anchor(args: argparse.Namespace, config: ClientConfig) -> None:
 def cmd_list(args: argparse.Namespace, config: ClientConfig) -> None:
     """Every trusted issuer, then every anchor, one per line."""
     with trust_stub(config) as stub:
-        token = ""
-        while True:
-            issuers = stub.ListTrustedIssuers(
-                tpb.ListTrustedIssuersRequest(page_size=100, page_token=token),
-                metadata=config.metadata,
-                timeout=config.timeout,
-            )
+        for issuers in config.pages(
+            stub.ListTrustedIssuers,
+            lambda token: tpb.ListTrustedIssuersRequest(page_size=100, page_token=token),
+        ):
             for trusted in issuers.trusted_issuers:
                 keys = trusted.jwks_uri or "inline JWKS"
                 print(f"issuer\t{trusted.issuer}\t{keys}")
-            token = issuers.next_page_token
-            if not token:
-                break
-        while True:
-            anchors = stub.ListTrustAnchors(
-                tpb.ListTrustAnchorsRequest(page_size=100, page_token=token),
-                metadata=config.metadata,
-                timeout=config.timeout,
-            )
+        for anchors in config.pages(
+            stub.ListTrustAnchors,
+            lambda token: tpb.ListTrustAnchorsRequest(page_size=100, page_token=token),
+        ):
             for anchor in anchors.trust_anchors:
                 print(f"anchor\t{anchor.anchor_id}\t{anchor.subject}")
-            token = anchors.next_page_token
-            if not token:
-                break
 
 
 def cmd_remove_issuer(args: argparse.Namespace, config: ClientConfig) -> None:
     with trust_stub(config) as stub:
-        stub.RemoveTrustedIssuer(
-            tpb.RemoveTrustedIssuerRequest(issuer=args.issuer),
-            metadata=config.metadata,
-            timeout=config.timeout,
-        )
+        config.call(stub.RemoveTrustedIssuer, tpb.RemoveTrustedIssuerRequest(issuer=args.issuer))
 
 
 def cmd_remove_anchor(args: argparse.Namespace, config: ClientConfig) -> None:
     with trust_stub(config) as stub:
-        stub.RemoveTrustAnchor(
-            tpb.RemoveTrustAnchorRequest(anchor_id=args.anchor_id),
-            metadata=config.metadata,
-            timeout=config.timeout,
-        )
+        config.call(stub.RemoveTrustAnchor, tpb.RemoveTrustAnchorRequest(anchor_id=args.anchor_id))
 
 
-def add_trust_commands(
-    sub: Any,
-    client_flags: Callable[[argparse.ArgumentParser], None],
-    client: Callable[[argparse.Namespace], ClientConfig],
-) -> None:
-    """Adds `trust <action>` to the CLI; `client_flags` adds --address / --api-key."""
+def add_trust_commands(sub: Any) -> None:
+    """Adds `trust <action>` to the CLI, each with --address / --api-key."""
     actions = sub.add_parser(
         "trust", help="trusted issuers and X.509 trust anchors for verification"
     ).add_subparsers(dest="action", required=True)
 
     def bind(command: Callable[[argparse.Namespace, ClientConfig], None]) -> Any:
-        return lambda args: command(args, client(args))
+        return lambda args: command(args, ClientConfig.from_namespace(args))
 
     add_issuer = actions.add_parser("add-issuer", help="trust an issuer by its keys")
     add_issuer.add_argument("issuer", help="the iss its credentials carry")
@@ -146,4 +113,4 @@ def add_trust_commands(
     remove_anchor.set_defaults(func=bind(cmd_remove_anchor))
 
     for parser in (add_issuer, add_anchor, listing, remove_issuer, remove_anchor):
-        client_flags(parser)
+        add_client_flags(parser)

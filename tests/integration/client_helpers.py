@@ -1,22 +1,48 @@
-"""What several integration tests do as a client: read a status entry the way a verifier
-does, and run the CLI against the test's server."""
+"""What several integration tests do as a client: ask for the example PID (as an mdoc too),
+read a status entry the way a verifier does, and run the CLI against the test's server."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import time
+from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
 from eudi.connect.v1 import credential_service_pb2 as pb
 from eudi.connect.v1 import credential_service_pb2_grpc as pb_grpc
 
+from eudi_connect.api.convert import dict_to_struct
 from eudi_connect.api.server import RunningServer
 from eudi_connect.cli.main import main
-from eudi_connect.core.jose import public_key_from_jwk, split_jws
+from eudi_connect.core.jose import generate_p256_key, public_jwk, public_key_from_jwk, split_jws
 from eudi_connect.core.status_list import decode_status_list_token
+from eudi_connect.core.templates import PID_EXAMPLE_SUBJECT
 
 from .conftest import Tenant
+
+
+def pid_request(subject: dict[str, Any] | None = None, **fields: Any) -> pb.IssueCredentialRequest:
+    """An IssueCredentialRequest of the example PID (or `subject`); `fields` set the rest."""
+    fields.setdefault("template_id", "pid")
+    return pb.IssueCredentialRequest(
+        subject=dict_to_struct(PID_EXAMPLE_SUBJECT if subject is None else subject), **fields
+    )
+
+
+async def issue_pid_mdoc(
+    stub: pb_grpc.CredentialServiceStub,
+    tenant: Tenant,
+    holder: ec.EllipticCurvePrivateKey | None = None,
+) -> pb.IssueCredentialResponse:
+    """The example PID as an mdoc bound to `holder` (a fresh key if None)."""
+    device_key = (holder or generate_p256_key()).public_key()
+    issued: pb.IssueCredentialResponse = await stub.IssueCredential(
+        pid_request(format="mso_mdoc", holder_jwk=json.dumps(public_jwk(device_key))),
+        metadata=tenant.metadata,
+    )
+    return issued
 
 
 async def status_list_entry(

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 
 CLI = [sys.executable, "-m", "eudi_connect.cli.main"]
+
+
+def free_port() -> int:
+    """A loopback port that was free a moment ago."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def create_tenant(db: str, name: str) -> dict[str, str]:

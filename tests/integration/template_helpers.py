@@ -1,4 +1,5 @@
-"""Builders and error helpers shared by the template tests (integration and performance)."""
+"""Template builders shared by the template tests (integration and performance), and the
+error helpers every integration test uses."""
 
 from __future__ import annotations
 
@@ -84,12 +85,7 @@ async def expect_error(
     call: Any, code: grpc.StatusCode, reason: str
 ) -> tuple[grpc.aio.AioRpcError, error_details_pb2.ErrorInfo]:
     """Awaits `call`, which must fail with `code` and ErrorInfo `reason`."""
-    with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await call
-    assert caught.value.code() == code, caught.value.details()
-    info = error_info(caught.value)
-    assert info.reason == reason, caught.value.details()
-    return caught.value, info
+    return await expect_error_any(call, code, {reason})
 
 
 async def expect_error_any(

@@ -22,14 +22,9 @@ from eudi_connect.core.templates import PID_EXAMPLE_SUBJECT
 from eudi_connect.services.app import Services, open_services
 from eudi_connect.services.settings import ServiceSettings
 
+from .client_helpers import pid_request
 from .conftest import Tenant
 from .db_inspect import stored_slots
-
-
-def good(request_id: str = "") -> pb.IssueCredentialRequest:
-    return pb.IssueCredentialRequest(
-        template_id="pid", subject=dict_to_struct(PID_EXAMPLE_SUBJECT), request_id=request_id
-    )
 
 
 def bad(request_id: str = "") -> pb.IssueCredentialRequest:
@@ -44,7 +39,7 @@ def reason(result: pb.IssueCredentialBatchResult) -> str:
 
 async def test_batch_with_mixed_items(stub: pb_grpc.CredentialServiceStub, tenant: Tenant) -> None:
     """Each bad item gets its own error in place; the good ones are issued."""
-    items = [good(f"r{i}") if i % 3 else bad(f"r{i}") for i in range(30)]
+    items = [pid_request(request_id=f"r{i}") if i % 3 else bad(f"r{i}") for i in range(30)]
     request = pb.IssueCredentialBatchRequest(items=pb.IssueCredentialBatchItems(items=items))
     results = [r async for r in stub.IssueCredentialBatch(request, metadata=tenant.metadata)]
     assert [r.index for r in results] == list(range(30))
@@ -67,7 +62,7 @@ async def test_stream_with_mixed_items(stub: pb_grpc.CredentialServiceStub, tena
 
     async def requests() -> AsyncIterator[pb.IssueCredentialRequest]:
         for i in range(50):
-            yield good() if i % 5 else bad()
+            yield pid_request() if i % 5 else bad()
             if i % 10 == 0:
                 await asyncio.sleep(0.01)
 
@@ -137,7 +132,9 @@ async def test_resent_batch_returns_same_credentials(
 ) -> None:
     """Resending a batch gives the same credentials for items already issued."""
     request = pb.IssueCredentialBatchRequest(
-        items=pb.IssueCredentialBatchItems(items=[good(f"item-{i}") for i in range(20)])
+        items=pb.IssueCredentialBatchItems(
+            items=[pid_request(request_id=f"item-{i}") for i in range(20)]
+        )
     )
     first = [r async for r in stub.IssueCredentialBatch(request, metadata=tenant.metadata)]
     again = [r async for r in stub.IssueCredentialBatch(request, metadata=tenant.metadata)]
@@ -165,7 +162,9 @@ async def test_cancelled_stream_leaves_store_consistent(
 ) -> None:
     """A client that cancels mid-stream received only committed rows; indices stay unique."""
     request = pb.IssueCredentialBatchRequest(
-        items=pb.IssueCredentialBatchItems(items=[good(f"c{i}") for i in range(2000)])
+        items=pb.IssueCredentialBatchItems(
+            items=[pid_request(request_id=f"c{i}") for i in range(2000)]
+        )
     )
     call = stub.IssueCredentialBatch(request, metadata=tenant.metadata)
     received: list[pb.IssueCredentialBatchResult] = []
@@ -197,11 +196,9 @@ async def test_batch_signed_in_worker_process(db_url: str, settings: ServiceSett
         metadata = (("x-api-key", tenant.api_key),)
         missing_birthdate = {k: v for k, v in PID_EXAMPLE_SUBJECT.items() if k != "birthdate"}
         items = [
-            good(f"p{i}")
+            pid_request(request_id=f"p{i}")
             if i % 4
-            else pb.IssueCredentialRequest(
-                template_id="pid", subject=dict_to_struct(missing_birthdate), request_id=f"p{i}"
-            )
+            else pid_request(missing_birthdate, request_id=f"p{i}")
             for i in range(300)
         ]
         async with grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel:

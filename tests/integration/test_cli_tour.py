@@ -16,8 +16,9 @@ import pytest
 
 from eudi_connect.core.templates import PID_EXAMPLE_SUBJECT
 
+from .processes import CLI
+
 BIN = Path(sys.executable).parent
-CLI = [sys.executable, "-m", "eudi_connect.cli.main"]
 
 
 @pytest.fixture

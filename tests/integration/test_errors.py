@@ -12,38 +12,13 @@ from eudi.connect.v1 import credential_service_pb2_grpc as pb_grpc
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from eudi_connect.api.convert import dict_to_struct
 from eudi_connect.core.jose import generate_p256_key, private_jwk, public_jwk
 from eudi_connect.core.templates import PID_EXAMPLE_SUBJECT
 from eudi_connect.services.app import Services
 
+from .client_helpers import pid_request
 from .conftest import Tenant
-
-
-def reason_of(error: grpc.aio.AioRpcError) -> str:
-    status = rpc_status.from_call(error)  # type: ignore[arg-type] # AioRpcError is a Call too
-    assert status is not None, "error carries no google.rpc.Status"
-    for detail in status.details:
-        info = error_details_pb2.ErrorInfo()
-        if detail.Unpack(info):
-            return str(info.reason)
-    raise AssertionError("no ErrorInfo in status details")
-
-
-async def expect_error(call: Any, code: grpc.StatusCode, reason: str) -> grpc.aio.AioRpcError:
-    with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await call
-    assert caught.value.code() == code, caught.value.details()
-    assert reason_of(caught.value) == reason
-    return caught.value
-
-
-def pid_request(subject: dict[str, Any] | None = None, **fields: Any) -> pb.IssueCredentialRequest:
-    return pb.IssueCredentialRequest(
-        template_id=fields.pop("template_id", "pid"),
-        subject=dict_to_struct(PID_EXAMPLE_SUBJECT if subject is None else subject),
-        **fields,
-    )
+from .template_helpers import expect_error
 
 
 async def test_missing_api_key(stub: pb_grpc.CredentialServiceStub) -> None:
@@ -61,7 +36,7 @@ async def test_missing_api_key(stub: pb_grpc.CredentialServiceStub) -> None:
 )
 async def test_wrong_api_key(stub: pb_grpc.CredentialServiceStub, api_key: str) -> None:
     """Malformed, unknown and over-long keys are UNAUTHENTICATED with reason API_KEY_INVALID."""
-    error = await expect_error(
+    error, _ = await expect_error(
         stub.GetIssuerKeys(pb.GetIssuerKeysRequest(), metadata=(("x-api-key", api_key),)),
         grpc.StatusCode.UNAUTHENTICATED,
         "API_KEY_INVALID",
@@ -117,7 +92,7 @@ async def test_missing_subject_field_is_named(
 ) -> None:
     """A subject without a field the template needs names that field."""
     subject = {k: v for k, v in PID_EXAMPLE_SUBJECT.items() if k != "birthdate"}
-    error = await expect_error(
+    error, _ = await expect_error(
         stub.IssueCredential(pid_request(subject), metadata=tenant.metadata),
         grpc.StatusCode.INVALID_ARGUMENT,
         "SUBJECT_FIELD_MISSING",
@@ -290,7 +265,7 @@ async def test_failed_authentication_is_rate_limited_per_peer(
             grpc.StatusCode.UNAUTHENTICATED,
             "API_KEY_INVALID",
         )
-    error = await expect_error(
+    error, _ = await expect_error(
         stub.GetIssuerKeys(pb.GetIssuerKeysRequest(), metadata=bad),
         grpc.StatusCode.RESOURCE_EXHAUSTED,
         "AUTH_RATE_LIMITED",

@@ -35,6 +35,7 @@ from eudi_connect.core.templates import PID_EXAMPLE_SUBJECT
 from eudi_connect.services.app import Services, open_services
 from eudi_connect.services.fetch import FetchSettings
 from eudi_connect.services.settings import ServiceSettings
+from tests.integration.client_helpers import issue_pid_mdoc
 from tests.integration.conftest import Tenant
 from tests.integration.foreign_issuer import (
     ForeignIssuer,
@@ -575,15 +576,7 @@ async def test_our_own_mdoc_verifies_with_checks_and_status(
     stub: pb_grpc.CredentialServiceStub, tenant: Tenant
 ) -> None:
     """mdoc: chain to our own certificate, status from our store; revocation shows."""
-    issued = await stub.IssueCredential(
-        pb.IssueCredentialRequest(
-            template_id="pid",
-            subject=dict_to_struct(PID_EXAMPLE_SUBJECT),
-            format="mso_mdoc",
-            holder_jwk=json.dumps(public_jwk(generate_p256_key().public_key())),
-        ),
-        metadata=tenant.metadata,
-    )
+    issued = await issue_pid_mdoc(stub, tenant)
     response = await _verify(stub, tenant, issued.credential)
     assert response.valid, response.detail
     assert response.format == "mso_mdoc"
@@ -602,15 +595,7 @@ async def test_our_own_mdoc_verifies_with_checks_and_status(
 async def test_another_tenants_mdoc_is_refused_at_the_issuer_check(
     stub: pb_grpc.CredentialServiceStub, tenant: Tenant, other_tenant: Tenant
 ) -> None:
-    issued = await stub.IssueCredential(
-        pb.IssueCredentialRequest(
-            template_id="pid",
-            subject=dict_to_struct(PID_EXAMPLE_SUBJECT),
-            format="mso_mdoc",
-            holder_jwk=json.dumps(public_jwk(generate_p256_key().public_key())),
-        ),
-        metadata=tenant.metadata,
-    )
+    issued = await issue_pid_mdoc(stub, tenant)
     response = await _verify(stub, other_tenant, issued.credential)
     assert response.failure == F.VERIFICATION_FAILURE_UNKNOWN_ISSUER_KEY
     assert _names(response) == [("format", True), ("issuer", False)]

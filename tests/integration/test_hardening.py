@@ -23,15 +23,10 @@ from eudi_connect.services.app import Services, open_services
 from eudi_connect.services.settings import ServiceSettings
 from eudi_connect.store.sqlite import SqliteStore
 
+from .client_helpers import pid_request
 from .conftest import Tenant
 from .db_inspect import integrity_ok, stored_slots
-from .test_errors import expect_error
-
-
-def pid(request_id: str = "") -> pb.IssueCredentialRequest:
-    return pb.IssueCredentialRequest(
-        template_id="pid", subject=dict_to_struct(PID_EXAMPLE_SUBJECT), request_id=request_id
-    )
+from .template_helpers import expect_error
 
 
 async def verify(
@@ -47,10 +42,10 @@ async def test_key_rotation_keeps_old_credentials_verifying(
     services: Services, stub: pb_grpc.CredentialServiceStub, tenant: Tenant
 ) -> None:
     """After rotation new credentials use the new key, old ones still verify, JWKS has both."""
-    old = await stub.IssueCredential(pid(), metadata=tenant.metadata)
+    old = await stub.IssueCredential(pid_request(), metadata=tenant.metadata)
     old_kid = split_jws(old.credential.split("~")[0]).header["kid"]
     new_kid = await services.keys.rotate(tenant.tenant_id)
-    new = await stub.IssueCredential(pid(), metadata=tenant.metadata)
+    new = await stub.IssueCredential(pid_request(), metadata=tenant.metadata)
     assert split_jws(new.credential.split("~")[0]).header["kid"] == new_kid != old_kid
     assert (await verify(stub, tenant, old.credential)).valid
     assert (await verify(stub, tenant, new.credential)).valid
@@ -86,14 +81,14 @@ async def test_forged_headers_are_refused(
     failure: int,
 ) -> None:
     """alg none, alg confusion, wrong typ, crit and unknown kid each fail with their reason."""
-    issued = await stub.IssueCredential(pid(), metadata=tenant.metadata)
+    issued = await stub.IssueCredential(pid_request(), metadata=tenant.metadata)
     response = await verify(stub, tenant, _forged(issued.credential, change))
     assert (response.valid, response.failure) == (False, failure)
 
 
 async def test_disclosure_sent_twice(stub: pb_grpc.CredentialServiceStub, tenant: Tenant) -> None:
     """The same disclosure sent twice is DUPLICATE_DISCLOSURE."""
-    issued = await stub.IssueCredential(pid(), metadata=tenant.metadata)
+    issued = await stub.IssueCredential(pid_request(), metadata=tenant.metadata)
     parts = issued.credential.split("~")
     doubled = "~".join([parts[0], parts[1], parts[1], *parts[2:]])
     response = await verify(stub, tenant, doubled)
@@ -116,7 +111,7 @@ async def test_message_over_size_limit(stub: pb_grpc.CredentialServiceStub, tena
             metadata=tenant.metadata,
         )
     assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
-    assert (await stub.IssueCredential(pid(), metadata=tenant.metadata)).credential_id
+    assert (await stub.IssueCredential(pid_request(), metadata=tenant.metadata)).credential_id
 
 
 @pytest.mark.parametrize("value", ["\x00\x01\x1f", "\u202e\u200b", "ß" * 50, '"}, "iss": "x'])
@@ -145,7 +140,7 @@ async def test_deadline_shorter_than_the_work(
     db_url: str, stub: pb_grpc.CredentialServiceStub, tenant: Tenant
 ) -> None:
     """A batch whose deadline expires is DEADLINE_EXCEEDED and leaves every row whole."""
-    items = [pid(request_id=f"d{i}") for i in range(3000)]
+    items = [pid_request(request_id=f"d{i}") for i in range(3000)]
     request = pb.IssueCredentialBatchRequest(items=pb.IssueCredentialBatchItems(items=items))
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         async for _ in stub.IssueCredentialBatch(request, metadata=tenant.metadata, timeout=0.3):
@@ -155,7 +150,7 @@ async def test_deadline_shorter_than_the_work(
     slots = await stored_slots(db_url)
     assert await integrity_ok(db_url)
     assert len(slots) == len(set(slots)) < 3000
-    again = await stub.IssueCredential(pid(request_id="d0"), metadata=tenant.metadata)
+    again = await stub.IssueCredential(pid_request(request_id="d0"), metadata=tenant.metadata)
     assert again.credential_id
 
 
@@ -177,7 +172,7 @@ async def test_locked_store_is_unavailable_then_recovers(
         metadata = (("x-api-key", created.api_key),)
         async with grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel:
             stub = pb_grpc.CredentialServiceStub(channel)
-            first = await stub.IssueCredential(pid(), metadata=metadata)
+            first = await stub.IssueCredential(pid_request(), metadata=metadata)
             with contextlib.closing(sqlite3.connect(str(path), isolation_level=None)) as holder:
                 holder.execute("BEGIN IMMEDIATE")
                 started = time.monotonic()

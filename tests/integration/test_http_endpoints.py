@@ -4,7 +4,6 @@ at them: status lists, JWT VC issuer metadata, JWKS, health and metrics."""
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -26,14 +25,9 @@ from eudi_connect.services.settings import ServiceSettings
 
 from .conftest import Tenant
 from .observed import Observed, observed_server
+from .processes import free_port
 
 BASE_PATH = "/eudi"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture

@@ -5,34 +5,26 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from typing import Any
 
 import grpc
 import pytest
 from eudi.connect.v1 import credential_service_pb2 as pb
 from eudi.connect.v1 import credential_service_pb2_grpc as pb_grpc
 
-from eudi_connect.api.convert import dict_to_struct
 from eudi_connect.core.holder import make_presentation
 from eudi_connect.core.jose import generate_p256_key, public_jwk
 from eudi_connect.core.status_list import TokenStatus
 from eudi_connect.core.templates import PID_EXAMPLE_SUBJECT
 
-from .client_helpers import status_list_entry
+from .client_helpers import pid_request, status_list_entry
 from .conftest import Tenant
-
-
-def issue_request(**overrides: Any) -> pb.IssueCredentialRequest:
-    fields: dict[str, Any] = {"template_id": "pid", "subject": dict_to_struct(PID_EXAMPLE_SUBJECT)}
-    fields.update(overrides)
-    return pb.IssueCredentialRequest(**fields)
 
 
 async def test_full_lifecycle(stub: pb_grpc.CredentialServiceStub, tenant: Tenant) -> None:
     """Issue, verify, present with key binding, suspend, reinstate, revoke: each step observed."""
     holder = generate_p256_key()
     issued = await stub.IssueCredential(
-        issue_request(holder_jwk=json.dumps(public_jwk(holder.public_key()))),
+        pid_request(holder_jwk=json.dumps(public_jwk(holder.public_key()))),
         metadata=tenant.metadata,
     )
     assert issued.format == "dc+sd-jwt"
@@ -136,15 +128,9 @@ async def test_request_id_is_idempotent(
     stub: pb_grpc.CredentialServiceStub, tenant: Tenant
 ) -> None:
     """The same tenant sending the same request_id twice gets the same credential back."""
-    first = await stub.IssueCredential(
-        issue_request(request_id="order-1"), metadata=tenant.metadata
-    )
-    second = await stub.IssueCredential(
-        issue_request(request_id="order-1"), metadata=tenant.metadata
-    )
-    third = await stub.IssueCredential(
-        issue_request(request_id="order-2"), metadata=tenant.metadata
-    )
+    first = await stub.IssueCredential(pid_request(request_id="order-1"), metadata=tenant.metadata)
+    second = await stub.IssueCredential(pid_request(request_id="order-1"), metadata=tenant.metadata)
+    third = await stub.IssueCredential(pid_request(request_id="order-2"), metadata=tenant.metadata)
     assert second.credential_id == first.credential_id
     assert second.credential == first.credential
     assert second.status_index == first.status_index
@@ -156,7 +142,7 @@ async def test_status_indices_unique_under_concurrency(
 ) -> None:
     """Concurrent issuances never share a status index, across lease refills too."""
     issued = await asyncio.gather(
-        *(stub.IssueCredential(issue_request(), metadata=tenant.metadata) for _ in range(300))
+        *(stub.IssueCredential(pid_request(), metadata=tenant.metadata) for _ in range(300))
     )
     slots = {(i.status_list_id, i.status_index) for i in issued}
     assert len(slots) == 300

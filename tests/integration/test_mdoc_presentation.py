@@ -15,12 +15,11 @@ from eudi.connect.v1 import credential_service_pb2 as pb
 from eudi.connect.v1 import credential_service_pb2_grpc as pb_grpc
 from google.protobuf import json_format
 
-from eudi_connect.api.convert import dict_to_struct
 from eudi_connect.cli.main import main
-from eudi_connect.core.jose import generate_p256_key, private_jwk, public_jwk
+from eudi_connect.core.jose import generate_p256_key, private_jwk
 from eudi_connect.core.mdoc import PID_NAMESPACE, make_device_response, openid4vp_session_transcript
-from eudi_connect.core.templates import PID_EXAMPLE_SUBJECT
 
+from .client_helpers import issue_pid_mdoc
 from .conftest import Tenant
 from .template_helpers import expect_error
 
@@ -37,19 +36,33 @@ def _transcript(
     return openid4vp_session_transcript(client_id=client_id, nonce=nonce, response_uri=response_uri)
 
 
-async def _issue(
-    stub: pb_grpc.CredentialServiceStub, tenant: Tenant, holder: ec.EllipticCurvePrivateKey
-) -> pb.IssueCredentialResponse:
-    issued: pb.IssueCredentialResponse = await stub.IssueCredential(
-        pb.IssueCredentialRequest(
-            template_id="pid",
-            subject=dict_to_struct(PID_EXAMPLE_SUBJECT),
-            format="mso_mdoc",
-            holder_jwk=json.dumps(public_jwk(holder.public_key())),
-        ),
-        metadata=tenant.metadata,
+def _present(
+    credential: str,
+    holder: ec.EllipticCurvePrivateKey,
+    *,
+    transcript: bytes | None = None,
+    disclose: list[str] | None = None,
+) -> str:
+    """A DeviceResponse for `credential`, over the default session unless told another."""
+    return make_device_response(
+        credential,
+        holder_key=holder,
+        session_transcript=_transcript() if transcript is None else transcript,
+        disclose=disclose,
     )
-    return issued
+
+
+async def _issue_and_present(
+    stub: pb_grpc.CredentialServiceStub,
+    tenant: Tenant,
+    *,
+    transcript: bytes | None = None,
+    disclose: list[str] | None = None,
+) -> str:
+    """An mdoc issued to a fresh holder key, presented by that holder."""
+    holder = generate_p256_key()
+    issued = await issue_pid_mdoc(stub, tenant, holder)
+    return _present(issued.credential, holder, transcript=transcript, disclose=disclose)
 
 
 async def _verify(
@@ -77,11 +90,7 @@ def _claims(response: pb.VerifyCredentialResponse) -> dict[str, Any]:
 async def test_a_device_response_verifies_with_key_binding(
     stub: pb_grpc.CredentialServiceStub, tenant: Tenant
 ) -> None:
-    holder = generate_p256_key()
-    issued = await _issue(stub, tenant, holder)
-    presented = make_device_response(
-        issued.credential, holder_key=holder, session_transcript=_transcript()
-    )
+    presented = await _issue_and_present(stub, tenant)
     response = await _verify(stub, tenant, presented)
     assert response.valid, response.detail
     assert response.key_binding_verified
@@ -104,14 +113,7 @@ async def test_a_device_response_verifies_with_key_binding(
 async def test_selective_disclosure_shows_only_the_chosen_elements(
     stub: pb_grpc.CredentialServiceStub, tenant: Tenant
 ) -> None:
-    holder = generate_p256_key()
-    issued = await _issue(stub, tenant, holder)
-    presented = make_device_response(
-        issued.credential,
-        holder_key=holder,
-        session_transcript=_transcript(),
-        disclose=["given_name", "age_over_18"],
-    )
+    presented = await _issue_and_present(stub, tenant, disclose=["given_name", "age_over_18"])
     response = await _verify(stub, tenant, presented)
     assert response.valid, response.detail
     assert _claims(response) == {PID_NAMESPACE: {"given_name": "Erika", "age_over_18": True}}
@@ -131,11 +133,7 @@ async def test_selective_disclosure_shows_only_the_chosen_elements(
 async def test_another_session_is_refused(
     mismatch: dict[str, Any], stub: pb_grpc.CredentialServiceStub, tenant: Tenant
 ) -> None:
-    holder = generate_p256_key()
-    issued = await _issue(stub, tenant, holder)
-    presented = make_device_response(
-        issued.credential, holder_key=holder, session_transcript=_transcript()
-    )
+    presented = await _issue_and_present(stub, tenant)
     response = await _verify(stub, tenant, presented, **mismatch)
     assert not response.valid
     assert response.failure == F.VERIFICATION_FAILURE_KEY_BINDING_INVALID
@@ -146,10 +144,8 @@ async def test_another_session_is_refused(
 async def test_another_holder_key_is_refused(
     stub: pb_grpc.CredentialServiceStub, tenant: Tenant
 ) -> None:
-    issued = await _issue(stub, tenant, generate_p256_key())
-    presented = make_device_response(
-        issued.credential, holder_key=generate_p256_key(), session_transcript=_transcript()
-    )
+    issued = await issue_pid_mdoc(stub, tenant, generate_p256_key())
+    presented = _present(issued.credential, generate_p256_key())
     response = await _verify(stub, tenant, presented)
     assert response.failure == F.VERIFICATION_FAILURE_KEY_BINDING_INVALID
 
@@ -157,12 +153,8 @@ async def test_another_holder_key_is_refused(
 async def test_an_explicit_transcript_wins_over_the_openid4vp_fields(
     stub: pb_grpc.CredentialServiceStub, tenant: Tenant
 ) -> None:
-    holder = generate_p256_key()
-    issued = await _issue(stub, tenant, holder)
     transcript = _transcript(client_id="x509_san_dns:other.example")
-    presented = make_device_response(
-        issued.credential, holder_key=holder, session_transcript=transcript
-    )
+    presented = await _issue_and_present(stub, tenant, transcript=transcript)
     response = await _verify(stub, tenant, presented, mdoc_session_transcript=transcript)
     assert response.valid, response.detail
     assert response.key_binding_verified
@@ -172,7 +164,7 @@ async def test_an_explicit_transcript_wins_over_the_openid4vp_fields(
 async def test_issuer_signed_alone_still_fails_key_binding_required(
     stub: pb_grpc.CredentialServiceStub, tenant: Tenant
 ) -> None:
-    issued = await _issue(stub, tenant, generate_p256_key())
+    issued = await issue_pid_mdoc(stub, tenant, generate_p256_key())
     response = await _verify(stub, tenant, issued.credential)
     assert response.failure == F.VERIFICATION_FAILURE_KEY_BINDING_REQUIRED
     plain = await stub.VerifyCredential(
@@ -186,11 +178,7 @@ async def test_issuer_signed_alone_still_fails_key_binding_required(
 async def test_a_device_response_without_a_session_is_invalid_argument(
     stub: pb_grpc.CredentialServiceStub, tenant: Tenant
 ) -> None:
-    holder = generate_p256_key()
-    issued = await _issue(stub, tenant, holder)
-    presented = make_device_response(
-        issued.credential, holder_key=holder, session_transcript=_transcript()
-    )
+    presented = await _issue_and_present(stub, tenant)
     await expect_error(
         _verify(stub, tenant, presented, expected_response_uri=""),
         grpc.StatusCode.INVALID_ARGUMENT,
@@ -207,14 +195,12 @@ async def test_a_revoked_mdoc_presented_is_revoked(
     stub: pb_grpc.CredentialServiceStub, tenant: Tenant
 ) -> None:
     holder = generate_p256_key()
-    issued = await _issue(stub, tenant, holder)
+    issued = await issue_pid_mdoc(stub, tenant, holder)
     await stub.RevokeCredential(
         pb.RevokeCredentialRequest(credential_id=issued.credential_id, reason="lost"),
         metadata=tenant.metadata,
     )
-    presented = make_device_response(
-        issued.credential, holder_key=holder, session_transcript=_transcript()
-    )
+    presented = _present(issued.credential, holder)
     response = await _verify(stub, tenant, presented)
     assert response.failure == F.VERIFICATION_FAILURE_REVOKED
     assert response.status == pb.CREDENTIAL_STATUS_REVOKED
@@ -225,11 +211,7 @@ async def test_a_revoked_mdoc_presented_is_revoked(
 async def test_the_batch_rpc_verifies_device_responses(
     stub: pb_grpc.CredentialServiceStub, tenant: Tenant
 ) -> None:
-    holder = generate_p256_key()
-    issued = await _issue(stub, tenant, holder)
-    presented = make_device_response(
-        issued.credential, holder_key=holder, session_transcript=_transcript()
-    )
+    presented = await _issue_and_present(stub, tenant)
     session: dict[str, Any] = {
         "expected_audience": CLIENT_ID,
         "expected_nonce": NONCE,
@@ -262,7 +244,7 @@ async def test_the_cli_presents_an_mdoc(
     holder = generate_p256_key()
     key_file = tmp_path / "holder-key.json"
     key_file.write_text(json.dumps(private_jwk(holder)), encoding="utf-8")
-    issued = await _issue(stub, tenant, holder)
+    issued = await issue_pid_mdoc(stub, tenant, holder)
     credential_file = tmp_path / "mdoc.txt"
     credential_file.write_text(issued.credential, encoding="utf-8")
     main(

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,20 +25,18 @@ import pytest
 from eudi.connect.v1 import credential_service_pb2 as pb
 from eudi.connect.v1 import credential_service_pb2_grpc as pb_grpc
 
-from eudi_connect.api.convert import dict_to_struct
 from eudi_connect.core.jose import split_jws
 from eudi_connect.core.keys import MasterKey
 from eudi_connect.core.status_list import TokenStatus
-from eudi_connect.core.templates import PID_EXAMPLE_SUBJECT
 from eudi_connect.services.app import Services, open_services
 from tests.backends import BACKENDS, query
 from tests.postgres_fixture import new_database, remove_database
 
-from .client_helpers import status_list_entry
+from .client_helpers import pid_request, status_list_entry
 from .conftest import Tenant
+from .processes import CLI, free_port
 
 KEY_REFRESH_SECONDS = 1.0
-CLI = [sys.executable, "-m", "eudi_connect.cli.main"]
 
 
 @dataclass
@@ -78,12 +75,6 @@ def _stop(process: subprocess.Popen[str], sig: int = signal.SIGTERM) -> int:
     finally:
         if process.stdout is not None:
             process.stdout.close()
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _http_get(url: str) -> str:
@@ -167,18 +158,12 @@ async def stubs(cluster: Cluster) -> AsyncIterator[list[pb_grpc.CredentialServic
             await channel.close(None)
 
 
-def issue_request(request_id: str = "") -> pb.IssueCredentialRequest:
-    return pb.IssueCredentialRequest(
-        template_id="pid", subject=dict_to_struct(PID_EXAMPLE_SUBJECT), request_id=request_id
-    )
-
-
 async def issue_batch(
     stub: pb_grpc.CredentialServiceStub, tenant: Tenant, count: int, prefix: str
 ) -> list[pb.IssueCredentialResponse]:
     request = pb.IssueCredentialBatchRequest(
         items=pb.IssueCredentialBatchItems(
-            items=[issue_request(f"{prefix}-{n}") for n in range(count)]
+            items=[pid_request(request_id=f"{prefix}-{n}") for n in range(count)]
         )
     )
     results = [r async for r in stub.IssueCredentialBatch(request, metadata=tenant.metadata)]
@@ -217,7 +202,7 @@ async def test_revocation_on_one_shows_in_the_other_s_next_token(
 ) -> None:
     """B caches the list's token; A revokes; B's next token shows the revocation."""
     first, second = stubs
-    issued = await first.IssueCredential(issue_request(), metadata=tenant.metadata)
+    issued = await first.IssueCredential(pid_request(), metadata=tenant.metadata)
     assert await status_list_entry(second, tenant, issued) == TokenStatus.VALID
     await first.RevokeCredential(
         pb.RevokeCredentialRequest(credential_id=issued.credential_id, reason="test"),
@@ -235,7 +220,7 @@ async def test_one_request_id_sent_to_both_at_once_issues_once(
 ) -> None:
     """The same request_id sent to both instances together yields one credential."""
     for round_number in range(20):
-        request = issue_request(f"same-{round_number}")
+        request = pid_request(request_id=f"same-{round_number}")
         answers = await asyncio.gather(
             *(stub.IssueCredential(request, metadata=tenant.metadata) for stub in stubs)
         )
@@ -253,9 +238,7 @@ async def test_key_rotation_elsewhere_takes_effect_within_the_refresh_interval(
 ) -> None:
     """After `keys rotate` on another instance, both sign with the new key within the
     refresh interval; credentials signed with the old key keep verifying on both."""
-    before = [
-        await stub.IssueCredential(issue_request(), metadata=tenant.metadata) for stub in stubs
-    ]
+    before = [await stub.IssueCredential(pid_request(), metadata=tenant.metadata) for stub in stubs]
     old_kid = kid_of(before[0].credential)
     assert kid_of(before[1].credential) == old_kid
     new_kid = await local.keys.rotate(tenant.tenant_id)
@@ -263,7 +246,7 @@ async def test_key_rotation_elsewhere_takes_effect_within_the_refresh_interval(
     pending = set(range(len(stubs)))
     while pending:
         for number in sorted(pending):
-            issued = await stubs[number].IssueCredential(issue_request(), metadata=tenant.metadata)
+            issued = await stubs[number].IssueCredential(pid_request(), metadata=tenant.metadata)
             if kid_of(issued.credential) == new_kid:
                 pending.discard(number)
         if pending:
@@ -316,7 +299,7 @@ async def test_workers_share_one_port_and_stop_together(tmp_path: Path) -> None:
     db_url = f"sqlite:///{tmp_path / 'workers.db'}"
     master = MasterKey.generate()
     env = {**os.environ, "EUDI_CONNECT_MASTER_KEY": master.to_text()}
-    http_port = _free_port()
+    http_port = free_port()
     command = _serve_command(db_url, "--workers", "2", "--http-port", str(http_port))
     process, port = _start(command, env, tmp_path / "w.log")
     try:

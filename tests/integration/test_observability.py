@@ -15,13 +15,13 @@ from eudi.connect.v1 import credential_service_pb2 as pb
 from eudi.connect.v1 import credential_service_pb2_grpc as pb_grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from eudi_connect.api.convert import dict_to_struct
 from eudi_connect.core.jose import generate_p256_key, private_jwk, public_jwk
 from eudi_connect.core.templates import PID_EXAMPLE_SUBJECT
 from eudi_connect.monitoring.logging import configure_logging, flush_access_log
 from eudi_connect.monitoring.performance_metrics import NO_TENANT, TIME_BUCKETS_MS
 from eudi_connect.services.app import Services
 
+from .client_helpers import pid_request
 from .conftest import Tenant
 from .observed import CREDENTIAL_SERVICE, Observed, observed_server
 
@@ -38,21 +38,11 @@ async def stub(observed: Observed) -> AsyncIterator[pb_grpc.CredentialServiceStu
         yield pb_grpc.CredentialServiceStub(channel)
 
 
-def issue_request(
-    subject: dict[str, Any] | None = None, **fields: Any
-) -> pb.IssueCredentialRequest:
-    return pb.IssueCredentialRequest(
-        template_id="pid",
-        subject=dict_to_struct(dict(PID_EXAMPLE_SUBJECT) if subject is None else subject),
-        **fields,
-    )
-
-
 async def test_successful_call_is_counted_and_timed(
     observed: Observed, stub: pb_grpc.CredentialServiceStub, tenant: Tenant
 ) -> None:
     """An IssueCredential that succeeds adds one OK count and one time sample for its tenant."""
-    await stub.IssueCredential(issue_request(), metadata=tenant.metadata)
+    await stub.IssueCredential(pid_request(), metadata=tenant.metadata)
     assert observed.count("IssueCredential", "OK", tenant.tenant_id) == 1
     point = observed.histogram(
         "operation.time", operation=CREDENTIAL_SERVICE + "IssueCredential", tenant=tenant.tenant_id
@@ -91,7 +81,7 @@ async def test_invalid_argument_is_counted(
 ) -> None:
     """A request the service refuses is counted as INVALID_ARGUMENT, not OK."""
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await stub.IssueCredential(issue_request(holder_jwk="{"), metadata=tenant.metadata)
+        await stub.IssueCredential(pid_request(holder_jwk="{"), metadata=tenant.metadata)
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     await observed.wait_count("IssueCredential", "INVALID_ARGUMENT", tenant.tenant_id)
 
@@ -101,7 +91,7 @@ async def test_stream_items_and_time_to_first_item(
 ) -> None:
     """A streamed batch records its item count and the time to its first result."""
     request = pb.IssueCredentialBatchRequest(
-        items=pb.IssueCredentialBatchItems(items=[issue_request() for _ in range(5)])
+        items=pb.IssueCredentialBatchItems(items=[pid_request() for _ in range(5)])
     )
     results = [r async for r in stub.IssueCredentialBatch(request, metadata=tenant.metadata)]
     assert len(results) == 5
@@ -123,7 +113,7 @@ async def test_refused_stream_counts_no_items(
 ) -> None:
     """A stream refused by authentication is UNAUTHENTICATED with zero items, no first item."""
     request = pb.IssueCredentialBatchRequest(
-        items=pb.IssueCredentialBatchItems(items=[issue_request()])
+        items=pb.IssueCredentialBatchItems(items=[pid_request()])
     )
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         async for _ in stub.IssueCredentialBatch(request):
@@ -142,7 +132,7 @@ async def test_client_cancelled_stream_is_counted_as_cancelled(
 ) -> None:
     """A stream the client abandons after its first result is counted as CANCELLED."""
     request = pb.IssueCredentialBatchRequest(
-        items=pb.IssueCredentialBatchItems(items=[issue_request() for _ in range(2000)])
+        items=pb.IssueCredentialBatchItems(items=[pid_request() for _ in range(2000)])
     )
     call = stub.IssueCredentialBatch(request, metadata=tenant.metadata)
     await call.read()
@@ -168,7 +158,7 @@ async def test_issuance_steps_are_timed_inside_the_rpc_span(
     observed: Observed, stub: pb_grpc.CredentialServiceStub, tenant: Tenant
 ) -> None:
     """Render, sign and store are timed into operation.time and traced as child spans."""
-    await stub.IssueCredential(issue_request(), metadata=tenant.metadata)
+    await stub.IssueCredential(pid_request(), metadata=tenant.metadata)
     for step in ("issuance.render", "issuance.sign", "issuance.store"):
         point = observed.histogram("operation.time", operation=step)
         assert point is not None, step
@@ -188,7 +178,7 @@ async def test_prometheus_scrape_shows_rpc_metrics(
     observed: Observed, stub: pb_grpc.CredentialServiceStub, tenant: Tenant
 ) -> None:
     """GET /metrics on the metrics port shows the counts, statuses and buckets in text format."""
-    await stub.IssueCredential(issue_request(), metadata=tenant.metadata)
+    await stub.IssueCredential(pid_request(), metadata=tenant.metadata)
     with pytest.raises(grpc.aio.AioRpcError):
         await stub.GetIssuerKeys(pb.GetIssuerKeysRequest())
     await observed.wait_count("GetIssuerKeys", "UNAUTHENTICATED", NO_TENANT)
@@ -239,7 +229,7 @@ async def test_one_json_access_line_per_rpc(
     observed: Observed, stub: pb_grpc.CredentialServiceStub, tenant: Tenant, log_output: io.StringIO
 ) -> None:
     """Each RPC writes one JSON line: method, status, duration, tenant, request id, peer."""
-    await stub.IssueCredential(issue_request(request_id="req-42"), metadata=tenant.metadata)
+    await stub.IssueCredential(pid_request(request_id="req-42"), metadata=tenant.metadata)
     with pytest.raises(grpc.aio.AioRpcError):
         await stub.GetIssuerKeys(pb.GetIssuerKeysRequest())
     await observed.wait_count("GetIssuerKeys", "UNAUTHENTICATED", NO_TENANT)
@@ -276,7 +266,7 @@ async def test_logs_never_contain_secrets(
     holder = generate_p256_key()
     holder_jwk = json.dumps(public_jwk(holder.public_key()))
     issued = await stub.IssueCredential(
-        issue_request(subject, holder_jwk=holder_jwk, request_id="secrecy-1"),
+        pid_request(subject, holder_jwk=holder_jwk, request_id="secrecy-1"),
         metadata=tenant.metadata,
     )
     verified = await stub.VerifyCredential(
@@ -296,7 +286,7 @@ async def test_logs_never_contain_secrets(
         await stub.GetIssuerKeys(pb.GetIssuerKeysRequest(), metadata=(("x-api-key", wrong_key),))
     with pytest.raises(grpc.aio.AioRpcError):
         await stub.IssueCredential(
-            issue_request({"given_name": "Missingfieldsecret"}), metadata=tenant.metadata
+            pid_request({"given_name": "Missingfieldsecret"}), metadata=tenant.metadata
         )
     await observed.wait_count("IssueCredential", "INVALID_ARGUMENT", tenant.tenant_id)
 
