@@ -7,7 +7,7 @@ core: batch issuance signs groups of credentials on the machine's other cores.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -44,6 +44,28 @@ class CredentialDraft:
     # x5chain of the signing key (its certificate first); mdoc needs it, and an SD-JWT
     # carries it as its `x5c` header when set.
     certificate_chain: tuple[bytes, ...] = ()
+
+
+Render = Callable[[CredentialTemplate, Mapping[str, Any]], dict[str, Any]]
+
+
+class SharedRenders:
+    """Claims rendered once per subject object: the copies of one credential share their
+    subject, so a batch of copies renders it once, not once per copy."""
+
+    __slots__ = ("_claims", "_render")
+
+    def __init__(self, render: Render) -> None:
+        self._render = render
+        self._claims: dict[tuple[str, int, int], dict[str, Any]] = {}
+
+    def claims(self, template: CredentialTemplate, subject: Mapping[str, Any]) -> dict[str, Any]:
+        # id() is safe as a key: every subject stays alive while this cache is in use.
+        key = (template.template_id, template.version, id(subject))
+        claims = self._claims.get(key)
+        if claims is None:
+            claims = self._claims[key] = self._render(template, subject)
+        return claims
 
 
 def mdoc_mapping(template: CredentialTemplate) -> MdocMapping:

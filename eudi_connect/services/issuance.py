@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from eudi_connect.core.credential_builder import CredentialDraft, sign_draft
+from eudi_connect.core.credential_builder import CredentialDraft, SharedRenders, sign_draft
 from eudi_connect.core.formats import FORMATS, MDOC_FORMAT, SD_JWT_VC_FORMAT
 from eudi_connect.core.jose import InvalidJwkError, SigningKey, public_jwk, public_key_from_jwk
 from eudi_connect.core.sdjwt import StatusReference
@@ -145,12 +145,10 @@ class IssuanceService:
         prepared: list[tuple[int, _Prepared]] = []
         # A tenant template costs a store read per lookup; look each id up once per call.
         lookups: dict[str, CredentialTemplate | EudiConnectError] = {}
-        rendered: dict[tuple[str, int, int], dict[str, Any]] = {}
+        renders = None if pool is not None else SharedRenders(self._render)
         for position, command in enumerate(commands):
             try:
-                item = await self._prepare(
-                    tenant_id, command, render=pool is None, lookups=lookups, rendered=rendered
-                )
+                item = await self._prepare(tenant_id, command, renders=renders, lookups=lookups)
                 prepared.append((position, item))
                 results.append(None)
             except EudiConnectError as error:
@@ -193,9 +191,8 @@ class IssuanceService:
         tenant_id: str,
         command: IssueCommand,
         *,
-        render: bool,
+        renders: SharedRenders | None,
         lookups: dict[str, CredentialTemplate | EudiConnectError],
-        rendered: dict[tuple[str, int, int], dict[str, Any]],
     ) -> _Prepared:
         _check_request_id(command.request_id)
         template = lookups.get(command.template_id)
@@ -215,16 +212,12 @@ class IssuanceService:
                 "an mso_mdoc credential needs holder_jwk: it becomes the mdoc's device key",
                 reason="HOLDER_KEY_REQUIRED",
             )
-        claims = None
-        if render:
-            # Copies share one subject object: their claims are rendered once per call.
-            rendered_key = (template.template_id, template.version, id(command.subject))
-            claims = rendered.get(rendered_key)
-            if claims is None:
-                with measure_operation_time(RENDER_STEP):
-                    claims = self._templates.render_claims(template, command.subject)
-                rendered[rendered_key] = claims
+        claims = None if renders is None else renders.claims(template, command.subject)
         return _Prepared(command, template, claims, holder_jwk, validity, credential_format)
+
+    def _render(self, template: CredentialTemplate, subject: Mapping[str, Any]) -> dict[str, Any]:
+        with measure_operation_time(RENDER_STEP):
+            return self._templates.render_claims(template, subject)
 
     def _draft(
         self,

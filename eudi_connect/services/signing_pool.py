@@ -11,14 +11,13 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import signal
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
-from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 
-from eudi_connect.core.credential_builder import CredentialDraft, sign_draft
+from eudi_connect.core.credential_builder import CredentialDraft, SharedRenders, sign_draft
 from eudi_connect.core.jose import SigningKey
 from eudi_connect.core.templates import TemplateEnvironment
 from eudi_connect.errors import EudiConnectError, InvalidArgumentError
@@ -58,18 +57,12 @@ def _sign_group(
     key = _signing_key(kid, private_der)
     results: list[str | SigningFailure] = []
     # Copies of one credential arrive with one shared subject object (pickle keeps the
-    # sharing): their claims are rendered once per group, not once per copy.
-    rendered: dict[tuple[str, int, int], Mapping[str, Any]] = {}
+    # sharing), so they are rendered once per group.
+    renders = SharedRenders(_environment.render_claims)
     for draft in drafts:
         try:
             if draft.claims is None:
-                template = draft.template
-                shared = (template.template_id, template.version, id(draft.subject))
-                claims = rendered.get(shared)
-                if claims is None:
-                    claims = _environment.render_claims(template, draft.subject)
-                    rendered[shared] = claims
-                draft = replace(draft, claims=claims)
+                draft = replace(draft, claims=renders.claims(draft.template, draft.subject))
             results.append(sign_draft(draft, key, _environment))
         except EudiConnectError as error:
             results.append(SigningFailure(error.reason, error.message, error.metadata))
