@@ -56,6 +56,19 @@ def _request_id(request: Any) -> str | None:
     return None
 
 
+def _peer(context: Context) -> str | None:
+    """The peer, read while the call is surely alive.
+
+    Why at the start: grpcio 1.85 (up to 1.85.3, the newest release) crashes the whole
+    process with a segmentation fault when `context.peer()` is called after a
+    server-streaming call was cancelled by its client. Nothing may read it later.
+    """
+    if not access_log.isEnabledFor(logging.INFO):
+        return None
+    peer: str = context.peer()
+    return peer
+
+
 class _Observer:
     """Records one method's calls: the method name is bound once, not looked up per call."""
 
@@ -71,6 +84,7 @@ class _Observer:
         context: Context,
         started: float,
         raised: BaseException | None,
+        peer: str | None,
         *,
         items: int | None = None,
         first_item_ms: float | None = None,
@@ -90,7 +104,7 @@ class _Observer:
                 "status": status,
                 "duration_ms": round(elapsed_ms, 3),
                 "tenant": tenant,
-                "peer": context.peer(),
+                "peer": peer,
             }
             request_id = _request_id(request)
             if request_id is not None:
@@ -102,6 +116,7 @@ class _Observer:
     def unary(self, inner: UnaryBehavior) -> UnaryBehavior:
         async def observed(request: Any, context: Context) -> Any:
             started = perf_counter()
+            peer = _peer(context)
             raised: BaseException | None = None
             try:
                 return await inner(request, context)
@@ -109,13 +124,14 @@ class _Observer:
                 raised = exc
                 raise
             finally:
-                self.finish(request, context, started, raised)
+                self.finish(request, context, started, raised, peer)
 
         return observed
 
     def stream(self, inner: StreamBehavior) -> StreamBehavior:
         async def observed(request: Any, context: Context) -> AsyncIterator[Any]:
             started = perf_counter()
+            peer = _peer(context)
             raised: BaseException | None = None
             items = 0
             first_item_ms: float | None = None
@@ -130,7 +146,13 @@ class _Observer:
                 raise
             finally:
                 self.finish(
-                    request, context, started, raised, items=items, first_item_ms=first_item_ms
+                    request,
+                    context,
+                    started,
+                    raised,
+                    peer,
+                    items=items,
+                    first_item_ms=first_item_ms,
                 )
 
         return observed
