@@ -105,7 +105,7 @@ async def bench_store(
 
 
 async def bench_naive(folder: Path, *, rows: int) -> dict[str, float]:
-    """The PERFORMANCE.md baseline on the same schema: one INSERT and one commit per row,
+    """The docs/performance.md "Ceilings" baseline, same schema: one INSERT and one commit per row,
     each a separate aiosqlite call (two thread hand-offs per row)."""
     path = folder / "naive.db"
     store = SqliteStore(path)

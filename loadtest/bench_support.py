@@ -1,6 +1,6 @@
 """What the benchmark scripts share: the SLA, server processes, CPU pinning, measured phases.
 
-* :data:`OPERATIONS` — the four SLA rows (DESIGN.md), their scenarios and our own targets;
+* :data:`OPERATIONS` — the SLA rows (docs/performance.md, "The SLA"), their scenarios, our targets;
 * :class:`ServiceUnderTest` — a temporary SQLite database with one tenant (made with
   ``eudi-connect tenant create``) and ``eudi-connect serve --port 0`` sessions on it;
 * :func:`plan_cpus` — server on one core, load on the others, when the machine has two;
@@ -58,7 +58,7 @@ class Operation:
     label: str
     scenario: str
     rpcs_per_call: int  # RPCs one scenario call makes (the lifecycle makes four)
-    sla_mvp_ms: float  # DESIGN.md, P95
+    sla_mvp_ms: float  # docs/performance.md, "The SLA": P95
     sla_later_ms: float
     unloaded_p95_target_ms: float  # our own target at one call in flight
 

@@ -463,7 +463,7 @@ def render(summary: Mapping[str, Any], results: Results) -> str:
             ],
         )
     )
-    out.append("\nSLA (DESIGN.md, P95): judged at the loaded P95")
+    out.append("\nSLA (docs/performance.md, P95): judged at the loaded P95")
     out.append(
         format_table(
             summary["sla"],

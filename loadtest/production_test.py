@@ -12,7 +12,7 @@ phase's duration, and one process. What it does, in order:
    first (``--pool``) at ``--rate``;
 5. status: ``GetCredentialStatus`` and ``GetStatusList`` for those credentials at ``--rate``.
 
-Then a table of P50/P95/P99 per phase and the SLA verdicts (DESIGN.md, P95, MVP and later
+Then a table of P50/P95/P99 per phase and the SLA verdicts (docs/performance.md, P95, MVP and later
 columns). Exit status 1 when a call failed or an SLA row is missed at the MVP level.
 
     python -m loadtest.production_test --api-key ek_... --endpoint staging.example:443 --tls
@@ -36,7 +36,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from loadtest.loadgen import LoadSpec, run_load_inprocess
 from loadtest.report import format_table
 
-SLA_MS = {  # DESIGN.md: P95, (MVP, later)
+SLA_MS = {  # docs/performance.md, "The SLA": P95, (MVP, later)
     "issuance": (500.0, 200.0),
     "verification": (200.0, 100.0),
     "revocation": (300.0, 150.0),
@@ -220,7 +220,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"health: {document['health']}")
     columns = ["phase", "ok", "errors", "rate", "p50_ms", "p95_ms", "p99_ms", "max_ms"]
     print(format_table(document["phases"], columns))
-    print("\nSLA (DESIGN.md, P95)")
+    print("\nSLA (docs/performance.md, P95)")
     print(
         format_table(document["sla"], ["operation", "p95_ms", "mvp_ms", "mvp", "later_ms", "later"])
     )
