@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
@@ -43,8 +42,9 @@ from eudi_connect.services.templates import (
     TemplateDraft,
     TemplateService,
 )
-from loadtest.bench_support import ServiceUnderTest, plan_cpus
-from loadtest.report import format_table
+from loadtest.lib.cpu import plan_cpus
+from loadtest.lib.report import format_table, write_json
+from loadtest.lib.service import ServiceUnderTest
 
 EVENTS = list(NotificationEvent)
 SCHEMA = ("holder_name", "credential_type", "credential_id", "reason", "days_left", "links")
@@ -456,7 +456,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(format_table(rows, columns))
     if args.json:
-        args.json.write_text(json.dumps({"runs": rows}, indent=2))
+        write_json(args.json, {"runs": rows})
     return 0
 
 

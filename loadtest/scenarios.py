@@ -45,7 +45,7 @@ from eudi_connect.core.templates import PID_EXAMPLE_SUBJECT
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric import ec
 
-    from loadtest.loadgen import WorkerContext
+    from loadtest.lib.spec import WorkerContext
 
 __all__ = [
     "API_KEY_ENV",
