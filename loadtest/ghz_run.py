@@ -1,10 +1,7 @@
 """Run the ghz configs in ``loadtest/ghz/`` against the credential service.
 
-Each config is plain ghz JSON (https://ghz.sh/docs/options): ``call``, ``data``,
-``metadata``, ``concurrency``, ``total``, ``host``, ``insecure``, and no ``proto`` field, so
-ghz resolves the method through the server's reflection service. Values that only exist
-at run time are written as ``${NAME}`` placeholders (``envsubst`` syntax, which never clashes
-with ghz's own ``{{.UUID}}`` call templates):
+The configs (:mod:`loadtest.lib.ghz`) resolve their method through server reflection and
+name what only exists at run time as ``${NAME}`` placeholders:
 
 * ``${EUDI_CONNECT_API_KEY}`` — the tenant's API key (``x-api-key`` metadata);
 * ``${EUDI_CONNECT_CREDENTIAL}`` — a credential to verify;

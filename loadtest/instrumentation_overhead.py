@@ -97,7 +97,7 @@ def _load(server: ServerProcess, arm: Arm, args: argparse.Namespace, out: list[M
         warmup_calls=args.warmup,
         cpus=plan_cpus().load,
     )
-    row = measure(spec, server, progress=False)
+    _, row = measure(spec, server, progress=False)
     out.append(
         Measured(
             arm.name, row["ok"], row["errors"], row["throughput_rps"], row["server_cpu_us_per_call"]

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from loadtest.lib import report
-from loadtest.lib.runs import level_label, medians_by, run_measured
+from loadtest.lib.runs import level_label, measure, medians_by
 from loadtest.lib.server import ServerProcess
 from loadtest.lib.spec import LoadSpec
 
@@ -145,7 +145,7 @@ def _run_point(
     args: argparse.Namespace, spec: LoadSpec, server: ServerProcess | None, attempt: int
 ) -> dict[str, Any]:
     """One run; with a --server, also its CPU use while the load was applied."""
-    result, row = run_measured(spec, server, progress=not args.no_progress)
+    result, row = measure(spec, server, progress=not args.no_progress)
     # "series" is the requested process count: one call in flight runs in one process.
     row |= {"run": attempt, "series": f"{spec.processes} proc"}
     print(

@@ -30,7 +30,7 @@ from typing import Any
 
 from loadtest.lib import cli, report
 from loadtest.lib.cpu import plan_cpus
-from loadtest.lib.runs import PhaseRunner, run_measured
+from loadtest.lib.runs import PhaseRunner, measure
 from loadtest.lib.server import ServerProcess
 from loadtest.lib.service import REPO_ROOT, ServiceUnderTest, echo_command
 from loadtest.lib.sla import OPERATIONS, operation
@@ -148,7 +148,7 @@ def run_sweep(args: argparse.Namespace) -> dict[str, Any]:
             level = int(knee["concurrency"]) if knee is not None else 1
             spec = _spec(args, address, api_key, concurrency=level)
             title = f"{series}: closed loop at the knee, {level} in flight"
-        result, timeline_run = run_measured(spec, server, progress=progress, in_process=in_process)
+        result, timeline_run = measure(spec, server, progress=progress, in_process=in_process)
     plots = {"scaling": str(out / "scaling.png"), "timeline": str(out / "timeline.png")}
     report.scaling_plot(points, plots["scaling"], title=f"{series}: closed-loop sweep")
     report.percentile_plot(result.timeline, plots["timeline"], title=title)

@@ -28,7 +28,6 @@ __all__ = [
     "median_row",
     "medians_by",
     "one_line",
-    "run_measured",
     "timed_lanes",
 ]
 
@@ -48,17 +47,6 @@ FIGURES = (
 
 
 def measure(
-    spec: LoadSpec,
-    server: ServerProcess | None,
-    *,
-    progress: bool = True,
-    in_process: bool = False,
-) -> dict[str, Any]:
-    """Run ``spec``; the row of :func:`run_measured`."""
-    return run_measured(spec, server, progress=progress, in_process=in_process)[1]
-
-
-def run_measured(
     spec: LoadSpec,
     server: ServerProcess | None,
     *,
@@ -187,7 +175,7 @@ class PhaseRunner:
     ) -> dict[str, Any]:
         """One measured run; its row carries ``extra`` and ``phase`` (the label)."""
         self.bar.set_description(label)
-        row = measure(spec, server, progress=self.progress, in_process=self.in_process)
+        _, row = measure(spec, server, progress=self.progress, in_process=self.in_process)
         row |= extra
         row["phase"] = label
         self.bar.update(1)

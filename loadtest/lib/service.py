@@ -50,35 +50,35 @@ def echo_command(*, use_uvloop: bool = True) -> list[str]:
     return command if use_uvloop else [*command, "--no-uvloop"]
 
 
-def create_tenant(db_url: str, name: str, *, env: Mapping[str, str] | None = None) -> str:
-    """``eudi-connect tenant create name --db db_url``; returns the new tenant's API key.
-
-    ``env`` is the whole environment of the command (a PostgreSQL store needs the master
-    key in it); by default this process's.
-    """
-    created = subprocess.run(
-        [*cli_command(), "--log-level", "WARNING", "tenant", "create", name, "--db", db_url],
-        check=True,
+def _cli(*args: str, check: bool, env: Mapping[str, str] | None = None) -> str:
+    """What ``eudi-connect args...`` printed on stdout, run from the repository root."""
+    done = subprocess.run(
+        [*cli_command(), *args],
+        check=check,
         capture_output=True,
         text=True,
         timeout=120,
         cwd=REPO_ROOT,
         env=None if env is None else dict(env),
     )
-    return str(json.loads(created.stdout)["api_key"])
+    return done.stdout
+
+
+def create_tenant(db_url: str, name: str, *, env: Mapping[str, str] | None = None) -> str:
+    """``eudi-connect tenant create name --db db_url``; returns the new tenant's API key.
+
+    ``env`` is the whole environment of the command (a PostgreSQL store needs the master
+    key in it); by default this process's.
+    """
+    created = _cli(
+        "--log-level", "WARNING", "tenant", "create", name, "--db", db_url, check=True, env=env
+    )
+    return str(json.loads(created)["api_key"])
 
 
 def serve_supports(flag: str) -> bool:
     """Whether this build's ``eudi-connect serve`` has ``flag`` (e.g. ``--workers``)."""
-    shown = subprocess.run(
-        [*cli_command(), "serve", "--help"],
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=REPO_ROOT,
-    )
-    return flag in shown.stdout
+    return flag in _cli("serve", "--help", check=False)
 
 
 @dataclass(frozen=True)
