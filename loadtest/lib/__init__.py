@@ -10,7 +10,9 @@ server     a server under test as a pinned subprocess that announces ``READY <po
 service    the credential service under test: database, tenant, ``serve`` sessions
 runs       one measured run with the server's CPU, phases under one bar, medians
 sla        the one SLA table and our own targets, with their verdicts
+exchange   the credential exchange benchmark's medians, verdicts and text report
 report     text tables, JSON documents, the machine's description, PNG plots
+cli        command-line flags the benchmark scripts share
 ghz        the ghz configs: loading, placeholders, call templates
 store_rows credential rows and a leased status list for the store micro-benchmarks
 ========== ==============================================================================

@@ -2,8 +2,9 @@
 
 A worker opens its channels, sets the scenario up on each, warms up, waits for the common
 start, then runs a closed or an open loop (see :mod:`loadtest.lib.spec`). Latencies are
-appended raw to one array per second of completion while the load runs (an append costs
-a tenth of a histogram record) and folded into histograms once it is over.
+appended raw to one array per second of completion while the load runs (an append takes
+about 0.3 µs, an HdrHistogram record about 7 µs, which the client would spend on every
+call) and folded into histograms once the load is over.
 """
 
 from __future__ import annotations
