@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,7 +19,7 @@ from eudi_connect.core.keys import MasterKey
 from eudi_connect.services.app import MASTER_KEY_FILE
 
 from .client_helpers import pid_request
-from .processes import CLI
+from .processes import CLI, serving
 
 PERMISSIVE_UMASK = 0o000  # what SQLite's own 0644 default would then give: 0644
 DB_NAME = "issuer.db"
@@ -54,28 +53,13 @@ def _serving(folder: Path) -> Iterator[tuple[str, list[dict[str, Any]]]]:
     address and, once it has stopped, fills the list with its JSON log lines."""
     log_file = folder / "serve.log"
     lines: list[dict[str, Any]] = []
-    with log_file.open("w") as log:
-        process = subprocess.Popen(
-            [*CLI, "serve", "--port", "0", "--db", f"sqlite:///{folder / DB_NAME}"],
-            stdout=subprocess.PIPE,
-            stderr=log,
-            text=True,
-            umask=PERMISSIVE_UMASK,
-            env=_environment(),
-        )
-        try:
-            assert process.stdout is not None
-            ready = process.stdout.readline()
-            assert ready.startswith("READY "), ready
-            yield f"127.0.0.1:{ready.split()[1]}", lines
-        finally:
-            process.send_signal(signal.SIGTERM)
-            assert process.wait(timeout=30) == 0
-            if process.stdout is not None:
-                process.stdout.close()
-    for text in log_file.read_text().splitlines():
-        if text.startswith("{"):
-            lines.append(json.loads(text))
+    command = [*CLI, "serve", "--port", "0", "--db", f"sqlite:///{folder / DB_NAME}"]
+    with (
+        log_file.open("w") as log,
+        serving(command, stderr=log, umask=PERMISSIVE_UMASK, env=_environment()) as address,
+    ):
+        yield address, lines
+    lines.extend(json.loads(text) for text in log_file.read_text().splitlines() if text[:1] == "{")
 
 
 def _permission_warnings(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:

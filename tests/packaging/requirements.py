@@ -48,10 +48,12 @@ def declared_floor(name: str) -> str:
 
 
 def version_tuple(version: str) -> tuple[int, ...]:
-    """The numeric release part of a version ("0.64b0" -> (0, 64))."""
+    """The numeric release part of a version, three parts at least ("1.74" and "1.74.0"
+    -> (1, 74, 0); "0.64b0" -> (0, 64, 0))."""
     match = re.match(r"\d+(?:\.\d+)*", version)
     assert match, version
-    return tuple(int(part) for part in match.group(0).split("."))
+    parts = [int(part) for part in match.group(0).split(".")]
+    return tuple(parts + [0] * (3 - len(parts)))
 
 
 def stub_files(suffix: str) -> list[Path]:
