@@ -60,6 +60,9 @@ def _distribution_of_files() -> dict[str, str]:
 def _owner(module: str, owners: dict[str, str]) -> str | None:
     """The distribution that installed `module` (or the module that holds it, when it
     names an attribute); for a namespace package, the one that installed its files."""
+    loaded = getattr(sys.modules.get(module), "__file__", None)
+    if loaded:  # some modules (cryptography's serialization) carry no __spec__
+        return owners.get(os.path.normpath(loaded))
     try:
         spec = importlib.util.find_spec(module)
     except ModuleNotFoundError:  # `a.b` names an attribute of the module `a`
