@@ -51,6 +51,7 @@ from eudi_connect.store.migrations import (
     load_migrations,
     pending_migrations,
 )
+from eudi_connect.store.private_files import create_private_file, warn_if_open_to_others
 from eudi_connect.store.rows import (
     api_key_record,
     check_lease,
@@ -268,6 +269,18 @@ class SqliteStore(Store):
             raise ConfigurationError(
                 "the database folder cannot be created", reason="DATABASE_PATH"
             ) from error
+        # SQLite would create the file 0644 less the umask; it holds encrypted issuer keys
+        # and API key hashes. The -wal and -shm files take the database file's mode, so a
+        # 0600 database file makes all three private.
+        try:
+            created = create_private_file(self._path)
+        except OSError as error:
+            self._state = "closed"
+            raise ConfigurationError(
+                "the database file cannot be created", reason="DATABASE_PATH"
+            ) from error
+        if not created:
+            warn_if_open_to_others(self._path, what="database file")
         opened: list[aiosqlite.Connection] = []
         try:
             writer = await self._connect(opened, read_only=False)
