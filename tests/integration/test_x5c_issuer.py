@@ -34,7 +34,7 @@ def process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]
 
 @pytest.fixture
 async def served(process: ServerProcess) -> AsyncIterator[Served]:
-    async with connected(process) as connection:
+    async with connected(process.address, process.tenants) as connection:
         yield connection
 
 

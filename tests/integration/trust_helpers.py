@@ -41,14 +41,10 @@ class ServerProcess:
 
 @dataclass
 class Served:
-    """A connection to a `ServerProcess`, with the calls the tests make."""
+    """A connection to a server and its tenants, with the calls the tests make."""
 
-    process: ServerProcess
     channel: grpc.aio.Channel
-
-    @property
-    def tenants(self) -> dict[str, Tenant]:
-        return self.process.tenants
+    tenants: dict[str, Tenant]
 
     @property
     def credentials(self) -> pb_grpc.CredentialServiceStub:
@@ -121,9 +117,9 @@ def server_process(
 
 
 @contextlib.asynccontextmanager
-async def connected(process: ServerProcess) -> AsyncIterator[Served]:
-    async with grpc.aio.insecure_channel(process.address) as channel:
-        yield Served(process, channel)
+async def connected(address: str, tenants: dict[str, Tenant]) -> AsyncIterator[Served]:
+    async with grpc.aio.insecure_channel(address) as channel:
+        yield Served(channel, tenants)
 
 
 def write_issuer_ca(folder: Path) -> tuple[str, str, x509.Certificate]:
