@@ -3,8 +3,10 @@
 A credential that fails a check is an answer (`valid=False` with a reason), not an error;
 every check performed is reported, passed ones included. SD-JWT VCs are trusted as our
 own (by `kid`), as a trusted issuer's (its JWKS), or by an `x5c` chain to a configured
-anchor (HAIP); mdocs by their x5chain to our own certificates or a configured anchor.
-Status comes last, only for a credential that passed everything else.
+anchor (HAIP) whose leaf names their `iss`; mdocs by their x5chain to the tenant's own key
+certificates or a configured anchor. Status comes last, only for a credential that passed
+everything else: from the store for the tenant's own credentials, from the list they name
+for every other.
 """
 
 from __future__ import annotations
