@@ -145,8 +145,20 @@ async def open_services(
     status_lists = StatusListService(store, keys, settings, clock=clock)
     templates = CredentialTemplates(TemplateEnvironment(), store=store)
     fetcher = HttpFetcher(fetch or FetchSettings())
-    trust = TrustService(store, fetcher, clock=clock)
-    status = StatusChecker(store, ForeignStatusLists(fetcher, clock=clock), settings, clock=clock)
+    trust = TrustService(
+        store,
+        fetcher,
+        clock=clock,
+        max_entries=settings.max_trust_entries,
+        max_cached_jwks=settings.max_cached_jwks,
+    )
+    status = StatusChecker(
+        store,
+        ForeignStatusLists(fetcher, clock=clock),
+        settings,
+        published=status_lists.published_token,
+        clock=clock,
+    )
     signing_pool = None
     if sign_workers > 0:
         signing_pool = SigningPool(sign_workers)

@@ -69,6 +69,7 @@ from eudi_connect.store.rows import (
     template_record,
     tenant_record,
     trust_document_json,
+    trust_entries_limit,
     trust_entry_record,
 )
 from eudi_connect.store.sqlite_writer import (
@@ -769,7 +770,9 @@ class SqliteStore(Store):
         return await self._write(work)
 
     # --- trust configuration -------------------------------------------------------------
-    async def add_trust_entry(self, entry: TrustEntryRecord) -> None:
+    async def add_trust_entry(
+        self, entry: TrustEntryRecord, *, max_entries: int | None = None
+    ) -> None:
         document = trust_document_json(entry)
 
         def work(conn: sqlite3.Connection) -> None:
@@ -783,6 +786,13 @@ class SqliteStore(Store):
                 raise _record_error(
                     error, exists=("the trust entry exists", "TRUST_ENTRY_EXISTS")
                 ) from error
+            if max_entries is not None:
+                # The one writer runs this with the insert: the count includes the new row.
+                (count,) = conn.execute(
+                    "SELECT count(*) FROM trust_entries WHERE tenant_id = ?", (entry.tenant_id,)
+                ).fetchone()
+                if count > max_entries:
+                    raise trust_entries_limit(max_entries)
 
         await self._write(work)
 
