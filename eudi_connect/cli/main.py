@@ -29,6 +29,7 @@ from eudi_connect.cli.client import (
     print_json,
 )
 from eudi_connect.cli.templates import add_template_commands
+from eudi_connect.cli.tenant_keys import add_tenant_key_commands
 from eudi_connect.cli.trust import add_trust_commands
 from eudi_connect.core.formats import FORMATS, SD_JWT_VC_FORMAT
 from eudi_connect.core.holder import make_presentation
@@ -63,7 +64,14 @@ async def _tenant_create(args: argparse.Namespace) -> None:
         created = await services.tenants.create_tenant(args.name)
     finally:
         await services.close()
-    print_json({"tenant_id": created.tenant_id, "name": created.name, "api_key": created.api_key})
+    print_json(
+        {
+            "tenant_id": created.tenant_id,
+            "name": created.name,
+            "key_id": created.key_id,
+            "api_key": created.api_key,
+        }
+    )
 
 
 async def _keys_rotate(args: argparse.Namespace) -> None:
@@ -82,6 +90,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     settings = ServiceSettings(
         public_url=args.public_url,
         issuer_key_refresh_seconds=args.key_refresh_seconds,
+        api_key_cache_seconds=args.api_key_cache_seconds,
         issuer_country=args.issuer_country,
         issuer_ca_cert=args.issuer_ca_cert,
         issuer_ca_key=args.issuer_ca_key,
@@ -108,6 +117,13 @@ def cmd_serve(args: argparse.Namespace) -> None:
             raise SystemExit(code)
         return
     run(options, use_uvloop=not args.no_uvloop)
+
+
+def _non_negative_float(text: str) -> float:
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError("must be a number of seconds, 0 or more")
+    return value
 
 
 def _positive_int(text: str) -> int:
@@ -326,6 +342,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="how soon a key rotated elsewhere is used here (default %(default)s)",
     )
     serve.add_argument(
+        "--api-key-cache-seconds",
+        type=_non_negative_float,
+        default=ServiceSettings().api_key_cache_seconds,
+        help="how soon an API key revoked elsewhere is refused here (default %(default)s)",
+    )
+    serve.add_argument(
         "--issuer-country",
         default=ServiceSettings().issuer_country,
         help="ISO 3166-1 alpha-2 code in issuer certificates (default %(default)s)",
@@ -343,6 +365,7 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("name")
     create.add_argument("--db", default=DEFAULT_DB)
     create.set_defaults(func=cmd_tenant_create)
+    add_tenant_key_commands(tenant, default_db=DEFAULT_DB)
 
     keys = sub.add_parser("keys", help="manage issuer keys").add_subparsers(
         dest="action", required=True

@@ -58,6 +58,7 @@ class Services:
             if self.signing_pool is not None:
                 self.signing_pool.close()
             await self.fetcher.close()
+            await self.tenants.close()
             await self.store.close()
 
 
@@ -153,7 +154,7 @@ async def open_services(
         signing_pool=signing_pool,
         store=store,
         settings=settings,
-        tenants=TenantService(store, clock=clock),
+        tenants=TenantService(store, clock=clock, key_cache_seconds=settings.api_key_cache_seconds),
         keys=keys,
         status_lists=status_lists,
         templates=templates,

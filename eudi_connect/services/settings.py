@@ -21,6 +21,10 @@ class ServiceSettings:
     # How often an instance re-reads which issuer key is active: a rotation made on another
     # instance (or by `keys rotate`) takes effect here within this many seconds.
     issuer_key_refresh_seconds: float = 30.0
+    # How long an instance trusts an API key it verified before reading its row again: a
+    # key revoked on another instance (or by `tenant keys revoke`) is refused here within
+    # this many seconds. Expiry is checked on every call.
+    api_key_cache_seconds: float = 5.0
     max_key_binding_age_seconds: int = 300
     # Issuer certificates (mdoc x5chain, x5c): the country they name, and optionally PEM
     # files of an IACA-style CA that signs them instead of each being self-signed.

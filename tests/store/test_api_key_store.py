@@ -92,14 +92,18 @@ async def test_revocation_is_durable_keeps_the_first_time_and_is_per_tenant(stor
     await add_tenant(store)
     await add_tenant(store, "t2")
     revoked = await store.revoke_api_key("t1", "key-t1", 500)
-    assert revoked is not None and revoked.revoked_at == 500
+    assert revoked is not None
+    assert revoked.revoked_at == 500
     again = await store.revoke_api_key("t1", "key-t1", 600)
-    assert again is not None and again.revoked_at == 500
+    assert again is not None
+    assert again.revoked_at == 500
     stored = await store.get_api_key("key-t1")
-    assert stored is not None and stored.revoked_at == 500
+    assert stored is not None
+    assert stored.revoked_at == 500
     assert await store.revoke_api_key("t1", "key-t2", 500) is None
     other = await store.get_api_key("key-t2")
-    assert other is not None and other.revoked_at is None
+    assert other is not None
+    assert other.revoked_at is None
     assert await store.revoke_api_key("t1", "nope", 500) is None
 
 
@@ -109,10 +113,12 @@ async def test_touch_records_only_later_uses(store: Store) -> None:
     await store.touch_api_key("key-t1", 1_000)
     await store.touch_api_key("key-t1", 900)
     stored = await store.get_api_key("key-t1")
-    assert stored is not None and stored.last_used_at == 1_000
+    assert stored is not None
+    assert stored.last_used_at == 1_000
     await store.touch_api_key("key-t1", 1_060)
     stored = await store.get_api_key("key-t1")
-    assert stored is not None and stored.last_used_at == 1_060
+    assert stored is not None
+    assert stored.last_used_at == 1_060
     await store.touch_api_key("unknown", 1_000)
 
 
@@ -123,15 +129,18 @@ async def test_a_tenant_public_url_is_fixed_by_the_first_writer(store: Store) ->
     await add_tenant(store, "t2")
     await add_tenant(store, "t3")
     tenant = await store.get_tenant("t1")
-    assert tenant is not None and tenant.public_url is None
+    assert tenant is not None
+    assert tenant.public_url is None
     assert await store.list_tenant_public_urls() == []
     answers = await asyncio.gather(
         *(store.fix_tenant_public_url("t1", f"https://{n}.example") for n in range(10))
     )
     assert len(set(answers)) == 1
+    assert answers[0] in {f"https://{n}.example" for n in range(10)}
     assert await store.fix_tenant_public_url("t1", "https://later.example") == answers[0]
     tenant = await store.get_tenant("t1")
-    assert tenant is not None and tenant.public_url == answers[0]
+    assert tenant is not None
+    assert tenant.public_url == answers[0]
     assert await store.fix_tenant_public_url("t2", "https://a.example") == "https://a.example"
     assert await store.fix_tenant_public_url("nobody", "https://a.example") is None
-    assert await store.list_tenant_public_urls() == sorted({answers[0], "https://a.example"})
+    assert await store.list_tenant_public_urls() == sorted({str(answers[0]), "https://a.example"})
