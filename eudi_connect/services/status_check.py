@@ -29,6 +29,7 @@ from eudi_connect.core.trust import decode_x5c
 from eudi_connect.core.x509_chain import ChainError, ChainPolicy, validate_path
 from eudi_connect.services.fetch import FetchError, FetchProblem
 from eudi_connect.services.foreign_status import ForeignStatusLists
+from eudi_connect.services.public_urls import PublicUrls
 from eudi_connect.services.settings import ServiceSettings
 from eudi_connect.store.base import Store
 
@@ -95,11 +96,15 @@ class StatusChecker:
             and self._settings.status_list_id_from_uri(reference.uri) is not None
         )
 
-    async def own(self, reference: StatusReference | None) -> StatusResult:
-        """Status of one of our own credentials, from the store (a revocation shows at once)."""
-        status_list_id = (
-            self._settings.status_list_id_from_uri(reference.uri) if reference else None
-        )
+    async def own(
+        self, reference: StatusReference | None, urls: PublicUrls | None = None
+    ) -> StatusResult:
+        """Status of one of our own credentials, from the store (a revocation shows at once);
+        `urls` are the verifying tenant's (its fixed base), else `--public-url`'s."""
+        urls = urls or self._settings.urls
+        status_list_id = urls.status_list_id_from_uri(reference.uri) if reference else None
+        if reference is not None and status_list_id is None and urls != self._settings.urls:
+            status_list_id = self._settings.status_list_id_from_uri(reference.uri)
         value = None
         if reference is not None and status_list_id is not None:
             value = await self._store.get_status_at(status_list_id, reference.idx)
