@@ -115,8 +115,8 @@ async def open_services(
     store: Store | None = None,
     fetch: FetchSettings | None = None,
 ) -> Services:
-    """`store`, when given, is used (unopened) instead of the one `db_url` names; `fetch`
-    sets how foreign status lists and JWKS are fetched (https only by default)."""
+    """`store`, when given, is used (unopened) instead of the one `db_url` names; `fetch`,
+    when given, replaces `settings.fetch` (how foreign status lists and JWKS are fetched)."""
     settings = settings or ServiceSettings()
     master = master_key or master_key_for(db_url)
     store = store or open_store_from_url(db_url)
@@ -140,7 +140,7 @@ async def open_services(
     )
     status_lists = StatusListService(store, keys, settings, clock=clock)
     templates = CredentialTemplates(TemplateEnvironment(), store=store)
-    fetcher = HttpFetcher(fetch or FetchSettings())
+    fetcher = HttpFetcher(fetch or settings.fetch)
     trust = TrustService(store, fetcher, clock=clock)
     status = StatusChecker(store, ForeignStatusLists(fetcher, clock=clock), settings, clock=clock)
     signing_pool = None

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from eudi_connect.services.fetch import FetchSettings
 
 DEFAULT_STATUS_LIST_SIZE = 1 << 17
 
@@ -27,6 +29,8 @@ class ServiceSettings:
     issuer_country: str = "EU"
     issuer_ca_cert: str | None = None
     issuer_ca_key: str | None = None
+    # How status lists and JWKS of other issuers are fetched, and from which addresses.
+    fetch: FetchSettings = field(default_factory=FetchSettings)
 
     @property
     def base_url(self) -> str:
