@@ -29,6 +29,7 @@ from eudi_connect.services.fetch import (
     HttpFetcher,
     parse_network,
 )
+from eudi_connect.services.fetch.resolver import pinned_answer
 from tests.integration.foreign_issuer import tls_pair
 
 TLS_HOST = "rebind.test"
@@ -53,17 +54,7 @@ class ScriptedResolver(AbstractResolver):
             raise OSError(f"no such name: {host}")
         self.lookups[host] += 1
         chosen = answers[min(self.lookups[host], len(answers)) - 1]
-        return [
-            ResolveResult(
-                hostname=host,
-                host=address,
-                port=answer_port,
-                family=socket.AF_INET6 if ":" in address else socket.AF_INET,
-                proto=0,
-                flags=socket.AI_NUMERICHOST,
-            )
-            for address, answer_port in chosen
-        ]
+        return [pinned_answer(host, address, answer_port) for address, answer_port in chosen]
 
     async def close(self) -> None:
         return None

@@ -28,6 +28,7 @@ from eudi_connect.core.sdjwt import StatusReference
 from eudi_connect.services.app import Services, open_services
 from eudi_connect.services.fetch import FetchSettings
 from eudi_connect.services.settings import ServiceSettings
+from tests.integration.client_helpers import add_trusted_issuer, verify_credential
 from tests.integration.conftest import Tenant
 from tests.integration.foreign_issuer import ForeignIssuer, LoopbackServer, start_loopback
 from tests.integration.processes import CLI, create_tenant, start_server
@@ -72,39 +73,6 @@ def _closed_port() -> int:
         return int(probe.getsockname()[1])
 
 
-async def _trust_by_uri(
-    trust: trust_grpc.TrustServiceStub, tenant: Tenant, issuer: str, jwks_uri: str
-) -> None:
-    await trust.AddTrustedIssuer(
-        trust_pb.AddTrustedIssuerRequest(
-            trusted_issuer=trust_pb.TrustedIssuer(issuer=issuer, jwks_uri=jwks_uri)
-        ),
-        metadata=tenant.metadata,
-    )
-
-
-async def _trust_inline(
-    trust: trust_grpc.TrustServiceStub, tenant: Tenant, issuer: ForeignIssuer
-) -> None:
-    await trust.AddTrustedIssuer(
-        trust_pb.AddTrustedIssuerRequest(
-            trusted_issuer=trust_pb.TrustedIssuer(
-                issuer=issuer.issuer, jwks=json.dumps(issuer.jwks())
-            )
-        ),
-        metadata=tenant.metadata,
-    )
-
-
-async def _verify(
-    stub: pb_grpc.CredentialServiceStub, tenant: Tenant, credential: str
-) -> pb.VerifyCredentialResponse:
-    response: pb.VerifyCredentialResponse = await stub.VerifyCredential(
-        pb.VerifyCredentialRequest(credential=credential), metadata=tenant.metadata
-    )
-    return response
-
-
 @pytest.mark.parametrize(
     "host", ["127.0.0.1", "[::1]", "169.254.169.254", "10.0.0.1", "[::ffff:127.0.0.1]"]
 )
@@ -114,7 +82,9 @@ async def test_a_jwks_uri_at_a_forbidden_ip_is_refused_when_added(
     """An IP outside the policy is INVALID_ARGUMENT at once; nothing is contacted."""
     port = http.base_url.rsplit(":", 1)[1]
     await expect_error(
-        _trust_by_uri(trust, tenant, "https://ssrf.example", f"https://{host}:{port}/jwks.json"),
+        add_trusted_issuer(
+            trust, tenant, "https://ssrf.example", jwks_uri=f"https://{host}:{port}/jwks.json"
+        ),
         grpc.StatusCode.INVALID_ARGUMENT,
         "JWKS_URI_INVALID",
     )
@@ -136,8 +106,8 @@ async def test_a_jwks_uri_naming_loopback_is_refused_and_never_fetched(
     closed_url = f"http://localhost:{_closed_port()}/jwks.json"
     details = []
     for who, url in ((tenant, open_url), (other_tenant, closed_url)):
-        await _trust_by_uri(trust, who, issuer.issuer, url)
-        response = await _verify(stub, who, issuer.credential())
+        await add_trusted_issuer(trust, who, issuer.issuer, jwks_uri=url)
+        response = await verify_credential(stub, who, issuer.credential())
         assert response.failure == pb.VERIFICATION_FAILURE_ISSUER_KEYS_UNAVAILABLE
         assert FORBIDDEN_DETAIL in response.detail
         details.append(response.detail.replace(url, "URL"))
@@ -154,14 +124,15 @@ async def test_a_status_list_at_a_forbidden_address_reads_the_same_open_or_close
     """Status list URIs by IP and by name, open port and closed: one reason, one detail,
     and the server that listens gets no request."""
     issuer = ForeignIssuer.new()
-    await _trust_inline(trust, tenant, issuer)
+    await add_trusted_issuer(trust, tenant, issuer.issuer, jwks=issuer.jwks())
     served = http.serve("/lists/a", "")
     http.serve("/lists/a", issuer.status_list_token(served, {}))
     closed = f"http://127.0.0.1:{_closed_port()}/lists/a"
     uris = [served, closed, served.replace("127.0.0.1", "localhost")]
     answers = set()
     for uri in uris:
-        response = await _verify(stub, tenant, issuer.credential(status=StatusReference(uri, 3)))
+        credential = issuer.credential(status=StatusReference(uri, 3))
+        response = await verify_credential(stub, tenant, credential)
         answers.add((response.failure, response.checks[-1].name, response.detail))
     unreachable = pb.VERIFICATION_FAILURE_STATUS_LIST_UNREACHABLE
     assert answers == {(unreachable, "status", FORBIDDEN_DETAIL)}
@@ -191,8 +162,10 @@ class TestWithLoopbackAllowed:
         """The same localhost URL that was refused by default is fetched once allowed."""
         issuer = ForeignIssuer.new("https://jwks-url.example")
         url = http.serve("/jwks.json", json.dumps(issuer.jwks()), content_type="application/json")
-        await _trust_by_uri(trust, tenant, issuer.issuer, url.replace("127.0.0.1", "localhost"))
-        response = await _verify(stub, tenant, issuer.credential())
+        await add_trusted_issuer(
+            trust, tenant, issuer.issuer, jwks_uri=url.replace("127.0.0.1", "localhost")
+        )
+        response = await verify_credential(stub, tenant, issuer.credential())
         assert response.valid, response.detail
         assert http.hits == {"/jwks.json": 1}
 
@@ -217,9 +190,11 @@ class TestWithLoopbackAllowed:
                 http.serve(path, body, content_type="application/json")
             else:
                 http.serve(path, MARKER, status=500)
-            await _trust_by_uri(trust, tenant, f"https://echo.example{path}", http.base_url + path)
+            await add_trusted_issuer(
+                trust, tenant, f"https://echo.example{path}", jwks_uri=http.base_url + path
+            )
             credential = ForeignIssuer(f"https://echo.example{path}", issuer.key).credential()
-            response = await _verify(stub, tenant, credential)
+            response = await verify_credential(stub, tenant, credential)
             assert response.failure == pb.VERIFICATION_FAILURE_ISSUER_KEYS_UNAVAILABLE
             assert MARKER not in response.detail, response.detail
             assert "500" not in response.detail.replace(http.base_url, "")

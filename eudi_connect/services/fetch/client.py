@@ -123,7 +123,8 @@ def check_url(url: str, *, policy: AddressPolicy, allow_http_loopback: bool = Fa
         parsed.port  # noqa: B018 - raises ValueError for a port out of range
     except (ValueError, TypeError) as exc:
         raise _refused("not a valid URL") from exc
-    if not parsed.absolute or not host or parsed.user is not None or parsed.password:
+    has_user_info = parsed.user is not None or parsed.password is not None
+    if not parsed.is_absolute() or not host or has_user_info:
         raise _refused("the URL needs a host and no user name or password")
     if "%" in host:
         raise _refused("an address with a zone is not fetched")

@@ -52,7 +52,7 @@ class CheckingResolver(AbstractResolver):
     ) -> list[ResolveResult]:
         target = self._overrides.get(f"{host}:{port}")
         if target is not None:
-            answers = [_pinned(host, *target)]
+            answers = [pinned_answer(host, *target)]
         else:
             answers = await self._upstream.resolve(host, port, family)
         if not answers:
@@ -69,7 +69,8 @@ class CheckingResolver(AbstractResolver):
         await self._upstream.close()
 
 
-def _pinned(host: str, address: str, port: int) -> ResolveResult:
+def pinned_answer(host: str, address: str, port: int) -> ResolveResult:
+    """A lookup's answer that connects `host` to `address`:`port`."""
     return ResolveResult(
         hostname=host,
         host=address,
