@@ -47,9 +47,9 @@ NOT_PUBLIC_V6: tuple[ipaddress.IPv6Network, ...] = (
     _V6("2001:db8::/32"),  # documentation
     _V6("3fff::/20"),  # documentation, RFC 9637
 )
-#: Prefixes that carry an IPv4 address, judged by that address (RFC 6052, RFC 3056).
+#: NAT64 (RFC 6052) carries an IPv4 address, judged by that address; so does 6to4
+#: (2002::/16, RFC 3056, `IPv6Address.sixtofour`).
 NAT64_V6 = _V6("64:ff9b::/96")
-SIX_TO_FOUR_V6 = _V6("2002::/16")
 
 # WHATWG URL "ends in a number": a host whose last label is numeric is an IPv4 address
 # to browsers and to getaddrinfo (127.1, 0x7f.0.0.1, 2130706433), whatever it looks like.
