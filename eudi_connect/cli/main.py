@@ -7,6 +7,7 @@ import asyncio
 import functools
 import json
 import logging
+import os
 import socket
 import sys
 import time
@@ -44,10 +45,14 @@ from eudi_connect.core.mdoc import make_device_response, openid4vp_session_trans
 from eudi_connect.errors import EudiConnectError
 from eudi_connect.monitoring.logging import LOG_FORMATS, configure_logging
 from eudi_connect.services.app import open_services
+from eudi_connect.services.fetch import FetchSettings, parse_network, parse_networks
+from eudi_connect.services.fetch.addresses import IPNetwork
 from eudi_connect.services.settings import DEFAULT_HTTP_PORT, ServiceSettings, local_public_url
 
 DEFAULT_DB = "sqlite:///./eudi-connect.db"
 log = logging.getLogger("eudi_connect.cli")
+#: Networks foreign fetches may reach besides public addresses, when no flag names any.
+FETCH_ALLOW_NETWORKS_ENV = "EUDI_CONNECT_FETCH_ALLOW_NETWORKS"
 
 
 def _read_text(value: str) -> str:
@@ -126,6 +131,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
         issuer_ca_cert=args.issuer_ca_cert,
         issuer_ca_key=args.issuer_ca_key,
         max_trust_entries=args.max_trust_entries,
+        fetch=FetchSettings(allow_networks=_fetch_allow_networks(args)),
     )
     options = ServerOptions(
         host=args.host,
@@ -156,6 +162,23 @@ def _non_negative_float(text: str) -> float:
     if not value >= 0:
         raise argparse.ArgumentTypeError("must be a number of seconds, 0 or more")
     return value
+
+
+def _fetch_allow_networks(args: argparse.Namespace) -> tuple[IPNetwork, ...]:
+    """--fetch-allow-network flags, or else the environment variable's list."""
+    if args.fetch_allow_network is not None:
+        return tuple(args.fetch_allow_network)
+    try:
+        return parse_networks(os.environ.get(FETCH_ALLOW_NETWORKS_ENV, ""))
+    except ValueError as exc:
+        raise SystemExit(f"error: {FETCH_ALLOW_NETWORKS_ENV}: {exc}") from None
+
+
+def _network(text: str) -> IPNetwork:
+    try:
+        return parse_network(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _positive_int(text: str) -> int:
@@ -410,6 +433,15 @@ def build_parser() -> argparse.ArgumentParser:
         default=ServiceSettings().max_trust_entries,
         help="trusted issuers and trust anchors one tenant may configure, together "
         "(default %(default)s)",
+    )
+    serve.add_argument(
+        "--fetch-allow-network",
+        action="append",
+        type=_network,
+        metavar="CIDR",
+        help="a private network (e.g. 10.0.0.0/8) foreign status lists and JWKS may also be "
+        "fetched from; repeatable (default: public addresses only, or "
+        f"${FETCH_ALLOW_NETWORKS_ENV}, comma-separated)",
     )
     serve.set_defaults(func=cmd_serve)
 

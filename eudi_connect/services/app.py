@@ -121,8 +121,8 @@ async def open_services(
     store: Store | None = None,
     fetch: FetchSettings | None = None,
 ) -> Services:
-    """`store`, when given, is used (unopened) instead of the one `db_url` names; `fetch`
-    sets how foreign status lists and JWKS are fetched (https only by default)."""
+    """`store`, when given, is used (unopened) instead of the one `db_url` names; `fetch`,
+    when given, replaces `settings.fetch` (how foreign status lists and JWKS are fetched)."""
     settings = settings or ServiceSettings()
     master = master_key or master_key_for(db_url)
     store = store or open_store_from_url(db_url)
@@ -148,7 +148,7 @@ async def open_services(
     )
     status_lists = StatusListService(store, keys, settings, urls, clock=clock)
     templates = CredentialTemplates(TemplateEnvironment(), store=store)
-    fetcher = HttpFetcher(fetch or FetchSettings())
+    fetcher = HttpFetcher(fetch or settings.fetch)
     trust = TrustService(
         store,
         fetcher,

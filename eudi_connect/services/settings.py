@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from eudi_connect.services.fetch import FetchSettings
 from eudi_connect.services.public_urls import PublicUrls
 
 DEFAULT_STATUS_LIST_SIZE = 1 << 17
@@ -55,6 +56,8 @@ class ServiceSettings:
     # forgotten first).
     max_trust_entries: int = DEFAULT_MAX_TRUST_ENTRIES
     max_cached_jwks: int = 1024
+    # How status lists and JWKS of other issuers are fetched, and from which addresses.
+    fetch: FetchSettings = field(default_factory=FetchSettings)
 
     @property
     def base_url(self) -> str:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -37,9 +38,11 @@ from eudi_connect.core.trust import (
     load_jwks,
 )
 from eudi_connect.errors import AlreadyExistsError, InvalidArgumentError, NotFoundError
-from eudi_connect.services.fetch import FetchError, HttpFetcher, check_url
+from eudi_connect.services.fetch import FetchError, HttpFetcher
 from eudi_connect.services.settings import DEFAULT_MAX_TRUST_ENTRIES
 from eudi_connect.store.base import Store, TrustEntryKind, TrustEntryRecord
+
+log = logging.getLogger(__name__)
 
 MAX_ISSUER_LENGTH = 2048
 DEFAULT_PAGE_SIZE = 50
@@ -166,7 +169,7 @@ class TrustService:
             document = {"jwks": parsed}
         else:
             try:
-                check_url(jwks_uri, allow_http_loopback=self._fetcher.settings.allow_http_loopback)
+                self._fetcher.check_url(jwks_uri)
             except FetchError as exc:
                 raise InvalidArgumentError(
                     f"jwks_uri: {exc.detail}", reason="JWKS_URI_INVALID"
@@ -324,9 +327,11 @@ class TrustService:
             )
             keys = load_jwks(issuer, json.loads(fetched.body))
         except FetchError as exc:
-            error = f"JWKS at {url[:128]}: {exc.problem.lower()}: {exc.detail}"
+            error = f"JWKS at {url[:128]}: {exc.detail}"
         except (ValueError, RecursionError) as exc:
-            error = f"JWKS at {url[:128]} is not a usable key set: {exc}"
+            # What the body held stays in the operator's log: the tenant chose the URL.
+            log.info("JWKS at %s is not a usable key set: %s", url[:256], exc)
+            error = f"JWKS at {url[:128]}: BAD_RESPONSE: the answer is not a usable key set"
         else:
             return _FetchedJwks(keys, "", self._clock())
         if previous is not None and previous.keys is not None:

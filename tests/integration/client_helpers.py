@@ -1,5 +1,6 @@
 """What several integration tests do as a client: ask for the example PID (as an mdoc too),
-read a status entry the way a verifier does, and run the CLI against the test's server."""
+read a status entry the way a verifier does, trust an issuer and verify, and run the CLI
+against the test's server."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from eudi.connect.v1 import credential_service_pb2 as pb
 from eudi.connect.v1 import credential_service_pb2_grpc as pb_grpc
+from eudi.connect.v1 import trust_service_pb2 as trust_pb
+from eudi.connect.v1 import trust_service_pb2_grpc as trust_grpc
 
 from eudi_connect.api.convert import dict_to_struct
 from eudi_connect.api.server import RunningServer
@@ -63,6 +66,35 @@ async def status_list_entry(
         token, public_key=keys[split_jws(token).header["kid"]], now=int(time.time())
     )
     return decoded.status_list.get(issued.status_index)
+
+
+async def add_trusted_issuer(
+    trust: trust_grpc.TrustServiceStub,
+    tenant: Tenant,
+    issuer: str,
+    *,
+    jwks: dict[str, Any] | None = None,
+    jwks_uri: str = "",
+) -> None:
+    """Trusts `issuer` for the tenant, by its JWKS inline or at `jwks_uri`."""
+    trusted = trust_pb.TrustedIssuer(issuer=issuer)
+    if jwks is not None:
+        trusted.jwks = json.dumps(jwks)
+    else:
+        trusted.jwks_uri = jwks_uri
+    await trust.AddTrustedIssuer(
+        trust_pb.AddTrustedIssuerRequest(trusted_issuer=trusted), metadata=tenant.metadata
+    )
+
+
+async def verify_credential(
+    stub: pb_grpc.CredentialServiceStub, tenant: Tenant, credential: str, **fields: Any
+) -> pb.VerifyCredentialResponse:
+    """VerifyCredential as the tenant; `fields` set the rest of the request."""
+    response: pb.VerifyCredentialResponse = await stub.VerifyCredential(
+        pb.VerifyCredentialRequest(credential=credential, **fields), metadata=tenant.metadata
+    )
+    return response
 
 
 async def run_cli(

@@ -4,6 +4,7 @@ status lists fetched from loopback HTTP(S) servers, policies, typed checks, batc
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import zlib
 from collections.abc import AsyncIterator
@@ -81,6 +82,7 @@ async def services(
     port = int(tls_server.base_url.rsplit(":", 1)[1])
     fetch = FetchSettings(
         allow_http_loopback=True,
+        allow_networks=(ipaddress.ip_network("127.0.0.0/8"),),  # the loopback servers here
         timeout_seconds=0.5,
         max_status_list_bytes=64 * 1024,
         min_cache_seconds=1,
