@@ -5,6 +5,7 @@ of trusted issuers' JWKS that forgets the least recently used set first."""
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -93,7 +94,10 @@ async def small_jwks_cache(
         db_url,
         settings,
         master_key=MasterKey.generate(),
-        fetch=FetchSettings(allow_http_loopback=True),
+        fetch=FetchSettings(
+            allow_http_loopback=True,
+            allow_networks=(ipaddress.ip_network("127.0.0.0/8"),),  # the test's JWKS servers
+        ),
     )
     running = await start_server(services, ServerOptions(port=0, settings=settings))
     try:
