@@ -1,4 +1,5 @@
-"""The DCQL queries of OpenID4VP 1.0 section 7.4 and Appendix D, as the specification has them."""
+"""Examples of OpenID4VP 1.0 as the specification has them: the DCQL queries of section 7.4
+and Appendix D, and the encrypted response of section 8.3 with its key."""
 
 from __future__ import annotations
 
@@ -294,3 +295,22 @@ VALUE_MATCHING_SIMPLE = r"""
   ]
 }
 """
+
+#: OpenID4VP 1.0 section 8.3: the example key (with `d`) and the response encrypted to it.
+SPEC_KEY = {
+    "kty": "EC",
+    "kid": "ac",
+    "use": "enc",
+    "crv": "P-256",
+    "alg": "ECDH-ES",
+    "x": "YO4epjifD-KWeq1sL2tNmm36BhXnkJ0He-WqMYrp9Fk",
+    "y": "Hekpm0zfK7C-YccH5iBjcIXgf6YdUvNUac_0At55Okk",
+    "d": "Et-3ce0omz8_TuZ96Df9lp0GAaaDoUnDe6X-CRO7Aww",
+}
+SPEC_RESPONSE = (
+    "eyJhbGciOiJFQ0RILUVTIiwiZW5jIjoiQTEyOEdDTSIsImtpZCI6ImFjIiwiZXBrIjp7Imt"
+    "0eSI6IkVDIiwieCI6Im5ubVZwbTNWM2piaGNhZlFhUkJrU1ZOSGx3Wkh3dC05ck9wSnVmeVlJdWsiLCJ5I"
+    "joicjRmakRxd0p5czlxVU9QLV9iM21SNVNaRy0tQ3dPMm1pYzVWU05UWU45ZyIsImNydiI6IlAtMjU2In1"
+    "9..uAYcHRUSSn2X0WPX.yVzlGSYG4qbg0bq18JcUiDRw56yVnbKR8E7S7YlEtzT00RqE3Pw5oTpUG3hdLN"
+    "4taHZ9gC1kwak8JOnJgQ.1wR024_3-qtAlx1oFIUpQQ"
+)
