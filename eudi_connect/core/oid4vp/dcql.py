@@ -146,29 +146,26 @@ def _claim_json(claim: ClaimQuery) -> dict[str, Any]:
 
 def parse_dcql(query: str | bytes | Mapping[str, Any]) -> DcqlQuery:
     """A validated DcqlQuery from JSON text or an already decoded object; DcqlError."""
-    if isinstance(query, str | bytes):
-        if len(query) > MAX_DCQL_BYTES:
-            raise DcqlError("", f"dcql_query is larger than {MAX_DCQL_BYTES} bytes")
-        try:
-            query = json.loads(query)
-        except (ValueError, RecursionError) as exc:
-            raise DcqlError("", "dcql_query is not JSON") from exc
-    elif isinstance(query, Mapping):
-        try:
+    value: Any = query
+    try:
+        if isinstance(query, str | bytes):
+            size = len(query)
+            value = json.loads(query) if size <= MAX_DCQL_BYTES else None
+        else:
             size = len(json_bytes(query))
-        except (TypeError, ValueError, RecursionError) as exc:
-            raise DcqlError("", "dcql_query is not a JSON object") from exc
-        if size > MAX_DCQL_BYTES:
-            raise DcqlError("", f"dcql_query is larger than {MAX_DCQL_BYTES} bytes")
-    if not isinstance(query, Mapping):
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise DcqlError("", "dcql_query is not JSON") from exc
+    if size > MAX_DCQL_BYTES:
+        raise DcqlError("", f"dcql_query is larger than {MAX_DCQL_BYTES} bytes")
+    if not isinstance(value, Mapping):
         raise DcqlError("", "dcql_query must be a JSON object")
-    entries = _array(query, "credentials", "", MAX_CREDENTIAL_QUERIES, required=True) or []
+    entries = _array(value, "credentials", "", MAX_CREDENTIAL_QUERIES, required=True) or []
     credentials = tuple(_credential(e, f"credentials[{i}]") for i, e in enumerate(entries))
     ids = [c.id for c in credentials]
     for i, credential_id in enumerate(ids):
         if credential_id in ids[:i]:
             raise DcqlError(f"credentials[{i}].id", f"{credential_id!r} is used twice")
-    sets = _array(query, "credential_sets", "", MAX_CREDENTIAL_SETS)
+    sets = _array(value, "credential_sets", "", MAX_CREDENTIAL_SETS)
     credential_sets = None
     if sets is not None:
         credential_sets = tuple(_set(s, f"credential_sets[{i}]", ids) for i, s in enumerate(sets))
