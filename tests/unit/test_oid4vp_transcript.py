@@ -5,12 +5,23 @@ OpenID4VP 1.0 Appendix B.2.6.1 (redirects) and B.2.6.2 (Digital Credentials API)
 from __future__ import annotations
 
 import hashlib
+from datetime import timedelta
 
 import cbor2
 import pytest
 
-from eudi_connect.core.jose import InvalidJwkError
-from eudi_connect.core.mdoc import SessionTranscriptError, check_session_transcript
+from eudi_connect.core.jose import InvalidJwkError, SigningKey, generate_p256_key, public_jwk
+from eudi_connect.core.mdoc import (
+    PID_DOCTYPE,
+    PID_NAMESPACE,
+    MdocVerificationError,
+    SessionTranscriptError,
+    ValidityInfo,
+    check_session_transcript,
+    issue_mdoc,
+    make_device_response,
+    verify_device_response,
+)
 from eudi_connect.core.oid4vp import (
     ResponseEncryptionKey,
     dc_api_audience,
@@ -18,7 +29,9 @@ from eudi_connect.core.oid4vp import (
     redirect_session_transcript,
     thumbprint_bytes,
 )
+from eudi_connect.core.sdjwt import VerificationFailureReason
 from eudi_connect.errors import InvalidArgumentError
+from tests.unit.mdoc_fixtures import SIGNED, issuer_certificate
 
 #: The example encryption key of Appendix B.2.6 and its thumbprint as the info holds it.
 EXAMPLE_JWK = {
@@ -128,3 +141,47 @@ def test_dc_api_audience() -> None:
     assert dc_api_audience("https://v.example") == "origin:https://v.example"
     with pytest.raises(InvalidArgumentError):
         dc_api_audience("origin:https://v.example")
+
+
+def test_device_response_binds_its_transcript() -> None:
+    """A DeviceResponse signed over the DC API transcript of a request verifies against that
+    transcript, and not against the redirect one of the same nonce and key."""
+    issuer_key = SigningKey("issuer-1", generate_p256_key())
+    certificate = issuer_certificate(issuer_key)
+    holder_key = generate_p256_key()
+    issued = issue_mdoc(
+        {PID_NAMESPACE: {"given_name": "Erika"}},
+        doc_type=PID_DOCTYPE,
+        holder_jwk=public_jwk(holder_key.public_key()),
+        validity=ValidityInfo(SIGNED, SIGNED, SIGNED + timedelta(days=30)),
+        signing_key=issuer_key,
+        certificate_chain=[certificate],
+    )
+    encryption = ResponseEncryptionKey.generate().public_jwk()
+    dc_api = dc_api_session_transcript(
+        origin="https://v.example", nonce=NONCE, encryption_jwk=encryption
+    )
+    redirect = redirect_session_transcript(
+        client_id="x509_san_dns:v.example",
+        nonce=NONCE,
+        response_uri="https://v.example/response",
+        encryption_jwk=encryption,
+    )
+    response = make_device_response(
+        issued.credential, holder_key=holder_key, session_transcript=dc_api
+    )
+    verified = verify_device_response(
+        response,
+        session_transcript=dc_api,
+        trust_anchors=[certificate],
+        now=SIGNED + timedelta(days=1),
+    )
+    assert verified.mdoc.claims == {PID_NAMESPACE: {"given_name": "Erika"}}
+    with pytest.raises(MdocVerificationError) as caught:
+        verify_device_response(
+            response,
+            session_transcript=redirect,
+            trust_anchors=[certificate],
+            now=SIGNED + timedelta(days=1),
+        )
+    assert caught.value.failure == VerificationFailureReason.KEY_BINDING_INVALID
