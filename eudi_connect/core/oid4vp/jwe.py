@@ -1,6 +1,6 @@
 """Encrypted responses (OpenID4VP 1.0 section 8.3): ECDH-ES on P-256 with AES-GCM.
 
-A fresh key pair per request (HAIP section 5.1: ephemeral keys, `A128GCM` and `A256GCM`
+A fresh key pair per request (HAIP section 5: ephemeral keys, `A128GCM` and `A256GCM`
 both supported); the wallet encrypts the response to its public half as a compact JWE
 (RFC 7516 section 7.1) with `alg` ECDH-ES, direct key agreement (RFC 7518 section 4.6):
 the content key is Concat KDF over the shared secret, `enc`, `apu` and `apv`.
