@@ -40,6 +40,7 @@ from .presentation import make_device_response
 from .session_transcript import (
     SessionTranscriptError,
     check_session_transcript,
+    openid4vp_dc_api_session_transcript,
     openid4vp_session_transcript,
 )
 from .verifier import (
@@ -82,6 +83,7 @@ __all__ = [
     "make_device_response",
     "make_issuer_certificate",
     "open_mdoc",
+    "openid4vp_dc_api_session_transcript",
     "openid4vp_session_transcript",
     "to_mdoc_namespaces",
     "validate_chain",

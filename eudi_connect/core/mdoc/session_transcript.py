@@ -3,7 +3,8 @@
 The device signs the session it presents in, not a timestamp: whoever knows the session
 transcript can check the signature, and a presentation replayed into another session (other
 verifier, other nonce) fails. The transcript is protocol specific, so it comes in as CBOR
-bytes; `openid4vp_session_transcript` builds the one OpenID4VP uses with redirects.
+bytes; `openid4vp_session_transcript` builds the one OpenID4VP uses with redirects, and
+`openid4vp_dc_api_session_transcript` the one for the Digital Credentials API.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from . import _cbor
 
 #: OpenID4VP 1.0 Appendix B.2.6.1: the handover identifier for invocation via redirects.
 OPENID4VP_HANDOVER = "OpenID4VPHandover"
+#: OpenID4VP 1.0 Appendix B.2.6.2: the handover identifier for the Digital Credentials API.
+OPENID4VP_DC_API_HANDOVER = "OpenID4VPDCAPIHandover"
 DEVICE_AUTHENTICATION = "DeviceAuthentication"
 #: A proximity transcript holds the device engagement and the reader's key; far below this.
 MAX_SESSION_TRANSCRIPT_BYTES = 64 * 1024
@@ -41,13 +44,42 @@ def openid4vp_session_transcript(
     `jwk_thumbprint` is the RFC 7638 SHA-256 thumbprint of the verifier's response
     encryption key when the response was encrypted, else None (CBOR null).
     """
-    for name, value in (("client_id", client_id), ("nonce", nonce), ("response_uri", response_uri)):
+    _check_inputs((("client_id", client_id), ("nonce", nonce), ("response_uri", response_uri)))
+    _check_thumbprint(jwk_thumbprint)
+    return _transcript(OPENID4VP_HANDOVER, [client_id, nonce, jwk_thumbprint, response_uri])
+
+
+def openid4vp_dc_api_session_transcript(
+    *, origin: str, nonce: str, jwk_thumbprint: bytes | None = None
+) -> bytes:
+    """`[null, null, ["OpenID4VPDCAPIHandover", sha256(cbor([origin, nonce, thumbprint]))]]`.
+
+    `origin` is the web origin the browser reported, without the `origin:` prefix;
+    `jwk_thumbprint` as above, for `dc_api.jwt` (None, CBOR null, for `dc_api`).
+    """
+    _check_inputs((("origin", origin), ("nonce", nonce)))
+    if origin.startswith("origin:"):
+        raise SessionTranscriptError("the DC API transcript takes the origin without 'origin:'")
+    _check_thumbprint(jwk_thumbprint)
+    return _transcript(OPENID4VP_DC_API_HANDOVER, [origin, nonce, jwk_thumbprint])
+
+
+def _check_inputs(named: tuple[tuple[str, str], ...]) -> None:
+    for name, value in named:
         if not isinstance(value, str) or not value:
             raise SessionTranscriptError(f"the OpenID4VP session transcript needs a {name}")
-    if jwk_thumbprint is not None and len(jwk_thumbprint) != _SHA256_THUMBPRINT_BYTES:
+
+
+def _check_thumbprint(jwk_thumbprint: bytes | None) -> None:
+    if jwk_thumbprint is not None and (
+        not isinstance(jwk_thumbprint, bytes) or len(jwk_thumbprint) != _SHA256_THUMBPRINT_BYTES
+    ):
         raise SessionTranscriptError("jwk_thumbprint must be a 32-byte SHA-256 thumbprint")
-    info = _cbor.encode([client_id, nonce, jwk_thumbprint, response_uri])
-    handover = [OPENID4VP_HANDOVER, hashlib.sha256(info).digest()]
+
+
+def _transcript(handover_type: str, info: list[str | bytes | None]) -> bytes:
+    """DeviceEngagementBytes and EReaderKeyBytes null; the handover hashes its info array."""
+    handover = [handover_type, hashlib.sha256(_cbor.encode(info)).digest()]
     return _cbor.encode([None, None, handover])
 
 
