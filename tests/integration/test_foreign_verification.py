@@ -30,8 +30,8 @@ from eudi_connect.core.jose import (
     sign_jws,
 )
 from eudi_connect.core.keys import MasterKey
-from eudi_connect.core.sdjwt import StatusReference
 from eudi_connect.core.templates import PID_EXAMPLE_SUBJECT
+from eudi_connect.core.verdicts import StatusReference
 from eudi_connect.services.app import Services, open_services
 from eudi_connect.services.fetch import FetchSettings
 from eudi_connect.services.settings import ServiceSettings

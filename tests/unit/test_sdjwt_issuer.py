@@ -20,7 +20,8 @@ from eudi_connect.core.jose import (
     public_jwk,
     split_jws,
 )
-from eudi_connect.core.sdjwt import StatusReference, issue_sd_jwt_vc, random_salt
+from eudi_connect.core.sdjwt import issue_sd_jwt_vc, random_salt
+from eudi_connect.core.verdicts import StatusReference
 from tests.unit.sdjwt_fixtures import PID_CLAIMS
 
 NOW = 1_700_000_000

@@ -22,11 +22,11 @@ from eudi_connect.core.jose import (
 )
 from eudi_connect.core.sdjwt import (
     SdJwtVerificationError,
-    VerificationFailureReason,
     issue_sd_jwt_vc,
     parse_presentation,
     verify_presentation,
 )
+from eudi_connect.core.verdicts import VerificationFailureReason
 
 R = VerificationFailureReason
 NOW = 1_700_000_000

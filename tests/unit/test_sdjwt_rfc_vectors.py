@@ -17,7 +17,6 @@ from eudi_connect.core.holder import decode_disclosures, make_presentation
 from eudi_connect.core.jose import public_key_from_jwk
 from eudi_connect.core.sdjwt import (
     SdJwtVerificationError,
-    VerificationFailureReason,
     disclosure_digest,
     parse_presentation,
     verify_presentation,
@@ -27,6 +26,7 @@ from eudi_connect.core.sdjwt._disclosures import (
     decode_disclosure,
     object_disclosure,
 )
+from eudi_connect.core.verdicts import VerificationFailureReason
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "sdjwt"
 DISCLOSURES = json.loads((FIXTURES / "rfc9901_disclosures.json").read_text(encoding="utf-8"))

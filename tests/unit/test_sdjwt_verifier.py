@@ -25,13 +25,12 @@ from eudi_connect.core.jose import (
 )
 from eudi_connect.core.sdjwt import (
     SdJwtVerificationError,
-    StatusReference,
-    VerificationFailureReason,
     VerifiedCredential,
     issue_sd_jwt_vc,
     parse_presentation,
     verify_presentation,
 )
+from eudi_connect.core.verdicts import StatusReference, VerificationFailureReason
 from tests.unit.sdjwt_fixtures import AUD, ISSUER, PID_CLAIMS, VCT
 
 R = VerificationFailureReason

@@ -1,16 +1,10 @@
 """SD-JWT VC: issuance, parsing and verification (RFC 9901, draft-ietf-oauth-sd-jwt-vc).
 
-Pure functions over strings, keys and times; no I/O, no clock, no global state.
+Pure functions over strings, keys and times; no I/O, no clock, no global state. Refusals
+speak the vocabulary of `eudi_connect.core.verdicts`, shared with mdoc.
 """
 
-from ._common import (
-    KB_JWT_TYP,
-    SD_JWT_VC_TYP,
-    Check,
-    SdJwtVerificationError,
-    StatusReference,
-    VerificationFailureReason,
-)
+from ._common import KB_JWT_TYP, SD_JWT_VC_TYP, SdJwtVerificationError
 from ._disclosures import Disclosure, SaltSource, disclosure_digest, random_salt
 from ._issuer import MAX_CLAIM_DEPTH, issue_sd_jwt_vc, path_segments
 from ._parse import ParsedPresentation, parse_presentation
@@ -20,13 +14,10 @@ __all__ = [
     "KB_JWT_TYP",
     "MAX_CLAIM_DEPTH",
     "SD_JWT_VC_TYP",
-    "Check",
     "Disclosure",
     "ParsedPresentation",
     "SaltSource",
     "SdJwtVerificationError",
-    "StatusReference",
-    "VerificationFailureReason",
     "VerifiedCredential",
     "disclosure_digest",
     "issue_sd_jwt_vc",
