@@ -13,15 +13,16 @@ from typing import Any
 
 import pytest
 
-from eudi_connect.core.holder import decode_disclosures, make_presentation
 from eudi_connect.core.jose import public_key_from_jwk
 from eudi_connect.core.sdjwt import (
     SdJwtVerificationError,
+    decode_disclosures,
     disclosure_digest,
+    make_presentation,
     parse_presentation,
     verify_presentation,
 )
-from eudi_connect.core.sdjwt._disclosures import (
+from eudi_connect.core.sdjwt.disclosures import (
     array_element_disclosure,
     decode_disclosure,
     object_disclosure,

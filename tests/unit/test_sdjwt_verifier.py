@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePrivateKey
 
-from eudi_connect.core.holder import decode_disclosures, make_presentation
 from eudi_connect.core.jose import (
     SigningKey,
     b64url_encode,
@@ -26,7 +25,9 @@ from eudi_connect.core.jose import (
 from eudi_connect.core.sdjwt import (
     SdJwtVerificationError,
     VerifiedCredential,
+    decode_disclosures,
     issue_sd_jwt_vc,
+    make_presentation,
     parse_presentation,
     verify_presentation,
 )

@@ -22,7 +22,7 @@ from ._common import (
     SD_JWT_VC_TYP,
     SD_KEY,
 )
-from ._disclosures import (
+from .disclosures import (
     SaltSource,
     array_element_disclosure,
     b64url,

@@ -33,8 +33,8 @@ from ._common import (
     SD_KEY,
     SdJwtVerificationError,
 )
-from ._disclosures import decode_contents, disclosure_digest, sd_hash
 from ._parse import ParsedPresentation, check_jws_header
+from .disclosures import decode_contents, disclosure_digest, sd_hash
 
 #: Nesting bound for the processed payload. Disclosures can nest inside one another, so
 #: without a bound a long chain of them would exhaust the interpreter's stack.
