@@ -47,7 +47,7 @@ __all__ = [
     "make_issuer_certificate",
     "validate_chain",
 ]
-#: How a chain problem reads in mdoc's vocabulary.
+#: How a chain problem reads as an mdoc verdict (no anchor above it: an unknown issuer key).
 _REASON_OF: dict[ChainProblem, Reason] = {
     ChainProblem.MALFORMED: Reason.MALFORMED,
     ChainProblem.UNTRUSTED: Reason.UNKNOWN_ISSUER_KEY,
