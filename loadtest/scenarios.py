@@ -38,8 +38,8 @@ from eudi.connect.v1 import credential_service_pb2 as pb
 from eudi.connect.v1 import credential_service_pb2_grpc as pb_grpc
 from google.protobuf import struct_pb2
 
-from eudi_connect.core.holder import make_presentation
 from eudi_connect.core.jose import generate_p256_key, public_jwk
+from eudi_connect.core.sdjwt import make_presentation
 from eudi_connect.core.templates import PID_EXAMPLE_SUBJECT
 
 if TYPE_CHECKING:

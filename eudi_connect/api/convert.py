@@ -10,8 +10,8 @@ from typing import Any
 from eudi.connect.v1 import credential_service_pb2 as pb
 from google.protobuf import struct_pb2, timestamp_pb2
 
-from eudi_connect.core.sdjwt import VerificationFailureReason
 from eudi_connect.core.status_list import TokenStatus
+from eudi_connect.core.verdicts import VerificationFailureReason
 from eudi_connect.errors import InvalidArgumentError
 
 MAX_STRUCT_DEPTH = 16

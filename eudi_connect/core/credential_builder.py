@@ -22,8 +22,9 @@ from eudi_connect.core.mdoc import (
     issue_mdoc,
     to_mdoc_namespaces,
 )
-from eudi_connect.core.sdjwt import StatusReference, issue_sd_jwt_vc
+from eudi_connect.core.sdjwt import issue_sd_jwt_vc
 from eudi_connect.core.templates import CredentialTemplate, TemplateEnvironment
+from eudi_connect.core.verdicts import StatusReference
 from eudi_connect.errors import InvalidArgumentError
 
 

@@ -16,8 +16,8 @@ from typing import Any
 from eudi_connect.core.credential_builder import CredentialDraft, SharedRenders, sign_draft
 from eudi_connect.core.formats import FORMATS, MDOC_FORMAT, SD_JWT_VC_FORMAT
 from eudi_connect.core.jose import InvalidJwkError, SigningKey, public_jwk, public_key_from_jwk
-from eudi_connect.core.sdjwt import StatusReference
 from eudi_connect.core.templates import CredentialTemplate
+from eudi_connect.core.verdicts import StatusReference
 from eudi_connect.errors import EudiConnectError, InvalidArgumentError
 from eudi_connect.monitoring.performance_metrics import measure_operation_time
 from eudi_connect.services.keys import KeyService

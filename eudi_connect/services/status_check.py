@@ -22,8 +22,6 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
 
-from eudi_connect.core.sdjwt import StatusReference
-from eudi_connect.core.sdjwt import VerificationFailureReason as Reason
 from eudi_connect.core.status_list import (
     DEFAULT_MAX_BYTES,
     StatusListError,
@@ -31,6 +29,8 @@ from eudi_connect.core.status_list import (
     decode_status_list_token,
 )
 from eudi_connect.core.trust import decode_x5c
+from eudi_connect.core.verdicts import StatusReference
+from eudi_connect.core.verdicts import VerificationFailureReason as Reason
 from eudi_connect.core.x509_chain import ChainError, ChainPolicy, validate_path
 from eudi_connect.services.fetch import FetchError, FetchProblem
 from eudi_connect.services.foreign_status import ForeignStatusLists

@@ -33,16 +33,14 @@ from eudi_connect.core.mdoc import (
     verify_device_authentication,
 )
 from eudi_connect.core.sdjwt import (
-    Check,
     ParsedPresentation,
     SdJwtVerificationError,
-    StatusReference,
-    VerificationFailureReason,
     parse_presentation,
     verify_presentation,
 )
 from eudi_connect.core.status_list import TokenStatus
 from eudi_connect.core.trust import certificate_der, certificate_names_issuer, x5c_signer_key
+from eudi_connect.core.verdicts import Check, StatusReference, VerificationFailureReason
 from eudi_connect.core.x509_chain import HAIP_POLICY, MDOC_POLICY, ChainError, ChainProblem
 from eudi_connect.errors import InvalidArgumentError
 from eudi_connect.services.keys import KeyService
@@ -457,7 +455,7 @@ class VerificationService:
                     clock_skew_seconds=skew,
                 )
             except MdocVerificationError as error:
-                failure = Reason(error.failure.value)
+                failure = error.failure
                 failed = _MDOC_CHECK_OF.get(failure, Check.FORMAT)
                 for step in (
                     _MDOC_STEPS[: _MDOC_STEPS.index(failed)]
@@ -520,7 +518,7 @@ class VerificationService:
         try:
             verify_device_authentication(opened.document, verified, transcript)
         except MdocVerificationError as error:
-            raise _Refused(Check.KEY_BINDING, Reason(error.failure.value), error.detail) from error
+            raise _Refused(Check.KEY_BINDING, error.failure, error.detail) from error
         run.found["key_binding_verified"] = True
         source = "given" if command.mdoc_session_transcript else "OpenID4VP"
         run.passed(Check.KEY_BINDING, f"device signature over the {source} session transcript")

@@ -21,7 +21,6 @@ from eudi.connect.v1 import trust_service_pb2_grpc as trust_grpc
 from google.protobuf import json_format
 
 from eudi_connect.api.convert import dict_to_struct
-from eudi_connect.core.holder import make_presentation
 from eudi_connect.core.jose import (
     SigningKey,
     b64url_encode,
@@ -31,8 +30,9 @@ from eudi_connect.core.jose import (
     sign_jws,
 )
 from eudi_connect.core.keys import MasterKey
-from eudi_connect.core.sdjwt import StatusReference
+from eudi_connect.core.sdjwt import make_presentation
 from eudi_connect.core.templates import PID_EXAMPLE_SUBJECT
+from eudi_connect.core.verdicts import StatusReference
 from eudi_connect.services.app import Services, open_services
 from eudi_connect.services.fetch import FetchSettings
 from eudi_connect.services.settings import ServiceSettings

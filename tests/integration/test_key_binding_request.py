@@ -15,8 +15,8 @@ import grpc
 import pytest
 from eudi.connect.v1 import credential_service_pb2 as pb
 
-from eudi_connect.core.holder import make_presentation
 from eudi_connect.core.jose import generate_p256_key, public_jwk
+from eudi_connect.core.sdjwt import make_presentation
 
 from .client_helpers import pid_request
 from .processes import CLI

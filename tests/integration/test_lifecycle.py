@@ -11,8 +11,8 @@ import pytest
 from eudi.connect.v1 import credential_service_pb2 as pb
 from eudi.connect.v1 import credential_service_pb2_grpc as pb_grpc
 
-from eudi_connect.core.holder import make_presentation
 from eudi_connect.core.jose import generate_p256_key, public_jwk
+from eudi_connect.core.sdjwt import make_presentation
 from eudi_connect.core.status_list import TokenStatus
 from eudi_connect.core.templates import PID_EXAMPLE_SUBJECT
 

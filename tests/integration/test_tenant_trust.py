@@ -12,7 +12,7 @@ from cryptography import x509
 from eudi.connect.v1 import credential_service_pb2 as pb
 
 from eudi_connect.core.jose import generate_p256_key, public_jwk
-from eudi_connect.core.sdjwt import StatusReference
+from eudi_connect.core.verdicts import StatusReference
 
 from .client_helpers import issue_pid_mdoc, pid_request
 from .conftest import Tenant

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from eudi_connect.core.holder import Disclosure, decode_disclosures, make_presentation
 from eudi_connect.core.jose import (
     SigningKey,
     b64url_encode,
@@ -17,7 +16,14 @@ from eudi_connect.core.jose import (
     public_jwk,
     split_jws,
 )
-from eudi_connect.core.sdjwt import issue_sd_jwt_vc, parse_presentation, verify_presentation
+from eudi_connect.core.sdjwt import (
+    Disclosure,
+    decode_disclosures,
+    issue_sd_jwt_vc,
+    make_presentation,
+    parse_presentation,
+    verify_presentation,
+)
 
 NOW = 1_700_000_000
 ISSUER_KEY = SigningKey("k-1", generate_p256_key())

@@ -16,7 +16,6 @@ from eudi_connect.core.mdoc import (
     MDOC_DOCUMENT_SIGNER_EKU,
     PID_DOCTYPE,
     PID_NAMESPACE,
-    MdocFailureReason,
     MdocVerificationError,
     TrustAnchor,
     ValidityInfo,
@@ -26,7 +25,7 @@ from eudi_connect.core.mdoc import (
     validate_chain,
     verify_mdoc,
 )
-from eudi_connect.core.sdjwt import VerificationFailureReason
+from eudi_connect.core.verdicts import VerificationFailureReason
 
 NOW = datetime(2025, 6, 1, tzinfo=UTC)
 YEAR = timedelta(days=365)
@@ -182,7 +181,7 @@ def test_own_certificate_outside_its_validity_is_invalid(
     own_certificate: bytes, offset: timedelta
 ) -> None:
     reason = _reason([own_certificate], [own_certificate], at=NOW + offset)
-    assert reason == MdocFailureReason.CERTIFICATE_INVALID
+    assert reason == VerificationFailureReason.CERTIFICATE_INVALID
 
 
 def test_a_signer_issued_by_a_configured_root_is_trusted(
@@ -218,7 +217,7 @@ def test_a_path_longer_than_the_roots_path_length_is_invalid(
     middle = _certificate(middle_key, "Middle", issuer_key=root_key, issuer="Strict Root", ca=True)
     signer = _certificate(generate_p256_key(), "Signer", issuer_key=middle_key, issuer="Middle")
     reason = _reason([_der(signer), _der(middle)], [strict_root])
-    assert reason == MdocFailureReason.CERTIFICATE_INVALID
+    assert reason == VerificationFailureReason.CERTIFICATE_INVALID
 
 
 def test_a_forged_root_with_the_right_name_but_another_key_is_unknown(
@@ -234,20 +233,20 @@ def test_an_expired_root_makes_the_chain_invalid(root_key: ec.EllipticCurvePriva
         root_key, "Old Root", ca=True, not_before=NOW - 2 * YEAR, not_after=NOW - YEAR
     )
     signer = _certificate(generate_p256_key(), "Signer", issuer_key=root_key, issuer="Old Root")
-    assert _reason([_der(signer)], [old_root]) == MdocFailureReason.CERTIFICATE_INVALID
+    assert _reason([_der(signer)], [old_root]) == VerificationFailureReason.CERTIFICATE_INVALID
 
 
 def test_an_anchor_that_is_not_a_ca_cannot_issue(root_key: ec.EllipticCurvePrivateKey) -> None:
     for ca_flag in (False, None):
         not_a_ca = _certificate(root_key, "Plain", ca=ca_flag)
         signer = _certificate(generate_p256_key(), "Signer", issuer_key=root_key, issuer="Plain")
-        assert _reason([_der(signer)], [not_a_ca]) == MdocFailureReason.CERTIFICATE_INVALID
+        assert _reason([_der(signer)], [not_a_ca]) == VerificationFailureReason.CERTIFICATE_INVALID
 
 
 def test_a_trusted_signer_needs_a_p256_key(root_key: ec.EllipticCurvePrivateKey) -> None:
     p384 = ec.generate_private_key(ec.SECP384R1())
     signer = _certificate(p384, "P-384 Signer")
-    assert _reason([_der(signer)], [signer]) == MdocFailureReason.CERTIFICATE_INVALID
+    assert _reason([_der(signer)], [signer]) == VerificationFailureReason.CERTIFICATE_INVALID
 
 
 def test_undecodable_or_empty_chains_are_malformed(own_certificate: bytes) -> None:

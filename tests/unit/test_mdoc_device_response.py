@@ -43,7 +43,7 @@ from eudi_connect.core.mdoc import (
     openid4vp_session_transcript,
     verify_device_response,
 )
-from eudi_connect.core.sdjwt import VerificationFailureReason as Reason
+from eudi_connect.core.verdicts import VerificationFailureReason as Reason
 from tests.unit.mdoc_fixtures import ES256_HEADER, SIGNED, issuer_certificate
 
 NOW = SIGNED + timedelta(days=1)

@@ -36,7 +36,7 @@ from eudi_connect.core.mdoc import (
     ValidityInfo,
     issue_mdoc,
 )
-from eudi_connect.core.sdjwt import StatusReference
+from eudi_connect.core.verdicts import StatusReference
 from eudi_connect.errors import ConfigurationError
 from tests.unit.mdoc_fixtures import SIGNED, issuer_certificate
 

@@ -31,7 +31,6 @@ from eudi_connect.core.mdoc import (
     PID_DOCTYPE,
     PID_NAMESPACE,
     IssuedMdoc,
-    MdocFailureReason,
     MdocVerificationError,
     ValidityInfo,
     VerifiedMdoc,
@@ -39,8 +38,8 @@ from eudi_connect.core.mdoc import (
     verify_issuer_signed,
     verify_mdoc,
 )
-from eudi_connect.core.sdjwt import StatusReference
-from eudi_connect.core.sdjwt import VerificationFailureReason as Reason
+from eudi_connect.core.verdicts import StatusReference
+from eudi_connect.core.verdicts import VerificationFailureReason as Reason
 from tests.unit.mdoc_fixtures import ES256_HEADER, SIGNED, issuer_certificate
 
 NOW = SIGNED + timedelta(days=1)
@@ -508,7 +507,7 @@ def test_a_wrong_doc_type_is_refused(issued: IssuedMdoc, certificate: bytes) -> 
 def test_an_expired_issuer_certificate_is_invalid(issued: IssuedMdoc, certificate: bytes) -> None:
     later = SIGNED + timedelta(days=400)  # the chain is checked before the MSO window
     failure = _failure(issued.issuer_signed, certificate, now=later)
-    assert failure == MdocFailureReason.CERTIFICATE_INVALID
+    assert failure == Reason.CERTIFICATE_INVALID
 
 
 def test_an_issuer_nobody_configured_is_unknown(issued: IssuedMdoc) -> None:
@@ -573,7 +572,7 @@ def _only_typed_errors(call: Callable[[], object]) -> None:
         failure = exc.failure
     else:
         return
-    assert isinstance(failure, Reason | MdocFailureReason)
+    assert isinstance(failure, Reason)
 
 
 @settings(max_examples=300, deadline=None)

@@ -19,9 +19,13 @@ from sd_jwt.holder import SDJWTHolder
 from sd_jwt.issuer import SDJWTIssuer
 from sd_jwt.verifier import SDJWTVerifier
 
-from eudi_connect.core.holder import make_presentation
 from eudi_connect.core.jose import SigningKey, generate_p256_key, public_jwk
-from eudi_connect.core.sdjwt import issue_sd_jwt_vc, parse_presentation, verify_presentation
+from eudi_connect.core.sdjwt import (
+    issue_sd_jwt_vc,
+    make_presentation,
+    parse_presentation,
+    verify_presentation,
+)
 from tests.unit.sdjwt_fixtures import AUD, ISSUER, PID_CLAIMS, VCT
 
 NONCE = "5kbmLe9tM6s"

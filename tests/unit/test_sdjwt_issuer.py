@@ -20,7 +20,8 @@ from eudi_connect.core.jose import (
     public_jwk,
     split_jws,
 )
-from eudi_connect.core.sdjwt import StatusReference, issue_sd_jwt_vc, random_salt
+from eudi_connect.core.sdjwt import issue_sd_jwt_vc, random_salt
+from eudi_connect.core.verdicts import StatusReference
 from tests.unit.sdjwt_fixtures import PID_CLAIMS
 
 NOW = 1_700_000_000
@@ -336,10 +337,10 @@ def test_default_salts_stay_unique_across_batches(signing_key: SigningKey) -> No
 
 def test_pure_python_json_fallback_gives_same_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
     """Without the C accelerator the encoder falls back to json's, with identical output."""
-    from eudi_connect.core.sdjwt import _disclosures
+    from eudi_connect.core.sdjwt import disclosures
 
     value = {"b": [1, 2.5, None, True], "a": 'Möbius \u2028 "q"', "c": {"d": -0.0}}
-    fast = _disclosures.encode_json(value)
-    monkeypatch.setattr(_disclosures, "_C_ENCODER", None)
-    assert _disclosures.encode_json(value) == fast
+    fast = disclosures.encode_json(value)
+    monkeypatch.setattr(disclosures, "_C_ENCODER", None)
+    assert disclosures.encode_json(value) == fast
     assert fast == json.dumps(value, separators=(",", ":"), ensure_ascii=False)

@@ -11,7 +11,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from eudi_connect.core.holder import make_presentation
 from eudi_connect.core.jose import (
     SigningKey,
     b64url_encode,
@@ -22,11 +21,12 @@ from eudi_connect.core.jose import (
 )
 from eudi_connect.core.sdjwt import (
     SdJwtVerificationError,
-    VerificationFailureReason,
     issue_sd_jwt_vc,
+    make_presentation,
     parse_presentation,
     verify_presentation,
 )
+from eudi_connect.core.verdicts import VerificationFailureReason
 
 R = VerificationFailureReason
 NOW = 1_700_000_000

@@ -13,20 +13,21 @@ from typing import Any
 
 import pytest
 
-from eudi_connect.core.holder import decode_disclosures, make_presentation
 from eudi_connect.core.jose import public_key_from_jwk
 from eudi_connect.core.sdjwt import (
     SdJwtVerificationError,
-    VerificationFailureReason,
+    decode_disclosures,
     disclosure_digest,
+    make_presentation,
     parse_presentation,
     verify_presentation,
 )
-from eudi_connect.core.sdjwt._disclosures import (
+from eudi_connect.core.sdjwt.disclosures import (
     array_element_disclosure,
     decode_disclosure,
     object_disclosure,
 )
+from eudi_connect.core.verdicts import VerificationFailureReason
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "sdjwt"
 DISCLOSURES = json.loads((FIXTURES / "rfc9901_disclosures.json").read_text(encoding="utf-8"))

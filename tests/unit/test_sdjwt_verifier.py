@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePrivateKey
 
-from eudi_connect.core.holder import decode_disclosures, make_presentation
 from eudi_connect.core.jose import (
     SigningKey,
     b64url_encode,
@@ -25,13 +24,14 @@ from eudi_connect.core.jose import (
 )
 from eudi_connect.core.sdjwt import (
     SdJwtVerificationError,
-    StatusReference,
-    VerificationFailureReason,
     VerifiedCredential,
+    decode_disclosures,
     issue_sd_jwt_vc,
+    make_presentation,
     parse_presentation,
     verify_presentation,
 )
+from eudi_connect.core.verdicts import StatusReference, VerificationFailureReason
 from tests.unit.sdjwt_fixtures import AUD, ISSUER, PID_CLAIMS, VCT
 
 R = VerificationFailureReason

@@ -21,12 +21,10 @@ from eudi_connect.core.jose import (
     split_jws,
 )
 from eudi_connect.core.sdjwt import (
-    Check,
     SdJwtVerificationError,
     parse_presentation,
     verify_presentation,
 )
-from eudi_connect.core.sdjwt import VerificationFailureReason as Reason
 from eudi_connect.core.status_list import (
     StatusList,
     StatusListError,
@@ -40,6 +38,8 @@ from eudi_connect.core.trust import (
     load_jwks,
     x5c_signer_key,
 )
+from eudi_connect.core.verdicts import Check
+from eudi_connect.core.verdicts import VerificationFailureReason as Reason
 from eudi_connect.core.x509_chain import ChainError, ChainProblem
 from tests.integration.foreign_issuer import der, make_certificate, make_pki
 

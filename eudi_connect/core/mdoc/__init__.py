@@ -21,7 +21,7 @@ from .device_response import (
     verify_device_authentication,
     verify_device_response,
 )
-from .errors import FailureReason, MdocFailureReason, MdocIssuanceError, MdocVerificationError
+from .errors import MdocIssuanceError, MdocVerificationError
 from .issuer import IssuedMdoc, RandomSource, issue_mdoc
 from .key_authorizations import KeyAuthorizations
 from .mappings import (
@@ -62,10 +62,8 @@ __all__ = [
     "PID_MAPPING",
     "PID_NAMESPACE",
     "CertificateAuthority",
-    "FailureReason",
     "IssuedMdoc",
     "KeyAuthorizations",
-    "MdocFailureReason",
     "MdocIssuanceError",
     "MdocMapping",
     "MdocVerificationError",

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from eudi_connect.core.jose import SigningKey
-from eudi_connect.core.sdjwt import VerificationFailureReason as Reason
+from eudi_connect.core.verdicts import VerificationFailureReason as Reason
 from eudi_connect.core.x509_chain import (
     MAX_INTERMEDIATES,
     MDOC_POLICY,
@@ -32,7 +32,7 @@ from eudi_connect.core.x509_chain import (
 )
 
 from ._cbor import utc_seconds
-from .errors import FailureReason, MdocFailureReason, MdocVerificationError
+from .errors import MdocVerificationError
 
 #: ISO/IEC 18013-5 Annex B extended key usage of a document signer (id-mdl-kp-mdlDS).
 MDOC_DOCUMENT_SIGNER_EKU = x509.ObjectIdentifier("1.0.18013.5.1.2")
@@ -47,11 +47,11 @@ __all__ = [
     "make_issuer_certificate",
     "validate_chain",
 ]
-#: How a chain problem reads in mdoc's vocabulary.
-_REASON_OF: dict[ChainProblem, FailureReason] = {
+#: How a chain problem reads as an mdoc verdict (no anchor above it: an unknown issuer key).
+_REASON_OF: dict[ChainProblem, Reason] = {
     ChainProblem.MALFORMED: Reason.MALFORMED,
     ChainProblem.UNTRUSTED: Reason.UNKNOWN_ISSUER_KEY,
-    ChainProblem.INVALID: MdocFailureReason.CERTIFICATE_INVALID,
+    ChainProblem.INVALID: Reason.CERTIFICATE_INVALID,
 }
 
 

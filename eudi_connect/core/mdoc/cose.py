@@ -14,7 +14,7 @@ import cbor2
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from eudi_connect.core.jose import es256_sign, es256_verify
-from eudi_connect.core.sdjwt import VerificationFailureReason as Reason
+from eudi_connect.core.verdicts import VerificationFailureReason as Reason
 
 from . import _cbor
 from .errors import MdocVerificationError

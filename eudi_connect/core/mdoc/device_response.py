@@ -17,7 +17,7 @@ from typing import Any
 import cbor2
 
 from eudi_connect.core.jose import InvalidJwkError, public_key_from_jwk
-from eudi_connect.core.sdjwt import VerificationFailureReason as Reason
+from eudi_connect.core.verdicts import VerificationFailureReason as Reason
 
 from . import _cbor
 from .certificates import TrustAnchor

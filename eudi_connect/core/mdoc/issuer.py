@@ -15,7 +15,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from eudi_connect.core.jose import SigningKey, b64url_encode
-from eudi_connect.core.sdjwt import StatusReference
+from eudi_connect.core.verdicts import StatusReference
 from eudi_connect.errors import ConfigurationError
 
 from . import _cbor

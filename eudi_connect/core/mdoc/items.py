@@ -13,7 +13,7 @@ from typing import Any
 
 import cbor2
 
-from eudi_connect.core.sdjwt import VerificationFailureReason as Reason
+from eudi_connect.core.verdicts import VerificationFailureReason as Reason
 
 from . import _cbor
 from .errors import MdocVerificationError

@@ -14,8 +14,8 @@ from typing import Any
 
 import cbor2
 
-from eudi_connect.core.sdjwt import StatusReference
-from eudi_connect.core.sdjwt import VerificationFailureReason as Reason
+from eudi_connect.core.verdicts import StatusReference
+from eudi_connect.core.verdicts import VerificationFailureReason as Reason
 
 from . import _cbor
 from .cose_key import jwk_from_cose_key

@@ -17,8 +17,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from eudi_connect.core.jose import b64url_decode
-from eudi_connect.core.sdjwt import StatusReference
-from eudi_connect.core.sdjwt import VerificationFailureReason as Reason
+from eudi_connect.core.verdicts import StatusReference
+from eudi_connect.core.verdicts import VerificationFailureReason as Reason
 
 from . import _cbor
 from .certificates import TrustAnchor, validate_chain

@@ -11,6 +11,7 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from typing import Any
 
 from eudi_connect.core.jose import ES256, InvalidJwkError, SigningKey, encode_x5c, es256_sign
+from eudi_connect.core.verdicts import StatusReference
 
 from ._common import (
     ARRAY_DIGEST_KEY,
@@ -20,9 +21,8 @@ from ._common import (
     SD_ALG_KEY,
     SD_JWT_VC_TYP,
     SD_KEY,
-    StatusReference,
 )
-from ._disclosures import (
+from .disclosures import (
     SaltSource,
     array_element_disclosure,
     b64url,

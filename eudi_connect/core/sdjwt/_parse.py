@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from eudi_connect.core.jose import ALLOWED_ALGORITHMS, MalformedJwsError, split_jws
+from eudi_connect.core.verdicts import VerificationFailureReason as Reason
 
 from ._common import (
     ACCEPTED_SD_JWT_VC_TYPS,
     SdJwtVerificationError,
 )
-from ._common import VerificationFailureReason as Reason
 
 DEFAULT_MAX_LENGTH = 256 * 1024
 _BASE64URL = re.compile(r"[A-Za-z0-9_-]+")

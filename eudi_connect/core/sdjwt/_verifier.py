@@ -21,6 +21,8 @@ from eudi_connect.core.jose import (
     public_key_from_jwk,
     split_jws,
 )
+from eudi_connect.core.verdicts import Check, StatusReference
+from eudi_connect.core.verdicts import VerificationFailureReason as Reason
 
 from ._common import (
     ARRAY_DIGEST_KEY,
@@ -29,13 +31,10 @@ from ._common import (
     SD_ALG,
     SD_ALG_KEY,
     SD_KEY,
-    Check,
     SdJwtVerificationError,
-    StatusReference,
 )
-from ._common import VerificationFailureReason as Reason
-from ._disclosures import decode_contents, disclosure_digest, sd_hash
 from ._parse import ParsedPresentation, check_jws_header
+from .disclosures import decode_contents, disclosure_digest, sd_hash
 
 #: Nesting bound for the processed payload. Disclosures can nest inside one another, so
 #: without a bound a long chain of them would exhaust the interpreter's stack.

@@ -12,11 +12,11 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePrivateKey
 
 from eudi_connect.core.jose import MalformedJwsError, sign_jws, split_jws
-from eudi_connect.core.sdjwt import KB_JWT_TYP, Disclosure
-from eudi_connect.core.sdjwt._common import ARRAY_DIGEST_KEY, SD_ALG, SD_ALG_KEY, SD_KEY
-from eudi_connect.core.sdjwt._disclosures import decode_disclosure, sd_hash
 
-__all__ = ["Disclosure", "decode_disclosures", "make_presentation"]
+from ._common import ARRAY_DIGEST_KEY, KB_JWT_TYP, SD_ALG, SD_ALG_KEY, SD_KEY
+from .disclosures import Disclosure, decode_disclosure, sd_hash
+
+__all__ = ["decode_disclosures", "make_presentation"]
 
 
 def _split(credential: str) -> tuple[str, list[str]]:
