@@ -24,7 +24,7 @@ from eudi.connect.v1 import trust_service_pb2_grpc as trust_grpc
 
 from eudi_connect.cli.main import build_parser
 from eudi_connect.core.keys import MasterKey
-from eudi_connect.core.sdjwt import StatusReference
+from eudi_connect.core.verdicts import StatusReference
 from eudi_connect.services.app import Services, open_services
 from eudi_connect.services.fetch import FetchSettings
 from eudi_connect.services.settings import ServiceSettings

@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 
-from eudi_connect.core.holder import make_presentation
 from eudi_connect.core.jose import SigningKey, generate_p256_key
 from eudi_connect.core.oid4vp import (
     MatchFailure,
@@ -20,7 +19,12 @@ from eudi_connect.core.oid4vp import (
     match_query,
     parse_dcql,
 )
-from eudi_connect.core.sdjwt import issue_sd_jwt_vc, parse_presentation, verify_presentation
+from eudi_connect.core.sdjwt import (
+    issue_sd_jwt_vc,
+    make_presentation,
+    parse_presentation,
+    verify_presentation,
+)
 from tests.unit import oid4vp_examples as examples
 from tests.unit.sdjwt_fixtures import ISSUER, PID_CLAIMS
 

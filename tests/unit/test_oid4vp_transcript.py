@@ -29,7 +29,7 @@ from eudi_connect.core.oid4vp import (
     redirect_session_transcript,
     thumbprint_bytes,
 )
-from eudi_connect.core.sdjwt import VerificationFailureReason
+from eudi_connect.core.verdicts import VerificationFailureReason
 from eudi_connect.errors import InvalidArgumentError
 from tests.unit.mdoc_fixtures import SIGNED, issuer_certificate
 
