@@ -35,8 +35,10 @@ FULL_NAMES = {
     VERIFY_BATCH: "/eudi.connect.v1.CredentialService/VerifyCredentialBatch",
     WATCH: "/grpc.health.v1.Health/Watch",
 }
-# Far more than a client reads before it walks away: the server is always mid-stream.
+# Far more than a client reads before it walks away: the server is always mid-stream. A
+# streamed request sends more, so that the server is also mid-way through reading it.
 ISSUE_ITEMS = 1000
+STREAMED_ITEMS = 3000
 VERIFY_ITEMS = 1000
 RESULTS_BEFORE_READY = 5
 
@@ -57,10 +59,10 @@ def open_call(
     *,
     tag: str,
     timeout: float | None = None,
-    count: int = ISSUE_ITEMS,
+    count: int | None = None,
 ) -> Any:
     """Starts one long streaming call of `method`; `tag` makes its request ids unique;
-    `count` is the number of credentials to issue."""
+    `count` is the number of credentials to issue (by default, many)."""
     metadata = (("x-api-key", given.api_key),)
     stub = pb_grpc.CredentialServiceStub(channel)
     subject = struct_pb2.Struct()
@@ -72,7 +74,7 @@ def open_call(
         )
 
     if method == ISSUE_BATCH:
-        items = [issue_request(i) for i in range(count)]
+        items = [issue_request(i) for i in range(count or ISSUE_ITEMS)]
         return stub.IssueCredentialBatch(
             pb.IssueCredentialBatchRequest(items=pb.IssueCredentialBatchItems(items=items)),
             metadata=metadata,
@@ -81,7 +83,7 @@ def open_call(
     if method == ISSUE_STREAM:
 
         async def requests() -> AsyncIterator[pb.IssueCredentialRequest]:
-            for i in range(count):
+            for i in range(count or STREAMED_ITEMS):
                 yield issue_request(i)
 
         return stub.IssueCredentialStream(requests(), metadata=metadata, timeout=timeout)
