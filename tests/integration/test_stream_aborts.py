@@ -134,6 +134,16 @@ def record(served: Served, method: str, results: list[Any]) -> None:
     served.reported.update(filter(None, map(credential_id, results)))
 
 
+async def died(served: Served, error: grpc.aio.AioRpcError) -> None:
+    """Fails plainly when `error` came from the server's death (it may take a moment to
+    exit after its connections drop)."""
+    try:
+        code = await asyncio.to_thread(served.process.wait, 2)
+    except subprocess.TimeoutExpired:
+        return
+    raise AssertionError(f"the server died (exit {code})") from error
+
+
 def deadline_codes(method: str) -> set[grpc.StatusCode]:
     """The status a client sees when its deadline ends a `method` call. grpc's client says
     INTERNAL ("Internal error from Core") when the deadline stops it while it is still
@@ -157,6 +167,7 @@ async def walk_away(served: Served, channel: grpc.aio.Channel, method: str, mode
             if len(results) >= wanted:
                 break
     except grpc.aio.AioRpcError as error:
+        await died(served, error)
         # A busy machine may let the deadline pass before the first few results.
         if mode != "deadline" or error.code() not in deadline_codes(method):
             raise
