@@ -111,16 +111,23 @@ def guard_handler(handler: Handler, before: Before | None) -> Handler:
 
     def stream(inner: StreamBehavior) -> StreamBehavior:
         async def guarded(request: Any, context: Context) -> AsyncGenerator[Any, None]:
+            consumer_left = False
             try:
                 if before is not None:
                     await before(context)
                 _refuse_malformed(request)
                 async with contextlib.aclosing(inner(request, context)) as items:
                     async for item in items:
-                        yield item
+                        try:
+                            yield item
+                        except GeneratorExit:
+                            consumer_left = True
+                            raise
             except grpc.aio.AbortError:
                 raise
             except Exception as exc:
+                if consumer_left:
+                    raise  # a failed clean-up: nobody is left to tell, the driver logs it
                 await abort_with(context, exc)
 
         return guarded
