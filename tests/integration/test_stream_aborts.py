@@ -84,7 +84,10 @@ class Served:
     log_path: Path
     input_file: Path
     reported: set[str] = field(default_factory=set)
+    # Streaming calls made, and those of them that sent a result (so surely ran a handler:
+    # a deadline may end a call on a busy machine before the server started it).
     calls: Counter[str] = field(default_factory=Counter)
+    answered: Counter[str] = field(default_factory=Counter)
 
     @property
     def metadata(self) -> tuple[tuple[str, str], ...]:
@@ -131,6 +134,7 @@ def server_spans(exports: list[bytes]) -> Counter[str]:
 
 def record(served: Served, method: str, results: list[Any]) -> None:
     served.calls[method] += 1
+    served.answered[method] += bool(results)
     served.reported.update(filter(None, map(credential_id, results)))
 
 
@@ -205,6 +209,7 @@ async def killed_client(served: Served, tag: str) -> None:
         await client.wait()
     for method, credentials in results.items():
         served.calls[method] += 1
+        served.answered[method] += bool(credentials)
         served.reported.update(c for c in credentials if c != "-")
 
 
@@ -305,9 +310,11 @@ async def test_abandoned_streams_leave_the_server_whole(
         assert not errors, errors
         access = Counter(e["method"] for e in entries if e.get("logger") == "eudi_connect.access")
         for method in STREAMING_METHODS:
-            assert access[FULL_NAMES[method]] == served.calls[method], method
+            logged = access[FULL_NAMES[method]]
+            assert served.answered[method] <= logged <= served.calls[method], method
         if server_kind.traced:
             spans = server_spans(exports)
             for method in STREAMING_METHODS:
                 if method != WATCH:  # health is not traced
-                    assert spans[FULL_NAMES[method]] == served.calls[method], method
+                    ended = spans[FULL_NAMES[method]]
+                    assert served.answered[method] <= ended <= served.calls[method], method
