@@ -182,3 +182,22 @@ async def test_streamed_request_that_does_not_parse(
         pid_request().SerializeToString(), metadata=tenant.metadata, timeout=30
     )
     assert pb.IssueCredentialResponse.FromString(issued).credential_id
+
+
+async def test_public_streamed_request_that_does_not_parse(channel: grpc.aio.Channel) -> None:
+    """Server reflection, a public stream, refuses an unparsable message the same way."""
+
+    async def requests() -> AsyncIterator[bytes]:
+        yield CORRUPT
+
+    call = channel.stream_stream(
+        "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+        request_serializer=None,
+        response_deserializer=None,
+    )(requests(), timeout=10)
+
+    async def drain() -> None:
+        async for _ in call:
+            raise AssertionError("an answer to an unparsable request")
+
+    await expect_error(drain(), grpc.StatusCode.INVALID_ARGUMENT, "MALFORMED_REQUEST")
