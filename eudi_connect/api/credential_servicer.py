@@ -1,8 +1,13 @@
-"""CredentialService: converts messages, calls the services, converts back. Nothing else."""
+"""CredentialService: converts messages, calls the services, converts back. Nothing else.
+
+A streaming method closes the service stream it iterates when it is closed itself, so the
+pipeline's clean-up runs in the call's task (see `eudi_connect.api.streams`).
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+import contextlib
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable
 from typing import Any
 
 import grpc
@@ -113,21 +118,24 @@ class CredentialServicer(pb_grpc.CredentialServiceServicer):
             # Converted group by group as the pipeline asks for them, so the first group is
             # signing while the rest of a large request is still being read.
             items = (batch_item(i, r) for i, r in enumerate(request.items.items))
-        async for result in self._batch.issue(current_tenant(), self._batch.groups_of(items)):
-            yield batch_result(result)
+        issued = self._batch.issue(current_tenant(), self._batch.groups_of(items))
+        async with contextlib.aclosing(issued) as results:
+            async for result in results:
+                yield batch_result(result)
 
     async def IssueCredentialStream(
         self, request_iterator: AsyncIterator[pb.IssueCredentialRequest], context: Context
     ) -> AsyncIterator[pb.IssueCredentialBatchResult]:
-        async def items() -> AsyncIterator[BatchItem]:
+        async def items() -> AsyncGenerator[BatchItem, None]:
             index = 0
             async for request in request_iterator:
                 yield batch_item(index, request)
                 index += 1
 
-        groups = self._batch.groups_from_stream(items())
-        async for result in self._batch.issue(current_tenant(), groups):
-            yield batch_result(result)
+        issued = self._batch.issue(current_tenant(), self._batch.groups_from_stream(items()))
+        async with contextlib.aclosing(issued) as results:
+            async for result in results:
+                yield batch_result(result)
 
     async def IssueCredential(
         self, request: pb.IssueCredentialRequest, context: Context
@@ -149,12 +157,15 @@ class CredentialServicer(pb_grpc.CredentialServiceServicer):
         if len(request.items) > MAX_VERIFY_BATCH_ITEMS:
             raise too_many_items(MAX_VERIFY_BATCH_ITEMS)
         commands = [verify_command(item) for item in request.items]
-        verification = self._services.verification
-        async for index, outcome in verification.verify_many(current_tenant(), commands):
-            if isinstance(outcome, EudiConnectError):
-                yield pb.VerifyCredentialBatchResult(index=index, error=rich_status(outcome))
-            else:
-                yield pb.VerifyCredentialBatchResult(index=index, result=verify_response(outcome))
+        verified = self._services.verification.verify_many(current_tenant(), commands)
+        async with contextlib.aclosing(verified) as outcomes:
+            async for index, outcome in outcomes:
+                if isinstance(outcome, EudiConnectError):
+                    yield pb.VerifyCredentialBatchResult(index=index, error=rich_status(outcome))
+                else:
+                    yield pb.VerifyCredentialBatchResult(
+                        index=index, result=verify_response(outcome)
+                    )
 
     async def RevokeCredential(
         self, request: pb.RevokeCredentialRequest, context: Context

@@ -9,8 +9,9 @@ put in the call's context is there to read once the inner behaviour has finished
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from time import perf_counter
 from typing import Any
 
@@ -60,8 +61,9 @@ def _peer(context: Context) -> str | None:
     """The peer, read while the call is surely alive.
 
     Why at the start: grpcio 1.85 (up to 1.85.3, the newest release) crashes the whole
-    process with a segmentation fault when `context.peer()` is called after a
-    server-streaming call was cancelled by its client. Nothing may read it later.
+    process with a segmentation fault when `context.peer()` is called once grpc.aio has
+    released the call, which a stream abandoned by its client used to reach from its
+    clean-up (see `eudi_connect.api.streams`). Nothing reads it later.
     """
     if not access_log.isEnabledFor(logging.INFO):
         return None
@@ -129,18 +131,19 @@ class _Observer:
         return observed
 
     def stream(self, inner: StreamBehavior) -> StreamBehavior:
-        async def observed(request: Any, context: Context) -> AsyncIterator[Any]:
+        async def observed(request: Any, context: Context) -> AsyncGenerator[Any, None]:
             started = perf_counter()
             peer = _peer(context)
             raised: BaseException | None = None
             items = 0
             first_item_ms: float | None = None
             try:
-                async for item in inner(request, context):
-                    if first_item_ms is None:
-                        first_item_ms = (perf_counter() - started) * 1000.0
-                    items += 1
-                    yield item
+                async with contextlib.aclosing(inner(request, context)) as stream:
+                    async for item in stream:
+                        if first_item_ms is None:
+                            first_item_ms = (perf_counter() - started) * 1000.0
+                        items += 1
+                        yield item
             except BaseException as exc:
                 raised = exc
                 raise

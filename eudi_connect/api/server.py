@@ -25,6 +25,7 @@ from eudi_connect.api.credential_servicer import CredentialServicer
 from eudi_connect.api.http_endpoints import HttpEndpoints
 from eudi_connect.api.interceptors import AuthInterceptor
 from eudi_connect.api.metrics_interceptor import MetricsInterceptor
+from eudi_connect.api.streams import ResponseStreamInterceptor
 from eudi_connect.api.template_servicer import TemplateServicer
 from eudi_connect.api.tls import server_credentials
 from eudi_connect.api.tracing import server_tracing_interceptor
@@ -93,9 +94,10 @@ class RunningServer:
 def _interceptors(
     services: Services, options: ServerOptions, telemetry: Telemetry
 ) -> list[grpc.aio.ServerInterceptor]:  # type: ignore[type-arg]
-    """Outermost first: the tracing span covers the whole call; metrics see the status
+    """Outermost first: response streams run in their call's task, whatever the layers
+    below do; the tracing span covers the whole call; metrics see the status
     authentication ends a call with."""
-    interceptors: list[grpc.aio.ServerInterceptor] = []  # type: ignore[type-arg]
+    interceptors: list[grpc.aio.ServerInterceptor] = [ResponseStreamInterceptor()]  # type: ignore[type-arg]
     if options.instrumentation:
         if telemetry.tracer_provider is not None:
             interceptors.append(server_tracing_interceptor(telemetry.tracer_provider))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, Iterable
 from dataclasses import dataclass
 
 from eudi_connect.errors import EudiConnectError, ResourceExhaustedError
@@ -82,16 +82,21 @@ class BatchIssuer:
         ]
 
     async def issue(
-        self, tenant_id: str, groups: AsyncIterator[list[BatchItem]]
-    ) -> AsyncIterator[BatchResult]:
-        """Yields each item's result in order, each only after its group committed."""
+        self, tenant_id: str, groups: AsyncGenerator[list[BatchItem], None]
+    ) -> AsyncGenerator[BatchResult, None]:
+        """Yields each item's result in order, each only after its group committed.
+
+        Closed early (the caller went away), it stops the groups in flight and closes
+        `groups`, before it returns: nothing of the call keeps running after it.
+        """
         in_flight: list[asyncio.Task[list[BatchResult]]] = []
         try:
-            async for group in groups:
-                in_flight.append(asyncio.ensure_future(self._issue_group(tenant_id, group)))
-                while len(in_flight) >= self._depth:
-                    for result in await in_flight.pop(0):
-                        yield result
+            async with contextlib.aclosing(groups):
+                async for group in groups:
+                    in_flight.append(asyncio.ensure_future(self._issue_group(tenant_id, group)))
+                    while len(in_flight) >= self._depth:
+                        for result in await in_flight.pop(0):
+                            yield result
             while in_flight:
                 for result in await in_flight.pop(0):
                     yield result
@@ -102,7 +107,7 @@ class BatchIssuer:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
 
-    async def groups_of(self, items: Iterable[BatchItem]) -> AsyncIterator[list[BatchItem]]:
+    async def groups_of(self, items: Iterable[BatchItem]) -> AsyncGenerator[list[BatchItem], None]:
         group: list[BatchItem] = []
         for item in items:
             group.append(item)
@@ -113,25 +118,31 @@ class BatchIssuer:
             yield group
 
     async def groups_from_stream(
-        self, items: AsyncIterator[BatchItem]
-    ) -> AsyncIterator[list[BatchItem]]:
+        self, items: AsyncGenerator[BatchItem, None]
+    ) -> AsyncGenerator[list[BatchItem], None]:
         """Groups a stream by what has arrived: a slow producer gets small groups (low
-        latency), a fast one full groups (high throughput)."""
+        latency), a fast one full groups (high throughput).
+
+        `items` is read by a task of its own; closing this generator stops that task and
+        closes `items` before it returns.
+        """
         queue: asyncio.Queue[BatchItem | None] = asyncio.Queue(maxsize=self.group_size * 2)
-        failure: list[BaseException] = []
+        failure: list[Exception] = []
 
         async def pump() -> None:
             count = 0
             try:
-                async for item in items:
-                    count += 1
-                    if count > self.max_items:
-                        raise too_many_items(self.max_items)
-                    await queue.put(item)
-            except BaseException as exc:
+                async with contextlib.aclosing(items):
+                    async for item in items:
+                        count += 1
+                        if count > self.max_items:
+                            raise too_many_items(self.max_items)
+                        await queue.put(item)
+            except Exception as exc:
                 failure.append(exc)
-            finally:
-                await queue.put(None)
+            # Not in a `finally`: once cancelled, the consumer is gone and waits for no end
+            # mark, and putting one into a full queue would wait for ever.
+            await queue.put(None)
 
         loop = asyncio.get_running_loop()
         reader = asyncio.ensure_future(pump())

@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 import signal
+import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
+from multiprocessing.connection import wait
 
 from cryptography.hazmat.primitives import serialization
 
@@ -73,9 +77,41 @@ def _warm_up() -> None:
     """Imports everything in the worker before the first batch needs it."""
 
 
-def _ignore_interrupts() -> None:
-    """Ctrl-C reaches the whole process group; the server decides when workers stop."""
+# How often a worker without a parent sentinel checks that its parent still runs.
+PARENT_POLL_SECONDS = 0.5
+
+
+def _wait_for_parent_exit(parent_pid: int) -> None:
+    """Returns once the server process that started this worker has gone, however it went.
+
+    The parent's sentinel (a pipe only the parent holds open) reads as closed the moment
+    the parent dies, even by SIGKILL or a crash; without one, a change of parent id (the
+    orphan is adopted) tells the same, checked every `PARENT_POLL_SECONDS`.
+    """
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        wait([parent.sentinel])
+        return
+    while os.getppid() == parent_pid:
+        time.sleep(PARENT_POLL_SECONDS)
+
+
+def _exit_with_parent(parent_pid: int) -> None:
+    """A worker outlives no server: a stopped server shuts its pool down, but one that
+    was killed cannot, and its workers would wait for work forever (they hold the work
+    queue open themselves), keeping the resource tracker alive too. The worker's state is
+    the server's alone, so it ends at once."""
+    _wait_for_parent_exit(parent_pid)
+    os._exit(0)
+
+
+def _start_worker(parent_pid: int) -> None:
+    """Runs first in every worker process."""
+    # Ctrl-C reaches the whole process group; the server decides when workers stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(
+        target=_exit_with_parent, args=(parent_pid,), name="parent-watch", daemon=True
+    ).start()
 
 
 class SigningPool:
@@ -83,7 +119,8 @@ class SigningPool:
         self._executor = ProcessPoolExecutor(
             max_workers=processes,
             mp_context=multiprocessing.get_context("spawn"),
-            initializer=_ignore_interrupts,
+            initializer=_start_worker,
+            initargs=(os.getpid(),),
         )
         self._der: dict[str, bytes] = {}
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 CLI = [sys.executable, "-m", "eudi_connect.cli.main"]
 
@@ -34,15 +36,23 @@ def create_tenant(db: str, name: str) -> dict[str, str]:
     return created
 
 
-def start_server(db: str, *extra: str) -> tuple[subprocess.Popen[str], str]:
+def start_server(
+    db: str,
+    *extra: str,
+    log: IO[str] | None = None,
+    log_level: str = "WARNING",
+    env: Mapping[str, str] | None = None,
+) -> tuple[subprocess.Popen[str], str]:
     """`eudi-connect serve --port 0` in its own session (so a kill of its group reaches
-    its signing worker too); returns the process and its loopback address once READY."""
+    its signing worker too); returns the process and its loopback address once READY.
+    Its log goes to `log` (nowhere if None); `env` adds to the environment."""
     process = subprocess.Popen(
-        [*CLI, "--log-level", "WARNING", "serve", "--port", "0", "--db", db, *extra],
+        [*CLI, "--log-level", log_level, "serve", "--port", "0", "--db", db, *extra],
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL if log is None else log,
         text=True,
         start_new_session=True,
+        env=None if env is None else {**os.environ, **env},
     )
     assert process.stdout is not None
     line = process.stdout.readline()
@@ -66,3 +76,29 @@ def serving(command: Sequence[str], **popen: Any) -> Iterator[str]:
         assert process.wait(timeout=30) == 0
         if process.stdout is not None:
             process.stdout.close()
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    """/proc/<pid>/stat after the command name: state, ppid, ...; None once it is gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return text.rpartition(")")[2].split()
+
+
+def child_pids(pid: int) -> set[int]:
+    """The running processes whose parent is `pid` (Linux: read from /proc)."""
+    children = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            fields = _stat_fields(int(entry))
+            if fields is not None and fields[1] == str(pid) and fields[0] not in "ZX":
+                children.add(int(entry))
+    return children
+
+
+def running(pid: int) -> bool:
+    """Whether `pid` still runs (a zombie, dead but not yet reaped, does not)."""
+    fields = _stat_fields(pid)
+    return fields is not None and fields[0] not in "ZX"
