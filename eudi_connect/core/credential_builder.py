@@ -116,8 +116,14 @@ def _sign_mdoc(draft: CredentialDraft, claims: Mapping[str, Any], signing_key: S
             "an mso_mdoc credential needs holder_jwk: it becomes the mdoc's device key",
             reason="HOLDER_KEY_REQUIRED",
         )
-    signed = datetime.fromtimestamp(draft.issued_at, UTC)
-    until = datetime.fromtimestamp(draft.expires_at, UTC)
+    try:
+        signed = datetime.fromtimestamp(draft.issued_at, UTC)
+        until = datetime.fromtimestamp(draft.expires_at, UTC)
+    except (OverflowError, OSError, ValueError):
+        raise InvalidArgumentError(
+            "the credential's validity ends past any date an mdoc can carry",
+            reason="VALIDITY_OUT_OF_RANGE",
+        ) from None
     try:
         namespaces = to_mdoc_namespaces(
             mdoc_mapping(draft.template),

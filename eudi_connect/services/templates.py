@@ -34,6 +34,7 @@ from opentelemetry.util.types import AttributeValue
 
 from eudi_connect.core.templates import (
     BUILTIN_TEMPLATES,
+    MAX_VALIDITY_SECONDS,
     CredentialTemplate,
     NotificationEvent,
     NotificationFormat,
@@ -136,7 +137,8 @@ def definition_of(template: AnyTemplate) -> dict[str, Any]:
 
 
 def template_of(record: TemplateRecord) -> AnyTemplate:
-    """The template a stored row describes."""
+    """The template a stored row describes. Validity periods stored before they had an
+    upper bound are read as the bound."""
     d = record.definition
     if record.kind == "credential":
         return CredentialTemplate(
@@ -144,8 +146,8 @@ def template_of(record: TemplateRecord) -> AnyTemplate:
             vct=d["vct"],
             claims_template=d["claims_template"],
             disclosable=tuple(d["disclosable"]),
-            default_validity_seconds=d["default_validity_seconds"],
-            max_validity_seconds=d["max_validity_seconds"],
+            default_validity_seconds=min(d["default_validity_seconds"], MAX_VALIDITY_SECONDS),
+            max_validity_seconds=min(d["max_validity_seconds"], MAX_VALIDITY_SECONDS),
             data_schema=tuple(d["data_schema"]),
             version=record.version,
             tenant_id=record.tenant_id,

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 
 CLI = [sys.executable, "-m", "eudi_connect.cli.main"]
 
@@ -44,3 +48,21 @@ def start_server(db: str, *extra: str) -> tuple[subprocess.Popen[str], str]:
     line = process.stdout.readline()
     assert line.startswith("READY "), line
     return process, f"127.0.0.1:{line.split()[1]}"
+
+
+@contextlib.contextmanager
+def serving(db: str, *extra: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """`start_server` for a `with` block: on leaving it the server gets SIGTERM (and, if it
+    has not exited within 30 s, its process group SIGKILL)."""
+    process, address = start_server(db, *extra)
+    try:
+        yield process, address
+    finally:
+        process.terminate()
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        if process.stdout is not None:
+            process.stdout.close()

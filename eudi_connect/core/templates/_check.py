@@ -19,11 +19,21 @@ from jinja2.exceptions import TemplateSyntaxError
 from jinja2.lexer import TOKEN_DOT, TOKEN_NAME, Token, TokenStream
 from jinja2.parser import Parser
 
-from ._sandbox import ClaimsSandbox, OutputMode, PolicyViolation, check_policy, prepare_tree
+from ._sandbox import (
+    LIMIT_REASON,
+    ClaimsSandbox,
+    LiteralTooLarge,
+    OutputMode,
+    PolicyViolation,
+    check_policy,
+    prepare_tree,
+)
 from .errors import InvalidTemplateError
 
 _NEWLINES = re.compile(r"\r\n|\r|\n")
 _IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}", re.ASCII)
+
+SYNTAX_REASON = "TEMPLATE_SYNTAX_ERROR"
 
 #: At most this many names in a data schema.
 MAX_SCHEMA_NAMES = 256
@@ -141,7 +151,8 @@ def parse_with_positions(
             offset = tokens.next_visible(tokens.lexed_to)
         # The lexer's "unexpected char '$' at 19" counts from the start; the column says it.
         message = re.sub(r" at \d+$", "", exc.message or "invalid syntax")
-        raise _syntax_error(field, message, tokens.position(offset)) from None
+        reason = LIMIT_REASON if isinstance(exc, LiteralTooLarge) else SYNTAX_REASON
+        raise _syntax_error(field, message, tokens.position(offset), reason=reason) from None
     except (RecursionError, SyntaxError):
         raise _syntax_error(field, "nested too deeply", tokens.position(tokens.lexed_to)) from None
 
@@ -259,10 +270,12 @@ def _position_metadata(position: Position | None) -> dict[str, str]:
     return {"line": str(position.line), "column": str(position.column)}
 
 
-def _syntax_error(field: str, message: str, position: Position) -> InvalidTemplateError:
+def _syntax_error(
+    field: str, message: str, position: Position, *, reason: str = SYNTAX_REASON
+) -> InvalidTemplateError:
     return InvalidTemplateError(
         f"{field} {_where(position)}: {message}",
-        reason="TEMPLATE_SYNTAX_ERROR",
+        reason=reason,
         metadata={"field": field, **_position_metadata(position)},
     )
 

@@ -29,7 +29,8 @@ from datetime import date
 from typing import Any, Literal, NoReturn, TypeVar, cast
 
 from jinja2 import Environment, StrictUndefined, Template, Undefined, nodes, pass_environment
-from jinja2.exceptions import SecurityError, UndefinedError
+from jinja2.exceptions import SecurityError, TemplateSyntaxError, UndefinedError
+from jinja2.lexer import TOKEN_INTEGER, Lexer
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.visitor import NodeTransformer
@@ -39,6 +40,8 @@ SIZE_REASON = "TEMPLATE_OUTPUT_TOO_LARGE"
 
 #: Claims never need integers this large; the cap stops `2 ** 10000000` style CPU bombs.
 MAX_INT_BITS = 1024
+#: Decimal digits of the largest integer the cap allows (2 ** 1024 has 309).
+MAX_INT_DIGITS = len(str(2**MAX_INT_BITS))
 
 #: Names a host framework injects into Jinja (Jinja's own helpers, Flask's request globals,
 #: the template's `self`). A claims template naming one is probing for a host object, not
@@ -120,6 +123,44 @@ class UndefinedValue(UndefinedError):
         super().__init__(message)
         self.name = name
         self.obj = obj
+
+
+class LiteralTooLarge(TemplateSyntaxError):
+    """An integer literal in the source is larger than the sandbox computes with. Found
+    while lexing, before Python is asked to convert it (it refuses decimal strings of more
+    than 4,300 digits with a ValueError)."""
+
+
+def int_too_large(text: str) -> bool:
+    """Whether the integer written as `text` (a Jinja or JSON literal: an optional sign,
+    digits, '_' separators, a 0x / 0o / 0b prefix) lies outside +-2 ** MAX_INT_BITS."""
+    digits = text.replace("_", "").lstrip("+-")
+    if digits[:2].lower() not in ("0x", "0o", "0b") and len(digits) > MAX_INT_DIGITS:
+        return True  # decided on the length alone: no conversion of a huge decimal string
+    return int(digits, 0 if digits[:1] == "0" else 10).bit_length() > MAX_INT_BITS
+
+
+class _BoundedLexer(Lexer):
+    """Jinja's lexer, refusing integer literals beyond MAX_INT_BITS as a syntax error."""
+
+    def wrap(
+        self,
+        stream: Iterable[tuple[int, str, str]],
+        name: str | None = None,
+        filename: str | None = None,
+    ) -> Iterator[Any]:
+        return super().wrap(self._bounded(stream, name, filename), name, filename)
+
+    @staticmethod
+    def _bounded(
+        stream: Iterable[tuple[int, str, str]], name: str | None, filename: str | None
+    ) -> Iterator[tuple[int, str, str]]:
+        for lineno, token, value in stream:
+            if token == TOKEN_INTEGER and int_too_large(value):
+                raise LiteralTooLarge(
+                    f"an integer literal larger than {MAX_INT_BITS} bits", lineno, name, filename
+                )
+            yield lineno, token, value
 
 
 class PolicyViolation(Exception):
@@ -301,6 +342,11 @@ class ClaimsSandbox(ImmutableSandboxedEnvironment):
         self.max_loop_iterations = max_loop_iterations
         self.globals.clear()  # no cycler, joiner, lipsum, namespace, dict
         self.globals["range"] = bounded_range
+        self._bounded_lexer = _BoundedLexer(self)
+
+    @property
+    def lexer(self) -> Lexer:
+        return self._bounded_lexer
 
     def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
         if not super().is_safe_attribute(obj, attr, value):
@@ -329,6 +375,8 @@ class ClaimsSandbox(ImmutableSandboxedEnvironment):
         elif operator == "%" and isinstance(left, str):
             raise SecurityError("'%' string formatting is not available; join text with '~'")
         result = self.binop_table[operator](left, right)
+        if type(result) is int and result.bit_length() > MAX_INT_BITS:
+            raise LimitExceeded(f"an integer larger than {MAX_INT_BITS} bits")
         if (
             operator == "+"
             and isinstance(result, str | list | tuple)

@@ -21,8 +21,11 @@ from eudi_connect.errors import EudiConnectError
 from ._check import check_source
 from ._filters import CLAIMS_FILTERS
 from ._sandbox import (
+    LIMIT_REASON,
+    MAX_INT_BITS,
     ClaimsSandbox,
     LimitExceeded,
+    LiteralTooLarge,
     OutputMode,
     PolicyViolation,
     Prepared,
@@ -30,6 +33,7 @@ from ._sandbox import (
     UndefinedValue,
     end_budget,
     find_path,
+    int_too_large,
     prepare,
     start_budget,
     template_line,
@@ -312,6 +316,8 @@ class TemplateEnvironment:
             return _Compiled(source, prepare(sandbox, source, filename, output=output), None)
         except PolicyViolation as exc:
             reason, message, line = "TEMPLATE_SANDBOX_VIOLATION", str(exc), exc.lineno
+        except LiteralTooLarge as exc:  # stored before such literals were refused
+            reason, message, line = LIMIT_REASON, exc.message or "", exc.lineno
         except TemplateSyntaxError as exc:
             reason, message, line = "TEMPLATE_SYNTAX_ERROR", exc.message or "", exc.lineno
         except (RecursionError, SyntaxError):
@@ -455,8 +461,20 @@ def _no_constant(text: str) -> Any:
     raise _BadClaims(f"rendered {text}, which is not JSON")
 
 
+def _bounded_int(text: str) -> int:
+    # Python refuses to convert more than 4,300 digits; the sandbox's bound comes first.
+    if int_too_large(text):
+        raise _BadClaims(
+            f"rendered an integer larger than {MAX_INT_BITS} bits", reason=LIMIT_REASON
+        )
+    return int(text)
+
+
 _CLAIMS_DECODER = json.JSONDecoder(
-    object_pairs_hook=_claims_object, parse_float=_finite_float, parse_constant=_no_constant
+    object_pairs_hook=_claims_object,
+    parse_float=_finite_float,
+    parse_int=_bounded_int,
+    parse_constant=_no_constant,
 )
 
 
