@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import functools
 import json
+import marshal
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sized
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date
+from types import CodeType
 from typing import Any, Literal, NoReturn, TypeVar, cast
 
 from jinja2 import Environment, StrictUndefined, Template, Undefined, nodes, pass_environment
@@ -199,23 +201,35 @@ def fail_if_undefined(value: object) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Per-render budget: a deadline and a loop-iteration allowance, in a ContextVar so that
-# concurrent renders on threads or tasks never share one. The deadline is in CPU time of the
-# rendering thread: wall time would fail good templates whenever the host is overloaded.
+# Per-render budget: a deadline, a loop-iteration allowance and the most items a filter may
+# walk, in a ContextVar so that concurrent renders on threads or tasks never share one. The
+# deadline is in CPU time of the rendering thread: wall time would fail good templates
+# whenever the host is overloaded.
 
 
 @dataclass(slots=True)
 class RenderBudget:
     deadline: float
     loop_iterations_left: int
+    #: A filter that walks a collection (sort, map, unique, join ...) is a loop in disguise,
+    #: one the deadline cannot interrupt: it may walk at most this many items per call.
+    item_limit: int
 
 
 _BUDGET: ContextVar[RenderBudget | None] = ContextVar("eudi_template_budget", default=None)
 
 
+class OutOfTime(LimitExceeded):
+    """The render's deadline passed."""
+
+    def __init__(self) -> None:
+        super().__init__("template ran out of time")
+
+
 def start_budget(*, seconds: float, loop_iterations: int) -> object:
     """Opens a budget for one render; pass the returned token to `end_budget`."""
-    return _BUDGET.set(RenderBudget(time.thread_time() + seconds, loop_iterations))
+    budget = RenderBudget(time.thread_time() + seconds, loop_iterations, loop_iterations)
+    return _BUDGET.set(budget)
 
 
 def end_budget(token: object) -> None:
@@ -227,7 +241,14 @@ def check_deadline() -> None:
     folding runs outside any budget; it only sees template literals."""
     budget = _BUDGET.get()
     if budget is not None and time.thread_time() >= budget.deadline:
-        raise LimitExceeded("template ran out of time")
+        raise OutOfTime()
+
+
+def check_items(value: object) -> None:
+    """Refuses a collection (or string) longer than a filter may walk in one call."""
+    budget = _BUDGET.get()
+    if budget is not None and isinstance(value, Sized) and len(value) > budget.item_limit:
+        raise LimitExceeded(f"a filter was given more than {budget.item_limit} items")
 
 
 def counted(iterable: Iterable[Any]) -> Iterator[Any]:
@@ -239,19 +260,23 @@ def counted(iterable: Iterable[Any]) -> Iterator[Any]:
             if budget.loop_iterations_left < 0:
                 raise LimitExceeded("template loops ran more iterations than allowed")
             if time.thread_time() >= budget.deadline:
-                raise LimitExceeded("template ran out of time")
+                raise OutOfTime()
         yield item
 
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
-def guarded(function: _F) -> _F:
-    """Wraps a filter so that each call checks the deadline; keeps Jinja's pass_* marker."""
+def guarded(function: _F, *, walks: bool = False) -> _F:
+    """Wraps a filter so that each call checks the deadline, and, when it `walks` its input
+    item by item, the size of that input; keeps Jinja's pass_* marker."""
+    value_at = 0 if getattr(function, "jinja_pass_arg", None) is None else 1
 
     @functools.wraps(function)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         check_deadline()
+        if walks and len(args) > value_at:
+            check_items(args[value_at])
         return function(*args, **kwargs)
 
     return cast("_F", wrapper)
@@ -427,6 +452,26 @@ class Prepared:
     #: no operators that the sandbox intercepts): its cost is then bounded by its size and the
     #: per-render budget is skipped.
     needs_budget: bool
+    #: The module code Jinja generated; `template` was built from it.
+    code: CodeType
+
+    def bytecode(self) -> bytes:
+        """The code in `marshal` form (what Jinja's own bytecode caches keep), so that one
+        process can compile and another load; only valid for the same Python and Jinja."""
+        return marshal.dumps(self.code)
+
+
+def load_prepared(
+    environment: ClaimsSandbox, bytecode: bytes, filename: str, *, needs_budget: bool
+) -> Prepared:
+    """A template compiled elsewhere by `Prepared.bytecode`, made runnable here at the cost
+    of executing its module code (a few function definitions), not of compiling it. The
+    bytes must come from this service's own worker processes: marshal data is code."""
+    code = marshal.loads(bytecode)
+    template = environment.template_class.from_code(
+        environment, code, environment.make_globals(None)
+    )
+    return Prepared(template, filename, needs_budget, code)
 
 
 #: How `{{ ... }}` outputs are written: "json" JSON-encodes each one (claims templates),
@@ -471,7 +516,7 @@ def prepare_tree(
     template = environment.template_class.from_code(
         environment, code, environment.make_globals(None)
     )
-    return Prepared(template, filename, needs_budget)
+    return Prepared(template, filename, needs_budget, code)
 
 
 def check_policy(tree: nodes.Template) -> None:
