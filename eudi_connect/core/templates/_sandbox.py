@@ -467,7 +467,7 @@ def load_prepared(
     """A template compiled elsewhere by `Prepared.bytecode`, made runnable here at the cost
     of executing its module code (a few function definitions), not of compiling it. The
     bytes must come from this service's own worker processes: marshal data is code."""
-    code = marshal.loads(bytecode)
+    code = marshal.loads(bytecode)  # noqa: S302 - our own worker wrote it (see above)
     template = environment.template_class.from_code(
         environment, code, environment.make_globals(None)
     )
