@@ -4,7 +4,13 @@ templates: a subject line and text / HTML bodies about a credential event."""
 
 from .builtin import BUILTIN_TEMPLATES, MDL_EXAMPLE_SUBJECT, PID_EXAMPLE_SUBJECT, builtin_template
 from .credential import CREDENTIAL_IMPLICIT_NAMES, MAX_VALIDITY_SECONDS, CredentialTemplate
-from .environment import CacheStats, RenderedNotification, TemplateEnvironment
+from .environment import (
+    CacheStats,
+    CompiledPart,
+    RenderedNotification,
+    TemplateEnvironment,
+    TimeLimitReached,
+)
 from .errors import (
     InvalidSubjectFieldError,
     InvalidTemplateError,
@@ -26,6 +32,7 @@ __all__ = [
     "NOTIFICATION_IMPLICIT_NAMES",
     "PID_EXAMPLE_SUBJECT",
     "CacheStats",
+    "CompiledPart",
     "CredentialTemplate",
     "InvalidSubjectFieldError",
     "InvalidTemplateError",
@@ -36,5 +43,6 @@ __all__ = [
     "RenderedNotification",
     "TemplateEnvironment",
     "TemplateRenderError",
+    "TimeLimitReached",
     "builtin_template",
 ]

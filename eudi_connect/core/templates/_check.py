@@ -25,6 +25,7 @@ from ._sandbox import (
     LiteralTooLarge,
     OutputMode,
     PolicyViolation,
+    Prepared,
     check_policy,
     prepare_tree,
 )
@@ -165,10 +166,12 @@ def check_source(
     output: OutputMode,
     declared: Iterable[str],
     implicit: Iterable[str] = (),
-) -> None:
+    filename: str | None = None,
+) -> Prepared:
     """Refuses a source that cannot compile in `environment` or that reads a variable
     neither `declared` (the data schema) nor `implicit` (what the renderer adds, such as
-    `today`). Errors name the `field` and carry line and column in their metadata."""
+    `today`). Errors name the `field` and carry line and column in their metadata. Returns
+    the compiled template (named `filename` in tracebacks)."""
     tree, tokens = parse_with_positions(environment, source, field=field)
     allowed = {*declared, *implicit, *environment.globals}
     try:
@@ -182,7 +185,7 @@ def check_source(
                 reason="TEMPLATE_UNDEFINED_VARIABLE",
                 metadata={"field": field, "variable": name, **_position_metadata(position)},
             )
-        prepare_tree(environment, tree, f"<check {field}>", output=output)
+        return prepare_tree(environment, tree, filename or f"<check {field}>", output=output)
     except PolicyViolation as exc:
         position = _line_position(tokens, exc.lineno, _quoted(str(exc)))
         raise InvalidTemplateError(
