@@ -55,17 +55,35 @@ class SharedRenders:
 
     __slots__ = ("_claims", "_render")
 
-    def __init__(self, render: Render) -> None:
-        self._render = render
+    def __init__(self, render: Render | None = None) -> None:
+        self._render = render  # None: the caller renders and uses `known` and `keep`
         self._claims: dict[tuple[str, int, int], dict[str, Any]] = {}
 
     def claims(self, template: CredentialTemplate, subject: Mapping[str, Any]) -> dict[str, Any]:
-        # id() is safe as a key: every subject stays alive while this cache is in use.
-        key = (template.template_id, template.version, id(subject))
-        claims = self._claims.get(key)
+        claims = self.known(template, subject)
         if claims is None:
-            claims = self._claims[key] = self._render(template, subject)
+            if self._render is None:
+                raise TypeError("this SharedRenders has no render function")
+            claims = self.keep(template, subject, self._render(template, subject))
         return claims
+
+    def known(
+        self, template: CredentialTemplate, subject: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
+        """The claims already rendered for this subject object, if any (for callers that
+        render elsewhere, asynchronously, and `keep` the result)."""
+        return self._claims.get(_shared_key(template, subject))
+
+    def keep(
+        self, template: CredentialTemplate, subject: Mapping[str, Any], claims: dict[str, Any]
+    ) -> dict[str, Any]:
+        self._claims[_shared_key(template, subject)] = claims
+        return claims
+
+
+def _shared_key(template: CredentialTemplate, subject: Mapping[str, Any]) -> tuple[str, int, int]:
+    # id() is safe as a key: every subject stays alive while a SharedRenders is in use.
+    return (template.template_id, template.version, id(subject))
 
 
 def mdoc_mapping(template: CredentialTemplate) -> MdocMapping:

@@ -16,6 +16,7 @@ from eudi_connect.services.foreign_status import ForeignStatusLists
 from eudi_connect.services.issuance import IssuanceService
 from eudi_connect.services.issuer_certificates import CertificatePolicy, load_authority
 from eudi_connect.services.keys import KeyService, check_master_key
+from eudi_connect.services.render_pool import RenderPool
 from eudi_connect.services.revocation import RevocationService
 from eudi_connect.services.settings import ServiceSettings
 from eudi_connect.services.signing_pool import SigningPool
@@ -57,6 +58,7 @@ class Services:
             self.closed = True
             if self.signing_pool is not None:
                 self.signing_pool.close()
+            self.templates.runner.close()
             await self.fetcher.close()
             await self.store.close()
 
@@ -111,12 +113,15 @@ async def open_services(
     *,
     master_key: MasterKey | None = None,
     sign_workers: int = 0,
+    render_workers: int = 0,
     clock: Callable[[], float] = time.time,
     store: Store | None = None,
     fetch: FetchSettings | None = None,
 ) -> Services:
     """`store`, when given, is used (unopened) instead of the one `db_url` names; `fetch`
-    sets how foreign status lists and JWKS are fetched (https only by default)."""
+    sets how foreign status lists and JWKS are fetched (https only by default).
+    `render_workers` processes check, compile and render tenants' templates off the event
+    loop (0: one thread of this process, which still competes with the loop for the GIL)."""
     settings = settings or ServiceSettings()
     master = master_key or master_key_for(db_url)
     store = store or open_store_from_url(db_url)
@@ -139,14 +144,22 @@ async def open_services(
         certificates=certificates,
     )
     status_lists = StatusListService(store, keys, settings, clock=clock)
-    templates = CredentialTemplates(TemplateEnvironment(), store=store)
+    environment = TemplateEnvironment()
+    render_pool = RenderPool(render_workers, environment.limits)
+    templates = CredentialTemplates(environment, store=store, pool=render_pool)
     fetcher = HttpFetcher(fetch or FetchSettings())
     trust = TrustService(store, fetcher, clock=clock)
     status = StatusChecker(store, ForeignStatusLists(fetcher, clock=clock), settings, clock=clock)
     signing_pool = None
-    if sign_workers > 0:
-        signing_pool = SigningPool(sign_workers)
-        await signing_pool.start()
+    try:
+        await render_pool.start()
+        if sign_workers > 0:
+            signing_pool = SigningPool(sign_workers)
+            await signing_pool.start()
+    except BaseException:
+        render_pool.close()
+        await store.close()
+        raise
     return Services(
         trust=trust,
         fetcher=fetcher,

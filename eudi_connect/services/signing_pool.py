@@ -78,6 +78,11 @@ def _ignore_interrupts() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+#: What every worker process of the service runs first: the render pool starts its
+#: processes the same way as the signing pool.
+worker_initializer = _ignore_interrupts
+
+
 class SigningPool:
     def __init__(self, processes: int) -> None:
         self._executor = ProcessPoolExecutor(

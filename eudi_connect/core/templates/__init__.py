@@ -9,6 +9,7 @@ from .environment import (
     CompiledPart,
     RenderedNotification,
     TemplateEnvironment,
+    TemplateLimits,
     TimeLimitReached,
 )
 from .errors import (
@@ -42,6 +43,7 @@ __all__ = [
     "NotificationTemplate",
     "RenderedNotification",
     "TemplateEnvironment",
+    "TemplateLimits",
     "TemplateRenderError",
     "TimeLimitReached",
     "builtin_template",

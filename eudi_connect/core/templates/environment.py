@@ -78,6 +78,17 @@ class RenderedNotification:
     body: str
 
 
+@dataclass(frozen=True, slots=True)
+class TemplateLimits:
+    """What a `TemplateEnvironment` was made with: `TemplateEnvironment(**asdict(limits))`
+    makes an equal one (in a worker process, say)."""
+
+    max_output_chars: int
+    max_loop_iterations: int
+    max_render_seconds: float
+    max_cached_templates: int
+
+
 class TimeLimitReached(Exception):
     """A render was given less CPU time than the template's own limit (`cpu_seconds`) and
     used it up. Not the template's fault: the caller chose the shorter limit, and decides
@@ -148,6 +159,12 @@ class TemplateEnvironment:
         self._html_sandbox.filters = dict(CLAIMS_FILTERS)
         self._cache: OrderedDict[_CacheKey, _Compiled] = OrderedDict()
         self._lock = threading.Lock()  # held only to compile and evict, never to render
+        self.limits = TemplateLimits(
+            max_output_chars=max_output_chars,
+            max_loop_iterations=max_loop_iterations,
+            max_render_seconds=max_render_seconds,
+            max_cached_templates=max_cached_templates,
+        )
         self._compiles = 0
         self._hits = 0
         self._invalidated = 0

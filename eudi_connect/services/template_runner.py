@@ -1,0 +1,238 @@
+"""Where the work on tenants' templates runs: in the event loop while it is quick, in the
+render pool as soon as it is not, so that one tenant's template never holds up the calls of
+another.
+
+* Checks (on create and update) and compiles always run in the pool: Jinja compiles about
+  a kilobyte of source per 50 ms, so a 64 KB template costs seconds. The loop then loads the
+  bytecode the pool sends back (about a millisecond) and keeps it in its compile cache.
+* A render starts in the loop with a short CPU limit (`inline_render_seconds`, 5 ms; the
+  built-in PID takes about 0.3 ms). A render that runs out of it is stopped, done again in
+  the pool, and its template version is remembered as heavy: later renders of it go to the
+  pool directly. One call renders at most `inline_call_seconds` in the loop; the rest of a
+  batch goes to the pool, in chunks, so that other calls' work is queued between them.
+* The loop is given back (`asyncio.sleep(0)`) after every `yield_after_seconds` of renders.
+* A batch may spend at most `call_seconds` of CPU in renders (loop and pool together);
+  past that it is refused with RESOURCE_EXHAUSTED, reason RENDER_BUDGET_EXHAUSTED.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from typing import Any, cast
+
+from eudi_connect.core.templates import CompiledPart, TemplateEnvironment, TimeLimitReached
+from eudi_connect.errors import EudiConnectError, ResourceExhaustedError
+from eudi_connect.services.render_pool import RenderPool
+from eudi_connect.services.rendering import (
+    AnyTemplate,
+    ErrorCopy,
+    RenderFormat,
+    Rendering,
+    RenderOutput,
+    render_one,
+)
+
+INLINE_RENDER_SECONDS = 0.005
+INLINE_CALL_SECONDS = 0.02
+YIELD_AFTER_SECONDS = 0.002
+#: CPU seconds one render batch may spend: 20 renders that each use their whole 0.1 s, or
+#: thousands of ordinary ones (the PID takes about 0.3 ms).
+DEFAULT_CALL_RENDER_SECONDS = 2.0
+#: Items per job sent to the pool: few enough that other calls' jobs wait little between
+#: two of a large batch's, enough that the round trip (about 0.3 ms) stays small.
+POOL_CHUNK_ITEMS = 32
+MAX_HEAVY_TEMPLATES = 4096
+
+_Key = tuple[str | None, str, int]
+_Result = dict[str, Any] | Rendering | EudiConnectError
+
+
+def _key(template: AnyTemplate) -> _Key:
+    return (template.tenant_id, template.template_id, template.version)
+
+
+class _Allowance:
+    """The CPU a call may still spend rendering; None: no limit beyond each render's own."""
+
+    __slots__ = ("left", "limit")
+
+    def __init__(self, limit: float | None) -> None:
+        self.limit = limit
+        self.left = limit
+
+    def spend(self, seconds: float) -> None:
+        if self.left is not None:
+            self.left -= seconds
+
+    def exhausted_error(self) -> ResourceExhaustedError:
+        return ResourceExhaustedError(
+            f"the renders of this call took more than its {self.limit:g} s of CPU time; "
+            "send fewer items per call or simplify the template",
+            reason="RENDER_BUDGET_EXHAUSTED",
+            metadata={"limit_seconds": f"{self.limit:g}"},
+        )
+
+
+class TemplateRunner:
+    def __init__(
+        self,
+        environment: TemplateEnvironment,
+        pool: RenderPool,
+        *,
+        inline_render_seconds: float = INLINE_RENDER_SECONDS,
+        inline_call_seconds: float = INLINE_CALL_SECONDS,
+        yield_after_seconds: float = YIELD_AFTER_SECONDS,
+    ) -> None:
+        self.environment = environment
+        self.pool = pool
+        self._inline_render = inline_render_seconds
+        self._inline_call = inline_call_seconds
+        self._yield_after = yield_after_seconds
+        self._heavy: OrderedDict[_Key, None] = OrderedDict()
+        self._compiling: dict[_Key, asyncio.Future[None]] = {}
+        self._since_yield = 0.0
+        self.pool_renders = 0  # items rendered in the pool (tests, benchmarks)
+
+    def is_heavy(self, template: AnyTemplate) -> bool:
+        """Whether renders of this template version go straight to the pool."""
+        return _key(template) in self._heavy
+
+    async def check(self, template: AnyTemplate) -> tuple[CompiledPart, ...]:
+        """Checks a template about to be stored (in the pool); what it compiled to, for
+        `install` once the store has given it its version."""
+        return await self.pool.check(template)
+
+    def install(self, template: AnyTemplate, parts: Sequence[CompiledPart]) -> None:
+        self.environment.install(template, parts)
+
+    async def prepare(self, template: AnyTemplate) -> None:
+        """Makes sure every part of `template` is compiled here, compiling it in the pool if
+        not. Built-ins are the service's own small sources: they compile here on first use."""
+        if template.tenant_id is None or self.environment.is_compiled(template):
+            return
+        key = _key(template)
+        compiling = self._compiling.get(key)
+        if compiling is None:
+            compiling = asyncio.ensure_future(self._compile(template))
+            self._compiling[key] = compiling
+            compiling.add_done_callback(lambda _: self._compiling.pop(key, None))
+        # Shielded: a caller that gives up does not cancel the compile others wait for.
+        await asyncio.shield(compiling)
+
+    async def _compile(self, template: AnyTemplate) -> None:
+        self.environment.install(template, await self.pool.compile(template))
+
+    async def claims(self, template: AnyTemplate, subject: Mapping[str, Any]) -> dict[str, Any]:
+        """The claims a credential template renders for `subject` (issuance)."""
+        (result,) = await self._render(template, "json", [subject], "claims", None)
+        if isinstance(result, EudiConnectError):
+            raise result
+        return cast("dict[str, Any]", result)
+
+    async def renderings(
+        self,
+        template: AnyTemplate,
+        format: RenderFormat,
+        items: Sequence[Mapping[str, Any] | EudiConnectError],
+        *,
+        call_seconds: float | None = DEFAULT_CALL_RENDER_SECONDS,
+    ) -> list[Rendering | EudiConnectError]:
+        """One result per item, in order (an item that is already an error keeps it); the
+        call fails with RENDER_BUDGET_EXHAUSTED once its renders pass `call_seconds`."""
+        results = await self._render(template, format, items, "rendering", call_seconds)
+        return cast("list[Rendering | EudiConnectError]", results)
+
+    async def _render(
+        self,
+        template: AnyTemplate,
+        format: RenderFormat,
+        items: Sequence[Mapping[str, Any] | EudiConnectError],
+        output: RenderOutput,
+        call_seconds: float | None,
+    ) -> list[_Result]:
+        await self.prepare(template)
+        allowance = _Allowance(call_seconds)
+        results: list[_Result | None] = [
+            item if isinstance(item, EudiConnectError) else None for item in items
+        ]
+        todo = [index for index, result in enumerate(results) if result is None]
+        done = 0
+        if not self.is_heavy(template):
+            done = await self._render_inline(
+                template, format, items, todo, results, output, allowance
+            )
+        while done < len(todo):
+            chunk = todo[done : done + POOL_CHUNK_ITEMS]
+            outcome = await self.pool.render(
+                template,
+                format,
+                [cast("Mapping[str, Any]", items[index]) for index in chunk],
+                output=output,
+                cpu_seconds=allowance.left,
+            )
+            allowance.spend(outcome.cpu_seconds)
+            self.pool_renders += len(outcome.results)
+            for index, result in zip(chunk, outcome.results, strict=False):
+                results[index] = result.error() if isinstance(result, ErrorCopy) else result
+            if outcome.exhausted:
+                raise allowance.exhausted_error()
+            done += len(chunk)
+        return cast("list[_Result]", results)
+
+    async def _render_inline(
+        self,
+        template: AnyTemplate,
+        format: RenderFormat,
+        items: Sequence[Mapping[str, Any] | EudiConnectError],
+        todo: list[int],
+        results: list[_Result | None],
+        output: RenderOutput,
+        allowance: _Allowance,
+    ) -> int:
+        """Renders items of `todo` in the loop while they stay quick; returns how many."""
+        spent_here = 0.0
+        for done, index in enumerate(todo):
+            if spent_here >= self._inline_call:
+                return done
+            if self._since_yield >= self._yield_after:
+                self._since_yield = 0.0
+                await asyncio.sleep(0)
+            limit = self._inline_render
+            by_allowance = allowance.left is not None and allowance.left <= limit
+            if by_allowance:
+                limit = max(allowance.left or 0.0, 0.0)
+            started = time.thread_time()
+            try:
+                data = cast("Mapping[str, Any]", items[index])
+                results[index] = render_one(
+                    self.environment, template, format, data, output=output, cpu_seconds=limit
+                )
+                stopped = False
+            except TimeLimitReached:
+                stopped = True
+            except EudiConnectError as error:
+                results[index] = error
+                stopped = False
+            spent = time.thread_time() - started
+            spent_here += spent
+            self._since_yield += spent
+            allowance.spend(spent)
+            if stopped:
+                if by_allowance:
+                    raise allowance.exhausted_error()
+                self._remember_heavy(template)
+                return done  # this item and the rest go to the pool
+        return len(todo)
+
+    def _remember_heavy(self, template: AnyTemplate) -> None:
+        key = _key(template)
+        self._heavy[key] = None
+        self._heavy.move_to_end(key)
+        while len(self._heavy) > MAX_HEAVY_TEMPLATES:
+            self._heavy.popitem(last=False)
+
+    def close(self) -> None:
+        self.pool.close()
