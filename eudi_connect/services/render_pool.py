@@ -45,7 +45,7 @@ _T = TypeVar("_T")
 
 #: Render workers yield the CPU to the server's own processes: on a busy machine the
 #: event loop, which every tenant's calls wait on, runs first.
-WORKER_NICENESS = 10
+WORKER_NICENESS = 19
 
 # Per worker process (or, in thread mode, for the pool's thread): one environment per set
 # of limits, each with its own compile cache.

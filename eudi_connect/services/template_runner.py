@@ -1,18 +1,22 @@
-"""Where the work on tenants' templates runs: in the event loop while it is quick, in the
-render pool as soon as it is not, so that one tenant's template never holds up the calls of
-another.
+"""Where the work on tenants' templates runs: in the event loop while it is quick and rare,
+in the render pool otherwise, so that one tenant's template never holds up another's calls.
 
 * Checks (on create and update) and compiles always run in the pool: Jinja compiles about
   a kilobyte of source per 50 ms, so a 64 KB template costs seconds. The loop then loads the
   bytecode the pool sends back (about a millisecond) and keeps it in its compile cache.
-* A render starts in the loop with a short CPU limit (`inline_render_seconds`, 5 ms; the
-  built-in PID takes about 0.3 ms). A render that runs out of it is stopped, done again in
-  the pool, and its template version is remembered as heavy: later renders of it go to the
-  pool directly. One call renders at most `inline_call_seconds` in the loop; the rest of a
-  batch goes to the pool, in chunks, so that other calls' work is queued between them.
-* The loop is given back (`asyncio.sleep(0)`) after every `yield_after_seconds` of renders.
+* A render of a tenant's template may run in the loop while the loop's render allowance
+  lasts: `inline_share` of its time (10%), at most `inline_burst` (10 ms) at once, refilled
+  as time passes. Past it, renders go to the pool (a round trip of about 0.3 ms). Calls that
+  each render a little no longer add up to a loop that does nothing else.
+* A render in the loop gets a short CPU limit (`inline_render_seconds`, 5 ms; the built-in
+  PID takes about 0.3 ms). A render that runs out of it is stopped, done again in the pool,
+  and its template version is remembered as heavy: later renders go to the pool directly.
+* Built-in templates are the service's own, small and cheap: they always render in the
+  loop. The loop is given back (`asyncio.sleep(0)`) after each `yield_after_seconds` of
+  renders.
 * A batch may spend at most `call_seconds` of CPU in renders (loop and pool together);
-  past that it is refused with RESOURCE_EXHAUSTED, reason RENDER_BUDGET_EXHAUSTED.
+  past that it is refused with RESOURCE_EXHAUSTED, reason RENDER_BUDGET_EXHAUSTED. Pool
+  jobs hold `POOL_CHUNK_ITEMS` items, so other calls' jobs queue between a batch's chunks.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
 
 from eudi_connect.core.templates import CompiledPart, TemplateEnvironment, TimeLimitReached
@@ -36,7 +40,8 @@ from eudi_connect.services.rendering import (
 )
 
 INLINE_RENDER_SECONDS = 0.005
-INLINE_CALL_SECONDS = 0.02
+INLINE_SHARE = 0.1
+INLINE_BURST_SECONDS = 0.01
 YIELD_AFTER_SECONDS = 0.002
 #: CPU seconds one render batch may spend: 20 renders that each use their whole 0.1 s, or
 #: thousands of ordinary ones (the PID takes about 0.3 ms).
@@ -83,13 +88,19 @@ class TemplateRunner:
         pool: RenderPool,
         *,
         inline_render_seconds: float = INLINE_RENDER_SECONDS,
-        inline_call_seconds: float = INLINE_CALL_SECONDS,
+        inline_share: float = INLINE_SHARE,
+        inline_burst_seconds: float = INLINE_BURST_SECONDS,
         yield_after_seconds: float = YIELD_AFTER_SECONDS,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.environment = environment
         self.pool = pool
         self._inline_render = inline_render_seconds
-        self._inline_call = inline_call_seconds
+        self._share = inline_share
+        self._burst = inline_burst_seconds
+        self._tokens = inline_burst_seconds
+        self._refilled_at = monotonic()
+        self._monotonic = monotonic
         self._yield_after = yield_after_seconds
         self._heavy: OrderedDict[_Key, None] = OrderedDict()
         self._compiling: dict[_Key, asyncio.Future[None]] = {}
@@ -182,6 +193,15 @@ class TemplateRunner:
             done += len(chunk)
         return cast("list[_Result]", results)
 
+    def _may_render_inline(self, template: AnyTemplate) -> bool:
+        """Whether the loop's render allowance has time left for this tenant template."""
+        if template.tenant_id is None:
+            return True
+        now = self._monotonic()
+        self._tokens = min(self._burst, self._tokens + (now - self._refilled_at) * self._share)
+        self._refilled_at = now
+        return self._tokens > 0
+
     async def _render_inline(
         self,
         template: AnyTemplate,
@@ -192,10 +212,10 @@ class TemplateRunner:
         output: RenderOutput,
         allowance: _Allowance,
     ) -> int:
-        """Renders items of `todo` in the loop while they stay quick; returns how many."""
-        spent_here = 0.0
+        """Renders items of `todo` in the loop while they stay quick and the loop's render
+        allowance lasts; returns how many."""
         for done, index in enumerate(todo):
-            if spent_here >= self._inline_call:
+            if not self._may_render_inline(template):
                 return done
             if self._since_yield >= self._yield_after:
                 self._since_yield = 0.0
@@ -217,7 +237,8 @@ class TemplateRunner:
                 results[index] = error
                 stopped = False
             spent = time.thread_time() - started
-            spent_here += spent
+            if template.tenant_id is not None:
+                self._tokens -= spent
             self._since_yield += spent
             allowance.spend(spent)
             if stopped:
