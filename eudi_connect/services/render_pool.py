@@ -102,7 +102,7 @@ def render_chunk(
     """Renders `items` in order until done or until they have used `cpu_seconds` (None:
     each render has only its own limit). Compiling is not counted: it happens once per
     template version, not per item."""
-    environment.compiled_parts(template)  # compiles now (cached) if it must
+    environment.precompile(template)
     results: list[dict[str, Any] | Rendering | ErrorCopy] = []
     spent = 0.0
     for data in items:

@@ -256,8 +256,8 @@ async def test_another_tenant_is_not_held_up(
         f"{workload.__name__}: {took:.1f} s; B's P99 {p99(busy) * 1e3:.1f} ms over "
         f"{len(busy)} calls (max {max(busy) * 1e3:.1f} ms), idle P99 {p99(idle) * 1e3:.1f} ms"
     )
-    assert len(busy) >= 100, took
     assert p99(busy) < bound, (p99(busy), p99(idle), took)
+    assert len(busy) >= 100, took  # enough calls for a P99 to mean something
 
 
 async def test_a_batch_of_cheap_renders_stays_in_budget(

@@ -247,6 +247,12 @@ class TemplateEnvironment:
             )
         return tuple(compiled)
 
+    def precompile(self, template: CredentialTemplate | NotificationTemplate) -> None:
+        """Compiles every part of `template` into the cache now (failures are cached too)."""
+        for part, source, sandbox, output in self._parts(template):
+            key = (template.tenant_id, template.template_id, template.version, part)
+            self._compiled_source(key, source, sandbox, output)
+
     def compiled_parts(
         self, template: CredentialTemplate | NotificationTemplate
     ) -> tuple[CompiledPart, ...]:
