@@ -138,7 +138,13 @@ class TemplateRunner:
 
     async def claims(self, template: AnyTemplate, subject: Mapping[str, Any]) -> dict[str, Any]:
         """The claims a credential template renders for `subject` (issuance)."""
-        (result,) = await self._render(template, "json", [subject], "claims", None)
+        await self.prepare(template)
+        allowance = _Allowance(None)
+        result: _Result | None = None
+        if self._inline_allowed(template):
+            result = await self._render_here(template, "json", subject, "claims", allowance)
+        if result is None:
+            (result,) = await self._render_in_pool(template, "json", [subject], "claims", allowance)
         if isinstance(result, EudiConnectError):
             raise result
         return cast("dict[str, Any]", result)
@@ -153,17 +159,6 @@ class TemplateRunner:
     ) -> list[Rendering | EudiConnectError]:
         """One result per item, in order (an item that is already an error keeps it); the
         call fails with RENDER_BUDGET_EXHAUSTED once its renders pass `call_seconds`."""
-        results = await self._render(template, format, items, "rendering", call_seconds)
-        return cast("list[Rendering | EudiConnectError]", results)
-
-    async def _render(
-        self,
-        template: AnyTemplate,
-        format: RenderFormat,
-        items: Sequence[Mapping[str, Any] | EudiConnectError],
-        output: RenderOutput,
-        call_seconds: float | None,
-    ) -> list[_Result]:
         await self.prepare(template)
         allowance = _Allowance(call_seconds)
         results: list[_Result | None] = [
@@ -171,82 +166,99 @@ class TemplateRunner:
         ]
         todo = [index for index, result in enumerate(results) if result is None]
         done = 0
-        if not self.is_heavy(template):
-            done = await self._render_inline(
-                template, format, items, todo, results, output, allowance
-            )
-        while done < len(todo):
-            chunk = todo[done : done + POOL_CHUNK_ITEMS]
-            outcome = await self.pool.render(
-                template,
-                format,
-                [cast("Mapping[str, Any]", items[index]) for index in chunk],
-                output=output,
-                cpu_seconds=allowance.left,
-            )
-            allowance.spend(outcome.cpu_seconds)
-            self.pool_renders += len(outcome.results)
-            for index, result in zip(chunk, outcome.results, strict=False):
-                results[index] = result.error() if isinstance(result, ErrorCopy) else result
-            if outcome.exhausted:
-                raise allowance.exhausted_error()
-            done += len(chunk)
-        return cast("list[_Result]", results)
+        while done < len(todo) and self._inline_allowed(template):
+            data = cast("Mapping[str, Any]", items[todo[done]])
+            rendered = await self._render_here(template, format, data, "rendering", allowance)
+            if rendered is None:
+                break
+            results[todo[done]] = rendered
+            done += 1
+        rest = todo[done:]
+        pooled = await self._render_in_pool(
+            template,
+            format,
+            [cast("Mapping[str, Any]", items[index]) for index in rest],
+            "rendering",
+            allowance,
+        )
+        for index, result in zip(rest, pooled, strict=True):
+            results[index] = result
+        return cast("list[Rendering | EudiConnectError]", results)
 
-    def _may_render_inline(self, template: AnyTemplate) -> bool:
-        """Whether the loop's render allowance has time left for this tenant template."""
+    def _inline_allowed(self, template: AnyTemplate) -> bool:
+        """Whether the next render of `template` may run in the loop: a template not known
+        to be heavy, and, for a tenant's, time left in the loop's render allowance."""
         if template.tenant_id is None:
             return True
+        if _key(template) in self._heavy:
+            return False
         now = self._monotonic()
         self._tokens = min(self._burst, self._tokens + (now - self._refilled_at) * self._share)
         self._refilled_at = now
         return self._tokens > 0
 
-    async def _render_inline(
+    async def _render_here(
         self,
         template: AnyTemplate,
         format: RenderFormat,
-        items: Sequence[Mapping[str, Any] | EudiConnectError],
-        todo: list[int],
-        results: list[_Result | None],
+        data: Mapping[str, Any],
         output: RenderOutput,
         allowance: _Allowance,
-    ) -> int:
-        """Renders items of `todo` in the loop while they stay quick and the loop's render
-        allowance lasts; returns how many."""
-        for done, index in enumerate(todo):
-            if not self._may_render_inline(template):
-                return done
-            if self._since_yield >= self._yield_after:
-                self._since_yield = 0.0
-                await asyncio.sleep(0)
-            limit = self._inline_render
-            by_allowance = allowance.left is not None and allowance.left <= limit
+    ) -> _Result | None:
+        """One render in the loop under the inline limit; None when it needs the pool (and
+        the template is now known as heavy)."""
+        if self._since_yield >= self._yield_after:
+            self._since_yield = 0.0
+            await asyncio.sleep(0)
+        limit = self._inline_render
+        by_allowance = allowance.left is not None and allowance.left <= limit
+        if by_allowance:
+            limit = max(allowance.left or 0.0, 0.0)
+        started = time.thread_time()
+        result: _Result | None
+        try:
+            result = render_one(
+                self.environment, template, format, data, output=output, cpu_seconds=limit
+            )
+        except TimeLimitReached:
+            result = None
+        except EudiConnectError as error:
+            result = error
+        spent = time.thread_time() - started
+        if template.tenant_id is not None:
+            self._tokens -= spent
+        self._since_yield += spent
+        allowance.spend(spent)
+        if result is None:
             if by_allowance:
-                limit = max(allowance.left or 0.0, 0.0)
-            started = time.thread_time()
-            try:
-                data = cast("Mapping[str, Any]", items[index])
-                results[index] = render_one(
-                    self.environment, template, format, data, output=output, cpu_seconds=limit
-                )
-                stopped = False
-            except TimeLimitReached:
-                stopped = True
-            except EudiConnectError as error:
-                results[index] = error
-                stopped = False
-            spent = time.thread_time() - started
-            if template.tenant_id is not None:
-                self._tokens -= spent
-            self._since_yield += spent
-            allowance.spend(spent)
-            if stopped:
-                if by_allowance:
-                    raise allowance.exhausted_error()
-                self._remember_heavy(template)
-                return done  # this item and the rest go to the pool
-        return len(todo)
+                raise allowance.exhausted_error()
+            self._remember_heavy(template)
+        return result
+
+    async def _render_in_pool(
+        self,
+        template: AnyTemplate,
+        format: RenderFormat,
+        items: Sequence[Mapping[str, Any]],
+        output: RenderOutput,
+        allowance: _Allowance,
+    ) -> list[_Result]:
+        """`items` rendered in the pool, a chunk per job, in order."""
+        results: list[_Result] = []
+        for start in range(0, len(items), POOL_CHUNK_ITEMS):
+            outcome = await self.pool.render(
+                template,
+                format,
+                items[start : start + POOL_CHUNK_ITEMS],
+                output=output,
+                cpu_seconds=allowance.left,
+            )
+            allowance.spend(outcome.cpu_seconds)
+            self.pool_renders += len(outcome.results)
+            results.extend(r.error() if isinstance(r, ErrorCopy) else r for r in outcome.results)
+            if outcome.exhausted:
+                raise allowance.exhausted_error()
+        return results
 
     def _remember_heavy(self, template: AnyTemplate) -> None:
         key = _key(template)
