@@ -4,13 +4,15 @@ in the render pool otherwise, so that one tenant's template never holds up anoth
 * Checks (on create and update) and compiles always run in the pool: Jinja compiles about
   a kilobyte of source per 50 ms, so a 64 KB template costs seconds. The loop then loads the
   bytecode the pool sends back (about a millisecond) and keeps it in its compile cache.
-* A render of a tenant's template may run in the loop while the loop's render allowance
-  lasts: `inline_share` of its time (10%), at most `inline_burst` (10 ms) at once, refilled
-  as time passes. Past it, renders go to the pool (a round trip of about 0.3 ms). Calls that
-  each render a little no longer add up to a loop that does nothing else.
-* A render in the loop gets a short CPU limit (`inline_render_seconds`, 5 ms; the built-in
-  PID takes about 0.3 ms). A render that runs out of it is stopped, done again in the pool,
-  and its template version is remembered as heavy: later renders go to the pool directly.
+* Each tenant template version's render cost is remembered (a moving average). Renders
+  that cost less than sending them to the pool (`cheap_render_seconds`, 0.5 ms; the built-in
+  PID takes about 0.3 ms) run in the loop. Dearer ones run in the loop only while the loop's
+  render allowance lasts: `inline_share` of its time (10%), at most `inline_burst` (10 ms)
+  at once, refilled as time passes; past it they go to the pool. Calls that each render a
+  little do not add up to a loop that does nothing else.
+* A render in the loop gets a short CPU limit (`inline_render_seconds`, 5 ms). A render
+  that runs out of it is stopped, done again in the pool, and its template version is
+  remembered as heavy: later renders go to the pool directly.
 * Built-in templates are the service's own, small and cheap: they always render in the
   loop. The loop is given back (`asyncio.sleep(0)`) after each `yield_after_seconds` of
   renders.
@@ -40,6 +42,7 @@ from eudi_connect.services.rendering import (
 )
 
 INLINE_RENDER_SECONDS = 0.005
+CHEAP_RENDER_SECONDS = 0.0005
 INLINE_SHARE = 0.1
 INLINE_BURST_SECONDS = 0.01
 YIELD_AFTER_SECONDS = 0.002
@@ -49,7 +52,10 @@ DEFAULT_CALL_RENDER_SECONDS = 2.0
 #: Items per job sent to the pool: few enough that other calls' jobs wait little between
 #: two of a large batch's, enough that the round trip (about 0.3 ms) stays small.
 POOL_CHUNK_ITEMS = 32
-MAX_HEAVY_TEMPLATES = 4096
+MAX_PROFILED_TEMPLATES = 4096
+#: Weight of the newest render in a template's cost estimate.
+_COST_WEIGHT = 0.25
+_HEAVY = float("inf")
 
 _Key = tuple[str | None, str, int]
 _Result = dict[str, Any] | Rendering | EudiConnectError
@@ -88,6 +94,7 @@ class TemplateRunner:
         pool: RenderPool,
         *,
         inline_render_seconds: float = INLINE_RENDER_SECONDS,
+        cheap_render_seconds: float = CHEAP_RENDER_SECONDS,
         inline_share: float = INLINE_SHARE,
         inline_burst_seconds: float = INLINE_BURST_SECONDS,
         yield_after_seconds: float = YIELD_AFTER_SECONDS,
@@ -96,20 +103,22 @@ class TemplateRunner:
         self.environment = environment
         self.pool = pool
         self._inline_render = inline_render_seconds
+        self._cheap = cheap_render_seconds
         self._share = inline_share
         self._burst = inline_burst_seconds
         self._tokens = inline_burst_seconds
         self._refilled_at = monotonic()
         self._monotonic = monotonic
         self._yield_after = yield_after_seconds
-        self._heavy: OrderedDict[_Key, None] = OrderedDict()
+        # CPU seconds a render of each template version costs (_HEAVY: too much for the loop).
+        self._costs: OrderedDict[_Key, float] = OrderedDict()
         self._compiling: dict[_Key, asyncio.Future[None]] = {}
         self._since_yield = 0.0
         self.pool_renders = 0  # items rendered in the pool (tests, benchmarks)
 
     def is_heavy(self, template: AnyTemplate) -> bool:
         """Whether renders of this template version go straight to the pool."""
-        return _key(template) in self._heavy
+        return self._costs.get(_key(template)) == _HEAVY
 
     async def check(self, template: AnyTemplate) -> tuple[CompiledPart, ...]:
         """Checks a template about to be stored (in the pool); what it compiled to, for
@@ -186,11 +195,14 @@ class TemplateRunner:
         return cast("list[Rendering | EudiConnectError]", results)
 
     def _inline_allowed(self, template: AnyTemplate) -> bool:
-        """Whether the next render of `template` may run in the loop: a template not known
-        to be heavy, and, for a tenant's, time left in the loop's render allowance."""
+        """Whether the next render of `template` may run in the loop: a built-in, a cheap
+        tenant template, or one not known to be heavy while the loop's allowance lasts."""
         if template.tenant_id is None:
             return True
-        if _key(template) in self._heavy:
+        cost = self._costs.get(_key(template))
+        if cost is not None and cost <= self._cheap:
+            return True
+        if cost == _HEAVY:
             return False
         now = self._monotonic()
         self._tokens = min(self._burst, self._tokens + (now - self._refilled_at) * self._share)
@@ -225,14 +237,14 @@ class TemplateRunner:
         except EudiConnectError as error:
             result = error
         spent = time.thread_time() - started
-        if template.tenant_id is not None:
-            self._tokens -= spent
         self._since_yield += spent
         allowance.spend(spent)
-        if result is None:
-            if by_allowance:
+        if template.tenant_id is not None:
+            if spent > self._cheap:
+                self._tokens = max(self._tokens - spent, -self._burst)
+            if result is None and by_allowance:
                 raise allowance.exhausted_error()
-            self._remember_heavy(template)
+            self._record_cost(template, _HEAVY if result is None else spent)
         return result
 
     async def _render_in_pool(
@@ -255,17 +267,25 @@ class TemplateRunner:
             )
             allowance.spend(outcome.cpu_seconds)
             self.pool_renders += len(outcome.results)
+            if outcome.results and not outcome.exhausted and template.tenant_id is not None:
+                cost = outcome.cpu_seconds / len(outcome.results)
+                self._record_cost(template, _HEAVY if cost >= self._inline_render else cost)
             results.extend(r.error() if isinstance(r, ErrorCopy) else r for r in outcome.results)
             if outcome.exhausted:
                 raise allowance.exhausted_error()
         return results
 
-    def _remember_heavy(self, template: AnyTemplate) -> None:
+    def _record_cost(self, template: AnyTemplate, seconds: float) -> None:
+        """Folds one render's cost into its template's estimate; heavy stays heavy."""
         key = _key(template)
-        self._heavy[key] = None
-        self._heavy.move_to_end(key)
-        while len(self._heavy) > MAX_HEAVY_TEMPLATES:
-            self._heavy.popitem(last=False)
+        known = self._costs.get(key)
+        if known is None or seconds == _HEAVY:
+            self._costs[key] = seconds
+        elif known != _HEAVY:
+            self._costs[key] = known + (seconds - known) * _COST_WEIGHT
+        self._costs.move_to_end(key)
+        while len(self._costs) > MAX_PROFILED_TEMPLATES:
+            self._costs.popitem(last=False)
 
     def close(self) -> None:
         self.pool.close()
