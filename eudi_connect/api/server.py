@@ -58,6 +58,9 @@ class ServerOptions:
     max_batch_items: int = DEFAULT_MAX_ITEMS
     # Processes that sign batch groups; None picks one when a second core exists.
     sign_workers: int | None = None
+    # Processes that check, compile and render tenants' templates off the event loop; 0
+    # runs that work in a thread of the server process instead.
+    render_workers: int = 1
     # PEM files; with tls_client_ca set, clients need a certificate from it (mutual TLS).
     tls_cert: str | None = None
     tls_key: str | None = None
@@ -193,7 +196,12 @@ async def serve(options: ServerOptions, *, ready_stream: object = sys.stdout) ->
 
 async def _serve(options: ServerOptions, telemetry: Telemetry, ready_stream: object) -> None:
     sign_workers = default_sign_workers() if options.sign_workers is None else options.sign_workers
-    services = await open_services(options.db_url, options.settings, sign_workers=sign_workers)
+    services = await open_services(
+        options.db_url,
+        options.settings,
+        sign_workers=sign_workers,
+        render_workers=options.render_workers,
+    )
     try:
         running = await start_server(services, options, telemetry=telemetry)
     except BaseException:

@@ -140,6 +140,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
         grace_seconds=args.grace,
         settings=settings,
         sign_workers=args.sign_workers,
+        render_workers=args.render_workers,
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
         tls_client_ca=args.tls_client_ca,
@@ -185,6 +186,13 @@ def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must not be negative")
     return value
 
 
@@ -384,6 +392,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--sign-workers",
         type=int,
         help="processes that sign batch issuance groups (default: 1 with 2+ cores, else 0)",
+    )
+    serve.add_argument(
+        "--render-workers",
+        type=_non_negative_int,
+        default=1,
+        help="processes that check, compile and render tenants' templates, so that a slow "
+        "template never holds up other calls (default: 1; 0: a thread, which shares the "
+        "GIL with the server)",
     )
     serve.add_argument(
         "--http-port",

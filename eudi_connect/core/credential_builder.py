@@ -56,17 +56,35 @@ class SharedRenders:
 
     __slots__ = ("_claims", "_render")
 
-    def __init__(self, render: Render) -> None:
-        self._render = render
+    def __init__(self, render: Render | None = None) -> None:
+        self._render = render  # None: the caller renders and uses `known` and `keep`
         self._claims: dict[tuple[str, int, int], dict[str, Any]] = {}
 
     def claims(self, template: CredentialTemplate, subject: Mapping[str, Any]) -> dict[str, Any]:
-        # id() is safe as a key: every subject stays alive while this cache is in use.
-        key = (template.template_id, template.version, id(subject))
-        claims = self._claims.get(key)
+        claims = self.known(template, subject)
         if claims is None:
-            claims = self._claims[key] = self._render(template, subject)
+            if self._render is None:
+                raise TypeError("this SharedRenders has no render function")
+            claims = self.keep(template, subject, self._render(template, subject))
         return claims
+
+    def known(
+        self, template: CredentialTemplate, subject: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
+        """The claims already rendered for this subject object, if any (for callers that
+        render elsewhere, asynchronously, and `keep` the result)."""
+        return self._claims.get(_shared_key(template, subject))
+
+    def keep(
+        self, template: CredentialTemplate, subject: Mapping[str, Any], claims: dict[str, Any]
+    ) -> dict[str, Any]:
+        self._claims[_shared_key(template, subject)] = claims
+        return claims
+
+
+def _shared_key(template: CredentialTemplate, subject: Mapping[str, Any]) -> tuple[str, int, int]:
+    # id() is safe as a key: every subject stays alive while a SharedRenders is in use.
+    return (template.template_id, template.version, id(subject))
 
 
 def mdoc_mapping(template: CredentialTemplate) -> MdocMapping:
@@ -117,8 +135,14 @@ def _sign_mdoc(draft: CredentialDraft, claims: Mapping[str, Any], signing_key: S
             "an mso_mdoc credential needs holder_jwk: it becomes the mdoc's device key",
             reason="HOLDER_KEY_REQUIRED",
         )
-    signed = datetime.fromtimestamp(draft.issued_at, UTC)
-    until = datetime.fromtimestamp(draft.expires_at, UTC)
+    try:
+        signed = datetime.fromtimestamp(draft.issued_at, UTC)
+        until = datetime.fromtimestamp(draft.expires_at, UTC)
+    except (OverflowError, OSError, ValueError):
+        raise InvalidArgumentError(
+            "the credential's validity ends past any date an mdoc can carry",
+            reason="VALIDITY_OUT_OF_RANGE",
+        ) from None
     try:
         namespaces = to_mdoc_namespaces(
             mdoc_mapping(draft.template),

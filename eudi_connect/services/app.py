@@ -17,6 +17,7 @@ from eudi_connect.services.issuance import IssuanceService
 from eudi_connect.services.issuer_certificates import CertificatePolicy, load_authority
 from eudi_connect.services.keys import KeyService, check_master_key
 from eudi_connect.services.public_urls import TenantUrls
+from eudi_connect.services.render_pool import RenderPool
 from eudi_connect.services.revocation import RevocationService
 from eudi_connect.services.settings import ServiceSettings
 from eudi_connect.services.signing_pool import SigningPool
@@ -61,6 +62,7 @@ class Services:
             self.closed = True
             if self.signing_pool is not None:
                 self.signing_pool.close()
+            self.templates.runner.close()
             await self.fetcher.close()
             await self.tenants.close()
             await self.store.close()
@@ -117,12 +119,15 @@ async def open_services(
     *,
     master_key: MasterKey | None = None,
     sign_workers: int = 0,
+    render_workers: int = 0,
     clock: Callable[[], float] = time.time,
     store: Store | None = None,
     fetch: FetchSettings | None = None,
 ) -> Services:
     """`store`, when given, is used (unopened) instead of the one `db_url` names; `fetch`,
-    when given, replaces `settings.fetch` (how foreign status lists and JWKS are fetched)."""
+    when given, replaces `settings.fetch` (how foreign status lists and JWKS are fetched).
+    `render_workers` processes check, compile and render tenants' templates off the event
+    loop (0: one thread of this process, which still competes with the loop for the GIL)."""
     settings = settings or ServiceSettings()
     master = master_key or master_key_for(db_url)
     store = store or open_store_from_url(db_url)
@@ -147,7 +152,9 @@ async def open_services(
         urls=urls,
     )
     status_lists = StatusListService(store, keys, settings, urls, clock=clock)
-    templates = CredentialTemplates(TemplateEnvironment(), store=store)
+    environment = TemplateEnvironment()
+    render_pool = RenderPool(render_workers, environment.limits)
+    templates = CredentialTemplates(environment, store=store, pool=render_pool)
     fetcher = HttpFetcher(fetch or settings.fetch)
     trust = TrustService(
         store,
@@ -164,9 +171,15 @@ async def open_services(
         clock=clock,
     )
     signing_pool = None
-    if sign_workers > 0:
-        signing_pool = SigningPool(sign_workers)
-        await signing_pool.start()
+    try:
+        await render_pool.start()
+        if sign_workers > 0:
+            signing_pool = SigningPool(sign_workers)
+            await signing_pool.start()
+    except BaseException:
+        render_pool.close()
+        await store.close()
+        raise
     return Services(
         trust=trust,
         fetcher=fetcher,

@@ -148,7 +148,7 @@ class IssuanceService:
         prepared: list[tuple[int, _Prepared]] = []
         # A tenant template costs a store read per lookup; look each id up once per call.
         lookups: dict[str, CredentialTemplate | EudiConnectError] = {}
-        renders = None if pool is not None else SharedRenders(self._render)
+        renders = None if pool is not None else SharedRenders()
         for position, command in enumerate(commands):
             try:
                 item = await self._prepare(tenant_id, command, renders=renders, lookups=lookups)
@@ -219,12 +219,20 @@ class IssuanceService:
                 "an mso_mdoc credential needs holder_jwk: it becomes the mdoc's device key",
                 reason="HOLDER_KEY_REQUIRED",
             )
-        claims = None if renders is None else renders.claims(template, command.subject)
+        claims = None
+        if renders is not None:
+            claims = renders.known(template, command.subject)
+            if claims is None:
+                claims = renders.keep(
+                    template, command.subject, await self._render(template, command.subject)
+                )
         return _Prepared(command, template, claims, holder_jwk, validity, credential_format)
 
-    def _render(self, template: CredentialTemplate, subject: Mapping[str, Any]) -> dict[str, Any]:
+    async def _render(
+        self, template: CredentialTemplate, subject: Mapping[str, Any]
+    ) -> dict[str, Any]:
         with measure_operation_time(RENDER_STEP):
-            return self._templates.render_claims(template, subject)
+            return await self._templates.claims(template, subject)
 
     def _draft(
         self,

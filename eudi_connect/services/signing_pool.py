@@ -114,6 +114,11 @@ def _start_worker(parent_pid: int) -> None:
     ).start()
 
 
+#: What every worker process of the service runs first (with the server's pid): the render
+#: pool starts its processes the same way as the signing pool, orphan watch included.
+worker_initializer = _start_worker
+
+
 class SigningPool:
     def __init__(self, processes: int) -> None:
         self._executor = ProcessPoolExecutor(

@@ -17,7 +17,6 @@ next issuance everywhere. Changes made through this process refresh its caches a
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import functools
@@ -28,12 +27,14 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from opentelemetry.util.types import AttributeValue
 
 from eudi_connect.core.templates import (
     BUILTIN_TEMPLATES,
+    MAX_VALIDITY_SECONDS,
+    CompiledPart,
     CredentialTemplate,
     NotificationEvent,
     NotificationFormat,
@@ -50,6 +51,11 @@ from eudi_connect.errors import (
     NotFoundError,
 )
 from eudi_connect.monitoring.performance_metrics import OperationTimer, measure_operation_time
+from eudi_connect.services.render_pool import RenderPool
+from eudi_connect.services.rendering import AnyTemplate as AnyTemplate
+from eudi_connect.services.rendering import RenderFormat as RenderFormat
+from eudi_connect.services.rendering import Rendering as Rendering
+from eudi_connect.services.template_runner import DEFAULT_CALL_RENDER_SECONDS, TemplateRunner
 from eudi_connect.store.base import Store, TemplateKind, TemplateRecord
 
 MAX_TEMPLATE_ID_LENGTH = 128
@@ -57,17 +63,11 @@ MAX_DESCRIPTION_LENGTH = 1024
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
 MAX_RENDER_BATCH_ITEMS = 1000
-#: A render batch gives the event loop back this often (items), so that one large batch
-#: does not hold up other calls for its whole duration.
-RENDER_BATCH_YIELD_EVERY = 64
 #: The operation name renders are timed under (``operation.time``).
 RENDER_OPERATION = "template.render"
 
 _TEMPLATE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}", re.ASCII)
 _ETAG = re.compile(r'"v([1-9][0-9]{0,17})"', re.ASCII)
-
-AnyTemplate = CredentialTemplate | NotificationTemplate
-RenderFormat = Literal["json", "text", "html"]
 
 _BUILTIN_DESCRIPTIONS = {
     "pid": "EU Digital Identity Person Identification Data (ARF PID Rulebook), SD-JWT VC",
@@ -136,7 +136,8 @@ def definition_of(template: AnyTemplate) -> dict[str, Any]:
 
 
 def template_of(record: TemplateRecord) -> AnyTemplate:
-    """The template a stored row describes."""
+    """The template a stored row describes. Validity periods stored before they had an
+    upper bound are read as the bound."""
     d = record.definition
     if record.kind == "credential":
         return CredentialTemplate(
@@ -144,8 +145,8 @@ def template_of(record: TemplateRecord) -> AnyTemplate:
             vct=d["vct"],
             claims_template=d["claims_template"],
             disclosable=tuple(d["disclosable"]),
-            default_validity_seconds=d["default_validity_seconds"],
-            max_validity_seconds=d["max_validity_seconds"],
+            default_validity_seconds=min(d["default_validity_seconds"], MAX_VALIDITY_SECONDS),
+            max_validity_seconds=min(d["max_validity_seconds"], MAX_VALIDITY_SECONDS),
             data_schema=tuple(d["data_schema"]),
             version=record.version,
             tenant_id=record.tenant_id,
@@ -198,6 +199,9 @@ class CredentialTemplates:
     the live version with the store unless it did so less than `version_ttl_seconds` ago.
     With the default 0 every instance uses a new version from the next request on, at the
     cost of one indexed read per issuance of a tenant template.
+
+    Renders go through `runner`, which moves tenants' slow template work off the event loop
+    into `pool` (by default one thread; the server gives it worker processes).
     """
 
     def __init__(
@@ -208,10 +212,14 @@ class CredentialTemplates:
         version_ttl_seconds: float = 0.0,
         max_cached_templates: int = 4096,
         monotonic: Callable[[], float] = time.monotonic,
+        pool: RenderPool | None = None,
     ) -> None:
         if version_ttl_seconds < 0 or max_cached_templates < 1:
             raise ValueError("version_ttl_seconds must be >= 0 and max_cached_templates >= 1")
         self.environment = environment or TemplateEnvironment()
+        self.runner = TemplateRunner(
+            self.environment, pool or RenderPool(0, self.environment.limits)
+        )
         self._store = store
         self._ttl = version_ttl_seconds
         self._max_cached = max_cached_templates
@@ -299,8 +307,17 @@ class CredentialTemplates:
     def render_claims(
         self, template: CredentialTemplate, subject: Mapping[str, Any]
     ) -> dict[str, Any]:
+        """Renders here and now, whatever it costs; calls on the event loop use `claims`."""
         with render_timer("credential", "json"):
             return self.environment.render_claims(template, subject)
+
+    async def claims(
+        self, template: CredentialTemplate, subject: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """The claims `template` renders for `subject`, rendered where it cannot hold up
+        other calls (see `TemplateRunner`)."""
+        with render_timer("credential", "json"):
+            return await self.runner.claims(template, subject)
 
 
 # --- the write side and the render API --------------------------------------------------------
@@ -355,14 +372,6 @@ class StoredTemplate:
 
 
 @dataclass(frozen=True)
-class Rendering:
-    format: RenderFormat
-    template_version: int
-    subject: str  # notification subject line; "" for credential templates
-    content: str  # claims JSON, or the notification body
-
-
-@dataclass(frozen=True)
 class TemplatePage:
     templates: list[StoredTemplate]
     next_page_token: str
@@ -371,7 +380,9 @@ class TemplatePage:
 class TemplateService:
     """Creates, changes, lists and renders a tenant's templates. Sources are checked
     before anything is written (syntax, sandbox policy, variables against `data_schema`),
-    so a refused request leaves nothing behind."""
+    so a refused request leaves nothing behind. Checks and slow renders run off the event
+    loop (`CredentialTemplates.runner`); a render batch may spend at most
+    `call_render_seconds` of CPU."""
 
     def __init__(
         self,
@@ -379,11 +390,13 @@ class TemplateService:
         templates: CredentialTemplates,
         *,
         clock: Callable[[], float] = time.time,
+        call_render_seconds: float = DEFAULT_CALL_RENDER_SECONDS,
     ) -> None:
         self._store = store
         self._templates = templates
-        self._environment = templates.environment
+        self._runner = templates.runner
         self._clock = clock
+        self._call_seconds = call_render_seconds
 
     # -- management -------------------------------------------------------------------------
 
@@ -402,7 +415,7 @@ class TemplateService:
                 reason="TEMPLATE_ID_RESERVED",
                 metadata={"template_id": template_id},
             )
-        self._check(draft)
+        compiled = await self._check(draft)
         record = await self._store.create_template(
             tenant_id,
             template_id,
@@ -411,7 +424,7 @@ class TemplateService:
             description=draft.description,
             created_at=int(self._clock()),
         )
-        self._templates.remember(record)
+        self._remember(record, compiled)
         return StoredTemplate.from_record(record)
 
     async def get(self, tenant_id: str, template_id: str) -> StoredTemplate:
@@ -475,7 +488,7 @@ class TemplateService:
             )
         if current.version != expected:
             raise _stale(template_id, current.version)
-        self._check(draft)
+        compiled = await self._check(draft)
         record = await self._store.update_template(
             tenant_id,
             template_id,
@@ -486,7 +499,7 @@ class TemplateService:
         )
         if record is None:  # deleted since it was read
             raise _template_not_found(template_id)
-        self._templates.remember(record)
+        self._remember(record, compiled)
         return StoredTemplate.from_record(record)
 
     async def delete(self, tenant_id: str, template_id: str, *, etag: str = "") -> None:
@@ -513,7 +526,12 @@ class TemplateService:
         template = await self._templates.resolve(tenant_id, template_id)
         chosen = _format_for(template, format)
         with render_timer(kind_of(template), chosen):
-            return self._render(template, chosen, data)
+            (result,) = await self._runner.renderings(
+                template, chosen, [data], call_seconds=self._call_seconds
+            )
+        if isinstance(result, EudiConnectError):
+            raise result
+        return result
 
     async def render_many(
         self,
@@ -524,7 +542,9 @@ class TemplateService:
         format: RenderFormat | None = None,
     ) -> list[Rendering | EudiConnectError]:
         """One result per item, in order; an item that fails gets its error in place. The
-        template is looked up once; errors about it (unknown, wrong format) fail the call."""
+        template is looked up once; errors about it (unknown, wrong format) fail the call,
+        and so do renders that together pass the call's CPU allowance (RESOURCE_EXHAUSTED,
+        RENDER_BUDGET_EXHAUSTED)."""
         if len(items) > MAX_RENDER_BATCH_ITEMS:
             raise InvalidArgumentError(
                 f"a render batch may hold at most {MAX_RENDER_BATCH_ITEMS} items",
@@ -533,43 +553,28 @@ class TemplateService:
             )
         template = await self._templates.resolve(tenant_id, template_id)
         chosen = _format_for(template, format)
-        results: list[Rendering | EudiConnectError] = []
         with render_timer(kind_of(template), chosen, items=len(items)):
-            for position, item in enumerate(items):
-                if position and position % RENDER_BATCH_YIELD_EVERY == 0:
-                    await asyncio.sleep(0)
-                if isinstance(item, EudiConnectError):
-                    results.append(item)
-                    continue
-                try:
-                    results.append(self._render(template, chosen, item))
-                except EudiConnectError as error:
-                    results.append(error)
-        return results
+            return await self._runner.renderings(
+                template, chosen, items, call_seconds=self._call_seconds
+            )
 
     # -- internals --------------------------------------------------------------------------
 
-    def _check(self, draft: TemplateDraft) -> None:
+    async def _check(self, draft: TemplateDraft) -> tuple[CompiledPart, ...]:
+        """Refuses a draft that cannot be stored; what its sources compiled to otherwise."""
         if len(draft.description) > MAX_DESCRIPTION_LENGTH:
             raise InvalidArgumentError(
                 f"description is longer than {MAX_DESCRIPTION_LENGTH} characters",
                 reason="TEMPLATE_INVALID",
                 metadata={"field": "description"},
             )
-        if isinstance(draft.template, CredentialTemplate):
-            self._environment.check_credential(draft.template)
-        else:
-            self._environment.check_notification(draft.template)
+        return await self._runner.check(draft.template)
 
-    def _render(
-        self, template: AnyTemplate, format: RenderFormat, data: Mapping[str, Any]
-    ) -> Rendering:
-        if isinstance(template, CredentialTemplate):
-            claims = self._environment.render_claims(template, data)
-            content = json.dumps(claims, ensure_ascii=False, separators=(",", ":"))
-            return Rendering(format, template.version, "", content)
-        rendered = self._environment.render_notification(template, data, NotificationFormat(format))
-        return Rendering(format, template.version, rendered.subject, rendered.body)
+    def _remember(self, record: TemplateRecord, compiled: Sequence[CompiledPart]) -> None:
+        """Keeps the stored version as current, compiled: its first render compiles nothing."""
+        template = self._templates.remember(record)
+        if template.version == record.version:
+            self._runner.install(template, compiled)
 
     @staticmethod
     def _refuse_builtin(template_id: str, what: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -102,3 +103,21 @@ def running(pid: int) -> bool:
     """Whether `pid` still runs (a zombie, dead but not yet reaped, does not)."""
     fields = _stat_fields(pid)
     return fields is not None and fields[0] not in "ZX"
+
+
+@contextlib.contextmanager
+def server_running(db: str, *extra: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """`start_server` for a `with` block: on leaving it the server gets SIGTERM (and, if it
+    has not exited within 30 s, its process group SIGKILL)."""
+    process, address = start_server(db, *extra)
+    try:
+        yield process, address
+    finally:
+        process.terminate()
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        if process.stdout is not None:
+            process.stdout.close()

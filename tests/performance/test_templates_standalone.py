@@ -77,24 +77,29 @@ async def test_cache_is_hit_for_1000_renders(services: Services, tenant_id: str)
 
 
 async def test_invalidation_is_selective(services: Services, tenant_id: str) -> None:
-    """Updating one of five templates recompiles that one alone; the others stay warm."""
+    """Updating one of five templates replaces that one's compiled parts alone (compiled by
+    the check that saved it, so no render compiles); the others stay warm."""
     service = services.template_service
     environment = services.templates.environment
     ids = [f"t{n}" for n in range(5)]
     for template_id in ids:
         await service.create(tenant_id, TemplateDraft(alert(template_id)))
         await service.render(tenant_id, template_id, DATA, format="html")
-    compiled = environment.compile_count()
+    before = environment.cache_stats()
     stored = await service.get(tenant_id, "t2")
     await service.update(tenant_id, TemplateDraft(alert("t2", variant="!")), etag=stored.etag)
     for _ in range(200):
         for template_id in ids:
             await service.render(tenant_id, template_id, DATA, format="html")
-    assert environment.compile_count() - compiled == 2  # t2's subject and html body
+    after = environment.cache_stats()
+    assert after.compiles == before.compiles
+    assert after.loaded - before.loaded == 3  # t2's subject, text and html body
+    assert after.invalidated - before.invalidated == 3
     for template_id in ids:
         version = 2 if template_id == "t2" else 1
         assert environment.cached_versions(tenant_id, template_id) == {
             (version, "subject"),
+            (version, "text"),
             (version, "html"),
         }
 

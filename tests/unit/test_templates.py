@@ -386,6 +386,28 @@ def test_output_over_the_limit_is_refused() -> None:
     assert error.reason == "TEMPLATE_OUTPUT_TOO_LARGE"
 
 
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "('ab' * 30000) | list | length",
+        "('ab' * 30000) | sort | first",
+        "range(1000) | list | list | length",
+        "('a,' * 2000).split(',') | unique | list | length",
+        "('a,' * 2000).split(',') | select('eq', 'a') | list | length",
+        "('a,' * 2000).split(',') | join | length",
+    ],
+)
+def test_filters_walk_at_most_the_item_limit(expression: str) -> None:
+    """A filter that does Python work per item refuses an input longer than the loop
+    allowance at once, instead of running one long call past the render's deadline."""
+    env = TemplateEnvironment(max_loop_iterations=1000)
+    source = '{"n": {{ ' + expression + " }}}"
+    if expression.startswith("range"):
+        assert env.render_claims(make_template(source), {}, now=NOW) == {"n": 1000}
+    else:
+        assert render_error(env, source).reason == "TEMPLATE_LIMIT_EXCEEDED"
+
+
 def test_nested_loops_share_one_iteration_budget() -> None:
     """Loops inside loops draw from one allowance, so their product is bounded."""
     env = TemplateEnvironment(max_loop_iterations=100)
@@ -398,7 +420,8 @@ def test_nested_loops_share_one_iteration_budget() -> None:
     [
         ("{{ 'x' * 10**9 }}", "TEMPLATE_OUTPUT_TOO_LARGE"),
         ("{% set a = ['x' * 60000] * 10000 %}{{ a }}", "TEMPLATE_OUTPUT_TOO_LARGE"),
-        ("{% set a = ['x' * 60000] * 10000 %}{{ a | join }}", "TEMPLATE_OUTPUT_TOO_LARGE"),
+        ("{% set a = ['x' * 60000] * 100 %}{{ a | join }}", "TEMPLATE_OUTPUT_TOO_LARGE"),
+        ("{% set a = ['x' * 60000] * 10000 %}{{ a | join }}", "TEMPLATE_LIMIT_EXCEEDED"),
         ("{% set a = ['x' * 60000] * 10000 %}{{ '' ~ a }}", "TEMPLATE_OUTPUT_TOO_LARGE"),
         (
             "{% set a = 'x' * 60000 %}{% set b = a ~ a %}{{ b | length }}",

@@ -3,8 +3,15 @@ data to claims, the selectively disclosable claim paths and validity bounds. Not
 templates: a subject line and text / HTML bodies about a credential event."""
 
 from .builtin import BUILTIN_TEMPLATES, MDL_EXAMPLE_SUBJECT, PID_EXAMPLE_SUBJECT, builtin_template
-from .credential import CREDENTIAL_IMPLICIT_NAMES, CredentialTemplate
-from .environment import CacheStats, RenderedNotification, TemplateEnvironment
+from .credential import CREDENTIAL_IMPLICIT_NAMES, MAX_VALIDITY_SECONDS, CredentialTemplate
+from .environment import (
+    CacheStats,
+    CompiledPart,
+    RenderedNotification,
+    TemplateEnvironment,
+    TemplateLimits,
+    TimeLimitReached,
+)
 from .errors import (
     InvalidSubjectFieldError,
     InvalidTemplateError,
@@ -21,10 +28,12 @@ from .notification import (
 __all__ = [
     "BUILTIN_TEMPLATES",
     "CREDENTIAL_IMPLICIT_NAMES",
+    "MAX_VALIDITY_SECONDS",
     "MDL_EXAMPLE_SUBJECT",
     "NOTIFICATION_IMPLICIT_NAMES",
     "PID_EXAMPLE_SUBJECT",
     "CacheStats",
+    "CompiledPart",
     "CredentialTemplate",
     "InvalidSubjectFieldError",
     "InvalidTemplateError",
@@ -34,6 +43,8 @@ __all__ = [
     "NotificationTemplate",
     "RenderedNotification",
     "TemplateEnvironment",
+    "TemplateLimits",
     "TemplateRenderError",
+    "TimeLimitReached",
     "builtin_template",
 ]

@@ -19,11 +19,22 @@ from jinja2.exceptions import TemplateSyntaxError
 from jinja2.lexer import TOKEN_DOT, TOKEN_NAME, Token, TokenStream
 from jinja2.parser import Parser
 
-from ._sandbox import ClaimsSandbox, OutputMode, PolicyViolation, check_policy, prepare_tree
+from ._sandbox import (
+    LIMIT_REASON,
+    ClaimsSandbox,
+    LiteralTooLarge,
+    OutputMode,
+    PolicyViolation,
+    Prepared,
+    check_policy,
+    prepare_tree,
+)
 from .errors import InvalidTemplateError
 
 _NEWLINES = re.compile(r"\r\n|\r|\n")
 _IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}", re.ASCII)
+
+SYNTAX_REASON = "TEMPLATE_SYNTAX_ERROR"
 
 #: At most this many names in a data schema.
 MAX_SCHEMA_NAMES = 256
@@ -141,7 +152,8 @@ def parse_with_positions(
             offset = tokens.next_visible(tokens.lexed_to)
         # The lexer's "unexpected char '$' at 19" counts from the start; the column says it.
         message = re.sub(r" at \d+$", "", exc.message or "invalid syntax")
-        raise _syntax_error(field, message, tokens.position(offset)) from None
+        reason = LIMIT_REASON if isinstance(exc, LiteralTooLarge) else SYNTAX_REASON
+        raise _syntax_error(field, message, tokens.position(offset), reason=reason) from None
     except (RecursionError, SyntaxError):
         raise _syntax_error(field, "nested too deeply", tokens.position(tokens.lexed_to)) from None
 
@@ -154,10 +166,12 @@ def check_source(
     output: OutputMode,
     declared: Iterable[str],
     implicit: Iterable[str] = (),
-) -> None:
+    filename: str | None = None,
+) -> Prepared:
     """Refuses a source that cannot compile in `environment` or that reads a variable
     neither `declared` (the data schema) nor `implicit` (what the renderer adds, such as
-    `today`). Errors name the `field` and carry line and column in their metadata."""
+    `today`). Errors name the `field` and carry line and column in their metadata. Returns
+    the compiled template (named `filename` in tracebacks)."""
     tree, tokens = parse_with_positions(environment, source, field=field)
     allowed = {*declared, *implicit, *environment.globals}
     try:
@@ -171,7 +185,7 @@ def check_source(
                 reason="TEMPLATE_UNDEFINED_VARIABLE",
                 metadata={"field": field, "variable": name, **_position_metadata(position)},
             )
-        prepare_tree(environment, tree, f"<check {field}>", output=output)
+        return prepare_tree(environment, tree, filename or f"<check {field}>", output=output)
     except PolicyViolation as exc:
         position = _line_position(tokens, exc.lineno, _quoted(str(exc)))
         raise InvalidTemplateError(
@@ -259,10 +273,12 @@ def _position_metadata(position: Position | None) -> dict[str, str]:
     return {"line": str(position.line), "column": str(position.column)}
 
 
-def _syntax_error(field: str, message: str, position: Position) -> InvalidTemplateError:
+def _syntax_error(
+    field: str, message: str, position: Position, *, reason: str = SYNTAX_REASON
+) -> InvalidTemplateError:
     return InvalidTemplateError(
         f"{field} {_where(position)}: {message}",
-        reason="TEMPLATE_SYNTAX_ERROR",
+        reason=reason,
         metadata={"field": field, **_position_metadata(position)},
     )
 

@@ -241,8 +241,19 @@ _COLLECTION_FILTERS: dict[str, Callable[..., Any]] = {
     "_concat": concat,  # internal, what `~` compiles to
 }
 
+#: Those that do Python work per item of their input (a key function, a test, a copy), so
+#: that one call's cost grows with the input's length: they take at most the render's item
+#: limit (a 64,000-item sort would otherwise run far past the deadline in a single call).
+_WALKING_FILTERS = frozenset(
+    {"dictsort", "items", "join", "list", "map", "max", "min", "reject", "rejectattr",
+     "reverse", "select", "selectattr", "sort", "unique"}
+)  # fmt: skip
+
 #: Every filter a claims template can use.
 CLAIMS_FILTERS: Mapping[str, Callable[..., Any]] = {
     **_SCALAR_FILTERS,
-    **{name: guarded(function) for name, function in _COLLECTION_FILTERS.items()},
+    **{
+        name: guarded(function, walks=name in _WALKING_FILTERS)
+        for name, function in _COLLECTION_FILTERS.items()
+    },
 }

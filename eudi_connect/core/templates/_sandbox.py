@@ -21,15 +21,18 @@ from __future__ import annotations
 
 import functools
 import json
+import marshal
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sized
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date
+from types import CodeType
 from typing import Any, Literal, NoReturn, TypeVar, cast
 
 from jinja2 import Environment, StrictUndefined, Template, Undefined, nodes, pass_environment
-from jinja2.exceptions import SecurityError, UndefinedError
+from jinja2.exceptions import SecurityError, TemplateSyntaxError, UndefinedError
+from jinja2.lexer import TOKEN_INTEGER, Lexer
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.visitor import NodeTransformer
@@ -39,6 +42,8 @@ SIZE_REASON = "TEMPLATE_OUTPUT_TOO_LARGE"
 
 #: Claims never need integers this large; the cap stops `2 ** 10000000` style CPU bombs.
 MAX_INT_BITS = 1024
+#: Decimal digits of the largest integer the cap allows (2 ** 1024 has 309).
+MAX_INT_DIGITS = len(str(2**MAX_INT_BITS))
 
 #: Names a host framework injects into Jinja (Jinja's own helpers, Flask's request globals,
 #: the template's `self`). A claims template naming one is probing for a host object, not
@@ -122,6 +127,44 @@ class UndefinedValue(UndefinedError):
         self.obj = obj
 
 
+class LiteralTooLarge(TemplateSyntaxError):
+    """An integer literal in the source is larger than the sandbox computes with. Found
+    while lexing, before Python is asked to convert it (it refuses decimal strings of more
+    than 4,300 digits with a ValueError)."""
+
+
+def int_too_large(text: str) -> bool:
+    """Whether the integer written as `text` (a Jinja or JSON literal: an optional sign,
+    digits, '_' separators, a 0x / 0o / 0b prefix) lies outside +-2 ** MAX_INT_BITS."""
+    digits = text.replace("_", "").lstrip("+-")
+    if digits[:2].lower() not in ("0x", "0o", "0b") and len(digits) > MAX_INT_DIGITS:
+        return True  # decided on the length alone: no conversion of a huge decimal string
+    return int(digits, 0 if digits[:1] == "0" else 10).bit_length() > MAX_INT_BITS
+
+
+class _BoundedLexer(Lexer):
+    """Jinja's lexer, refusing integer literals beyond MAX_INT_BITS as a syntax error."""
+
+    def wrap(
+        self,
+        stream: Iterable[tuple[int, str, str]],
+        name: str | None = None,
+        filename: str | None = None,
+    ) -> Iterator[Any]:
+        return super().wrap(self._bounded(stream, name, filename), name, filename)
+
+    @staticmethod
+    def _bounded(
+        stream: Iterable[tuple[int, str, str]], name: str | None, filename: str | None
+    ) -> Iterator[tuple[int, str, str]]:
+        for lineno, token, value in stream:
+            if token == TOKEN_INTEGER and int_too_large(value):
+                raise LiteralTooLarge(
+                    f"an integer literal larger than {MAX_INT_BITS} bits", lineno, name, filename
+                )
+            yield lineno, token, value
+
+
 class PolicyViolation(Exception):
     """The template uses a construct that claims templates may not use."""
 
@@ -158,23 +201,35 @@ def fail_if_undefined(value: object) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Per-render budget: a deadline and a loop-iteration allowance, in a ContextVar so that
-# concurrent renders on threads or tasks never share one. The deadline is in CPU time of the
-# rendering thread: wall time would fail good templates whenever the host is overloaded.
+# Per-render budget: a deadline, a loop-iteration allowance and the most items a filter may
+# walk, in a ContextVar so that concurrent renders on threads or tasks never share one. The
+# deadline is in CPU time of the rendering thread: wall time would fail good templates
+# whenever the host is overloaded.
 
 
 @dataclass(slots=True)
 class RenderBudget:
     deadline: float
     loop_iterations_left: int
+    #: A filter that walks a collection (sort, map, unique, join ...) is a loop in disguise,
+    #: one the deadline cannot interrupt: it may walk at most this many items per call.
+    item_limit: int
 
 
 _BUDGET: ContextVar[RenderBudget | None] = ContextVar("eudi_template_budget", default=None)
 
 
+class OutOfTime(LimitExceeded):
+    """The render's deadline passed."""
+
+    def __init__(self) -> None:
+        super().__init__("template ran out of time")
+
+
 def start_budget(*, seconds: float, loop_iterations: int) -> object:
     """Opens a budget for one render; pass the returned token to `end_budget`."""
-    return _BUDGET.set(RenderBudget(time.thread_time() + seconds, loop_iterations))
+    budget = RenderBudget(time.thread_time() + seconds, loop_iterations, loop_iterations)
+    return _BUDGET.set(budget)
 
 
 def end_budget(token: object) -> None:
@@ -186,7 +241,14 @@ def check_deadline() -> None:
     folding runs outside any budget; it only sees template literals."""
     budget = _BUDGET.get()
     if budget is not None and time.thread_time() >= budget.deadline:
-        raise LimitExceeded("template ran out of time")
+        raise OutOfTime()
+
+
+def check_items(value: object) -> None:
+    """Refuses a collection (or string) longer than a filter may walk in one call."""
+    budget = _BUDGET.get()
+    if budget is not None and isinstance(value, Sized) and len(value) > budget.item_limit:
+        raise LimitExceeded(f"a filter was given more than {budget.item_limit} items")
 
 
 def counted(iterable: Iterable[Any]) -> Iterator[Any]:
@@ -198,19 +260,23 @@ def counted(iterable: Iterable[Any]) -> Iterator[Any]:
             if budget.loop_iterations_left < 0:
                 raise LimitExceeded("template loops ran more iterations than allowed")
             if time.thread_time() >= budget.deadline:
-                raise LimitExceeded("template ran out of time")
+                raise OutOfTime()
         yield item
 
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
-def guarded(function: _F) -> _F:
-    """Wraps a filter so that each call checks the deadline; keeps Jinja's pass_* marker."""
+def guarded(function: _F, *, walks: bool = False) -> _F:
+    """Wraps a filter so that each call checks the deadline, and, when it `walks` its input
+    item by item, the size of that input; keeps Jinja's pass_* marker."""
+    value_at = 0 if getattr(function, "jinja_pass_arg", None) is None else 1
 
     @functools.wraps(function)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         check_deadline()
+        if walks and len(args) > value_at:
+            check_items(args[value_at])
         return function(*args, **kwargs)
 
     return cast("_F", wrapper)
@@ -301,6 +367,11 @@ class ClaimsSandbox(ImmutableSandboxedEnvironment):
         self.max_loop_iterations = max_loop_iterations
         self.globals.clear()  # no cycler, joiner, lipsum, namespace, dict
         self.globals["range"] = bounded_range
+        self._bounded_lexer = _BoundedLexer(self)
+
+    @property
+    def lexer(self) -> Lexer:
+        return self._bounded_lexer
 
     def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
         if not super().is_safe_attribute(obj, attr, value):
@@ -329,6 +400,8 @@ class ClaimsSandbox(ImmutableSandboxedEnvironment):
         elif operator == "%" and isinstance(left, str):
             raise SecurityError("'%' string formatting is not available; join text with '~'")
         result = self.binop_table[operator](left, right)
+        if type(result) is int and result.bit_length() > MAX_INT_BITS:
+            raise LimitExceeded(f"an integer larger than {MAX_INT_BITS} bits")
         if (
             operator == "+"
             and isinstance(result, str | list | tuple)
@@ -379,6 +452,26 @@ class Prepared:
     #: no operators that the sandbox intercepts): its cost is then bounded by its size and the
     #: per-render budget is skipped.
     needs_budget: bool
+    #: The module code Jinja generated; `template` was built from it.
+    code: CodeType
+
+    def bytecode(self) -> bytes:
+        """The code in `marshal` form (what Jinja's own bytecode caches keep), so that one
+        process can compile and another load; only valid for the same Python and Jinja."""
+        return marshal.dumps(self.code)
+
+
+def load_prepared(
+    environment: ClaimsSandbox, bytecode: bytes, filename: str, *, needs_budget: bool
+) -> Prepared:
+    """A template compiled elsewhere by `Prepared.bytecode`, made runnable here at the cost
+    of executing its module code (a few function definitions), not of compiling it. The
+    bytes must come from this service's own worker processes: marshal data is code."""
+    code = marshal.loads(bytecode)  # noqa: S302 - our own worker wrote it (see above)
+    template = environment.template_class.from_code(
+        environment, code, environment.make_globals(None)
+    )
+    return Prepared(template, filename, needs_budget, code)
 
 
 #: How `{{ ... }}` outputs are written: "json" JSON-encodes each one (claims templates),
@@ -423,7 +516,7 @@ def prepare_tree(
     template = environment.template_class.from_code(
         environment, code, environment.make_globals(None)
     )
-    return Prepared(template, filename, needs_budget)
+    return Prepared(template, filename, needs_budget, code)
 
 
 def check_policy(tree: nodes.Template) -> None:

@@ -28,6 +28,11 @@ CREDENTIAL_IMPLICIT_NAMES = frozenset({"subject", "today"})
 MAX_MDOC_NAME_CHARS = 256
 _MDOC_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
+#: The longest a credential may be valid: 100 years. Every timestamp it leads to stays a
+#: real date (Python's datetime ends at year 9999), an RFC 8949 tdate, a JWT NumericDate
+#: and a signed 64-bit store column.
+MAX_VALIDITY_SECONDS = 36_525 * 86_400
+
 #: Large enough for any real claims mapping, small enough that a tenant cannot park megabytes
 #: of source in the compile cache.
 MAX_TEMPLATE_SOURCE_CHARS = 64 * 1024
@@ -84,16 +89,21 @@ class CredentialTemplate:
             _check_disclosable_path(path)
         if len(set(self.disclosable)) != len(self.disclosable):
             raise _invalid("disclosable", "disclosable lists a path twice")
-        if not _is_int(self.default_validity_seconds) or self.default_validity_seconds < 1:
+        if not _is_int(self.default_validity_seconds) or not (
+            1 <= self.default_validity_seconds <= MAX_VALIDITY_SECONDS
+        ):
             raise _invalid(
-                "default_validity_seconds", "default_validity_seconds must be a positive integer"
+                "default_validity_seconds",
+                f"default_validity_seconds must be an integer from 1 to {MAX_VALIDITY_SECONDS} "
+                "(100 years)",
             )
-        if not _is_int(self.max_validity_seconds) or (
-            self.max_validity_seconds < self.default_validity_seconds
+        if not _is_int(self.max_validity_seconds) or not (
+            self.default_validity_seconds <= self.max_validity_seconds <= MAX_VALIDITY_SECONDS
         ):
             raise _invalid(
                 "max_validity_seconds",
-                "max_validity_seconds must be an integer no smaller than default_validity_seconds",
+                "max_validity_seconds must be an integer no smaller than default_validity_seconds "
+                f"and at most {MAX_VALIDITY_SECONDS} (100 years)",
             )
         if not _is_int(self.version) or self.version < 1:
             raise _invalid("version", "version must be an integer starting at 1")

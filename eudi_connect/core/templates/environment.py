@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 import math
 import threading
+import time
 from collections import OrderedDict
-from collections.abc import Generator, Mapping
+from collections.abc import Generator, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -21,8 +22,12 @@ from eudi_connect.errors import EudiConnectError
 from ._check import check_source
 from ._filters import CLAIMS_FILTERS
 from ._sandbox import (
+    LIMIT_REASON,
+    MAX_INT_BITS,
     ClaimsSandbox,
     LimitExceeded,
+    LiteralTooLarge,
+    OutOfTime,
     OutputMode,
     PolicyViolation,
     Prepared,
@@ -30,6 +35,8 @@ from ._sandbox import (
     UndefinedValue,
     end_budget,
     find_path,
+    int_too_large,
+    load_prepared,
     prepare,
     start_budget,
     template_line,
@@ -62,12 +69,42 @@ class CacheStats:
     compiles: int  # misses: each one a compilation
     invalidated: int  # entries dropped by `invalidate`
     evicted: int  # entries dropped because the cache was full
+    loaded: int = 0  # entries compiled elsewhere and installed (`install`)
 
 
 @dataclass(frozen=True, slots=True)
 class RenderedNotification:
     subject: str
     body: str
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateLimits:
+    """What a `TemplateEnvironment` was made with: `TemplateEnvironment(**asdict(limits))`
+    makes an equal one (in a worker process, say)."""
+
+    max_output_chars: int
+    max_loop_iterations: int
+    max_render_seconds: float
+    max_cached_templates: int
+
+
+class TimeLimitReached(Exception):
+    """A render was given less CPU time than the template's own limit (`cpu_seconds`) and
+    used it up. Not the template's fault: the caller chose the shorter limit, and decides
+    what follows (render it where it may take longer, or refuse the call)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledPart:
+    """One compiled part of a template in a form another process can load (`install`):
+    the bytecode Jinja generated, or why the part does not compile. Picklable."""
+
+    part: str  # "claims", or "subject", "text", "html"
+    filename: str
+    bytecode: bytes | None
+    needs_budget: bool
+    failure: tuple[str, str, dict[str, str]] | None  # reason, message, metadata
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,10 +159,17 @@ class TemplateEnvironment:
         self._html_sandbox.filters = dict(CLAIMS_FILTERS)
         self._cache: OrderedDict[_CacheKey, _Compiled] = OrderedDict()
         self._lock = threading.Lock()  # held only to compile and evict, never to render
+        self.limits = TemplateLimits(
+            max_output_chars=max_output_chars,
+            max_loop_iterations=max_loop_iterations,
+            max_render_seconds=max_render_seconds,
+            max_cached_templates=max_cached_templates,
+        )
         self._compiles = 0
         self._hits = 0
         self._invalidated = 0
         self._evicted = 0
+        self._loaded = 0
 
     def compile_count(self) -> int:
         """How many times a template source was compiled (cache misses); for tests, metrics."""
@@ -139,6 +183,7 @@ class TemplateEnvironment:
             compiles=self._compiles,
             invalidated=self._invalidated,
             evicted=self._evicted,
+            loaded=self._loaded,
         )
 
     def cached_versions(self, tenant_id: str | None, template_id: str) -> set[tuple[int, str]]:
@@ -169,32 +214,113 @@ class TemplateEnvironment:
         """Refuses (InvalidTemplateError) a claims source that does not parse, breaks the
         sandbox policy, names an unknown filter or reads a variable missing from the
         template's `data_schema`; errors carry the line and column. Nothing is cached."""
-        check_source(
-            self._sandbox,
-            template.claims_template,
-            field="claims_template",
-            output="json",
-            declared=template.data_schema,
-            implicit=CREDENTIAL_IMPLICIT_NAMES,
-        )
+        self.checked_parts(template)
 
     def check_notification(self, template: NotificationTemplate) -> None:
         """`check_credential` for each source of a notification template."""
-        parts = (
-            ("subject_template", template.subject_template, self._sandbox),
-            ("text_template", template.text_template, self._sandbox),
-            ("html_template", template.html_template, self._html_sandbox),
+        self.checked_parts(template)
+
+    def checked_parts(
+        self, template: CredentialTemplate | NotificationTemplate
+    ) -> tuple[CompiledPart, ...]:
+        """Checks every source of `template` as `check_credential` does and returns what
+        they compiled to, for `install` here or in another process. Nothing is cached."""
+        implicit = (
+            CREDENTIAL_IMPLICIT_NAMES
+            if isinstance(template, CredentialTemplate)
+            else NOTIFICATION_IMPLICIT_NAMES
         )
-        for field, source, sandbox in parts:
-            if field == "subject_template" or source:
-                check_source(
-                    sandbox,
-                    source,
-                    field=field,
-                    output="text",
-                    declared=template.data_schema,
-                    implicit=NOTIFICATION_IMPLICIT_NAMES,
+        compiled = []
+        for part, source, sandbox, output in self._parts(template):
+            filename = _filename_of(template.tenant_id, template.template_id, part, None)
+            prepared = check_source(
+                sandbox,
+                source,
+                field=_FIELD_OF_PART[part],
+                output=output,
+                declared=template.data_schema,
+                implicit=implicit,
+                filename=filename,
+            )
+            compiled.append(
+                CompiledPart(part, filename, prepared.bytecode(), prepared.needs_budget, None)
+            )
+        return tuple(compiled)
+
+    def precompile(self, template: CredentialTemplate | NotificationTemplate) -> None:
+        """Compiles every part of `template` into the cache now (failures are cached too)."""
+        for part, source, sandbox, output in self._parts(template):
+            key = (template.tenant_id, template.template_id, template.version, part)
+            self._compiled_source(key, source, sandbox, output)
+
+    def compiled_parts(
+        self, template: CredentialTemplate | NotificationTemplate
+    ) -> tuple[CompiledPart, ...]:
+        """Every part of `template` compiled here (through the cache, failures included),
+        for `install` in another process."""
+        result = []
+        for part, source, sandbox, output in self._parts(template):
+            key = (template.tenant_id, template.template_id, template.version, part)
+            compiled = self._compiled_source(key, source, sandbox, output)
+            prepared = compiled.prepared
+            result.append(
+                CompiledPart(
+                    part,
+                    prepared.filename if prepared is not None else "",
+                    prepared.bytecode() if prepared is not None else None,
+                    prepared is not None and prepared.needs_budget,
+                    compiled.failure,
                 )
+            )
+        return tuple(result)
+
+    def install(
+        self,
+        template: CredentialTemplate | NotificationTemplate,
+        parts: Sequence[CompiledPart],
+    ) -> None:
+        """Caches parts compiled elsewhere (`checked_parts`, `compiled_parts`) under this
+        template's key, so that rendering it here compiles nothing. The parts must come from
+        this service's own processes: bytecode is code."""
+        sources = {part: (source, sandbox) for part, source, sandbox, _ in self._parts(template)}
+        with self._lock:
+            for piece in parts:
+                source, sandbox = sources[piece.part]
+                prepared = None
+                if piece.bytecode is not None:
+                    prepared = load_prepared(
+                        sandbox, piece.bytecode, piece.filename, needs_budget=piece.needs_budget
+                    )
+                key = (template.tenant_id, template.template_id, template.version, piece.part)
+                self._cache[key] = _Compiled(source, prepared, piece.failure)
+                self._cache.move_to_end(key)
+                self._loaded += 1
+            self._evict()
+
+    def is_compiled(self, template: CredentialTemplate | NotificationTemplate) -> bool:
+        """Whether every part of `template` is in the cache (a render compiles nothing)."""
+        for part, source, _, _ in self._parts(template):
+            compiled = self._cache.get(
+                (template.tenant_id, template.template_id, template.version, part)
+            )
+            if compiled is None or compiled.source != source:
+                return False
+        return True
+
+    def _parts(
+        self, template: CredentialTemplate | NotificationTemplate
+    ) -> list[tuple[str, str, ClaimsSandbox, OutputMode]]:
+        """(part, source, sandbox, output mode) of each source the template renders."""
+        if isinstance(template, CredentialTemplate):
+            return [("claims", template.claims_template, self._sandbox, "json")]
+        parts: list[tuple[str, str, ClaimsSandbox, OutputMode]] = [
+            ("subject", template.subject_template, self._sandbox, "text")
+        ]
+        if template.text_template:
+            parts.append(("text", template.text_template, self._sandbox, "text"))
+        if template.html_template:
+            parts.append(("html", template.html_template, self._html_sandbox, "text"))
+        return parts
 
     def render_notification(
         self,
@@ -203,9 +329,11 @@ class TemplateEnvironment:
         format: NotificationFormat,
         *,
         now: datetime | None = None,
+        cpu_seconds: float | None = None,
     ) -> RenderedNotification:
         """The subject line (one line of plain text: line breaks become spaces, so it is safe
-        as a mail header) and the body in `format` (HTML escaped) for `data`."""
+        as a mail header) and the body in `format` (HTML escaped) for `data`. `cpu_seconds`
+        as for `render_claims` (each of the two parts gets it)."""
         body_source = template.body_source(format)
         if not body_source:
             raise TemplateRenderError(
@@ -214,8 +342,10 @@ class TemplateEnvironment:
                 metadata={"format": format.value},
             )
         today = (now if now is not None else datetime.now(UTC)).date()
-        subject = self._render_part(template, "subject", template.subject_template, data, today)
-        body = self._render_part(template, format.value, body_source, data, today)
+        subject = self._render_part(
+            template, "subject", template.subject_template, data, today, cpu_seconds
+        )
+        body = self._render_part(template, format.value, body_source, data, today, cpu_seconds)
         return RenderedNotification(" ".join(subject.split()), body)
 
     def render_claims(
@@ -224,36 +354,49 @@ class TemplateEnvironment:
         subject: Mapping[str, Any],
         *,
         now: datetime | None = None,
+        cpu_seconds: float | None = None,
     ) -> dict[str, Any]:
         """The claims object `template` renders for `subject`.
 
         The template sees every subject field as a variable, the whole mapping as `subject`
         (for fields whose names are not identifiers, or that `subject`/`today` shadow) and
-        `today`, the date of `now` (default: the current UTC date).
+        `today`, the date of `now` (default: the current UTC date). `cpu_seconds` shortens
+        the render's time limit; running out of a shortened limit raises TimeLimitReached.
         """
         compiled = self._compiled(template)
         prepared = _prepared_or_raise(compiled)
         today = (now if now is not None else datetime.now(UTC)).date()
-        text = self._run(prepared, template.template_id, subject, today)
+        text = self._run(prepared, template.template_id, subject, today, cpu_seconds)
         return _parse_claims(text, template.template_id)
 
     # -- internals -----------------------------------------------------------------------------
 
     def _run(
-        self, prepared: Prepared, template_id: str, data: Mapping[str, Any], today: date
+        self,
+        prepared: Prepared,
+        template_id: str,
+        data: Mapping[str, Any],
+        today: date,
+        cpu_seconds: float | None = None,
     ) -> str:
         """Renders under the per-render budget; sandbox failures become domain errors."""
+        seconds = self._max_render_seconds
+        shortened = cpu_seconds is not None and cpu_seconds < seconds
+        if shortened:
+            seconds = max(cpu_seconds or 0.0, 0.0)
         token = (
-            start_budget(
-                seconds=self._max_render_seconds, loop_iterations=self._max_loop_iterations
-            )
+            start_budget(seconds=seconds, loop_iterations=self._max_loop_iterations)
             if prepared.needs_budget
             else None
         )
         try:
-            return self._render_text(prepared, data, today)
+            return self._render_text(prepared, data, today, time.thread_time() + seconds)
         except MemoryError:
             raise
+        except OutOfTime as exc:
+            if shortened:
+                raise TimeLimitReached(f"template {template_id!r} needs more time") from None
+            raise _render_error(template_id, data, prepared, exc) from exc
         except Exception as exc:
             raise _render_error(template_id, data, prepared, exc) from exc
         finally:
@@ -267,11 +410,14 @@ class TemplateEnvironment:
         source: str,
         data: Mapping[str, Any],
         today: date,
+        cpu_seconds: float | None,
     ) -> str:
         key = (template.tenant_id, template.template_id, template.version, part)
         sandbox = self._html_sandbox if part == "html" else self._sandbox
         compiled = self._compiled_source(key, source, sandbox, "text")
-        return self._run(_prepared_or_raise(compiled), template.template_id, data, today)
+        return self._run(
+            _prepared_or_raise(compiled), template.template_id, data, today, cpu_seconds
+        )
 
     def _compiled(self, template: CredentialTemplate) -> _Compiled:
         key = (template.tenant_id, template.template_id, template.version, "claims")
@@ -295,23 +441,27 @@ class TemplateEnvironment:
             else:
                 self._hits += 1
             self._cache.move_to_end(key)
-            while len(self._cache) > self._max_cached:
-                self._cache.popitem(last=False)
-                self._evicted += 1
+            self._evict()
         return compiled
+
+    def _evict(self) -> None:
+        while len(self._cache) > self._max_cached:  # the caller holds the lock
+            self._cache.popitem(last=False)
+            self._evicted += 1
 
     def _compile(
         self, key: _CacheKey, source: str, sandbox: ClaimsSandbox, output: OutputMode
     ) -> _Compiled:
         self._compiles += 1
         tenant_id, template_id, version, part = key
-        tenant = tenant_id if tenant_id is not None else "builtin"
-        filename = f"<template {tenant}/{template_id} v{version} {part}>"
+        filename = _filename_of(tenant_id, template_id, part, version)
         label = f"template {template_id!r}"
         try:
             return _Compiled(source, prepare(sandbox, source, filename, output=output), None)
         except PolicyViolation as exc:
             reason, message, line = "TEMPLATE_SANDBOX_VIOLATION", str(exc), exc.lineno
+        except LiteralTooLarge as exc:  # stored before such literals were refused
+            reason, message, line = LIMIT_REASON, exc.message or "", exc.lineno
         except TemplateSyntaxError as exc:
             reason, message, line = "TEMPLATE_SYNTAX_ERROR", exc.message or "", exc.lineno
         except (RecursionError, SyntaxError):
@@ -321,8 +471,12 @@ class TemplateEnvironment:
         metadata = {"line": str(line)} if line else {}
         return _Compiled(source, None, (reason, f"{label}{where}: {message}", metadata))
 
-    def _render_text(self, prepared: Prepared, subject: Mapping[str, Any], today: date) -> str:
-        """Streams the output so an oversized render stops at the limit, not after it."""
+    def _render_text(
+        self, prepared: Prepared, subject: Mapping[str, Any], today: date, deadline: float
+    ) -> str:
+        """Streams the output so an oversized render stops at the limit, not after it. The
+        deadline is also checked here, every few outputs: a template with no loops or calls
+        (no budget of its own) costs in proportion to its size, which is still a cost."""
         limit = self._max_output_chars
         size = 0
         parts: list[str] = []
@@ -336,9 +490,30 @@ class TemplateEnvironment:
                 if size > limit:
                     raise too_large("the rendered output", limit)
                 parts.append(chunk)
+                if len(parts) % _OUTPUTS_PER_DEADLINE_CHECK == 0 and time.thread_time() >= deadline:
+                    raise OutOfTime()
         finally:
             chunks.close()
         return "".join(parts)
+
+
+#: How often (in outputs written) a render checks its deadline between the sandbox's checks.
+_OUTPUTS_PER_DEADLINE_CHECK = 64
+
+#: The template field each part's source comes from.
+_FIELD_OF_PART = {
+    "claims": "claims_template",
+    "subject": "subject_template",
+    "text": "text_template",
+    "html": "html_template",
+}
+
+
+def _filename_of(tenant_id: str | None, template_id: str, part: str, version: int | None) -> str:
+    """What tracebacks call a compiled part (checked templates have no version yet)."""
+    tenant = tenant_id if tenant_id is not None else "builtin"
+    where = f"{tenant}/{template_id}" + (f" v{version}" if version is not None else "")
+    return f"<template {where} {part}>"
 
 
 def _prepared_or_raise(compiled: _Compiled) -> Prepared:
@@ -455,8 +630,20 @@ def _no_constant(text: str) -> Any:
     raise _BadClaims(f"rendered {text}, which is not JSON")
 
 
+def _bounded_int(text: str) -> int:
+    # Python refuses to convert more than 4,300 digits; the sandbox's bound comes first.
+    if int_too_large(text):
+        raise _BadClaims(
+            f"rendered an integer larger than {MAX_INT_BITS} bits", reason=LIMIT_REASON
+        )
+    return int(text)
+
+
 _CLAIMS_DECODER = json.JSONDecoder(
-    object_pairs_hook=_claims_object, parse_float=_finite_float, parse_constant=_no_constant
+    object_pairs_hook=_claims_object,
+    parse_float=_finite_float,
+    parse_int=_bounded_int,
+    parse_constant=_no_constant,
 )
 
 
