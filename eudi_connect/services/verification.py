@@ -20,8 +20,9 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
 
+from eudi_connect.core.encoding import b64url_encode
 from eudi_connect.core.formats import MDOC_FORMAT, SD_JWT_VC_FORMAT
-from eudi_connect.core.jose import b64url_encode, es256_verify
+from eudi_connect.core.jose import es256_verify
 from eudi_connect.core.mdoc import (
     MdocVerificationError,
     OpenedMdoc,

@@ -21,9 +21,9 @@ from eudi.connect.v1 import trust_service_pb2_grpc as trust_grpc
 from google.protobuf import json_format
 
 from eudi_connect.api.convert import dict_to_struct
+from eudi_connect.core.encoding import b64url_encode
 from eudi_connect.core.jose import (
     SigningKey,
-    b64url_encode,
     generate_p256_key,
     private_key_from_jwk,
     public_jwk,
