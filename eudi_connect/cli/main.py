@@ -39,7 +39,7 @@ from eudi_connect.core.jose import generate_p256_key, private_jwk, private_key_f
 from eudi_connect.core.mdoc import make_device_response, openid4vp_session_transcript
 from eudi_connect.core.sdjwt import make_presentation
 from eudi_connect.errors import EudiConnectError
-from eudi_connect.monitoring.logging import LOG_FORMATS, configure_logging
+from eudi_connect.monitoring.logs import LOG_FORMATS, configure_logging
 from eudi_connect.services.app import open_services
 from eudi_connect.services.fetch import FetchSettings, parse_network, parse_networks
 from eudi_connect.services.fetch.addresses import IPNetwork

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from eudi_connect.core.encoding import ascii_json
 from eudi_connect.core.jose import SigningKey, public_key_from_jwk
-from eudi_connect.core.keys import (
+from eudi_connect.core.key_encryption import (
     MasterKey,
     decrypt_private_key,
     encrypt_private_key,

@@ -40,7 +40,11 @@ from eudi_connect.core.sdjwt import (
     verify_presentation,
 )
 from eudi_connect.core.status_list import TokenStatus
-from eudi_connect.core.trust import certificate_der, certificate_names_issuer, x5c_signer_key
+from eudi_connect.core.trust_material import (
+    certificate_der,
+    certificate_names_issuer,
+    x5c_signer_key,
+)
 from eudi_connect.core.verdicts import Check, StatusReference, VerificationFailureReason
 from eudi_connect.core.x509_chain import HAIP_POLICY, MDOC_POLICY, ChainError, ChainProblem
 from eudi_connect.errors import InvalidArgumentError

@@ -29,7 +29,7 @@ from eudi_connect.core.jose import (
     public_jwk,
     sign_jws,
 )
-from eudi_connect.core.keys import MasterKey
+from eudi_connect.core.key_encryption import MasterKey
 from eudi_connect.core.sdjwt import make_presentation
 from eudi_connect.core.templates import PID_EXAMPLE_SUBJECT
 from eudi_connect.core.verdicts import StatusReference

@@ -18,7 +18,7 @@ from eudi_connect.api.convert import dict_to_struct
 from eudi_connect.api.server import ServerOptions, start_server
 from eudi_connect.core.encoding import b64url_encode, json_bytes
 from eudi_connect.core.jose import split_jws
-from eudi_connect.core.keys import MasterKey
+from eudi_connect.core.key_encryption import MasterKey
 from eudi_connect.core.templates import PID_EXAMPLE_SUBJECT
 from eudi_connect.services.app import Services, open_services
 from eudi_connect.services.settings import ServiceSettings

@@ -19,7 +19,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
 
-from eudi_connect.monitoring.logging import (
+from eudi_connect.monitoring.logs import (
     FIELDS,
     BatchingStreamHandler,
     JsonFormatter,
