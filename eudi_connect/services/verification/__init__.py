@@ -14,7 +14,8 @@ One module a job:
 * `commands`: what a caller asks (`VerifyCommand`, `VerificationPolicy`);
 * `sd_jwt`, `mdoc`: the checks of each format, in order;
 * `issuer_keys`: which key may have signed an SD-JWT VC (own, trusted issuer, x5c);
-* `outcome`: the record of checks as they run and the answer made from it.
+* `outcome`: the record of checks as they run and the answer made from it;
+* `context`: the services and settings the verifiers share.
 """
 
 from eudi_connect.services.verification.commands import (

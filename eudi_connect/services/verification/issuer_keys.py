@@ -8,8 +8,6 @@ untrusted issuer.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -21,10 +19,9 @@ from eudi_connect.core.trust_material import certificate_names_issuer, x5c_signe
 from eudi_connect.core.verdicts import Check
 from eudi_connect.core.verdicts import VerificationFailureReason as Reason
 from eudi_connect.core.x509_chain import HAIP_POLICY, ChainError, ChainProblem
-from eudi_connect.services.keys import KeyService
-from eudi_connect.services.public_urls import TenantUrls
 from eudi_connect.services.status_check import StatusTrust
-from eudi_connect.services.trust import IssuerKeysUnavailable, TrustService
+from eudi_connect.services.trust import IssuerKeysUnavailable
+from eudi_connect.services.verification.context import VerificationContext
 from eudi_connect.services.verification.outcome import Refused
 
 _FAILURE_OF_CHAIN = {
@@ -45,18 +42,8 @@ class IssuerKey:
 
 
 class IssuerKeyResolver:
-    def __init__(
-        self,
-        *,
-        keys: KeyService,
-        trust: TrustService,
-        urls: TenantUrls,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self._keys = keys
-        self._trust = trust
-        self._urls = urls
-        self._clock = clock
+    def __init__(self, context: VerificationContext) -> None:
+        self._context = context
 
     async def resolve(self, tenant_id: str, parsed: ParsedPresentation) -> IssuerKey:
         """Our own key by kid; else a trusted issuer's JWKS; else an x5c chain (HAIP).
@@ -66,19 +53,19 @@ class IssuerKeyResolver:
         issuer, kid = parsed.issuer, parsed.kid
         # The tenant's fixed issuer id: credentials issued before a change of --public-url
         # are still its own.
-        if issuer == (await self._urls.current(tenant_id)).issuer_id(tenant_id):
-            found = await self._keys.public_key(tenant_id, kid) if kid else None
+        if issuer == (await self._context.urls.current(tenant_id)).issuer_id(tenant_id):
+            found = await self._context.keys.public_key(tenant_id, kid) if kid else None
             if found is None:
                 raise Refused(
                     Check.ISSUER, Reason.UNKNOWN_ISSUER_KEY, f"no issuer key with kid {kid!r}"
                 )
             own_key: EllipticCurvePublicKey = found
             return IssuerKey(own_key, True, StatusTrust(keys=lambda _: [own_key]), f"own key {kid}")
-        snapshot = await self._trust.snapshot(tenant_id)
+        snapshot = await self._context.trust.snapshot(tenant_id)
         trusted = snapshot.issuers.get(issuer or "")
         if trusted is not None:
             try:
-                keys = await self._trust.issuer_keys(trusted, kid)
+                keys = await self._context.trust.issuer_keys(trusted, kid)
             except IssuerKeysUnavailable as error:
                 raise Refused(Check.ISSUER, Reason.ISSUER_KEYS_UNAVAILABLE, error.detail) from error
             candidates = keys.candidates(kid)
@@ -100,7 +87,7 @@ class IssuerKeyResolver:
                 f"trusted issuer {trusted.issuer[:128]}",
             )
         if "x5c" in parsed.header:
-            at = datetime.fromtimestamp(self._clock(), UTC)
+            at = datetime.fromtimestamp(self._context.clock(), UTC)
             try:
                 key, signer = x5c_signer_key(parsed.header["x5c"], snapshot.anchors, at=at)
             except ChainError as error:

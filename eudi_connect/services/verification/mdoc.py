@@ -8,8 +8,7 @@ and the device signature and the status follow.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -30,12 +29,9 @@ from eudi_connect.core.trust_material import certificate_der
 from eudi_connect.core.verdicts import Check
 from eudi_connect.core.verdicts import VerificationFailureReason as Reason
 from eudi_connect.core.x509_chain import MDOC_POLICY
-from eudi_connect.services.keys import KeyService
-from eudi_connect.services.public_urls import TenantUrls
-from eudi_connect.services.settings import ServiceSettings
-from eudi_connect.services.status_check import StatusChecker, StatusResult, StatusTrust
-from eudi_connect.services.trust import TrustService
+from eudi_connect.services.status_check import StatusResult, StatusTrust
 from eudi_connect.services.verification.commands import VerifyCommand
+from eudi_connect.services.verification.context import VerificationContext
 from eudi_connect.services.verification.outcome import CheckRun, Refused, VerificationOutcome
 
 #: mdoc verification runs as one call; its steps, and which step each reason comes from.
@@ -54,33 +50,19 @@ _CHECK_OF = {
 
 
 class MdocVerifier:
-    def __init__(
-        self,
-        *,
-        keys: KeyService,
-        trust: TrustService,
-        status: StatusChecker,
-        settings: ServiceSettings,
-        urls: TenantUrls,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self._keys = keys
-        self._trust = trust
-        self._status = status
-        self._settings = settings
-        self._urls = urls
-        self._clock = clock
+    def __init__(self, context: VerificationContext) -> None:
+        self._context = context
 
     async def verify(self, tenant_id: str, command: VerifyCommand) -> VerificationOutcome:
         """Raises InvalidArgumentError for a DeviceResponse without a usable session
         transcript."""
         run = CheckRun(MDOC_FORMAT)
         policy = command.policy
-        skew = policy.clock_skew(self._settings.clock_skew_seconds)
+        skew = policy.clock_skew(self._context.settings.clock_skew_seconds)
         # The tenant's own key certificates vouch for its own mdocs alone; an issuer CA
         # shared by every tenant is no anchor here, only if a tenant configures it.
-        own = await self._keys.own_certificates(tenant_id)
-        snapshot = await self._trust.snapshot(tenant_id)
+        own = await self._context.keys.own_certificates(tenant_id)
+        snapshot = await self._context.trust.snapshot(tenant_id)
         anchors = [*own, *snapshot.anchor_ders]
         try:
             try:
@@ -90,7 +72,7 @@ class MdocVerifier:
                 verified = verify_decoded_issuer_signed(
                     opened.issuer_signed,
                     trust_anchors=anchors,
-                    now=datetime.fromtimestamp(self._clock(), UTC),
+                    now=datetime.fromtimestamp(self._context.clock(), UTC),
                     clock_skew_seconds=skew,
                 )
             except MdocVerificationError as error:
@@ -103,7 +85,7 @@ class MdocVerifier:
             own_signed = certificate_der(signer) in own
             # Ours as our SD-JWT VCs name us; anyone else by the subject its anchor vouches for.
             issuer = (
-                self._settings.issuer_id(tenant_id)
+                self._context.settings.issuer_id(tenant_id)
                 if own_signed
                 else signer.subject.rfc4514_string()
             )
@@ -139,13 +121,15 @@ class MdocVerifier:
         skew: int,
     ) -> StatusResult | None:
         if own_signed:
-            return await self._status.own(verified.status, await self._urls.current(tenant_id))
+            return await self._context.status.own(
+                verified.status, await self._context.urls.current(tenant_id)
+            )
         if verified.status is None:
             return None
         key = verified.issuer_certificate.public_key()
         keys = [key] if isinstance(key, EllipticCurvePublicKey) else []
         trust = StatusTrust(keys=lambda _: keys, anchors=tuple(anchors), policy=MDOC_POLICY)
-        return await self._status.foreign(verified.status, trust, leeway=skew)
+        return await self._context.status.foreign(verified.status, trust, leeway=skew)
 
 
 def _check_device_authentication(

@@ -6,16 +6,12 @@ tenant's trust (`issuer_keys`) and clock, and each step is recorded as it passes
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-
 from eudi_connect.core.formats import SD_JWT_VC_FORMAT
 from eudi_connect.core.sdjwt import SdJwtVerificationError, parse_presentation, verify_presentation
 from eudi_connect.core.verdicts import Check, StatusReference
-from eudi_connect.services.public_urls import TenantUrls
-from eudi_connect.services.settings import ServiceSettings
-from eudi_connect.services.status_check import StatusChecker, StatusResult
+from eudi_connect.services.status_check import StatusResult
 from eudi_connect.services.verification.commands import VerifyCommand
+from eudi_connect.services.verification.context import VerificationContext
 from eudi_connect.services.verification.issuer_keys import IssuerKey, IssuerKeyResolver
 from eudi_connect.services.verification.outcome import CheckRun, Refused, VerificationOutcome
 
@@ -31,25 +27,14 @@ _STEPS = (
 
 
 class SdJwtVerifier:
-    def __init__(
-        self,
-        *,
-        issuer_keys: IssuerKeyResolver,
-        status: StatusChecker,
-        settings: ServiceSettings,
-        urls: TenantUrls,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
+    def __init__(self, context: VerificationContext, issuer_keys: IssuerKeyResolver) -> None:
+        self._context = context
         self._issuer_keys = issuer_keys
-        self._status = status
-        self._settings = settings
-        self._urls = urls
-        self._clock = clock
 
     async def verify(self, tenant_id: str, command: VerifyCommand) -> VerificationOutcome:
         run = CheckRun(SD_JWT_VC_FORMAT)
         policy = command.policy
-        skew = policy.clock_skew(self._settings.clock_skew_seconds)
+        skew = policy.clock_skew(self._context.settings.clock_skew_seconds)
         try:
             try:
                 parsed = parse_presentation(command.credential)
@@ -62,13 +47,13 @@ class SdJwtVerifier:
                 verified = verify_presentation(
                     parsed,
                     issuer_key=issuer_key.key,
-                    now=int(self._clock()),
+                    now=int(self._context.clock()),
                     clock_skew_seconds=skew,
                     expected_audience=command.expected_audience or None,
                     expected_nonce=command.expected_nonce or None,
                     require_key_binding=policy.require_key_binding,
                     max_key_binding_age_seconds=policy.key_binding_age(
-                        self._settings.max_key_binding_age_seconds
+                        self._context.settings.max_key_binding_age_seconds
                     ),
                     allowed_vcts=policy.allowed_vcts,
                 )
@@ -103,7 +88,9 @@ class SdJwtVerifier:
         self, tenant_id: str, issuer_key: IssuerKey, reference: StatusReference | None, skew: int
     ) -> StatusResult | None:
         if issuer_key.own:
-            return await self._status.own(reference, await self._urls.current(tenant_id))
+            return await self._context.status.own(
+                reference, await self._context.urls.current(tenant_id)
+            )
         if reference is None:
             return None  # a foreign credential need not have a status
-        return await self._status.foreign(reference, issuer_key.status_trust, leeway=skew)
+        return await self._context.status.foreign(reference, issuer_key.status_trust, leeway=skew)

@@ -18,6 +18,7 @@ from eudi_connect.services.settings import ServiceSettings
 from eudi_connect.services.status_check import StatusChecker
 from eudi_connect.services.trust import TrustService
 from eudi_connect.services.verification.commands import VerifyCommand
+from eudi_connect.services.verification.context import VerificationContext
 from eudi_connect.services.verification.issuer_keys import IssuerKeyResolver
 from eudi_connect.services.verification.mdoc import MdocVerifier
 from eudi_connect.services.verification.outcome import VerificationOutcome
@@ -35,13 +36,11 @@ class VerificationService:
         urls: TenantUrls,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        issuer_keys = IssuerKeyResolver(keys=keys, trust=trust, urls=urls, clock=clock)
-        self._sd_jwt = SdJwtVerifier(
-            issuer_keys=issuer_keys, status=status, settings=settings, urls=urls, clock=clock
-        )
-        self._mdoc = MdocVerifier(
+        context = VerificationContext(
             keys=keys, trust=trust, status=status, settings=settings, urls=urls, clock=clock
         )
+        self._sd_jwt = SdJwtVerifier(context, IssuerKeyResolver(context))
+        self._mdoc = MdocVerifier(context)
 
     async def verify(self, tenant_id: str, command: VerifyCommand) -> VerificationOutcome:
         """Raises InvalidArgumentError only for a policy out of bounds, an SD-JWT key
