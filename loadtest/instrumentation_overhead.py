@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from eudi_connect.api.server import ServerOptions, run
-from eudi_connect.monitoring.logging import configure_logging
+from eudi_connect.monitoring.logs import configure_logging
 from loadtest.lib.cpu import plan_cpus
 from loadtest.lib.report import format_table
 from loadtest.lib.runs import measure

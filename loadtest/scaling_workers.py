@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from eudi_connect.core.keys import MasterKey
+from eudi_connect.core.key_encryption import MasterKey
 from eudi_connect.devtools.pgcluster import ThrowawayCluster, create_schema, find_postgres_bin
 from eudi_connect.services.app import MASTER_KEY_ENV
 from loadtest.lib.cpu import (

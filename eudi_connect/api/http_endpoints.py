@@ -39,7 +39,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from eudi_connect.errors import NotFoundError
-from eudi_connect.monitoring.logging import access_log, log_access
+from eudi_connect.monitoring.logs import access_log, log_access
 from eudi_connect.monitoring.performance_metrics import PerformanceMonitor
 from eudi_connect.services.app import Services
 

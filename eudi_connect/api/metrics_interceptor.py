@@ -26,7 +26,7 @@ from eudi_connect.api.interceptors import (
     WrappedHandlers,
     wrap_handler,
 )
-from eudi_connect.monitoring.logging import access_log, log_access
+from eudi_connect.monitoring.logs import access_log, log_access
 from eudi_connect.monitoring.performance_metrics import NO_TENANT, PerformanceMonitor
 
 __all__ = ["MetricsInterceptor", "final_status"]

@@ -31,7 +31,7 @@ from eudi_connect.api.tls import server_credentials
 from eudi_connect.api.tracing import server_tracing_interceptor
 from eudi_connect.api.trust_servicer import TrustServicer
 from eudi_connect.errors import ConfigurationError
-from eudi_connect.monitoring.logging import flush_access_log
+from eudi_connect.monitoring.logs import flush_access_log
 from eudi_connect.monitoring.performance_metrics import current_monitor, monitor_installed
 from eudi_connect.monitoring.telemetry import Telemetry, setup_telemetry
 from eudi_connect.services.app import Services, default_sign_workers, open_services

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import grpc
@@ -11,6 +10,7 @@ from eudi.connect.v1 import trust_service_pb2_grpc as pb_grpc
 
 from eudi_connect.api.context import current_tenant
 from eudi_connect.api.convert import timestamp
+from eudi_connect.core.encoding import ascii_json
 from eudi_connect.services.app import Services
 from eudi_connect.services.trust import TrustAnchor, TrustedIssuer
 
@@ -20,7 +20,7 @@ Context = grpc.aio.ServicerContext[Any, Any]
 def trusted_issuer_message(trusted: TrustedIssuer) -> pb.TrustedIssuer:
     message = pb.TrustedIssuer(issuer=trusted.issuer, created_at=timestamp(trusted.created_at))
     if trusted.jwks is not None:
-        message.jwks = json.dumps(trusted.jwks, separators=(",", ":"))
+        message.jwks = ascii_json(trusted.jwks)
     elif trusted.jwks_uri is not None:
         message.jwks_uri = trusted.jwks_uri
     return message

@@ -33,17 +33,13 @@ from eudi_connect.cli.client import (
 from eudi_connect.cli.templates import add_template_commands
 from eudi_connect.cli.tenant_keys import add_tenant_key_commands
 from eudi_connect.cli.trust import add_trust_commands
+from eudi_connect.core.encoding import b64url_decode
 from eudi_connect.core.formats import FORMATS, SD_JWT_VC_FORMAT
-from eudi_connect.core.jose import (
-    b64url_decode,
-    generate_p256_key,
-    private_jwk,
-    private_key_from_jwk,
-)
+from eudi_connect.core.jose import generate_p256_key, private_jwk, private_key_from_jwk
 from eudi_connect.core.mdoc import make_device_response, openid4vp_session_transcript
 from eudi_connect.core.sdjwt import make_presentation
 from eudi_connect.errors import EudiConnectError
-from eudi_connect.monitoring.logging import LOG_FORMATS, configure_logging
+from eudi_connect.monitoring.logs import LOG_FORMATS, configure_logging
 from eudi_connect.services.app import open_services
 from eudi_connect.services.fetch import FetchSettings, parse_network, parse_networks
 from eudi_connect.services.fetch.addresses import IPNetwork

@@ -15,7 +15,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from eudi_connect.core.jose import b64url_encode
+from eudi_connect.core.encoding import b64url_encode
 from eudi_connect.errors import InvalidArgumentError, UnauthenticatedError
 
 API_KEY_PREFIX = "ek_"

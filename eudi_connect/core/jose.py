@@ -1,13 +1,13 @@
-"""The slice of JOSE that SD-JWT VC needs: base64url, compact JWS with ES256, EC JWKs.
+"""The slice of JOSE that SD-JWT VC needs: compact JWS with ES256, EC JWKs.
 
 Written on `cryptography` directly: one algorithm (ES256, RFC 7518 section 3.4) with an
-allow-list checked before any signature work keeps the attack surface small.
+allow-list checked before any signature work keeps the attack surface small. The
+encodings underneath (base64url, compact JSON) are `core.encoding`'s.
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     encode_dss_signature,
 )
 
+from eudi_connect.core.encoding import ascii_json, b64url_decode, b64url_encode, json_bytes
 from eudi_connect.errors import InvalidArgumentError
 
 ES256 = "ES256"
@@ -38,33 +39,6 @@ class InvalidJwkError(InvalidArgumentError):
     """A JWK that is not a usable P-256 public key."""
 
     default_reason = "INVALID_JWK"
-
-
-def b64url_encode(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def b64url_decode(text: str) -> bytes:
-    """Decodes unpadded base64url strictly: stray characters are an error, not skipped."""
-    if not isinstance(text, str):
-        raise ValueError("base64url input must be text")
-    try:
-        raw = text.encode("ascii")
-    except UnicodeEncodeError as exc:
-        raise ValueError("base64url input is not ASCII") from exc
-    if b"=" in raw or b"+" in raw or b"/" in raw or len(raw) % 4 == 1:
-        raise ValueError("not unpadded base64url")
-    try:
-        return base64.b64decode(
-            raw.replace(b"-", b"+").replace(b"_", b"/") + b"=" * (-len(raw) % 4), validate=True
-        )
-    except (binascii.Error, ValueError) as exc:
-        raise ValueError("not unpadded base64url") from exc
-
-
-def json_bytes(value: Any) -> bytes:
-    """Compact UTF-8 JSON, the form every JWS part and disclosure is built from."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
 def encode_x5c(ders: Sequence[bytes]) -> list[str]:
@@ -89,8 +63,7 @@ def public_jwk(public_key: ec.EllipticCurvePublicKey) -> dict[str, str]:
 def jwk_thumbprint(jwk: Mapping[str, Any]) -> str:
     """RFC 7638 thumbprint (SHA-256) of an EC public JWK."""
     required = {name: jwk[name] for name in ("crv", "kty", "x", "y")}
-    digest = hashlib.sha256(json.dumps(required, separators=(",", ":"), sort_keys=True).encode())
-    return b64url_encode(digest.digest())
+    return b64url_encode(hashlib.sha256(ascii_json(required, sort_keys=True).encode()).digest())
 
 
 def public_key_from_jwk(jwk: Mapping[str, Any]) -> ec.EllipticCurvePublicKey:

@@ -20,12 +20,11 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
 
+from eudi_connect.core.encoding import b64url_decode, b64url_encode
 from eudi_connect.core.jose import (
     ALLOWED_ALGORITHMS,
     MalformedJwsError,
     SigningKey,
-    b64url_decode,
-    b64url_encode,
     encode_x5c,
     es256_verify,
     sign_jws,

@@ -33,7 +33,7 @@ from typing import Any, ParamSpec, TypeVar, cast
 from opentelemetry import metrics, trace
 from opentelemetry.util.types import AttributeValue
 
-from eudi_connect.monitoring._batching import Batcher
+from eudi_connect.monitoring._batching import TICK_SECONDS, Batcher
 
 __all__ = [
     "ATTR_ERROR_TYPE",
@@ -82,7 +82,7 @@ ITEM_BUCKETS: tuple[float, ...] = (
 )  # fmt: skip
 
 INSTRUMENTATION_SCOPE = "eudi_connect"
-RECORD_INTERVAL = 0.1  # seconds a sample may wait before the SDK aggregates it
+RECORD_INTERVAL = TICK_SECONDS  # seconds a sample may wait before the SDK aggregates it
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -129,9 +129,7 @@ class PerformanceMonitor:
             and not isinstance(tracer_provider, trace.NoOpTracerProvider)
             else None
         )
-        self._samples: Batcher[tuple[Callable[..., None], tuple[Any, ...]]] = Batcher(
-            _apply, interval=RECORD_INTERVAL
-        )
+        self._samples: Batcher[tuple[Callable[..., None], tuple[Any, ...]]] = Batcher(_apply)
         if self.recording:
             # The SDK runs observable-instrument callbacks before it reads its aggregates,
             # on every collection: this one (which observes nothing) flushes the queue.

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from eudi_connect.core.keys import MasterKey, load_master_key
+from eudi_connect.core.key_encryption import MasterKey, load_master_key
 from eudi_connect.core.templates import TemplateEnvironment
 from eudi_connect.errors import ConfigurationError
 from eudi_connect.services.fetch import FetchSettings, HttpFetcher

@@ -4,7 +4,6 @@ breaking credentials already in circulation."""
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,8 +11,9 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from eudi_connect.core.encoding import ascii_json
 from eudi_connect.core.jose import SigningKey, public_key_from_jwk
-from eudi_connect.core.keys import (
+from eudi_connect.core.key_encryption import (
     MasterKey,
     decrypt_private_key,
     encrypt_private_key,
@@ -200,7 +200,7 @@ class KeyService:
         return jwks(r.public_jwk for r in records) if records else None
 
     async def jwks_json(self, tenant_id: str) -> str:
-        return json.dumps(await self.jwks(tenant_id), separators=(",", ":"))
+        return ascii_json(await self.jwks(tenant_id))
 
     async def rotate(self, tenant_id: str) -> str:
         """Activates a new key; the old one is retired but keeps verifying. Returns the new kid."""

@@ -28,7 +28,7 @@ from eudi_connect.core.status_list import (
     TokenStatus,
     decode_status_list_token,
 )
-from eudi_connect.core.trust import decode_x5c
+from eudi_connect.core.trust_material import decode_x5c
 from eudi_connect.core.verdicts import StatusReference
 from eudi_connect.core.verdicts import VerificationFailureReason as Reason
 from eudi_connect.core.x509_chain import ChainError, ChainPolicy, validate_path

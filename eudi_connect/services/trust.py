@@ -27,8 +27,8 @@ from typing import Any, Literal
 
 from cryptography import x509
 
-from eudi_connect.core.jose import b64url_decode, b64url_encode
-from eudi_connect.core.trust import (
+from eudi_connect.core.encoding import b64url_decode, b64url_encode
+from eudi_connect.core.trust_material import (
     IssuerKeys,
     JwksError,
     anchor_id,

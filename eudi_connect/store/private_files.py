@@ -7,7 +7,7 @@ import logging
 import os
 from pathlib import Path
 
-from eudi_connect.monitoring.logging import FIELDS
+from eudi_connect.monitoring.logs import FIELDS
 
 PRIVATE_MODE = 0o600
 _GROUP_AND_OTHERS = 0o077

@@ -10,6 +10,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from eudi_connect.core.encoding import ascii_json
 from eudi_connect.errors import (
     AbortedError,
     InvalidArgumentError,
@@ -143,7 +144,7 @@ def issuer_key_values(key: IssuerKeyRecord) -> tuple[Any, ...]:
         key.kid,
         key.tenant_id,
         key.private_key_encrypted,
-        json.dumps(key.public_jwk, sort_keys=True, separators=(",", ":")),
+        ascii_json(key.public_jwk, sort_keys=True),
         key.created_at,
         key.certificate,
     )
@@ -174,7 +175,7 @@ def trust_entry_record(tenant_id: str, row: Row) -> TrustEntryRecord:
 
 
 def trust_document_json(entry: TrustEntryRecord) -> str:
-    return json.dumps(dict(entry.document), separators=(",", ":"))
+    return ascii_json(dict(entry.document))
 
 
 # --- argument checks, errors ---------------------------------------------------------------

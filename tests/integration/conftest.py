@@ -11,7 +11,7 @@ import pytest
 from eudi.connect.v1 import credential_service_pb2_grpc as pb_grpc
 
 from eudi_connect.api.server import RunningServer, ServerOptions, start_server
-from eudi_connect.core.keys import MasterKey
+from eudi_connect.core.key_encryption import MasterKey
 from eudi_connect.services.app import Services, open_services
 from eudi_connect.services.settings import ServiceSettings
 from tests.backends import BACKENDS, backend_url

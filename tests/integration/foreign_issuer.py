@@ -19,7 +19,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from eudi_connect.core.jose import SigningKey, b64url_encode, generate_p256_key, json_bytes
+from eudi_connect.core.encoding import b64url_encode, json_bytes
+from eudi_connect.core.jose import SigningKey, generate_p256_key
 from eudi_connect.core.sdjwt import issue_sd_jwt_vc
 from eudi_connect.core.status_list import StatusList, build_status_list_token
 from eudi_connect.core.verdicts import StatusReference

@@ -20,7 +20,7 @@ import pytest
 from eudi.connect.v1 import credential_service_pb2 as pb
 from eudi.connect.v1 import credential_service_pb2_grpc as pb_grpc
 
-from eudi_connect.core.keys import MasterKey
+from eudi_connect.core.key_encryption import MasterKey
 from tests.backends import BACKENDS
 from tests.postgres_fixture import new_database, remove_database
 

@@ -16,7 +16,7 @@ from google.rpc import error_details_pb2
 from eudi_connect.api.convert import dict_to_struct
 from eudi_connect.api.server import RunningServer, ServerOptions, start_server
 from eudi_connect.core.jose import generate_p256_key, public_jwk, split_jws
-from eudi_connect.core.keys import MasterKey
+from eudi_connect.core.key_encryption import MasterKey
 from eudi_connect.core.sdjwt import decode_disclosures, make_presentation
 from eudi_connect.core.templates import PID_EXAMPLE_SUBJECT
 from eudi_connect.services.app import Services, open_services

@@ -23,7 +23,7 @@ from eudi.connect.v1 import trust_service_pb2 as trust_pb
 from eudi.connect.v1 import trust_service_pb2_grpc as trust_grpc
 
 from eudi_connect.cli.main import build_parser
-from eudi_connect.core.keys import MasterKey
+from eudi_connect.core.key_encryption import MasterKey
 from eudi_connect.core.verdicts import StatusReference
 from eudi_connect.services.app import Services, open_services
 from eudi_connect.services.fetch import FetchSettings

@@ -15,7 +15,7 @@ from typing import Any
 import grpc
 from eudi.connect.v1 import credential_service_pb2_grpc as pb_grpc
 
-from eudi_connect.core.keys import MasterKey
+from eudi_connect.core.key_encryption import MasterKey
 from eudi_connect.services.app import MASTER_KEY_FILE
 
 from .client_helpers import pid_request

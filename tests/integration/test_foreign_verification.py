@@ -21,15 +21,15 @@ from eudi.connect.v1 import trust_service_pb2_grpc as trust_grpc
 from google.protobuf import json_format
 
 from eudi_connect.api.convert import dict_to_struct
+from eudi_connect.core.encoding import b64url_encode
 from eudi_connect.core.jose import (
     SigningKey,
-    b64url_encode,
     generate_p256_key,
     private_key_from_jwk,
     public_jwk,
     sign_jws,
 )
-from eudi_connect.core.keys import MasterKey
+from eudi_connect.core.key_encryption import MasterKey
 from eudi_connect.core.sdjwt import make_presentation
 from eudi_connect.core.templates import PID_EXAMPLE_SUBJECT
 from eudi_connect.core.verdicts import StatusReference

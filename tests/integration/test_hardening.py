@@ -16,8 +16,9 @@ from eudi.connect.v1 import credential_service_pb2_grpc as pb_grpc
 
 from eudi_connect.api.convert import dict_to_struct
 from eudi_connect.api.server import ServerOptions, start_server
-from eudi_connect.core.jose import b64url_encode, json_bytes, split_jws
-from eudi_connect.core.keys import MasterKey
+from eudi_connect.core.encoding import b64url_encode, json_bytes
+from eudi_connect.core.jose import split_jws
+from eudi_connect.core.key_encryption import MasterKey
 from eudi_connect.core.templates import PID_EXAMPLE_SUBJECT
 from eudi_connect.services.app import Services, open_services
 from eudi_connect.services.settings import ServiceSettings

@@ -22,7 +22,7 @@ from eudi.connect.v1 import trust_service_pb2_grpc as trust_grpc
 from eudi_connect.api.convert import dict_to_struct
 from eudi_connect.api.server import ServerOptions, start_server
 from eudi_connect.core.jose import generate_p256_key, public_jwk, split_jws
-from eudi_connect.core.keys import MasterKey
+from eudi_connect.core.key_encryption import MasterKey
 from eudi_connect.core.mdoc import verify_mdoc
 from eudi_connect.core.templates import PID_EXAMPLE_SUBJECT
 from eudi_connect.errors import ConfigurationError

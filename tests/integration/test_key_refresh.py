@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from eudi_connect.core.keys import MasterKey
+from eudi_connect.core.key_encryption import MasterKey
 from eudi_connect.services.app import Services, open_services
 from eudi_connect.services.settings import ServiceSettings
 

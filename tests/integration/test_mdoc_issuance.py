@@ -21,12 +21,9 @@ from grpc_status import rpc_status
 
 from eudi_connect.api.convert import dict_to_struct
 from eudi_connect.api.server import RunningServer, ServerOptions, start_server
-from eudi_connect.core.jose import (
-    b64url_decode,
-    generate_p256_key,
-    public_jwk,
-)
-from eudi_connect.core.keys import MasterKey
+from eudi_connect.core.encoding import b64url_decode
+from eudi_connect.core.jose import generate_p256_key, public_jwk
+from eudi_connect.core.key_encryption import MasterKey
 from eudi_connect.core.mdoc import MDL_DOCTYPE, PID_DOCTYPE, PID_NAMESPACE, verify_mdoc
 from eudi_connect.core.status_list import TokenStatus
 from eudi_connect.core.templates import MDL_EXAMPLE_SUBJECT, PID_EXAMPLE_SUBJECT

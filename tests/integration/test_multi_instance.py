@@ -26,7 +26,7 @@ from eudi.connect.v1 import credential_service_pb2 as pb
 from eudi.connect.v1 import credential_service_pb2_grpc as pb_grpc
 
 from eudi_connect.core.jose import split_jws
-from eudi_connect.core.keys import MasterKey
+from eudi_connect.core.key_encryption import MasterKey
 from eudi_connect.core.status_list import TokenStatus
 from eudi_connect.services.app import Services, open_services
 from tests.backends import BACKENDS, query

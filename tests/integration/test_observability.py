@@ -17,7 +17,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from eudi_connect.core.jose import generate_p256_key, private_jwk, public_jwk
 from eudi_connect.core.templates import PID_EXAMPLE_SUBJECT
-from eudi_connect.monitoring.logging import configure_logging, flush_access_log
+from eudi_connect.monitoring.logs import configure_logging, flush_access_log
 from eudi_connect.monitoring.performance_metrics import NO_TENANT, TIME_BUCKETS_MS
 from eudi_connect.services.app import Services
 

@@ -16,7 +16,7 @@ import pytest
 from eudi.connect.v1 import trust_service_pb2 as trust_pb
 
 from eudi_connect.api.server import ServerOptions, start_server
-from eudi_connect.core.keys import MasterKey
+from eudi_connect.core.key_encryption import MasterKey
 from eudi_connect.services.app import open_services
 from eudi_connect.services.fetch import FetchSettings
 from eudi_connect.services.settings import ServiceSettings

@@ -21,7 +21,7 @@ from google.protobuf import struct_pb2
 
 from eudi_connect.api.convert import dict_to_struct
 from eudi_connect.api.server import RunningServer, ServerOptions, start_server
-from eudi_connect.core.keys import MasterKey
+from eudi_connect.core.key_encryption import MasterKey
 from eudi_connect.core.templates import NotificationFormat, NotificationTemplate
 from eudi_connect.services.app import Services, open_services
 from eudi_connect.services.settings import ServiceSettings

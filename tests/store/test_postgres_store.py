@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
-from eudi_connect.core.keys import MasterKey
+from eudi_connect.core.key_encryption import MasterKey
 from eudi_connect.errors import (
     ConfigurationError,
     EudiConnectError,

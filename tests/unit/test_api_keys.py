@@ -20,7 +20,7 @@ from eudi_connect.core.api_keys import (
     parse_timestamp,
     secret_matches,
 )
-from eudi_connect.core.jose import b64url_decode
+from eudi_connect.core.encoding import b64url_decode
 from eudi_connect.errors import InvalidArgumentError, UnauthenticatedError
 
 KEY_ID = "0123456789abcdef"

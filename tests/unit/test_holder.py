@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from eudi_connect.core.encoding import b64url_encode
 from eudi_connect.core.jose import (
     SigningKey,
-    b64url_encode,
     es256_verify,
     generate_p256_key,
     public_jwk,

@@ -10,8 +10,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from eudi_connect.core.jose import b64url_encode, jwk_thumbprint, public_jwk
-from eudi_connect.core.keys import (
+from eudi_connect.core.encoding import b64url_encode
+from eudi_connect.core.jose import jwk_thumbprint, public_jwk
+from eudi_connect.core.key_encryption import (
     MASTER_KEY_CHECK_PLAINTEXT,
     MasterKey,
     decrypt_private_key,

@@ -18,8 +18,9 @@ from pycose.keys.curves import P256
 from pycose.keys.ec2 import EC2Key
 from pycose.messages.sign1message import Sign1Message
 
-from eudi_connect.core.jose import b64url_decode, generate_p256_key, public_jwk
-from eudi_connect.core.keys import new_issuer_key
+from eudi_connect.core.encoding import b64url_decode
+from eudi_connect.core.jose import generate_p256_key, public_jwk
+from eudi_connect.core.key_encryption import new_issuer_key
 from eudi_connect.core.mdoc import (
     ValidityInfo,
     issue_mdoc,

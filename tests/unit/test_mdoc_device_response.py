@@ -19,10 +19,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from eudi_connect.core.encoding import b64url_decode, b64url_encode
 from eudi_connect.core.jose import (
     SigningKey,
-    b64url_decode,
-    b64url_encode,
     es256_sign,
     es256_verify,
     generate_p256_key,

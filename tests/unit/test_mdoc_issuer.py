@@ -19,11 +19,10 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
+from eudi_connect.core.encoding import b64url_decode, b64url_encode
 from eudi_connect.core.jose import (
     InvalidJwkError,
     SigningKey,
-    b64url_decode,
-    b64url_encode,
     generate_p256_key,
     private_jwk,
     public_jwk,

@@ -18,14 +18,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from eudi_connect.core.jose import (
-    SigningKey,
-    b64url_decode,
-    b64url_encode,
-    es256_sign,
-    generate_p256_key,
-    public_jwk,
-)
+from eudi_connect.core.encoding import b64url_decode, b64url_encode
+from eudi_connect.core.jose import SigningKey, es256_sign, generate_p256_key, public_jwk
 from eudi_connect.core.mdoc import (
     MAX_MDOC_BYTES,
     PID_DOCTYPE,

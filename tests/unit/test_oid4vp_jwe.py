@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from eudi_connect.core.jose import b64url_decode, b64url_encode, json_bytes, public_jwk
+from eudi_connect.core.encoding import b64url_decode, b64url_encode, json_bytes
+from eudi_connect.core.jose import public_jwk
 from eudi_connect.core.oid4vp import (
     DEFAULT_ENC_VALUES,
     ErrorCode,

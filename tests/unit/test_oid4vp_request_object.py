@@ -19,7 +19,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from eudi_connect.core.jose import b64url_decode, b64url_encode, generate_p256_key
+from eudi_connect.core.encoding import b64url_decode, b64url_encode
+from eudi_connect.core.jose import generate_p256_key
 from eudi_connect.core.oid4vp import (
     REQUEST_OBJECT_TYP,
     AuthorizationRequest,

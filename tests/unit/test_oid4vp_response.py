@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from eudi_connect.core.jose import json_bytes
+from eudi_connect.core.encoding import json_bytes
 from eudi_connect.core.oid4vp import (
     ErrorCode,
     ProtocolError,

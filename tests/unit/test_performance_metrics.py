@@ -7,6 +7,7 @@ import asyncio
 import io
 import json
 import logging
+import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -19,7 +20,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
 
-from eudi_connect.monitoring.logging import (
+from eudi_connect.monitoring.logs import (
     FIELDS,
     BatchingStreamHandler,
     JsonFormatter,
@@ -338,7 +339,7 @@ def test_batching_handler_flushes_per_interval_and_at_once_for_warnings() -> Non
 
 
 def test_batching_handler_flushes_a_quiet_spell_in_the_background() -> None:
-    """A line left behind by a burst is flushed by the handler's thread within the interval."""
+    """A line left behind by a burst is flushed in the background within the interval."""
     stream = CountingStream()
     handler = BatchingStreamHandler(stream, interval=0.02)
     try:
@@ -365,3 +366,29 @@ def test_access_lines_keep_their_call_time_and_order() -> None:
     assert [line["n"] for line in lines] == [0, 1, 2, 3, 4]
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(int(before)))
     assert lines[0]["time"][:19] >= stamp
+
+
+@pytest.mark.usefixtures("restored_logging")
+def test_one_background_thread_writes_and_flushes_access_lines() -> None:
+    """Without an explicit flush, queued access lines and metric samples are handed over
+    and the log stream flushed by one monitoring thread, not one thread each."""
+    stream = CountingStream()
+    configure_logging("json", "INFO", stream=stream)
+    monitor = PerformanceMonitor(
+        meter_provider=MeterProvider(metric_readers=[InMemoryMetricReader()])
+    )
+    monitor.record_rpc("Probe", "OK", "t", 1.0)
+    log_access("rpc", {"probe": "background"})
+    deadline = time.monotonic() + 5
+    while '"background"' not in stream.getvalue() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert '"probe": "background"' in stream.getvalue()
+    flushes = stream.flushes
+    deadline = time.monotonic() + 5
+    while stream.flushes == flushes and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert stream.flushes > flushes
+    names = [thread.name for thread in threading.enumerate()]
+    assert names.count("monitoring-flush") == 1
+    assert "log-flusher" not in names
+    assert "batcher" not in names

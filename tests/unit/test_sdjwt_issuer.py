@@ -10,11 +10,10 @@ from typing import Any
 
 import pytest
 
+from eudi_connect.core.encoding import b64url_decode, b64url_encode
 from eudi_connect.core.jose import (
     InvalidJwkError,
     SigningKey,
-    b64url_decode,
-    b64url_encode,
     es256_verify,
     generate_p256_key,
     public_jwk,
@@ -333,14 +332,3 @@ def test_default_salts_stay_unique_across_batches(signing_key: SigningKey) -> No
     claims = {"items": list(range(40))}
     _, _, contents, _ = decode(issue(signing_key, claims, ["items[]"]))
     assert len({c[0] for c in contents}) == 40
-
-
-def test_pure_python_json_fallback_gives_same_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Without the C accelerator the encoder falls back to json's, with identical output."""
-    from eudi_connect.core.sdjwt import disclosures
-
-    value = {"b": [1, 2.5, None, True], "a": 'Möbius \u2028 "q"', "c": {"d": -0.0}}
-    fast = disclosures.encode_json(value)
-    monkeypatch.setattr(disclosures, "_C_ENCODER", None)
-    assert disclosures.encode_json(value) == fast
-    assert fast == json.dumps(value, separators=(",", ":"), ensure_ascii=False)

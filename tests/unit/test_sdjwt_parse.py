@@ -11,14 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from eudi_connect.core.jose import (
-    SigningKey,
-    b64url_encode,
-    es256_sign,
-    generate_p256_key,
-    json_bytes,
-    public_jwk,
-)
+from eudi_connect.core.encoding import b64url_encode, json_bytes
+from eudi_connect.core.jose import SigningKey, es256_sign, generate_p256_key, public_jwk
 from eudi_connect.core.sdjwt import (
     SdJwtVerificationError,
     issue_sd_jwt_vc,

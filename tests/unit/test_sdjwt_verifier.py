@@ -14,14 +14,8 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePrivateKey
 
-from eudi_connect.core.jose import (
-    SigningKey,
-    b64url_encode,
-    es256_sign,
-    generate_p256_key,
-    json_bytes,
-    public_jwk,
-)
+from eudi_connect.core.encoding import b64url_encode, json_bytes
+from eudi_connect.core.jose import SigningKey, es256_sign, generate_p256_key, public_jwk
 from eudi_connect.core.sdjwt import (
     SdJwtVerificationError,
     VerifiedCredential,

@@ -12,16 +12,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from eudi_connect.core.jose import (
-    SigningKey,
-    b64url_decode,
-    b64url_encode,
-    es256_sign,
-    generate_p256_key,
-    json_bytes,
-    sign_jws,
-    split_jws,
-)
+from eudi_connect.core.encoding import b64url_decode, b64url_encode, json_bytes
+from eudi_connect.core.jose import SigningKey, es256_sign, generate_p256_key, sign_jws, split_jws
 from eudi_connect.core.status_list import (
     StatusList,
     StatusListError,

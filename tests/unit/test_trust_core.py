@@ -31,7 +31,7 @@ from eudi_connect.core.status_list import (
     build_status_list_token,
     decode_status_list_token,
 )
-from eudi_connect.core.trust import (
+from eudi_connect.core.trust_material import (
     JwksError,
     certificate_names_issuer,
     decode_x5c,

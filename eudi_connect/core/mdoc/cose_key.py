@@ -9,13 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from eudi_connect.core.jose import (
-    InvalidJwkError,
-    b64url_decode,
-    b64url_encode,
-    public_jwk,
-    public_key_from_jwk,
-)
+from eudi_connect.core.encoding import b64url_decode, b64url_encode
+from eudi_connect.core.jose import InvalidJwkError, public_jwk, public_key_from_jwk
 
 #: COSE_Key labels and values: kty (1) EC2 (2), crv (-1) P-256 (1), x (-2), y (-3).
 KTY = 1

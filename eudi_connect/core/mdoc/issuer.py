@@ -14,7 +14,8 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from eudi_connect.core.jose import SigningKey, b64url_encode
+from eudi_connect.core.encoding import b64url_encode
+from eudi_connect.core.jose import SigningKey
 from eudi_connect.core.verdicts import StatusReference
 from eudi_connect.errors import ConfigurationError
 

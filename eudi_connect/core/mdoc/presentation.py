@@ -12,7 +12,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePrivateKey
 
-from eudi_connect.core.jose import b64url_decode, b64url_encode
+from eudi_connect.core.encoding import b64url_decode, b64url_encode
 
 from . import _cbor
 from .cose import parse_sign1, sign_es256_detached

@@ -16,7 +16,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from eudi_connect.core.jose import b64url_decode
+from eudi_connect.core.encoding import b64url_decode
 from eudi_connect.core.verdicts import StatusReference
 from eudi_connect.core.verdicts import VerificationFailureReason as Reason
 

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from cryptography import x509
 
-from eudi_connect.core.jose import b64url_encode
+from eudi_connect.core.encoding import b64url_encode
 from eudi_connect.errors import FailedPreconditionError, InvalidArgumentError
 
 

@@ -16,8 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from eudi_connect.core.encoding import json_bytes
 from eudi_connect.core.formats import MDOC_FORMAT, SD_JWT_VC_FORMAT
-from eudi_connect.core.jose import json_bytes
 from eudi_connect.errors import InvalidArgumentError
 
 from .claims_path import ClaimPath, is_path_component, shown

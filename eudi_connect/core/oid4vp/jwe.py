@@ -26,12 +26,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.concatkdf import ConcatKDFHash
 
+from eudi_connect.core.encoding import b64url_decode, b64url_encode, json_bytes
 from eudi_connect.core.jose import (
     InvalidJwkError,
-    b64url_decode,
-    b64url_encode,
     generate_p256_key,
-    json_bytes,
     jwk_thumbprint,
     private_jwk,
     private_key_from_jwk,

@@ -22,13 +22,8 @@ from urllib.parse import quote, urlencode, urlsplit
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from eudi_connect.core.jose import (
-    b64url_decode,
-    b64url_encode,
-    encode_x5c,
-    json_bytes,
-    sign_jws,
-)
+from eudi_connect.core.encoding import b64url_decode, b64url_encode, json_bytes
+from eudi_connect.core.jose import encode_x5c, sign_jws
 from eudi_connect.errors import InvalidArgumentError
 
 from .client_id import VerifierIdentityError, check_client_id, check_uri_host

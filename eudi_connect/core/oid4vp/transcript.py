@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from eudi_connect.core.jose import InvalidJwkError, b64url_decode, jwk_thumbprint
+from eudi_connect.core.encoding import b64url_decode
+from eudi_connect.core.jose import InvalidJwkError, jwk_thumbprint
 from eudi_connect.core.mdoc import (
     openid4vp_dc_api_session_transcript,
     openid4vp_session_transcript,

@@ -10,6 +10,7 @@ import functools
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from typing import Any
 
+from eudi_connect.core.encoding import b64url_encode, compact_json
 from eudi_connect.core.jose import ES256, InvalidJwkError, SigningKey, encode_x5c, es256_sign
 from eudi_connect.core.verdicts import StatusReference
 
@@ -25,9 +26,7 @@ from ._common import (
 from .disclosures import (
     SaltSource,
     array_element_disclosure,
-    b64url,
     disclosure_digest,
-    encode_json,
     object_disclosure,
     random_salt,
     random_salts,
@@ -95,7 +94,7 @@ def _encoded_header(kid: str, x5c: tuple[bytes, ...] = ()) -> str:
     header: dict[str, Any] = {"typ": SD_JWT_VC_TYP, "alg": ES256, "kid": kid}
     if x5c:
         header["x5c"] = encode_x5c(x5c)
-    return b64url(encode_json(header).encode("utf-8"))
+    return b64url_encode(compact_json(header).encode("utf-8"))
 
 
 class _Concealer:
@@ -233,8 +232,8 @@ def issue_sd_jwt_vc(
     if len(set(concealer.salts)) != len(concealer.salts):
         raise ValueError("salt source returned the same salt twice (RFC 9901 section 4.2.1)")
 
-    body = b64url(encode_json(payload).encode("utf-8"))
+    body = b64url_encode(compact_json(payload).encode("utf-8"))
     signing_input = f"{_encoded_header(signing_key.kid, tuple(x5c or ()))}.{body}"
-    signature = b64url(es256_sign(signing_key.private_key, signing_input.encode("ascii")))
+    signature = b64url_encode(es256_sign(signing_key.private_key, signing_input.encode("ascii")))
     parts = [f"{signing_input}.{signature}", *concealer.disclosures, ""]
     return "~".join(parts)

@@ -6,50 +6,21 @@ allows; no canonical form is needed because the digest covers the encoded string
 
 from __future__ import annotations
 
-import binascii
 import hashlib
 import json
 import os
-import re
 import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
+from json.encoder import encode_basestring
 from typing import Any
+
+from eudi_connect.core.encoding import b64url_decode, b64url_encode, compact_json
 
 #: Returns a fresh salt for each call; injected so tests can be byte-exact.
 SaltSource = Callable[[], str]
 
 _SALT_BYTES = 16  # 128 bits, the entropy RFC 9901 section 9.3 recommends
-
-#: Compact UTF-8 JSON without NaN or Infinity (not JSON, RFC 8259 section 6). `json.dumps`
-#: with options builds an encoder per call, and `JSONEncoder.encode` still builds its C
-#: encoder per call; both cost more than encoding a small claim. So the C encoder is built
-#: once (no circular-reference markers: issuance bounds the claim depth itself), with the
-#: pure-Python encoder as the fallback where the C accelerator is missing.
-_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-
-
-def _not_json(value: Any) -> Any:
-    raise TypeError(f"{type(value).__name__} is not a JSON value")
-
-
-_C_ENCODER = (
-    None
-    if c_make_encoder is None
-    else c_make_encoder(None, _not_json, encode_basestring, None, ":", ",", False, False, False)
-)
-
-
-_URLSAFE = bytes.maketrans(b"+/", b"-_")
-
-
-def b64url(data: bytes) -> str:
-    """Unpadded base64url; the same output as `jose.b64url_encode`, with fewer layers.
-
-    Issuance encodes about three values per disclosure, so the layers of `base64` show.
-    """
-    return binascii.b2a_base64(data, newline=False).translate(_URLSAFE).rstrip(b"=").decode()
 
 
 def random_salt() -> str:
@@ -66,40 +37,33 @@ def random_salts(batch: int = 8) -> Iterator[str]:
     while True:
         block = os.urandom(_SALT_BYTES * batch)
         for start in range(0, len(block), _SALT_BYTES):
-            yield b64url(block[start : start + _SALT_BYTES])
-
-
-def encode_json(value: Any) -> str:
-    """Compact UTF-8-ready JSON text; raises ValueError for NaN, TypeError for non-JSON."""
-    if _C_ENCODER is None:
-        return _JSON.encode(value)
-    return "".join(_C_ENCODER(value, 0))
+            yield b64url_encode(block[start : start + _SALT_BYTES])
 
 
 def _json_value(value: Any) -> str:
     # Strings are the common claim value; the C string encoder skips the generic dispatch.
-    return encode_basestring(value) if type(value) is str else encode_json(value)
+    return encode_basestring(value) if type(value) is str else compact_json(value)
 
 
 def object_disclosure(salt: str, name: str, value: Any) -> str:
     """Disclosure for an object property (RFC 9901 section 4.2.1)."""
     text = f"[{encode_basestring(salt)},{encode_basestring(name)},{_json_value(value)}]"
-    return b64url(text.encode("utf-8"))
+    return b64url_encode(text.encode("utf-8"))
 
 
 def array_element_disclosure(salt: str, value: Any) -> str:
     """Disclosure for an array element (RFC 9901 section 4.2.2)."""
-    return b64url(f"[{encode_basestring(salt)},{_json_value(value)}]".encode())
+    return b64url_encode(f"[{encode_basestring(salt)},{_json_value(value)}]".encode())
 
 
 def disclosure_digest(disclosure: str) -> str:
     """base64url SHA-256 over the ASCII of the encoded Disclosure (RFC 9901 section 4.2.3)."""
-    return b64url(hashlib.sha256(disclosure.encode("ascii")).digest())
+    return b64url_encode(hashlib.sha256(disclosure.encode("ascii")).digest())
 
 
 def sd_hash(sd_jwt: str) -> str:
     """A KB-JWT's `sd_hash`: base64url SHA-256 over `<jwt>~<d1>~...~` (RFC 9901 section 4.3.1)."""
-    return b64url(hashlib.sha256(sd_jwt.encode("utf-8")).digest())
+    return b64url_encode(hashlib.sha256(sd_jwt.encode("utf-8")).digest())
 
 
 @dataclass(frozen=True)
@@ -117,18 +81,8 @@ def _no_constants(token: str) -> Any:
     raise ValueError(f"{token} is not JSON")
 
 
-#: Built once for the same reason as the encoder; NaN and Infinity are refused on input too.
+#: Built once, as `compact_json`'s encoder is; NaN and Infinity are refused on input too.
 _DECODER = json.JSONDecoder(parse_constant=_no_constants)
-_BASE64URL_TEXT = re.compile(r"[A-Za-z0-9_-]*")
-_FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")  # bytes.translate is far cheaper than str's
-
-
-def _b64url_decode(text: str) -> bytes:
-    """Strict unpadded base64url, as `jose.b64url_decode`, for the per-disclosure hot path."""
-    if not isinstance(text, str) or not _BASE64URL_TEXT.fullmatch(text) or len(text) % 4 == 1:
-        raise ValueError("not unpadded base64url")
-    padded = text.encode("ascii").translate(_FROM_URLSAFE) + b"=" * (-len(text) % 4)
-    return binascii.a2b_base64(padded, strict_mode=True)
 
 
 def _decode_checked(encoded: str) -> list[Any]:
@@ -138,11 +92,9 @@ def _decode_checked(encoded: str) -> list[Any]:
     string salt and name; anything else raises ValueError.
     """
     try:
-        content = _DECODER.decode(_b64url_decode(encoded).decode("utf-8"))
+        content = _DECODER.decode(b64url_decode(encoded).decode("utf-8"))
     except RecursionError as exc:
         raise ValueError("disclosure nests too deeply") from exc
-    except binascii.Error as exc:
-        raise ValueError("not unpadded base64url") from exc
     if type(content) is not list or not 2 <= len(content) <= 3:
         raise ValueError("disclosure is not a JSON array of two or three elements")
     if type(content[0]) is not str:

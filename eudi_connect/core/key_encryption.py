@@ -20,15 +20,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from eudi_connect.core.jose import (
-    ES256,
-    SigningKey,
-    b64url_decode,
-    b64url_encode,
-    generate_p256_key,
-    jwk_thumbprint,
-    public_jwk,
-)
+from eudi_connect.core.encoding import b64url_decode, b64url_encode
+from eudi_connect.core.jose import ES256, SigningKey, generate_p256_key, jwk_thumbprint, public_jwk
 from eudi_connect.errors import ConfigurationError
 
 MASTER_KEY_ENV = "EUDI_CONNECT_MASTER_KEY"

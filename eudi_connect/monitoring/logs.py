@@ -5,9 +5,10 @@ Fields travel in ``extra={"fields": {...}}`` and are written as top-level JSON k
 access log writes only the fields the caller names (method, status, duration, tenant id,
 request id, peer): never a request body, metadata value, claim or credential.
 
-Access lines are handed to `logging` in batches (see `_batching`), at most
-`ACCESS_LOG_INTERVAL` seconds after the call and with the call's own timestamp;
-`flush_access_log` writes what is pending at once.
+Access lines are handed to `logging` in batches by the monitoring thread (`_batching`), at
+most `ACCESS_LOG_INTERVAL` seconds after the call and with the call's own timestamp; the
+same thread flushes `BatchingStreamHandler`'s stream. `flush_access_log` writes what is
+pending at once.
 """
 
 from __future__ import annotations
@@ -16,12 +17,17 @@ import io
 import json
 import logging
 import sys
-import threading
 import time
 from collections.abc import Mapping
 from typing import IO, Any, Literal
 
-from eudi_connect.monitoring._batching import Batcher
+from eudi_connect.monitoring._batching import (
+    TICK_SECONDS,
+    Batcher,
+    flush_every_tick,
+    keep_ticking,
+    stop_flushing,
+)
 
 __all__ = [
     "ACCESS_LOGGER",
@@ -106,37 +112,38 @@ class BatchingStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
     One access-log line per RPC would otherwise cost one write(2) per RPC, which measured
     as the largest part of the instrumentation's cost; batched, a busy server writes a few
-    times a second. A background thread flushes lines that a quiet spell leaves behind.
+    times a second. Lines a quiet spell leaves behind are flushed by the monitoring thread
+    (`_batching`), on the tick that also writes the queued access lines.
     """
 
     def __init__(self, stream: IO[str], *, interval: float = 0.2) -> None:
         super().__init__(stream)
         self.interval = interval
         self._next_flush = 0.0
-        self._closed = threading.Event()
-        self._flusher = threading.Thread(
-            target=self._flush_periodically, name="log-flusher", daemon=True
-        )
-        self._flusher.start()
+        flush_every_tick(self)
 
-    def _flush_periodically(self) -> None:
-        while not self._closed.wait(self.interval):
+    def flush_if_due(self) -> None:
+        """The monitoring thread's share: a flush once `interval` has passed since the last."""
+        if time.monotonic() >= self._next_flush:
             self.flush()
+
+    def flush(self) -> None:
+        super().flush()
+        self._next_flush = time.monotonic() + self.interval
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
             self.stream.write(self.format(record) + self.terminator)
-            now = time.monotonic()
-            if record.levelno >= logging.WARNING or now >= self._next_flush:
+            if record.levelno >= logging.WARNING or time.monotonic() >= self._next_flush:
                 self.flush()
-                self._next_flush = now + self.interval
+            keep_ticking()  # a forked child's thread starts again on its first line
         except RecursionError:
             raise
         except Exception:
             self.handleError(record)
 
     def close(self) -> None:
-        self._closed.set()
+        stop_flushing(self)
         try:
             self.flush()
         finally:
@@ -176,7 +183,7 @@ def configure_logging(
     return handler
 
 
-ACCESS_LOG_INTERVAL = 0.1  # seconds an access line may wait for its batch
+ACCESS_LOG_INTERVAL = TICK_SECONDS  # seconds an access line may wait for its batch
 
 
 def _write_access_line(item: tuple[float, str, Mapping[str, Any]]) -> None:
@@ -190,9 +197,7 @@ def _write_access_line(item: tuple[float, str, Mapping[str, Any]]) -> None:
     access_log.handle(record)
 
 
-_access_lines: Batcher[tuple[float, str, Mapping[str, Any]]] = Batcher(
-    _write_access_line, interval=ACCESS_LOG_INTERVAL
-)
+_access_lines: Batcher[tuple[float, str, Mapping[str, Any]]] = Batcher(_write_access_line)
 
 
 def log_access(message: str, fields: Mapping[str, Any]) -> None:
