@@ -99,24 +99,27 @@ def _strings(value: Any, name: str) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _attestation_signer(jws: JwsParts, policy: ProofPolicy) -> EllipticCurvePublicKey:
+def attestation_signer(
+    jws: JwsParts, trust: AttestationTrust, *, now: int, what: str = "key attestation"
+) -> EllipticCurvePublicKey:
+    """The wallet provider's key that signed an attestation: by `x5c` under a trusted CA
+    or by `kid` among trusted keys; never a key the attestation brings itself."""
     header = jws.header
-    trust = policy.attestation_trust
     if "jwk" in header:
-        raise ProtocolError(_BAD, "a key attestation must be signed by its wallet provider")
+        raise ProtocolError(_BAD, f"a {what} must be signed by its wallet provider")
     if "x5c" in header:
-        at = datetime.fromtimestamp(policy.now, UTC)
+        at = datetime.fromtimestamp(now, UTC)
         try:
             public_key, _ = x5c_signer_key(header["x5c"], trust.anchors, at=at)
         except ChainError as exc:
             raise ProtocolError(
-                _BAD, f"key attestation signer is not trusted ({exc.problem.value.lower()})"
+                _BAD, f"{what} signer is not trusted ({exc.problem.value.lower()})"
             ) from exc
         return public_key
     kid = header.get("kid")
     key = trust.keys_by_kid.get(kid) if isinstance(kid, str) else None
     if key is None:
-        raise ProtocolError(_BAD, "key attestation signer is not a trusted wallet provider")
+        raise ProtocolError(_BAD, f"{what} signer is not a trusted wallet provider")
     return key
 
 
@@ -131,7 +134,8 @@ def verify_key_attestation(token: Any, policy: ProofPolicy) -> KeyAttestation:
     """Checks a `key-attestation+jwt`: signed by a trusted wallet provider, not expired,
     its keys usable, its storage and user authentication levels acceptable."""
     jws = parse_typed(token, typ=KEY_ATTESTATION_TYP, code=_BAD, what="key attestation")
-    check_signature(jws, _attestation_signer(jws, policy), code=_BAD, what="key attestation")
+    signer = attestation_signer(jws, policy.attestation_trust, now=policy.now)
+    check_signature(jws, signer, code=_BAD, what="key attestation")
     claims = jws.payload
     issued_at = numeric_claim(claims, "iat", code=_BAD, what="key attestation")
     if issued_at is None:
