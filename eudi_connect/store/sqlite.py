@@ -70,6 +70,7 @@ from eudi_connect.store.rows import (
     trust_document_json,
     trust_entry_record,
 )
+from eudi_connect.store.sqlite_wallet import SqliteWalletSessions
 from eudi_connect.store.sqlite_writer import (
     GroupCommitWriter,
     WriterStats,
@@ -199,7 +200,7 @@ _MIGRATIONS_TABLE = (
 )
 
 
-class SqliteStore(Store):
+class SqliteStore(SqliteWalletSessions, Store):
     """`Store` on one SQLite file: one group-commit writer, `readers` reader connections.
 
     `busy_timeout_ms` is how long a write waits for another process's write lock before

@@ -32,7 +32,6 @@ class WalletErrorCode(enum.StrEnum):
     INVALID_ENCRYPTION_PARAMETERS = "invalid_encryption_parameters"
     CREDENTIAL_REQUEST_DENIED = "credential_request_denied"
     # Deferred credential endpoint (section 9.3)
-    ISSUANCE_PENDING = "issuance_pending"
     INVALID_TRANSACTION_ID = "invalid_transaction_id"
     # Notification endpoint (section 11.3)
     INVALID_NOTIFICATION_ID = "invalid_notification_id"

@@ -13,11 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
+from eudi_connect.core.formats import SD_JWT_VC_FORMAT
 from eudi_connect.core.jose import ALLOWED_ALGORITHMS
 from eudi_connect.core.oid4vci.offer import PRE_AUTHORIZED_GRANT
 
-SD_JWT_VC_FORMAT = "dc+sd-jwt"
-MDOC_FORMAT = "mso_mdoc"
 Format = Literal["dc+sd-jwt", "mso_mdoc"]
 ISSUER_WELL_KNOWN = "/.well-known/openid-credential-issuer"
 AUTHORIZATION_SERVER_WELL_KNOWN = "/.well-known/oauth-authorization-server"
