@@ -79,20 +79,23 @@ async def test_updates_are_compare_and_set_on_the_version(store: Store) -> None:
     )
     updated = await store.update_offer("t1", "o1", 1, change, 200)
     assert updated is not None
-    assert updated.version == 2 and updated.credential_ids == ("c1",) and updated.updated_at == 200
+    assert updated.version == 2
+    assert updated.credential_ids == ("c1",)
+    assert updated.updated_at == 200
     assert await store.update_offer("t1", "o1", 1, OfferChange(state="FAILED"), 201) is None
     assert await store.get_offer("t1", "o1") == updated
     cleared = await store.update_offer(
         "t1", "o1", 2, OfferChange(transaction_id="tx", deferred_request={"k": 1}), 202
     )
-    assert cleared is not None and cleared.transaction_id == "tx"
+    assert cleared is not None
+    assert cleared.transaction_id == "tx"
     assert await store.find_offer_by_transaction("t1", "tx") == cleared
     emptied = await store.update_offer(
         "t1", "o1", 3, OfferChange(transaction_id="", deferred_request={}), 203
     )
-    assert (
-        emptied is not None and emptied.transaction_id is None and emptied.deferred_request is None
-    )
+    assert emptied is not None
+    assert emptied.transaction_id is None
+    assert emptied.deferred_request is None
 
 
 async def test_a_code_is_redeemed_once_even_when_two_race(store: Store) -> None:
@@ -104,7 +107,8 @@ async def test_a_code_is_redeemed_once_even_when_two_race(store: Store) -> None:
         store.redeem_offer(stored, token(token_hash=b"b" * 32), 150),
     )
     winners = [r for r in results if r is not None]
-    assert len(winners) == 1 and winners[0].state == "TOKEN_ISSUED"
+    assert len(winners) == 1
+    assert winners[0].state == "TOKEN_ISSUED"
     found = [await store.get_access_token(h) for h in (b"a" * 32, b"b" * 32)]
     assert sum(t is not None for t in found) == 1
 
