@@ -22,9 +22,7 @@ OFFER_COLUMNS = (
     "expires_at, updated_at, version, credential_ids, copies_issued, failure_reason, "
     "transaction_id, notification_id, deferred_request"
 )
-TOKEN_COLUMNS = (
-    "token_hash, tenant_id, offer_id, dpop_jkt, client_id, issued_at, expires_at"  # noqa: S105
-)
+TOKEN_COLUMNS = "token_hash, tenant_id, offer_id, dpop_jkt, client_id, issued_at, expires_at"  # noqa: S105
 #: Columns an update may set, in the order `offer_change_values` gives them.
 OFFER_UPDATE_COLUMNS = (
     "state",
