@@ -16,6 +16,7 @@ from eudi_connect.services.foreign_status import ForeignStatusLists
 from eudi_connect.services.issuance import IssuanceService
 from eudi_connect.services.issuer_certificates import CertificatePolicy, load_authority
 from eudi_connect.services.keys import KeyService, check_master_key
+from eudi_connect.services.offers import OfferService
 from eudi_connect.services.revocation import RevocationService
 from eudi_connect.services.settings import ServiceSettings
 from eudi_connect.services.signing_pool import SigningPool
@@ -25,6 +26,8 @@ from eudi_connect.services.templates import CredentialTemplates, TemplateService
 from eudi_connect.services.tenants import TenantService
 from eudi_connect.services.trust import TrustService
 from eudi_connect.services.verification import VerificationService
+from eudi_connect.services.wallet_issuer import WalletIssuer
+from eudi_connect.services.wallet_settings import WalletSettings
 from eudi_connect.store.base import Store
 from eudi_connect.store.factory import database_directory, open_store_from_url
 
@@ -45,6 +48,9 @@ class Services:
     revocation: RevocationService
     template_service: TemplateService
     trust: TrustService
+    # OpenID4VCI: offers for internal services, the protocol endpoints for wallets.
+    offers: OfferService
+    wallet_issuer: WalletIssuer
     # The HTTP client for what other issuers publish (status lists, JWKS).
     fetcher: HttpFetcher
     # Worker processes that sign batch groups on the other cores; None signs in-process.
@@ -114,6 +120,7 @@ async def open_services(
     clock: Callable[[], float] = time.time,
     store: Store | None = None,
     fetch: FetchSettings | None = None,
+    wallet: WalletSettings | None = None,
 ) -> Services:
     """`store`, when given, is used (unopened) instead of the one `db_url` names; `fetch`
     sets how foreign status lists and JWKS are fetched (https only by default)."""
@@ -147,6 +154,16 @@ async def open_services(
     if sign_workers > 0:
         signing_pool = SigningPool(sign_workers)
         await signing_pool.start()
+    wallet = wallet or WalletSettings()
+    issuance = IssuanceService(
+        store,
+        keys=keys,
+        status_lists=status_lists,
+        templates=templates,
+        settings=settings,
+        clock=clock,
+    )
+    template_service = TemplateService(store, templates, clock=clock)
     return Services(
         trust=trust,
         fetcher=fetcher,
@@ -157,17 +174,21 @@ async def open_services(
         keys=keys,
         status_lists=status_lists,
         templates=templates,
-        issuance=IssuanceService(
+        issuance=issuance,
+        offers=OfferService(
+            store, templates=templates, settings=settings, wallet=wallet, clock=clock
+        ),
+        wallet_issuer=WalletIssuer(
             store,
-            keys=keys,
-            status_lists=status_lists,
-            templates=templates,
+            issuance=issuance,
+            templates=template_service,
             settings=settings,
+            wallet=wallet,
             clock=clock,
         ),
         verification=VerificationService(
             keys=keys, trust=trust, status=status, settings=settings, clock=clock
         ),
         revocation=RevocationService(store, clock=clock),
-        template_service=TemplateService(store, templates, clock=clock),
+        template_service=template_service,
     )
