@@ -28,6 +28,7 @@ from eudi_connect.cli.client import (
     message_json,
     print_json,
 )
+from eudi_connect.cli.offers import add_offer_commands
 from eudi_connect.cli.templates import add_template_commands
 from eudi_connect.cli.trust import add_trust_commands
 from eudi_connect.core.formats import FORMATS, SD_JWT_VC_FORMAT
@@ -429,6 +430,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_template_commands(sub)
     add_trust_commands(sub)
+    add_offer_commands(sub)
     return parser
 
 
