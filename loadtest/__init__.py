@@ -1,33 +1,14 @@
-"""EUDI-Connect's own load-testing toolkit: histogram, load generator, echo ceiling, reports.
+"""EUDI-Connect's own load-testing toolkit: a small library and thin scripts on it.
 
-Only the light pieces are re-exported here; the load generator (which imports grpc) is
-imported on first use, so ``import loadtest`` stays cheap for tools that only plot.
+* :mod:`loadtest.lib` — the library: the load generator's engine and process pool, the
+  latency histogram, CPU accounting, runs and medians, the SLA table, reports and plots,
+  server processes and the service under test;
+* :mod:`loadtest.scenarios` — the load generator's scenarios for CredentialService;
+* :mod:`loadtest.echo_server` — the bare gRPC echo server, the ceiling every benchmark
+  is compared with;
+* the scripts, each run as ``python -m loadtest.<name>``: ``loadgen`` (any scenario by
+  hand), ``benchmark_credential_exchange`` (``make bench``), ``scaling_test``,
+  ``scaling_workers`` (``make bench-scaling``), ``benchmark_batch``, ``benchmark_templates``,
+  ``production_test``, ``soak``, ``instrumentation_overhead``, ``ghz_run``
+  (``make loadtest-ghz``), ``bench_store`` and ``bench_postgres_store``.
 """
-
-from __future__ import annotations
-
-from typing import TYPE_CHECKING, Any
-
-from loadtest.histogram import Histogram
-
-if TYPE_CHECKING:
-    from loadtest.loadgen import LoadResult, LoadSpec, WorkerContext, run_load, run_load_inprocess
-
-__all__ = [
-    "Histogram",
-    "LoadResult",
-    "LoadSpec",
-    "WorkerContext",
-    "run_load",
-    "run_load_inprocess",
-]
-
-_LAZY = {"LoadResult", "LoadSpec", "WorkerContext", "run_load", "run_load_inprocess"}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        from loadtest import loadgen
-
-        return getattr(loadgen, name)
-    raise AttributeError(f"module 'loadtest' has no attribute {name!r}")

@@ -17,17 +17,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import statistics
-import time
-import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from eudi_connect.devtools.pgcluster import ThrowawayCluster, create_schema
 from eudi_connect.store.base import NewCredential
 from eudi_connect.store.postgres import PostgresStore
 from eudi_connect.store.rows import credential_values
-from loadtest.bench_store import CREDENTIAL, prepare
+from loadtest.lib.histogram import Histogram
+from loadtest.lib.runs import timed_lanes
+from loadtest.lib.store_rows import credential_rows, prepare
 
 _INSERT_ONE = (
     "INSERT INTO credentials (credential_id, tenant_id, request_id, template_id, format, "
@@ -37,49 +36,12 @@ _INSERT_ONE = (
 )
 
 
-def _rows(count: int, list_id: str, start: int) -> list[NewCredential]:
-    return [
-        NewCredential(
-            credential_id=uuid.uuid4().hex,
-            tenant_id="bench",
-            request_id=uuid.uuid4().hex,
-            template_id="pid",
-            format="dc+sd-jwt",
-            credential=CREDENTIAL,
-            status_list_id=list_id,
-            status_index=start + n,
-            issued_at=1_700_000_000,
-            expires_at=1_800_000_000,
-        )
-        for n in range(count)
-    ]
-
-
-async def _timed(
-    calls: int, concurrency: int, call: Callable[[int], Awaitable[object]]
-) -> tuple[float, list[float]]:
-    latencies: list[float] = []
-    counter = iter(range(calls))
-
-    async def lane() -> None:
-        for n in counter:
-            begin = time.perf_counter()
-            await call(n)
-            latencies.append(time.perf_counter() - begin)
-
-    start = time.perf_counter()
-    await asyncio.gather(*(lane() for _ in range(concurrency)))
-    return time.perf_counter() - start, latencies
-
-
-def _report(name: str, rows: int, elapsed: float, latencies: list[float]) -> dict[str, Any]:
-    latencies.sort()
-    p95 = latencies[int(len(latencies) * 0.95) - 1] * 1000
+def _report(name: str, rows: int, elapsed: float, latencies: Histogram) -> dict[str, Any]:
     result = {
         "variant": name,
         "rows_per_s": round(rows / elapsed),
-        "p50_ms": round(statistics.median(latencies) * 1000, 2),
-        "p95_ms": round(p95, 2),
+        "p50_ms": round(latencies.percentile(50) * 1000, 2),
+        "p95_ms": round(latencies.percentile(95) * 1000, 2),
     }
     print(
         f"{name:40s} {result['rows_per_s']:>8} rows/s   "
@@ -97,18 +59,18 @@ async def _run(url: str, rows: int, batch: int) -> None:
 
         def take(count: int) -> list[NewCredential]:
             nonlocal offset
-            taken = _rows(count, list_id, offset)
+            taken = credential_rows(list_id, range(offset, offset + count))
             offset += count
             return taken
 
         for concurrency in (1, 64):
-            elapsed, latencies = await _timed(
+            elapsed, latencies = await timed_lanes(
                 rows, concurrency, lambda n: store._insert_rows(take(1))
             )
             _report(f"statement per call, 1 row, {concurrency} in flight", rows, elapsed, latencies)
         for concurrency in (1, 64):
             groups_before = store.grouper_stats.groups
-            elapsed, latencies = await _timed(
+            elapsed, latencies = await timed_lanes(
                 rows, concurrency, lambda n: store.insert_credentials(take(1))
             )
             _report(f"grouped (store), 1 row, {concurrency} in flight", rows, elapsed, latencies)
@@ -116,7 +78,9 @@ async def _run(url: str, rows: int, batch: int) -> None:
         print(f"{'':40s} ({rows / max(groups, 1):.1f} calls per group at 64 in flight)")
 
         calls = max(1, rows // batch)
-        elapsed, latencies = await _timed(calls, 4, lambda n: store.insert_credentials(take(batch)))
+        elapsed, latencies = await timed_lanes(
+            calls, 4, lambda n: store.insert_credentials(take(batch))
+        )
         _report(f"grouped (store), {batch} rows, 4 in flight", calls * batch, elapsed, latencies)
 
         async def savepoints(rows_of_call: Sequence[NewCredential]) -> None:
@@ -125,7 +89,7 @@ async def _run(url: str, rows: int, batch: int) -> None:
                     async with connection.transaction():  # a SAVEPOINT per row
                         await connection.execute(_INSERT_ONE, *credential_values(row))
 
-        elapsed, latencies = await _timed(calls, 4, lambda n: savepoints(take(batch)))
+        elapsed, latencies = await timed_lanes(calls, 4, lambda n: savepoints(take(batch)))
         _report(f"savepoint per row, {batch} rows, 4 in flight", calls * batch, elapsed, latencies)
     finally:
         await store.close()

@@ -14,57 +14,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
-import statistics
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, Literal
 
 import aiosqlite
 
-from eudi_connect.store.base import (
-    ApiKeyRecord,
-    NewCredential,
-    StatusListRecord,
-    Store,
-    TenantRecord,
-)
 from eudi_connect.store.rows import credential_values
 from eudi_connect.store.sqlite import SqliteStore
-
-CREDENTIAL = "eyJhbGciOiJFUzI1NiJ9." + "x" * 1200 + "~"  # about the size of a real SD-JWT VC
-
-
-def _row(index: int, list_id: str) -> NewCredential:
-    # Random ids and a shuffled index, as in service use: inserts land all over the indexes.
-    return NewCredential(
-        credential_id=uuid.uuid4().hex,
-        tenant_id="bench",
-        request_id=uuid.uuid4().hex,
-        template_id="pid",
-        format="dc+sd-jwt",
-        credential=CREDENTIAL,
-        status_list_id=list_id,
-        status_index=index,
-        issued_at=1_700_000_000,
-        expires_at=1_800_000_000,
-    )
-
-
-async def prepare(store: Store, rows: int) -> str:
-    """A tenant "bench" and its list "bench-list" of `rows` positions, all leased."""
-    await store.create_tenant(
-        TenantRecord("bench", "Bench", 1), ApiKeyRecord("bench-key", "bench", b"h", 1)
-    )
-    lease = await store.lease_positions(
-        "bench",
-        count=rows,
-        list_size=rows,
-        new_list=StatusListRecord("bench-list", "bench", rows, 2, b"k" * 32, 0, 0, 1),
-    )
-    return lease.status_list_id
+from loadtest.lib.runs import timed_lanes
+from loadtest.lib.store_rows import credential_rows, prepare
 
 
 async def bench_store(
@@ -80,32 +41,25 @@ async def bench_store(
     try:
         list_id = await prepare(store, rows)
         groups_before = store.writer_stats.groups
-        latencies: list[float] = []
-        indices = random.sample(range(rows), rows)
-
-        async def caller(first: int) -> None:
-            for number in range(first, rows, concurrency):
-                started = time.perf_counter()
-                await store.insert_credentials([_row(indices[number], list_id)])
-                latencies.append(time.perf_counter() - started)
-
-        started = time.perf_counter()
-        await asyncio.gather(*(caller(first) for first in range(concurrency)))
-        elapsed = time.perf_counter() - started
+        positions = random.sample(range(rows), rows)
+        elapsed, latencies = await timed_lanes(
+            rows,
+            concurrency,
+            lambda n: store.insert_credentials(credential_rows(list_id, [positions[n]])),
+        )
         groups = store.writer_stats.groups - groups_before
     finally:
         await store.close()
-    latencies.sort()
     return {
         "rows_per_s": rows / elapsed,
         "mean_group": rows / groups,
-        "p50_ms": statistics.median(latencies) * 1000,
-        "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
+        "p50_ms": latencies.percentile(50) * 1000,
+        "p99_ms": latencies.percentile(99) * 1000,
     }
 
 
 async def bench_naive(folder: Path, *, rows: int) -> dict[str, float]:
-    """The PERFORMANCE.md baseline on the same schema: one INSERT and one commit per row,
+    """The docs/performance.md "Ceilings" baseline, same schema: one INSERT and one commit per row,
     each a separate aiosqlite call (two thread hand-offs per row)."""
     path = folder / "naive.db"
     store = SqliteStore(path)
@@ -117,14 +71,13 @@ async def bench_naive(folder: Path, *, rows: int) -> dict[str, float]:
     async with aiosqlite.connect(path) as connection:
         await connection.execute("PRAGMA synchronous = NORMAL")
         await connection.execute("PRAGMA foreign_keys = ON")
-        indices = random.sample(range(rows), rows)
         started = time.perf_counter()
-        for index in indices:
+        for row in credential_rows(list_id, random.sample(range(rows), rows)):
             await connection.execute(
                 "INSERT INTO credentials (credential_id, tenant_id, request_id, template_id, "
                 "format, credential, status_list_id, status_index, issued_at, expires_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                credential_values(_row(index, list_id)),
+                credential_values(row),
             )
             await connection.commit()
         elapsed = time.perf_counter() - started

@@ -23,9 +23,11 @@ from tqdm import tqdm
 from eudi_connect.api.convert import dict_to_struct
 from eudi_connect.core.jose import generate_p256_key, public_jwk
 from eudi_connect.core.templates import PID_EXAMPLE_SUBJECT
-from loadtest.bench_support import ServiceUnderTest, plan_cpus
-from loadtest.loadgen import LoadSpec, WorkerContext, run_load
-from loadtest.report import format_table
+from loadtest.lib.cpu import plan_cpus
+from loadtest.lib.pool import run_load
+from loadtest.lib.report import format_table, write_json
+from loadtest.lib.service import ServiceUnderTest
+from loadtest.lib.spec import LoadSpec, WorkerContext
 
 
 def _request(person: int = 0, request_id: str = "") -> pb.IssueCredentialRequest:
@@ -154,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         row["x_unary"] = round(row["credentials_per_s"] / unary_rate, 2) if unary_rate else None
     print(format_table(rows, ["run", "items", "ok", "seconds", "credentials_per_s", "x_unary"]))
     if args.json:
-        args.json.write_text(json.dumps({"runs": rows}, indent=2))
+        write_json(args.json, {"runs": rows})
     return 0 if all(row["ok"] == row["items"] for row in rows) else 1
 
 

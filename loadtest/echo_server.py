@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import grpc
 
 if TYPE_CHECKING:  # the server process itself does not need the load generator
-    from loadtest.loadgen import WorkerContext
+    from loadtest.lib.spec import WorkerContext
 
 __all__ = [
     "ECHO_METHOD",

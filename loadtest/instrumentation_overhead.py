@@ -29,7 +29,6 @@ The report gives the median over ``--rounds`` of each pair's difference.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import statistics
@@ -43,10 +42,12 @@ from typing import Any
 
 from eudi_connect.api.server import ServerOptions, run
 from eudi_connect.monitoring.logging import configure_logging
-from eudi_connect.services.app import open_services
-from loadtest.loadgen import LoadResult, LoadSpec, run_load
-from loadtest.report import format_table
-from loadtest.server_process import ServerProcess, available_cpus
+from loadtest.lib.cpu import plan_cpus
+from loadtest.lib.report import format_table
+from loadtest.lib.runs import measure
+from loadtest.lib.server import ServerProcess
+from loadtest.lib.service import create_tenant
+from loadtest.lib.spec import LoadSpec
 
 ARMS = ("off", "on", "on-quiet", "on+prometheus")
 SCENARIO = "loadtest.scenarios:issue_scenario"
@@ -69,14 +70,6 @@ def serve_arm(arm: str, db_url: str, log_file: str) -> None:
         )
 
 
-async def _create_tenant(db_url: str) -> str:
-    services = await open_services(db_url)
-    try:
-        return (await services.tenants.create_tenant("overhead")).api_key
-    finally:
-        await services.close()
-
-
 @dataclass
 class Arm:
     name: str
@@ -95,32 +88,26 @@ class Measured:
 
 
 def _load(server: ServerProcess, arm: Arm, args: argparse.Namespace, out: list[Measured]) -> None:
-    cpus = available_cpus()
-    cpu_start: list[float | None] = []
-    result: LoadResult = run_load(
-        LoadSpec(
-            target=server.address,
-            scenario=SCENARIO,
-            options={"api_key": arm.api_key},
-            concurrency=args.concurrency,
-            duration=args.seconds,
-            warmup_calls=args.warmup,
-            cpus=tuple(cpus[1:]) if len(cpus) > 1 else None,
-        ),
-        progress=False,
-        on_start=lambda: cpu_start.append(server.cpu_seconds()),
+    spec = LoadSpec(
+        target=server.address,
+        scenario=SCENARIO,
+        options={"api_key": arm.api_key},
+        concurrency=args.concurrency,
+        duration=args.seconds,
+        warmup_calls=args.warmup,
+        cpus=plan_cpus().load,
     )
-    cpu_end = server.cpu_seconds()
-    cpu_us = None
-    if cpu_start and cpu_start[0] is not None and cpu_end is not None and result.ok:
-        cpu_us = (cpu_end - cpu_start[0]) / result.ok * 1e6
-    out.append(Measured(arm.name, result.ok, result.errors, result.throughput, cpu_us))
+    _, row = measure(spec, server, progress=False)
+    out.append(
+        Measured(
+            arm.name, row["ok"], row["errors"], row["throughput_rps"], row["server_cpu_us_per_call"]
+        )
+    )
 
 
 def measure_pair(baseline: Arm, other: Arm, args: argparse.Namespace) -> dict[str, Measured]:
     """Both servers up at once on one core, both loads at once; returns each one's figures."""
-    cpus = available_cpus()
-    server_cpus = [cpus[0]] if len(cpus) > 1 else None
+    server_cpus = plan_cpus().server  # both on the same core
 
     def command(arm: Arm) -> list[str]:
         return [
@@ -172,7 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             folder = Path(tmp) / name.replace("+", "-")
             folder.mkdir()
             db_url = f"sqlite:///{folder / 'overhead.db'}"
-            arms[name] = Arm(name, db_url, asyncio.run(_create_tenant(db_url)), str(folder / "log"))
+            arms[name] = Arm(name, db_url, create_tenant(db_url, "overhead"), str(folder / "log"))
         for round_ in range(args.rounds):
             for name in args.arms:
                 pair = measure_pair(arms["off"], arms[name], args)

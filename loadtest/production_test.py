@@ -12,7 +12,7 @@ phase's duration, and one process. What it does, in order:
    first (``--pool``) at ``--rate``;
 5. status: ``GetCredentialStatus`` and ``GetStatusList`` for those credentials at ``--rate``.
 
-Then a table of P50/P95/P99 per phase and the SLA verdicts (DESIGN.md, P95, MVP and later
+Then a table of P50/P95/P99 per phase and the SLA verdicts (docs/performance.md, P95, MVP and later
 columns). Exit status 1 when a call failed or an SLA row is missed at the MVP level.
 
     python -m loadtest.production_test --api-key ek_... --endpoint staging.example:443 --tls
@@ -33,15 +33,11 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from loadtest.loadgen import LoadSpec, run_load_inprocess
-from loadtest.report import format_table
+from loadtest.lib.engine import open_channel, run_load_inprocess
+from loadtest.lib.report import format_table, write_json
+from loadtest.lib.sla import operation, sla_row
+from loadtest.lib.spec import LoadSpec
 
-SLA_MS = {  # DESIGN.md: P95, (MVP, later)
-    "issuance": (500.0, 200.0),
-    "verification": (200.0, 100.0),
-    "revocation": (300.0, 150.0),
-    "lifecycle": (800.0, 300.0),
-}
 MAX_CALLS_PER_PHASE = 2000  # whatever the flags say: this is a check, not a load test
 MAX_RATE = 50.0  # calls per second
 
@@ -102,13 +98,7 @@ def _root_cert(args: argparse.Namespace) -> str | None:
 
 async def check_health(args: argparse.Namespace, root_cert: bytes | None) -> str:
     """The overall health status name (SERVING when all is well)."""
-    if root_cert is None:
-        channel = grpc.aio.insecure_channel(args.endpoint)
-    else:
-        credentials = grpc.ssl_channel_credentials(root_certificates=root_cert)
-        options = [("grpc.ssl_target_name_override", args.server_name)] if args.server_name else []
-        channel = grpc.aio.secure_channel(args.endpoint, credentials, options=options)
-    async with channel:
+    async with open_channel(args.endpoint, root_cert, args.server_name) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         response = await stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=10)
     return str(health_pb2.HealthCheckResponse.ServingStatus.Name(response.status))
@@ -167,23 +157,12 @@ def run_checks(args: argparse.Namespace) -> dict[str, Any]:
 
 def sla_rows(phases: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each judged phase's P95 against the MVP and later SLA columns."""
-    rows = []
-    for phase in phases:
-        if phase.get("sla") is None:
-            continue
-        mvp, later = SLA_MS[phase["sla"]]
-        p95 = phase["p95_ms"]
-        rows.append(
-            {
-                "operation": phase["phase"],
-                "p95_ms": p95,
-                "mvp_ms": mvp,
-                "mvp": "n/a" if p95 is None else ("pass" if p95 <= mvp else "FAIL"),
-                "later_ms": later,
-                "later": "n/a" if p95 is None else ("pass" if p95 <= later else "FAIL"),
-            }
-        )
-    return rows
+    return [
+        sla_row(operation(phase["sla"]), phase["p95_ms"], p95_ms=phase["p95_ms"])
+        | {"operation": phase["phase"]}
+        for phase in phases
+        if phase.get("sla") is not None
+    ]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -210,8 +189,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the checks, print the tables; 1 on any failed call or a missed MVP SLA."""
-    import json
-
     args = build_parser().parse_args(argv)
     if args.rate <= 0 or args.lifecycle_rate <= 0:
         raise SystemExit("rates must be positive")
@@ -220,14 +197,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"health: {document['health']}")
     columns = ["phase", "ok", "errors", "rate", "p50_ms", "p95_ms", "p99_ms", "max_ms"]
     print(format_table(document["phases"], columns))
-    print("\nSLA (DESIGN.md, P95)")
+    print("\nSLA (docs/performance.md, P95)")
     print(
         format_table(document["sla"], ["operation", "p95_ms", "mvp_ms", "mvp", "later_ms", "later"])
     )
     if args.json:
-        with open(args.json, "w", encoding="utf-8") as out:
-            json.dump(document, out, indent=2)
-            out.write("\n")
+        write_json(args.json, document)
     failed = document["health"] != "SERVING"
     failed = failed or any(row["errors"] or row["unfinished"] for row in document["phases"])
     failed = failed or any(row["mvp"] == "FAIL" for row in document["sla"])

@@ -22,29 +22,19 @@ Writes ``scaling.png`` (P50/P95/P99 and throughput against concurrency), ``timel
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from loadtest import report
-from loadtest.bench_support import (
-    ECHO_SCENARIO,
-    OPERATIONS,
-    REPO_ROOT,
-    ServiceUnderTest,
-    echo_command,
-    machine_info,
-    measure,
-    median_row,
-    plan_cpus,
-    serve_supports,
-)
-from loadtest.loadgen import LoadSpec, TimelinePoint, run_load, run_load_inprocess
-from loadtest.server_process import ServerProcess
+from loadtest.lib import cli, report
+from loadtest.lib.cpu import plan_cpus
+from loadtest.lib.runs import PhaseRunner, measure
+from loadtest.lib.server import ServerProcess
+from loadtest.lib.service import REPO_ROOT, ServiceUnderTest, echo_command
+from loadtest.lib.sla import OPERATIONS, operation
+from loadtest.lib.spec import LoadSpec
 
 KNEE_SHARE = 0.90  # the knee reaches this share of the best throughput
 SATURATED_GAIN = 0.05  # a doubling that adds less than this is no gain
@@ -98,11 +88,7 @@ def _target(args: argparse.Namespace) -> Iterator[tuple[str, ServerProcess | Non
         with ServerProcess(echo_command(), cpus=cpus.server, cwd=str(REPO_ROOT)) as echo:
             yield echo.address, echo, ""
         return
-    serve_args: list[str] = []
-    if args.workers != 1:
-        if not serve_supports("--workers"):
-            raise SystemExit("this build's `eudi-connect serve` has no --workers option")
-        serve_args = ["--workers", str(args.workers)]
+    serve_args = cli.workers_args(args.workers)
     with (
         ServiceUnderTest.temporary(
             cpus, serve_args=serve_args, log_level=args.server_log_level
@@ -112,86 +98,47 @@ def _target(args: argparse.Namespace) -> Iterator[tuple[str, ServerProcess | Non
         yield server.address, server, service.api_key
 
 
-def _spec(
-    args: argparse.Namespace,
-    address: str,
-    api_key: str,
-    *,
-    concurrency: int | None = None,
-    rate: float | None = None,
-) -> LoadSpec:
+def _spec(args: argparse.Namespace, address: str, api_key: str, **load: Any) -> LoadSpec:
     options: dict[str, Any] = {}
     if args.operation == "echo":
-        scenario = ECHO_SCENARIO
+        scenario = "loadtest.echo_server:echo_scenario"
     else:
-        operation = next(op for op in OPERATIONS if op.key == args.operation)
-        scenario, options["api_key"] = operation.scenario, api_key
-    total = None
+        scenario, options["api_key"] = operation(args.operation).scenario, api_key
     if args.operation == "revocation":
         # Each call revokes a fresh credential: bound the calls by the pool issued first.
-        pool = int(REVOCATIONS_PER_SECOND_BOUND * args.duration)
-        options["pool"] = pool
-        total = max(1, (pool - args.warmup) * args.load_processes)
-    cpus = plan_cpus(pin=not args.no_pin and args.workers == 1)
+        options["pool"] = pool = int(REVOCATIONS_PER_SECOND_BOUND * args.duration)
+        load["total"] = max(1, (pool - args.warmup) * args.load_processes)
     return LoadSpec(
-        target=address,
-        scenario=scenario,
-        options=options,
-        concurrency=concurrency,
-        rate=rate,
-        total=total,
+        address,
+        scenario,
+        options,
         duration=args.duration,
         processes=args.load_processes,
         warmup_calls=args.warmup,
-        cpus=cpus.load,
-        max_in_flight=max(1000, (concurrency or 0) * 2),
+        cpus=plan_cpus(pin=not args.no_pin and args.workers == 1).load,
+        max_in_flight=max(1000, (load.get("concurrency") or 0) * 2),
+        **load,
     )
-
-
-def _timeline(
-    args: argparse.Namespace, spec: LoadSpec, server: ServerProcess | None
-) -> tuple[dict[str, Any], list[TimelinePoint]]:
-    """One run for the latency-over-time plot: its summary and per-second points."""
-    import asyncio
-
-    if args.in_process_load:
-        result = asyncio.run(run_load_inprocess(spec))
-    else:
-        result = run_load(spec, progress=not args.no_progress)
-    return result.summary(), result.timeline
 
 
 def run_sweep(args: argparse.Namespace) -> dict[str, Any]:
     """The sweep, the knee and the timeline run; writes the PNGs and JSON to ``--out``."""
-    from tqdm import tqdm
-
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     levels = concurrency_levels(args.max_concurrency)
     points: list[dict[str, Any]] = []
     series = f"{args.operation}, {args.workers} server process{'es' if args.workers > 1 else ''}"
+    progress, in_process = not args.no_progress, args.in_process_load
     with (
         _target(args) as (address, server, api_key),
-        tqdm(total=len(levels), desc="sweep", unit="level", disable=args.no_progress) as bar,
+        PhaseRunner(len(levels) * args.repeat, progress=progress, in_process=in_process) as runner,
     ):
         for concurrency in levels:
             spec = _spec(args, address, api_key, concurrency=concurrency)
-            runs = [
-                measure(
-                    spec, server, progress=not args.no_progress, in_process=args.in_process_load
-                )
-                for _ in range(args.repeat)
-            ]
-            row = median_row(runs)
-            row["series"] = series
-            points.append(row)
-            bar.update(1)
-            bar.write(
-                f"{concurrency:>4} in flight: {row['throughput_rps']}/s, p50 {row['p50_ms']} ms, "
-                f"p95 {row['p95_ms']} ms, p99 {row['p99_ms']} ms, errors {row['errors']}"
-            )
+            label = f"{concurrency:>4} in flight"
+            points.append(runner.repeated(label, spec, server, args.repeat) | {"series": series})
             if saturated(points):
-                bar.write("saturated: two doublings added less than 5 %; sweep stopped")
+                runner.write("saturated: two doublings added less than 5 %; sweep stopped")
                 break
         knee = find_knee(points)
         if args.rate is not None:
@@ -201,30 +148,23 @@ def run_sweep(args: argparse.Namespace) -> dict[str, Any]:
             level = int(knee["concurrency"]) if knee is not None else 1
             spec = _spec(args, address, api_key, concurrency=level)
             title = f"{series}: closed loop at the knee, {level} in flight"
-        timeline_summary, timeline = _timeline(args, spec, server)
-    report.scaling_plot(points, out / "scaling.png", title=f"{series}: closed-loop sweep")
-    report.percentile_plot(timeline, out / "timeline.png", title=title)
+        result, timeline_run = measure(spec, server, progress=progress, in_process=in_process)
+    plots = {"scaling": str(out / "scaling.png"), "timeline": str(out / "timeline.png")}
+    report.scaling_plot(points, plots["scaling"], title=f"{series}: closed-loop sweep")
+    report.percentile_plot(result.timeline, plots["timeline"], title=title)
     document = {
-        "machine": machine_info(plan_cpus(pin=not args.no_pin and args.workers == 1)),
+        "machine": report.machine_info(plan_cpus(pin=not args.no_pin and args.workers == 1)),
         "operation": args.operation,
         "workers": args.workers,
         "duration_s": args.duration,
         "points": points,
         "knee": knee,
-        "timeline_run": timeline_summary,
-        "timeline": [_finite(point.__dict__) for point in timeline],
-        "plots": {"scaling": str(out / "scaling.png"), "timeline": str(out / "timeline.png")},
+        "timeline_run": timeline_run,
+        "timeline": [point.__dict__ for point in result.timeline],
+        "plots": plots,
     }
-    (out / "scaling.json").write_text(json.dumps(document, indent=2) + "\n", "utf-8")
+    report.write_json(out / "scaling.json", document)
     return document
-
-
-def _finite(values: Mapping[str, Any]) -> dict[str, Any]:
-    """NaN (a second without successful calls) as null, so the JSON stays standard."""
-    return {
-        key: None if isinstance(value, float) and not math.isfinite(value) else value
-        for key, value in values.items()
-    }
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -232,31 +172,16 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m loadtest.scaling_test",
         description=__doc__.splitlines()[0] if __doc__ else None,
     )
-    parser.add_argument(
-        "--workers", type=int, default=1, help="server processes (`serve --workers`)"
-    )
-    parser.add_argument("--duration", type=float, default=5.0, help="seconds per point")
-    parser.add_argument("--rate", type=float, help="open-loop calls/s for the timeline run")
-    parser.add_argument(
-        "--operation",
-        default="issuance",
-        choices=[*(op.key for op in OPERATIONS), "echo"],
-    )
-    parser.add_argument("--max-concurrency", type=int, default=128)
-    parser.add_argument("--repeat", type=int, default=1, help="runs per level; medians kept")
-    parser.add_argument("--warmup", type=int, default=20, help="warm-up calls per point")
-    parser.add_argument("--load-processes", type=int, default=1)
-    parser.add_argument("--out", default="scaling-results", help="folder for PNGs and JSON")
-    parser.add_argument("--endpoint", metavar="HOST:PORT", help="a running service instead")
-    parser.add_argument("--api-key", help="the tenant key for --endpoint")
-    parser.add_argument("--no-pin", action="store_true")
-    parser.add_argument("--no-progress", action="store_true")
-    parser.add_argument("--server-log-level", default="INFO")
-    parser.add_argument(
-        "--in-process-load",
-        action="store_true",
-        help="apply the load from this process, no worker processes (smoke tests only)",
-    )
+    add = parser.add_argument
+    add("--workers", type=int, default=1, help="server processes (`serve --workers`)")
+    add("--duration", type=float, default=5.0, help="seconds per point")
+    add("--rate", type=float, help="open-loop calls/s for the timeline run")
+    add("--operation", default="issuance", choices=[*(op.key for op in OPERATIONS), "echo"])
+    add("--max-concurrency", type=int, default=128)
+    add("--repeat", type=int, default=1, help="runs per level; medians kept")
+    add("--warmup", type=int, default=20, help="warm-up calls per point")
+    add("--out", default="scaling-results", help="folder for PNGs and JSON")
+    cli.add_service_flags(parser)
     return parser
 
 
@@ -265,8 +190,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if min(args.workers, args.max_concurrency, args.repeat) < 1 or args.duration <= 0:
         raise SystemExit("--workers, --max-concurrency, --repeat must be >= 1, --duration > 0")
-    if args.endpoint and not args.api_key and args.operation != "echo":
-        raise SystemExit("--endpoint needs --api-key")
+    if args.operation != "echo":
+        cli.check_endpoint(args)
     document = run_sweep(args)
     columns = ["concurrency", "ok", "errors", "throughput_rps", "p50_ms", "p95_ms", "p99_ms"]
     columns += ["server_cpu", "server_cpu_us_per_call"]

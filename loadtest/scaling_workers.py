@@ -28,10 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
-import resource
-import statistics
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
@@ -42,16 +39,25 @@ from typing import Any
 
 from eudi_connect.core.keys import MasterKey
 from eudi_connect.devtools.pgcluster import ThrowawayCluster, create_schema, find_postgres_bin
-from eudi_connect.services.app import MASTER_KEY_ENV, open_services
-from loadtest.bench_support import cli_command
-from loadtest.loadgen import LoadSpec, run_load
-from loadtest.server_process import ServerProcess
+from eudi_connect.services.app import MASTER_KEY_ENV
+from loadtest.lib.cpu import (
+    CpuPlan,
+    available_cpus,
+    children_cpu_seconds,
+    cpu_seconds,
+    process_tree,
+)
+from loadtest.lib.pool import run_load
+from loadtest.lib.report import format_table, write_json
+from loadtest.lib.runs import median_row
+from loadtest.lib.service import ServiceUnderTest
+from loadtest.lib.spec import LoadSpec
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 MODES = {
     "unary": "loadtest.scenarios:issue_scenario",
     "batch": "loadtest.scenarios:batch_scenario",
 }
+FIGURES = ("credentials_per_s", "p50_ms", "p95_ms", "server_cpu", "load_cpu_s")
 
 
 @dataclass(frozen=True)
@@ -61,55 +67,10 @@ class Case:
     workers: int
 
 
-def _serve_command(db_url: str, workers: int) -> list[str]:
-    return [
-        *cli_command(),
-        "--log-level",
-        "WARNING",  # no access log line per call
-        "serve",
-        "--port",
-        "0",
-        "--db",
-        db_url,
-        "--workers",
-        str(workers),
-        "--sign-workers",
-        "0",
-        "--log-format",
-        "text",
-    ]
-
-
-def _cpu_seconds(pid: int) -> dict[int, float]:
-    """User + system CPU of `pid` and of each of its children (the workers), from /proc."""
-    pids = [pid]
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children", encoding="ascii") as listing:
-            pids += [int(child) for child in listing.read().split()]
-    except OSError:
-        pass
-    used: dict[int, float] = {}
-    for each in pids:
-        try:
-            with open(f"/proc/{each}/stat", encoding="ascii") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        used[each] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return used
-
-
-def _children_cpu_seconds() -> float:
-    used = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return used.ru_utime + used.ru_stime
-
-
-async def _create_tenant(db_url: str, master: MasterKey) -> str:
-    services = await open_services(db_url, master_key=master)
-    try:
-        return (await services.tenants.create_tenant("scaling benchmark")).api_key
-    finally:
-        await services.close()
+def _cpu_by_process(pid: int) -> dict[int, float]:
+    """CPU seconds of the server and of each process below it (the workers)."""
+    used = {each: cpu_seconds(each) for each in process_tree(pid)}
+    return {each: seconds for each, seconds in used.items() if seconds is not None}
 
 
 @contextmanager
@@ -127,16 +88,30 @@ def run_case(
 ) -> dict[str, Any]:
     master = MasterKey.generate()
     with _database(case.store, cluster, folder) as db_url:
-        api_key = asyncio.run(_create_tenant(db_url, master))
-        env = {**os.environ, MASTER_KEY_ENV: master.to_text()}
+        service = ServiceUnderTest(
+            folder,
+            CpuPlan(None, None),
+            # --sign-workers 0: N processes on one port, nothing else signing.
+            serve_args=[
+                "--workers",
+                str(case.workers),
+                "--sign-workers",
+                "0",
+                "--log-format",
+                "text",
+            ],
+            log_level="WARNING",  # no access log line per call
+            db_url=db_url,
+            env={**os.environ, MASTER_KEY_ENV: master.to_text()},
+            ready_timeout=120,
+        )
+        service.create_tenant("scaling benchmark")
         batch = args.batch_size if case.mode == "batch" else 1
-        with ServerProcess(
-            _serve_command(db_url, case.workers), env=env, cwd=str(REPO_ROOT), ready_timeout=120
-        ) as server:
+        with service.session() as server:
             spec = LoadSpec(
                 target=server.address,
                 scenario=MODES[case.mode],
-                options={"api_key": api_key, "batch_size": batch},
+                options={"api_key": service.api_key, "batch_size": batch},
                 concurrency=args.concurrency if case.mode == "unary" else args.batch_concurrency,
                 duration=args.duration,
                 processes=1,
@@ -144,16 +119,14 @@ def run_case(
                 warmup_calls=args.warmup if case.mode == "unary" else 2,
             )
             before: dict[int, float] = {}
-
-            def note_start() -> None:
-                before.update(_cpu_seconds(server.pid))
-
-            load_before = _children_cpu_seconds()
-            result = run_load(spec, progress=False, on_start=note_start)
-            after = _cpu_seconds(server.pid)
+            load_before = children_cpu_seconds()
+            result = run_load(
+                spec, progress=False, on_start=lambda: before.update(_cpu_by_process(server.pid))
+            )
+            after = _cpu_by_process(server.pid)
             # The load generator's process has been joined: its CPU (set-up and warm-up
             # included) now counts among this process's finished children.
-            load_cpu = _children_cpu_seconds() - load_before
+            load_cpu = children_cpu_seconds() - load_before
     summary = result.summary()
     elapsed = result.elapsed or 1.0
     # Per process, busiest first: how evenly the kernel spread the connections.
@@ -175,35 +148,16 @@ def run_case(
     }
 
 
-def _median(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    merged = dict(rows[0])
-    for key in ("credentials_per_s", "p50_ms", "p95_ms", "server_cpu", "load_cpu_s"):
-        values = [row[key] for row in rows if isinstance(row.get(key), int | float)]
-        merged[key] = round(statistics.median(values), 2) if values else None
-    merged["errors"] = sum(row["errors"] for row in rows)
-    merged["runs"] = len(rows)
-    return merged
-
-
 def _table(rows: Sequence[dict[str, Any]]) -> str:
-    lines = [
-        f"{'store':9} {'mode':6} {'workers':>7} {'cred/s':>9} {'vs 1':>6} "
-        f"{'p50 ms':>8} {'p95 ms':>8} {'cpu':>5} {'load s':>6} {'errors':>6}  per process"
-    ]
-    single = {
-        (row["store"], row["mode"]): row["credentials_per_s"] for row in rows if row["workers"] == 1
-    }
+    single = {(r["store"], r["mode"]): r["credentials_per_s"] for r in rows if r["workers"] == 1}
+    shown = []
     for row in rows:
         base = single.get((row["store"], row["mode"]))
         ratio = f"{row['credentials_per_s'] / base:.2f}x" if base else "-"
-        lines.append(
-            f"{row['store']:9} {row['mode']:6} {row['workers']:>7} "
-            f"{row['credentials_per_s']:>9.0f} {ratio:>6} {row['p50_ms'] or 0:>8.1f} "
-            f"{row['p95_ms'] or 0:>8.1f} {row['server_cpu'] or 0:>5.2f} "
-            f"{row.get('load_cpu_s') or 0:>6.1f} {row['errors']:>6}  "
-            f"{'/'.join(str(cpu) for cpu in row.get('process_cpu', []))}"
-        )
-    return "\n".join(lines)
+        per_process = "/".join(str(cpu) for cpu in row.get("process_cpu", []))
+        shown.append(row | {"vs_1": ratio, "per_process": per_process})
+    columns = ["store", "mode", "workers", "credentials_per_s", "vs_1", "p50_ms", "p95_ms"]
+    return format_table(shown, [*columns, "server_cpu", "load_cpu_s", "errors", "per_process"])
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -250,7 +204,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     finally:
         if cluster is not None:
             cluster.stop()
-    rows = [_median(rows) for rows in runs.values()]
+    rows = [
+        median_row(rows, figures=FIGURES, counts=("errors",), digits=2) for rows in runs.values()
+    ]
     print()
     print(_table(rows))
     try:
@@ -258,17 +214,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     except OSError:
         load = []
     print(
-        f"\n{len(os.sched_getaffinity(0))} CPUs, load average {load}, "
-        f"{time.monotonic() - started:.0f} s"
+        f"\n{len(available_cpus())} CPUs, load average {load}, {time.monotonic() - started:.0f} s"
     )
     if args.json:
-        Path(args.json).write_text(
-            json.dumps({"runs": runs_as_list(runs), "medians": rows}, indent=2)
-        )
-
-
-def runs_as_list(runs: dict[Case, list[dict[str, Any]]]) -> list[dict[str, Any]]:
-    return [row for rows in runs.values() for row in rows]
+        every = [row for rows in runs.values() for row in rows]
+        write_json(args.json, {"runs": every, "medians": rows})
 
 
 if __name__ == "__main__":

@@ -45,7 +45,7 @@ from eudi_connect.core.templates import PID_EXAMPLE_SUBJECT
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric import ec
 
-    from loadtest.loadgen import WorkerContext
+    from loadtest.lib.spec import WorkerContext
 
 __all__ = [
     "API_KEY_ENV",
@@ -130,10 +130,20 @@ class ScenarioConfig:
         return self.holder_jwks[n % len(self.holder_jwks)] if self.holder_jwks else ""
 
 
-def _config(worker: WorkerContext) -> ScenarioConfig:
-    return ScenarioConfig.from_options(
-        worker.options, worker_tag=f"-w{worker.index}c{worker.channel_index}"
-    )
+def _setup(
+    channel: grpc.aio.Channel, worker: WorkerContext
+) -> tuple[ScenarioConfig, pb_grpc.CredentialServiceStub]:
+    """The worker channel's shared options, and a stub on its channel."""
+    tag = f"-w{worker.index}c{worker.channel_index}"
+    config = ScenarioConfig.from_options(worker.options, worker_tag=tag)
+    return config, pb_grpc.CredentialServiceStub(channel)
+
+
+async def _pool(
+    stub: pb_grpc.CredentialServiceStub, config: ScenarioConfig, worker: WorkerContext, default: int
+) -> list[pb.IssueCredentialResponse]:
+    """Option ``pool`` (``default`` without it) credentials, issued at setup."""
+    return await issue_credentials(stub, config, max(1, int(worker.options.get("pool", default))))
 
 
 def _struct(data: Mapping[str, Any]) -> struct_pb2.Struct:
@@ -189,8 +199,7 @@ async def issue_scenario(channel: grpc.aio.Channel, worker: WorkerContext) -> Ca
     Option ``request_ids`` (default true): send a unique ``request_id`` (the idempotent
     path that real clients use); false sends none.
     """
-    config = _config(worker)
-    stub = pb_grpc.CredentialServiceStub(channel)
+    config, stub = _setup(channel, worker)
     with_ids = bool(worker.options.get("request_ids", True))
     subject = _struct(config.subject)
 
@@ -212,8 +221,7 @@ async def issue_mdoc_scenario(channel: grpc.aio.Channel, worker: WorkerContext) 
     """IssueCredential with format mso_mdoc: an ISO/IEC 18013-5 mdoc per call, each with
     its own request id. An mdoc needs a device key: without configured holder keys the
     worker makes a few of its own and uses them in turn."""
-    config = _config(worker)
-    stub = pb_grpc.CredentialServiceStub(channel)
+    config, stub = _setup(channel, worker)
     subject = _struct(config.subject)
     holders = list(config.holder_jwks) or [
         json.dumps(public_jwk(generate_p256_key().public_key())) for _ in range(8)
@@ -243,9 +251,8 @@ async def verify_scenario(channel: grpc.aio.Channel, worker: WorkerContext) -> C
     false): present each credential with a Key Binding JWT, made at setup, and ask the
     service to check audience and nonce. Every answer must be ``valid``.
     """
-    config = _config(worker)
-    stub = pb_grpc.CredentialServiceStub(channel)
-    pool = await issue_credentials(stub, config, max(1, int(worker.options.get("pool", 64))))
+    config, stub = _setup(channel, worker)
+    pool = await _pool(stub, config, worker, 64)
     key_binding = bool(worker.options.get("key_binding", False)) and config.holder_binding
     requests: list[pb.VerifyCredentialRequest] = []
     for n, issued in enumerate(pool):
@@ -286,9 +293,8 @@ async def revoke_scenario(channel: grpc.aio.Channel, worker: WorkerContext) -> C
     calls this worker channel makes (warm-up included): once the pool is used up, a call
     raises ``ScenarioCheckError`` rather than re-revoking (a cheaper, different path).
     """
-    config = _config(worker)
-    stub = pb_grpc.CredentialServiceStub(channel)
-    pool = await issue_credentials(stub, config, max(1, int(worker.options.get("pool", 256))))
+    config, stub = _setup(channel, worker)
+    pool = await _pool(stub, config, worker, 256)
     ids = iter([issued.credential_id for issued in pool])
 
     async def call(seq: int) -> None:
@@ -312,8 +318,7 @@ async def lifecycle_scenario(channel: grpc.aio.Channel, worker: WorkerContext) -
     Four RPCs in sequence on one channel; each answer is checked, so a revocation that does
     not show at once in verification counts as an error.
     """
-    config = _config(worker)
-    stub = pb_grpc.CredentialServiceStub(channel)
+    config, stub = _setup(channel, worker)
     metadata = config.metadata
     timeout = config.timeout
     subject = _struct(config.subject)
@@ -350,9 +355,8 @@ async def lifecycle_scenario(channel: grpc.aio.Channel, worker: WorkerContext) -
 
 async def status_scenario(channel: grpc.aio.Channel, worker: WorkerContext) -> CallFunction:
     """GetCredentialStatus over a pool issued at setup (option ``pool``, default 16)."""
-    config = _config(worker)
-    stub = pb_grpc.CredentialServiceStub(channel)
-    pool = await issue_credentials(stub, config, max(1, int(worker.options.get("pool", 16))))
+    config, stub = _setup(channel, worker)
+    pool = await _pool(stub, config, worker, 16)
     ids = [issued.credential_id for issued in pool]
 
     async def call(seq: int) -> None:
@@ -369,8 +373,7 @@ async def status_scenario(channel: grpc.aio.Channel, worker: WorkerContext) -> C
 
 async def status_list_scenario(channel: grpc.aio.Channel, worker: WorkerContext) -> CallFunction:
     """GetStatusList for the list that holds one credential issued at setup (cached token)."""
-    config = _config(worker)
-    stub = pb_grpc.CredentialServiceStub(channel)
+    config, stub = _setup(channel, worker)
     (issued,) = await issue_credentials(stub, config, 1)
     request = pb.GetStatusListRequest(status_list_id=issued.status_list_id)
 
@@ -386,8 +389,7 @@ async def status_list_scenario(channel: grpc.aio.Channel, worker: WorkerContext)
 
 async def jwks_scenario(channel: grpc.aio.Channel, worker: WorkerContext) -> CallFunction:
     """GetIssuerKeys: the tenant's JWKS (a read that touches the store every call)."""
-    config = _config(worker)
-    stub = pb_grpc.CredentialServiceStub(channel)
+    config, stub = _setup(channel, worker)
 
     async def call(seq: int) -> None:
         response = await stub.GetIssuerKeys(
@@ -417,8 +419,7 @@ async def batch_scenario(channel: grpc.aio.Channel, worker: WorkerContext) -> Ca
     claims bound to ``batch_size`` holder keys) instead of a list of separate items.
     A call counts once; multiply by ``batch_size`` for credentials per second.
     """
-    config = _config(worker)
-    stub = pb_grpc.CredentialServiceStub(channel)
+    config, stub = _setup(channel, worker)
     size = max(1, int(worker.options.get("batch_size", 100)))
     copies = bool(worker.options.get("copies", False))
     subject = _struct(config.subject)
@@ -462,8 +463,7 @@ async def stream_scenario(channel: grpc.aio.Channel, worker: WorkerContext) -> C
 
     Requests are written as fast as flow control allows while results are read back.
     """
-    config = _config(worker)
-    stub = pb_grpc.CredentialServiceStub(channel)
+    config, stub = _setup(channel, worker)
     size = max(1, int(worker.options.get("batch_size", 100)))
 
     async def call(seq: int) -> None:

@@ -9,7 +9,6 @@ and the server's resident memory at start and end, which must not grow past a bo
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -20,22 +19,17 @@ from eudi.connect.v1 import credential_service_pb2_grpc as pb_grpc
 
 from eudi_connect.api.convert import dict_to_struct
 from eudi_connect.core.templates import PID_EXAMPLE_SUBJECT
-from loadtest.bench_support import ServiceUnderTest, plan_cpus
-from loadtest.loadgen import LoadSpec, WorkerContext, run_load
-from loadtest.report import format_table, percentile_plot
+from loadtest.lib.cpu import plan_cpus
+from loadtest.lib.pool import run_load
+from loadtest.lib.report import format_table, percentile_plot, write_json
+from loadtest.lib.service import ServiceUnderTest
+from loadtest.lib.spec import LoadSpec, WorkerContext
 
 MEMORY_GROWTH_BOUND_MB = 64.0
 
 
 class UnexpectedOutcome(Exception):
     """A hostile call that the server did not refuse the way it must."""
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 async def mixed_scenario(
@@ -148,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         ServiceUnderTest.temporary(plan_cpus(pin=False), log_level="WARNING") as service,
         service.session() as server,
     ):
-        memory_start = rss_mb(server.pid)
+        memory_start = server.resident_mb()
         result = run_load(
             LoadSpec(
                 target=server.address,
@@ -159,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
             ),
             progress=not args.no_progress,
         )
-        memory_end = rss_mb(server.pid)
+        memory_end = server.resident_mb()
 
     summary = result.summary()
     growth = memory_end - memory_start
@@ -186,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     percentile_plot(result.timeline, args.out / "soak-latency.png", title="soak: latency over time")
     report = {"summary": summary, "codes": result.codes, "memory_mb": [memory_start, memory_end]}
-    (args.out / "soak.json").write_text(json.dumps(report, indent=2, default=str))
+    write_json(args.out / "soak.json", report)
     unexpected = sum(v for k, v in result.codes.items() if k != "OK")
     return 0 if unexpected == 0 and growth <= MEMORY_GROWTH_BOUND_MB else 1
 

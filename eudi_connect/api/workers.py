@@ -1,6 +1,6 @@
 """`eudi-connect serve --workers N`: N server processes behind one port.
 
-One Python process serves on one core (PERFORMANCE.md), so a machine with N cores runs N
+One process serves on one core (docs/performance.md, "Ceilings"), so a machine with N cores runs N
 workers. The parent process:
 
 1. reserves the port: with `--port 0` it binds a free one itself, with SO_REUSEPORT, and

@@ -86,6 +86,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
         issuer_country=args.issuer_country,
         issuer_ca_cert=args.issuer_ca_cert,
         issuer_ca_key=args.issuer_ca_key,
+        max_trust_entries=args.max_trust_entries,
     )
     options = ServerOptions(
         host=args.host,
@@ -224,8 +225,21 @@ def cmd_verify(args: argparse.Namespace) -> None:
             response, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
         )
     )
+    if response.valid and _unchecked_key_binding(request):
+        print(
+            "note: key binding not verified; give --audience and --nonce (the verifier and "
+            "session the presentation was made for) to verify its KB-JWT",
+            file=sys.stderr,
+        )
     if not response.valid:
         raise SystemExit(2)
+
+
+def _unchecked_key_binding(request: pb.VerifyCredentialRequest) -> bool:
+    """An SD-JWT presentation with a KB-JWT, verified without an audience and a nonce."""
+    credential = request.credential.strip()
+    has_kb_jwt = "~" in credential and not credential.endswith("~")
+    return has_kb_jwt and not (request.expected_audience and request.expected_nonce)
 
 
 def _status_change(method: str) -> Callable[[argparse.Namespace], None]:
@@ -335,6 +349,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--issuer-ca-cert", help="PEM certificate of a CA that signs the issuer certificates"
     )
     serve.add_argument("--issuer-ca-key", help="PEM P-256 private key of --issuer-ca-cert")
+    serve.add_argument(
+        "--max-trust-entries",
+        type=_positive_int,
+        default=ServiceSettings().max_trust_entries,
+        help="trusted issuers and trust anchors one tenant may configure, together "
+        "(default %(default)s)",
+    )
     serve.set_defaults(func=cmd_serve)
 
     tenant = sub.add_parser("tenant", help="manage tenants").add_subparsers(

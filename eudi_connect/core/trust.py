@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -108,6 +109,52 @@ def x5c_signer_key(
     if not isinstance(public_key, EllipticCurvePublicKey):  # validate_path checked it
         raise ChainError(ChainProblem.INVALID, "x5c signer key is not a P-256 key")
     return public_key, signer
+
+
+def certificate_names_issuer(certificate: x509.Certificate, issuer: str) -> bool:
+    """Whether an `x5c` leaf certificate speaks for `issuer`, the credential's `iss`.
+
+    SD-JWT VC (Issuer-signed JWT Verification Key Validation) ties the two: an `iss` in the
+    DNS URI scheme (RFC 4501, `dns:example.com`) must equal a dNSName SAN of the leaf, any
+    other `iss` a uniformResourceIdentifier SAN. HAIP names the leaf's dNSName for an https
+    `iss` instead, so an https `iss` whose host equals a dNSName SAN is accepted too. Names
+    compare exactly (DNS names without regard to case or a final dot); wildcards never match.
+    A chain that is trusted but names someone else vouches for someone else.
+    """
+    try:
+        extension = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+        uris = extension.value.get_values_for_type(x509.UniformResourceIdentifier)
+        dns_names = {_dns_name(n) for n in extension.value.get_values_for_type(x509.DNSName)}
+    except x509.ExtensionNotFound:
+        return False
+    except UNREADABLE:
+        return False
+    if issuer in uris:
+        return True
+    host = _issuer_host(issuer)
+    return host is not None and host in dns_names
+
+
+def _issuer_host(issuer: str) -> str | None:
+    """The DNS name an `iss` names: `dns:<name>` (RFC 4501), or the host of an https URL
+    (not an IP address); None for anything else."""
+    if issuer.lower().startswith("dns:"):
+        name = issuer[4:]
+        return _dns_name(name) if name and "/" not in name and "?" not in name else None
+    try:
+        parts = urlsplit(issuer)
+        host = parts.hostname
+    except ValueError:
+        return None
+    if parts.scheme.lower() != "https" or not host or parts.username or parts.password:
+        return None
+    if host.replace(".", "").isdigit() or ":" in host or "*" in host:  # an IP, a wildcard
+        return None
+    return _dns_name(host)
+
+
+def _dns_name(name: str) -> str:
+    return name.lower().rstrip(".")
 
 
 def load_certificate(data: bytes) -> x509.Certificate:

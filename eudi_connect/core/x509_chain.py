@@ -157,6 +157,16 @@ def _issued(child: x509.Certificate, issuer: x509.Certificate) -> bool:
     return True
 
 
+def _names_match(child: x509.Certificate, issuer: x509.Certificate) -> bool:
+    """Whether `issuer`'s subject is the name `child` names as its issuer: a name
+    comparison, far cheaper than the signature check `_issued` makes (which also requires
+    the names to be equal)."""
+    try:
+        return bool(child.issuer == issuer.subject)
+    except UNREADABLE:
+        return False
+
+
 def _check_period(path: Sequence[x509.Certificate], at: datetime) -> None:
     for position, certificate in enumerate(path):
         role = "signer certificate" if position == 0 else f"CA certificate {position}"
@@ -185,7 +195,12 @@ def _signer_path(
     candidates = certificates[1:]
     current = signer
     while not (policy.anchor_may_sign_alone and current in anchors):
-        issuer = next((a for a in anchors if _issued(current, a)), None)
+        # Names first: a tenant may configure many anchors, and only those whose subject
+        # is the issuer's name can have issued it (RFC 5280 section 6.1.3).
+        issuer = next(
+            (a for a in anchors if _names_match(current, a) and _issued(current, a)),
+            None,
+        )
         if issuer is not None:
             _check_issuing_ca(issuer, len(path))
             path.append(issuer)

@@ -30,6 +30,7 @@ from eudi_connect.services.wallet_issuer import WalletIssuer
 from eudi_connect.services.wallet_settings import WalletSettings
 from eudi_connect.store.base import Store
 from eudi_connect.store.factory import database_directory, open_store_from_url
+from eudi_connect.store.private_files import warn_if_open_to_others
 
 MASTER_KEY_ENV = "EUDI_CONNECT_MASTER_KEY"
 MASTER_KEY_FILE = "eudi-connect-master.key"
@@ -105,10 +106,13 @@ def master_key_for(db_url: str) -> MasterKey:
             f"a PostgreSQL store needs {MASTER_KEY_ENV} (the same key on every instance)",
             reason="MASTER_KEY_REQUIRED",
         )
-    return load_master_key(
-        env_value=env_value,
-        key_file=(folder or Path.cwd()) / MASTER_KEY_FILE,
-    )
+    key_file = (folder or Path.cwd()) / MASTER_KEY_FILE
+    master = load_master_key(env_value=env_value, key_file=key_file)
+    if not (env_value and env_value.strip()):
+        # New key files are 0600; an older or hand-made one open to other local users
+        # would, with a copy of the database, give them every issuer key.
+        warn_if_open_to_others(key_file, what="master key file")
+    return master
 
 
 async def open_services(
@@ -148,8 +152,20 @@ async def open_services(
     status_lists = StatusListService(store, keys, settings, clock=clock)
     templates = CredentialTemplates(TemplateEnvironment(), store=store)
     fetcher = HttpFetcher(fetch or FetchSettings())
-    trust = TrustService(store, fetcher, clock=clock)
-    status = StatusChecker(store, ForeignStatusLists(fetcher, clock=clock), settings, clock=clock)
+    trust = TrustService(
+        store,
+        fetcher,
+        clock=clock,
+        max_entries=settings.max_trust_entries,
+        max_cached_jwks=settings.max_cached_jwks,
+    )
+    status = StatusChecker(
+        store,
+        ForeignStatusLists(fetcher, clock=clock),
+        settings,
+        published=status_lists.published_token,
+        clock=clock,
+    )
     signing_pool = None
     if sign_workers > 0:
         signing_pool = SigningPool(sign_workers)

@@ -109,9 +109,16 @@ class KeyService:
         return await self.certificate_chain(tenant_id, key)
 
     async def issuer_certificates(self, tenant_id: str) -> list[bytes]:
-        """Certificates that vouch for the tenant's own credentials: every key's, retired
-        ones included, and the configured authority's. Our verifier's trust anchors."""
+        """Certificates that vouch for the tenant's credentials to verifiers: every key's,
+        retired ones included, and the configured authority's."""
         return self._certificates_of(await self._store.list_issuer_keys(tenant_id))
+
+    async def own_certificates(self, tenant_id: str) -> list[bytes]:
+        """The certificates of the tenant's own keys, retired ones included, without the
+        authority's: what makes a credential the tenant's own. An authority signs every
+        tenant's keys, so a chain to it says nothing about which tenant signed."""
+        records = await self._store.list_issuer_keys(tenant_id)
+        return [r.certificate for r in records if r.certificate is not None]
 
     async def published_certificates(self, tenant_id: str) -> list[bytes] | None:
         """`issuer_certificates` for anonymous readers (HTTP): never creates a key; None

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 DEFAULT_STATUS_LIST_SIZE = 1 << 17
+#: A verifier that trusts every EU PID and EAA provider needs a few hundred entries.
+DEFAULT_MAX_TRUST_ENTRIES = 1000
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -27,6 +29,11 @@ class ServiceSettings:
     issuer_country: str = "EU"
     issuer_ca_cert: str | None = None
     issuer_ca_key: str | None = None
+    # Trust configuration: entries (trusted issuers and anchors together) one tenant may
+    # have, and JWKS fetched from trusted issuers' URLs kept in memory (least recently used
+    # forgotten first).
+    max_trust_entries: int = DEFAULT_MAX_TRUST_ENTRIES
+    max_cached_jwks: int = 1024
 
     @property
     def base_url(self) -> str:

@@ -1,15 +1,20 @@
-"""A credential's status: our own lists read from the store, foreign ones fetched.
+"""A credential's status: a tenant's own credentials from the store, others from their list.
 
 Runs only after the credential itself verified (draft-ietf-oauth-status-list section
-8.3: the token's own checks come first). A foreign token must be signed under the trust
-that vouched for the credential, name the referenced URI as its `sub`, be unexpired, and
-inflate within the cap; every refusal has its own reason.
+8.3: the token's own checks come first). A foreign credential's status comes only from the
+token at the URI it names, checked under the trust that vouched for the credential: signed
+under it, naming the referenced URI as its `sub`, unexpired, inflating within the cap;
+every refusal has its own reason. A foreign credential may name one of the lists this
+service publishes (another tenant's credential, or one that only claims to be on our list):
+then the token is the one that URI serves, taken without the round trip, and held to the
+same checks, so a list signed by someone the credential's trust does not cover says nothing
+about it.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -79,24 +84,22 @@ class StatusChecker:
         foreign: ForeignStatusLists,
         settings: ServiceSettings,
         *,
+        published: Callable[[str], Awaitable[str | None]],
         clock: Callable[[], float] = time.time,
         max_list_bytes: int = DEFAULT_MAX_BYTES,
     ) -> None:
+        """`published(status_list_id)` is the token this service serves for one of its
+        lists, None when there is no such list."""
         self._store = store
         self._foreign = foreign
         self._settings = settings
+        self._published = published
         self._clock = clock
         self._max_list_bytes = max_list_bytes
 
-    def is_ours(self, reference: StatusReference | None) -> bool:
-        """Whether the reference names a status list this service publishes."""
-        return (
-            reference is not None
-            and self._settings.status_list_id_from_uri(reference.uri) is not None
-        )
-
     async def own(self, reference: StatusReference | None) -> StatusResult:
-        """Status of one of our own credentials, from the store (a revocation shows at once)."""
+        """Status of one of the verifying tenant's own credentials (signed by its own key),
+        from the store: a revocation shows at once. Never for anything else."""
         status_list_id = (
             self._settings.status_list_id_from_uri(reference.uri) if reference else None
         )
@@ -112,12 +115,21 @@ class StatusChecker:
     async def foreign(
         self, reference: StatusReference, trust: StatusTrust, *, leeway: int
     ) -> StatusResult:
-        """Status from the issuer's published list, fetched or cached."""
+        """Status from the list the credential names, fetched or cached (ours: as served)."""
         uri = reference.uri
-        try:
-            token = await self._foreign.token(uri)
-        except FetchError as error:
-            return StatusResult(None, _FAILURE_OF_FETCH[error.problem], error.detail)
+        ours = self._settings.status_list_id_from_uri(uri)
+        if ours is not None:
+            published = await self._published(ours)
+            if published is None:
+                return StatusResult(
+                    None, Reason.STATUS_LIST_UNREACHABLE, "no status list is published at uri"
+                )
+            token = published
+        else:
+            try:
+                token = await self._foreign.token(uri)
+            except FetchError as error:
+                return StatusResult(None, _FAILURE_OF_FETCH[error.problem], error.detail)
         now = int(self._clock())
         try:
             decoded = decode_status_list_token(

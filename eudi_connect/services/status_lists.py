@@ -129,6 +129,14 @@ class StatusListService:
                 self._tokens[status_list_id] = cached
         return cached.token
 
+    async def published_token(self, status_list_id: str) -> str | None:
+        """What `GET <base>/status-lists/{id}` serves, for any tenant's list; None when
+        there is no such list (the endpoint's 404)."""
+        try:
+            return await self.token(status_list_id, tenant_id=None)
+        except NotFoundError:
+            return None
+
     def _fresh(self, cached: _CachedToken, version: int) -> bool:
         age = self._clock() - cached.built_at
         return cached.version >= version and age < self._settings.status_list_validity_seconds / 2

@@ -6,6 +6,11 @@ this instance applies at once, one made through another within that time). A JWK
 by URL is fetched on first use and kept for `jwks_cache_seconds`; a `kid` it does not hold
 refetches it, at most once per `jwks_min_refetch_seconds`, so an issuer's key rotation is
 picked up without turning every unknown kid into a request.
+
+Both are bounded: a tenant has at most `max_entries` trust entries (the store checks it
+with the insert), and at most `max_cached_jwks` key sets (fetched or inline) stay in
+memory, the least recently used forgotten first, so no tenant can grow this process by
+adding issuers or by verifying credentials that name many of them.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import asyncio
 import base64
 import json
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -32,6 +38,7 @@ from eudi_connect.core.trust import (
 )
 from eudi_connect.errors import AlreadyExistsError, InvalidArgumentError, NotFoundError
 from eudi_connect.services.fetch import FetchError, HttpFetcher, check_url
+from eudi_connect.services.settings import DEFAULT_MAX_TRUST_ENTRIES
 from eudi_connect.store.base import Store, TrustEntryKind, TrustEntryRecord
 
 MAX_ISSUER_LENGTH = 2048
@@ -114,16 +121,23 @@ class TrustService:
         *,
         clock: Callable[[], float] = time.time,
         refresh_seconds: float = 30.0,
+        max_entries: int = DEFAULT_MAX_TRUST_ENTRIES,
+        max_cached_jwks: int = 1024,
     ) -> None:
+        if max_entries < 1 or max_cached_jwks < 1:
+            raise ValueError("max_entries and max_cached_jwks must be at least 1")
         self._store = store
         self._fetcher = fetcher
         self._clock = clock
         self._refresh_seconds = refresh_seconds
+        self._max_entries = max_entries
+        self._max_cached_jwks = max_cached_jwks
         self._snapshots: dict[str, TrustSnapshot] = {}
-        self._jwks: dict[str, _FetchedJwks] = {}
+        # jwks_uri -> what it gave; least recently used first
+        self._jwks: OrderedDict[str, _FetchedJwks] = OrderedDict()
         self._jwks_locks: dict[str, asyncio.Lock] = {}
-        # issuer -> (the snapshot's TrustedIssuer, its inline JWKS parsed)
-        self._inline: dict[str, tuple[TrustedIssuer, IssuerKeys]] = {}
+        # issuer -> (the snapshot's TrustedIssuer, its inline JWKS parsed); likewise
+        self._inline: OrderedDict[str, tuple[TrustedIssuer, IssuerKeys]] = OrderedDict()
 
     # --- configuration ---------------------------------------------------------------
     async def add_issuer(
@@ -195,8 +209,9 @@ class TrustService:
         return _anchor_of(record)
 
     async def _add(self, record: TrustEntryRecord, *, exists: tuple[str, str]) -> None:
+        """Raises ResourceExhaustedError (TRUST_ENTRIES_LIMIT) past `max_entries`."""
         try:
-            await self._store.add_trust_entry(record)
+            await self._store.add_trust_entry(record, max_entries=self._max_entries)
         except AlreadyExistsError as exc:
             raise AlreadyExistsError(exists[0], reason=exists[1]) from exc
         self._snapshots.pop(record.tenant_id, None)
@@ -268,6 +283,9 @@ class TrustService:
                 if cached is None or not self._usable(cached, kid):
                     cached = await self._fetch_jwks(trusted.issuer, url, previous=cached)
                     self._jwks[url] = cached
+            if not lock.locked():
+                self._jwks_locks.pop(url, None)
+        _remember(self._jwks, url, cached, self._max_cached_jwks)
         if cached.keys is None:
             raise IssuerKeysUnavailable(cached.error)
         return cached.keys
@@ -277,12 +295,13 @@ class TrustService:
         `TrustedIssuer` until it is reloaded), not once per verification."""
         cached = self._inline.get(trusted.issuer)
         if cached is not None and cached[0] is trusted:
+            self._inline.move_to_end(trusted.issuer)
             return cached[1]
         try:
             keys = load_jwks(trusted.issuer, trusted.jwks)
         except JwksError as exc:  # checked when added; a hand-edited row is possible
             raise IssuerKeysUnavailable(f"stored JWKS: {exc}") from exc
-        self._inline[trusted.issuer] = (trusted, keys)
+        _remember(self._inline, trusted.issuer, (trusted, keys), self._max_cached_jwks)
         return keys
 
     def _usable(self, cached: _FetchedJwks, kid: object) -> bool:
@@ -314,6 +333,14 @@ class TrustService:
             # Stale keys beat none: the issuer's server being down is no reason to refuse.
             return _FetchedJwks(previous.keys, "", self._clock())
         return _FetchedJwks(None, error, self._clock())
+
+
+def _remember(cache: OrderedDict[str, Any], key: str, value: Any, limit: int) -> None:
+    """Stores `value` as the most recently used entry; forgets the least used past `limit`."""
+    cache[key] = value
+    cache.move_to_end(key)
+    while len(cache) > limit:
+        cache.popitem(last=False)
 
 
 def _issuer_of(entry: TrustEntryRecord) -> TrustedIssuer:

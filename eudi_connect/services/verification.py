@@ -3,8 +3,10 @@
 A credential that fails a check is an answer (`valid=False` with a reason), not an error;
 every check performed is reported, passed ones included. SD-JWT VCs are trusted as our
 own (by `kid`), as a trusted issuer's (its JWKS), or by an `x5c` chain to a configured
-anchor (HAIP); mdocs by their x5chain to our own certificates or a configured anchor.
-Status comes last, only for a credential that passed everything else.
+anchor (HAIP) whose leaf names their `iss`; mdocs by their x5chain to the tenant's own key
+certificates or a configured anchor. Status comes last, only for a credential that passed
+everything else: from the store for the tenant's own credentials, from the list they name
+for every other.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from eudi_connect.core.sdjwt import (
     verify_presentation,
 )
 from eudi_connect.core.status_list import TokenStatus
-from eudi_connect.core.trust import certificate_der, x5c_signer_key
+from eudi_connect.core.trust import certificate_der, certificate_names_issuer, x5c_signer_key
 from eudi_connect.core.x509_chain import HAIP_POLICY, MDOC_POLICY, ChainError, ChainProblem
 from eudi_connect.errors import InvalidArgumentError
 from eudi_connect.services.keys import KeyService
@@ -141,6 +143,20 @@ class VerifyCommand:
             jwk_thumbprint=self.expected_jwk_thumbprint or None,
         )
 
+    def check_key_binding_request(self) -> None:
+        """SD-JWT: InvalidArgumentError (KEY_BINDING_CHECK_INCOMPLETE) when key binding is
+        asked for (required, or an audience or a nonce expected) without both an audience
+        and a nonce. A KB-JWT held to less proves nothing about this verifier or session:
+        one made for any other verifier would pass and could be replayed here.
+        """
+        asked = self.policy.require_key_binding or self.expected_audience or self.expected_nonce
+        if asked and not (self.expected_audience and self.expected_nonce):
+            raise InvalidArgumentError(
+                "key binding is checked against the verifier and the session: set both "
+                "expected_audience and expected_nonce (the KB-JWT's aud and nonce)",
+                reason="KEY_BINDING_CHECK_INCOMPLETE",
+            )
+
     def asks_for_device_authentication(self) -> bool:
         return bool(
             self.policy.require_key_binding
@@ -190,13 +206,20 @@ class _Run:
     format: str
     checks: list[CheckResult] = field(default_factory=list)
     found: dict[str, Any] = field(default_factory=dict)
+    #: The detail of a valid outcome: what was not checked that a reader might assume was.
+    note: str = ""
 
     def passed(self, check: Check, detail: str = "") -> None:
         self.checks.append(CheckResult(check, True, None, detail))
 
     def outcome(self, status: TokenStatus | None = None) -> VerificationOutcome:
         return VerificationOutcome(
-            valid=True, status=status, checks=tuple(self.checks), format=self.format, **self.found
+            valid=True,
+            status=status,
+            detail=self.note,
+            checks=tuple(self.checks),
+            format=self.format,
+            **self.found,
         )
 
     def refused(self, refusal: _Refused, status: TokenStatus | None = None) -> VerificationOutcome:
@@ -237,12 +260,14 @@ class VerificationService:
         self._clock = clock
 
     async def verify(self, tenant_id: str, command: VerifyCommand) -> VerificationOutcome:
-        """Raises InvalidArgumentError only for a policy out of bounds, or an mdoc
-        DeviceResponse without a usable session transcript.
+        """Raises InvalidArgumentError only for a policy out of bounds, an SD-JWT key
+        binding check without an audience and a nonce, or an mdoc DeviceResponse without a
+        usable session transcript.
         """
         command.policy.check()
         if isinstance(command.credential, str) and "~" not in command.credential:
             return await self._verify_mdoc(tenant_id, command)
+        command.check_key_binding_request()
         return await self._verify_sd_jwt(tenant_id, command)
 
     async def verify_many(
@@ -311,6 +336,11 @@ class VerificationService:
                 "vct": verified.vct,
                 "key_binding_verified": verified.key_binding_verified,
             }
+            if parsed.key_binding_jwt is not None and not verified.key_binding_verified:
+                run.note = (
+                    "key binding not verified: the KB-JWT is not held to an expected_audience "
+                    "and expected_nonce, so it could have been made for any verifier"
+                )
             if not policy.check_status:
                 return run.outcome()
             result = await self._status_of(issuer_key, verified.status, skew)
@@ -366,11 +396,20 @@ class VerificationService:
                 raise _Refused(
                     Check.ISSUER, _FAILURE_OF_CHAIN[error.problem], error.detail
                 ) from error
+            subject = signer.subject.rfc4514_string()[:128]
+            if issuer is None or not certificate_names_issuer(signer, issuer):
+                raise _Refused(
+                    Check.ISSUER,
+                    Reason.ISSUER_CERTIFICATE_MISMATCH,
+                    f"x5c chain of {subject} is trusted, but its leaf certificate does not "
+                    "name the credential's iss (no URI SAN equal to it, no DNS SAN equal to "
+                    "its https host)",
+                )
             return _IssuerKey(
                 key,
                 False,
                 StatusTrust(keys=lambda _: [key], anchors=snapshot.anchors, policy=HAIP_POLICY),
-                f"x5c chain of {signer.subject.rfc4514_string()[:128]}",
+                f"x5c chain of {subject}",
             )
         raise _Refused(
             Check.ISSUER,
@@ -381,9 +420,7 @@ class VerificationService:
     async def _status_of(
         self, issuer_key: _IssuerKey, reference: StatusReference | None, skew: int
     ) -> StatusResult | None:
-        if issuer_key.own or self._status.is_ours(reference):
-            # Our own lists (another tenant's too) are read from the store: the same answer
-            # as fetching the published token, without the round trip.
+        if issuer_key.own:
             return await self._status.own(reference)
         if reference is None:
             return None  # a foreign credential need not have a status
@@ -398,7 +435,9 @@ class VerificationService:
         run = _Run(MDOC_FORMAT)
         policy = command.policy
         skew = _or(policy.clock_skew_seconds, self._settings.clock_skew_seconds)
-        own = await self._keys.issuer_certificates(tenant_id)
+        # The tenant's own key certificates vouch for its own mdocs alone; an issuer CA
+        # shared by every tenant is no anchor here, only if a tenant configures it.
+        own = await self._keys.own_certificates(tenant_id)
         snapshot = await self._trust.snapshot(tenant_id)
         anchors = [*own, *snapshot.anchor_ders]
         try:
@@ -422,11 +461,23 @@ class VerificationService:
                 ):
                     run.passed(step)
                 raise _Refused(failed, failure, error.detail) from error
-            subject = verified.issuer_certificate.subject.rfc4514_string()
+            signer = verified.issuer_certificate
+            own_signed = certificate_der(signer) in own
+            # Ours as our SD-JWT VCs name us; anyone else by the subject its anchor vouches for.
+            issuer = (
+                self._settings.issuer_id(tenant_id)
+                if own_signed
+                else signer.subject.rfc4514_string()
+            )
             claims = {ns: _json_safe(elements) for ns, elements in verified.claims.items()}
-            run.found = {"claims": claims, "issuer": subject, "vct": verified.doc_type}
-            for step in _MDOC_STEPS[:2]:
-                run.passed(step)
+            run.found = {"claims": claims, "issuer": issuer, "vct": verified.doc_type}
+            run.passed(Check.FORMAT)
+            run.passed(
+                Check.ISSUER,
+                "own key certificate"
+                if own_signed
+                else f"x5chain of {issuer[:128]} to a configured trust anchor",
+            )
             run.passed(Check.SIGNATURE)
             if policy.allowed_vcts and verified.doc_type not in policy.allowed_vcts:
                 raise _Refused(Check.TYPE, Reason.WRONG_TYPE, "docType is not an allowed type")
@@ -436,7 +487,7 @@ class VerificationService:
             self._check_device_authentication(run, command, opened, verified, transcript)
             if not policy.check_status:
                 return run.outcome()
-            result = await self._mdoc_status(verified, own, snapshot.anchors, skew)
+            result = await self._mdoc_status(verified, own_signed, snapshot.anchors, skew)
         except _Refused as refusal:
             return run.refused(refusal)
         return _finish(run, result)
@@ -468,14 +519,13 @@ class VerificationService:
         run.passed(Check.KEY_BINDING, f"device signature over the {source} session transcript")
 
     async def _mdoc_status(
-        self, verified: VerifiedMdoc, own: list[bytes], anchors: Any, skew: int
+        self, verified: VerifiedMdoc, own_signed: bool, anchors: Any, skew: int
     ) -> StatusResult | None:
-        signer = verified.issuer_certificate
-        if certificate_der(signer) in own or self._status.is_ours(verified.status):
+        if own_signed:
             return await self._status.own(verified.status)
         if verified.status is None:
             return None
-        key = signer.public_key()
+        key = verified.issuer_certificate.public_key()
         keys = [key] if isinstance(key, EllipticCurvePublicKey) else []
         trust = StatusTrust(keys=lambda _: keys, anchors=tuple(anchors), policy=MDOC_POLICY)
         return await self._status.foreign(verified.status, trust, leeway=skew)

@@ -342,10 +342,15 @@ class Store(WalletSessionStore):
 
     # --- trust configuration -------------------------------------------------------------
     @abc.abstractmethod
-    async def add_trust_entry(self, entry: TrustEntryRecord) -> None:
+    async def add_trust_entry(
+        self, entry: TrustEntryRecord, *, max_entries: int | None = None
+    ) -> None:
         """Stores the entry durably. Raises AlreadyExistsError(reason="TRUST_ENTRY_EXISTS")
         when the tenant has one of that kind and id, NotFoundError(reason=
-        "TENANT_NOT_FOUND") for an unknown tenant."""
+        "TENANT_NOT_FOUND") for an unknown tenant, and ResourceExhaustedError(reason=
+        "TRUST_ENTRIES_LIMIT") when the tenant already has `max_entries` entries (both
+        kinds together), checked atomically with the insert, so concurrent adds through
+        any number of instances never pass the limit."""
 
     @abc.abstractmethod
     async def delete_trust_entry(self, tenant_id: str, kind: TrustEntryKind, entry_id: str) -> bool:

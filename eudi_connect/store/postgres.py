@@ -82,6 +82,7 @@ from eudi_connect.store.rows import (
     template_record,
     tenant_record,
     trust_document_json,
+    trust_entries_limit,
     trust_entry_record,
 )
 
@@ -882,19 +883,37 @@ class PostgresStore(PostgresWalletSessions, Store):
         return True
 
     # --- trust configuration -------------------------------------------------------------
-    async def add_trust_entry(self, entry: TrustEntryRecord) -> None:
+    async def add_trust_entry(
+        self, entry: TrustEntryRecord, *, max_entries: int | None = None
+    ) -> None:
         document = trust_document_json(entry)
-        row = await self._fetch_one(
-            "INSERT INTO trust_entries (tenant_id, kind, entry_id, created_at, document) "
-            "VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING 1",
-            entry.tenant_id,
-            entry.kind,
-            entry.entry_id,
-            entry.created_at,
-            document,
-        )
-        if row is None:
-            raise AlreadyExistsError("the trust entry exists", reason="TRUST_ENTRY_EXISTS")
+        async with self._connection() as connection, connection.transaction():
+            if max_entries is not None:
+                # A tenant's adds take turns on its row (NO KEY UPDATE leaves the foreign
+                # key checks of its other writes alone), so the count below stays true.
+                locked = await connection.fetchval(
+                    "SELECT 1 FROM tenants WHERE tenant_id = $1 FOR NO KEY UPDATE",
+                    entry.tenant_id,
+                )
+                if locked is None:
+                    raise NotFoundError("the tenant does not exist", reason="TENANT_NOT_FOUND")
+            row = await connection.fetchrow(
+                "INSERT INTO trust_entries (tenant_id, kind, entry_id, created_at, document) "
+                "VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING 1",
+                entry.tenant_id,
+                entry.kind,
+                entry.entry_id,
+                entry.created_at,
+                document,
+            )
+            if row is None:
+                raise AlreadyExistsError("the trust entry exists", reason="TRUST_ENTRY_EXISTS")
+            if max_entries is not None:
+                count = await connection.fetchval(
+                    "SELECT count(*) FROM trust_entries WHERE tenant_id = $1", entry.tenant_id
+                )
+                if count > max_entries:
+                    raise trust_entries_limit(max_entries)
 
     async def delete_trust_entry(self, tenant_id: str, kind: TrustEntryKind, entry_id: str) -> bool:
         row = await self._fetch_one(

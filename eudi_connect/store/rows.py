@@ -10,7 +10,12 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from eudi_connect.errors import AbortedError, InvalidArgumentError, UnavailableError
+from eudi_connect.errors import (
+    AbortedError,
+    InvalidArgumentError,
+    ResourceExhaustedError,
+    UnavailableError,
+)
 from eudi_connect.store.base import (
     ApiKeyRecord,
     CredentialRecord,
@@ -184,6 +189,14 @@ def closed_error() -> UnavailableError:
 def etag_mismatch() -> AbortedError:
     return AbortedError(
         "the template changed since it was read; read it again", reason="TEMPLATE_ETAG_MISMATCH"
+    )
+
+
+def trust_entries_limit(max_entries: int) -> ResourceExhaustedError:
+    return ResourceExhaustedError(
+        f"the tenant has {max_entries} trust entries, the most allowed; remove one first",
+        reason="TRUST_ENTRIES_LIMIT",
+        metadata={"max_entries": str(max_entries)},
     )
 
 

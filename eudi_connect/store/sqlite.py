@@ -51,6 +51,7 @@ from eudi_connect.store.migrations import (
     load_migrations,
     pending_migrations,
 )
+from eudi_connect.store.private_files import create_private_file, warn_if_open_to_others
 from eudi_connect.store.rows import (
     api_key_record,
     check_lease,
@@ -68,6 +69,7 @@ from eudi_connect.store.rows import (
     template_record,
     tenant_record,
     trust_document_json,
+    trust_entries_limit,
     trust_entry_record,
 )
 from eudi_connect.store.sqlite_wallet import SqliteWalletSessions
@@ -269,6 +271,18 @@ class SqliteStore(SqliteWalletSessions, Store):
             raise ConfigurationError(
                 "the database folder cannot be created", reason="DATABASE_PATH"
             ) from error
+        # SQLite would create the file 0644 less the umask; it holds encrypted issuer keys
+        # and API key hashes. The -wal and -shm files take the database file's mode, so a
+        # 0600 database file makes all three private.
+        try:
+            created = create_private_file(self._path)
+        except OSError as error:
+            self._state = "closed"
+            raise ConfigurationError(
+                "the database file cannot be created", reason="DATABASE_PATH"
+            ) from error
+        if not created:
+            warn_if_open_to_others(self._path, what="database file")
         opened: list[aiosqlite.Connection] = []
         try:
             writer = await self._connect(opened, read_only=False)
@@ -757,7 +771,9 @@ class SqliteStore(SqliteWalletSessions, Store):
         return await self._write(work)
 
     # --- trust configuration -------------------------------------------------------------
-    async def add_trust_entry(self, entry: TrustEntryRecord) -> None:
+    async def add_trust_entry(
+        self, entry: TrustEntryRecord, *, max_entries: int | None = None
+    ) -> None:
         document = trust_document_json(entry)
 
         def work(conn: sqlite3.Connection) -> None:
@@ -771,6 +787,13 @@ class SqliteStore(SqliteWalletSessions, Store):
                 raise _record_error(
                     error, exists=("the trust entry exists", "TRUST_ENTRY_EXISTS")
                 ) from error
+            if max_entries is not None:
+                # The one writer runs this with the insert: the count includes the new row.
+                (count,) = conn.execute(
+                    "SELECT count(*) FROM trust_entries WHERE tenant_id = ?", (entry.tenant_id,)
+                ).fetchone()
+                if count > max_entries:
+                    raise trust_entries_limit(max_entries)
 
         await self._write(work)
 

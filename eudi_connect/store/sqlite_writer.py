@@ -49,7 +49,7 @@ async def run_in_connection(
     """Runs `work(sqlite3_connection)` in the connection's thread with ONE hand-off.
 
     aiosqlite's public `execute` / `commit` each cost a separate hand-off to its thread
-    (~120 µs each, the main cost of a write per PERFORMANCE.md); a group commit needs its
+    (~120 µs each, a write's main cost: docs/performance.md, "Ceilings"); a group commit needs its
     BEGIN, every item's statements and the COMMIT in a single one. aiosqlite exposes no
     public way to do that, so this is the one place that uses its private `_execute` (queue
     a callable on the thread) and `_conn` (the underlying `sqlite3.Connection`). aiosqlite

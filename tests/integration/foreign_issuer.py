@@ -107,8 +107,10 @@ def make_certificate(
     not_before: datetime | None = None,
     not_after: datetime | None = None,
     dns_name: str | None = None,
+    uri: str | None = None,
 ) -> x509.Certificate:
-    """A P-256 certificate: self-signed without `issuer`; a CA or a signer."""
+    """A P-256 certificate: self-signed without `issuer`; a CA or a signer. `dns_name` and
+    `uri` become its subjectAltName entries (a signer names the `iss` it signs for)."""
     now = datetime.now(UTC)
     builder = (
         x509.CertificateBuilder()
@@ -122,10 +124,13 @@ def make_certificate(
     )
     if key_usage:
         builder = builder.add_extension(_usage(signer=not ca), critical=True)
+    names: list[x509.GeneralName] = []
     if dns_name:
-        builder = builder.add_extension(
-            x509.SubjectAlternativeName([x509.DNSName(dns_name)]), critical=False
-        )
+        names.append(x509.DNSName(dns_name))
+    if uri:
+        names.append(x509.UniformResourceIdentifier(uri))
+    if names:
+        builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
     return builder.sign(issuer_key or key, hashes.SHA256())
 
 

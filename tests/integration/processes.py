@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
 
 CLI = [sys.executable, "-m", "eudi_connect.cli.main"]
 
@@ -44,3 +48,21 @@ def start_server(db: str, *extra: str) -> tuple[subprocess.Popen[str], str]:
     line = process.stdout.readline()
     assert line.startswith("READY "), line
     return process, f"127.0.0.1:{line.split()[1]}"
+
+
+@contextmanager
+def serving(command: Sequence[str], **popen: Any) -> Iterator[str]:
+    """Runs a `... serve --port 0` command (`popen`: Popen's other arguments, not stdout)
+    for the block; yields its loopback address once READY, then stops it with SIGTERM and
+    checks that it exits cleanly."""
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, **popen)
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        assert line.startswith("READY "), line
+        yield f"127.0.0.1:{line.split()[1]}"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+        if process.stdout is not None:
+            process.stdout.close()

@@ -304,7 +304,7 @@ async def test_an_x5c_chain_to_a_configured_anchor_is_trusted_and_so_is_its_list
     http: LoopbackServer,
 ) -> None:
     """HAIP: the credential and its status list token both carry x5c to the anchor."""
-    pki = make_pki()
+    pki = make_pki(uri="https://haip.example/issuer")
     issuer = ForeignIssuer(
         "https://haip.example/issuer", SigningKey("s1", pki.signer_key), x5c=[der(pki.signer)]
     )
@@ -451,8 +451,13 @@ async def test_policy_options_each_change_the_answer(
     assert "status" not in [c.name for c in allowed.checks]
     assert "/lists/policy-missing" not in http.hits  # check_status off: no fetch
 
+    session = {"expected_audience": "https://v.example", "expected_nonce": "n"}
     no_kb = await _verify(
-        stub, tenant, credential, policy=policy(require_key_binding=True, check_status=False)
+        stub,
+        tenant,
+        credential,
+        policy=policy(require_key_binding=True, check_status=False),
+        **session,
     )
     assert no_kb.failure == F.VERIFICATION_FAILURE_KEY_BINDING_REQUIRED
     old = make_presentation(
@@ -467,6 +472,7 @@ async def test_policy_options_each_change_the_answer(
         tenant,
         old,
         policy=policy(require_key_binding=True, max_key_binding_age_seconds=30, check_status=False),
+        **session,
     )
     assert too_old.failure == F.VERIFICATION_FAILURE_KEY_BINDING_INVALID
     fresh_enough = await _verify(
@@ -476,6 +482,7 @@ async def test_policy_options_each_change_the_answer(
         policy=policy(
             require_key_binding=True, max_key_binding_age_seconds=600, check_status=False
         ),
+        **session,
     )
     assert fresh_enough.valid
     assert fresh_enough.key_binding_verified

@@ -30,23 +30,13 @@ from eudi_connect.services.app import open_services
 from eudi_connect.services.settings import ServiceSettings
 
 from .conftest import Tenant
-from .foreign_issuer import der, make_certificate
+from .foreign_issuer import der
+from .trust_helpers import write_issuer_ca
 
 
 @pytest.fixture
 def ca_files(tmp_path: Path) -> tuple[str, str, x509.Certificate]:
-    key = generate_p256_key()
-    certificate = make_certificate("EUDI-Connect Test IACA", key, ca=True)
-    cert_path, key_path = tmp_path / "ca.pem", tmp_path / "ca.key"
-    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return str(cert_path), str(key_path), certificate
+    return write_issuer_ca(tmp_path)
 
 
 @pytest.fixture

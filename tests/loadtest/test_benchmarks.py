@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 
 from loadtest import ghz_run
-from loadtest.bench_support import OPERATIONS, REPO_ROOT, parse_writer_stats
+from loadtest.lib.service import REPO_ROOT, parse_writer_stats
+from loadtest.lib.sla import OPERATIONS
 from loadtest.scaling_test import concurrency_levels, find_knee, saturated
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -18,8 +18,9 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
 )
 
 from loadtest import ghz_run
+from loadtest.lib import ghz
 
-CONFIGS = ghz_run.load_configs()
+CONFIGS = ghz.load_configs()
 SERVICES = (
     "eudi.connect.v1.CredentialService",
     "eudi.connect.v1.TemplateService",
@@ -83,7 +84,7 @@ def test_config_has_the_ghz_shape(name: str) -> None:
     assert isinstance(config["concurrency"], int)
     assert isinstance(config["total"], int)
     assert 1 <= config["concurrency"] <= config["total"]  # ghz refuses total < concurrency
-    assert ghz_run.placeholders_in(config) <= set(ghz_run.PLACEHOLDERS)
+    assert ghz.placeholders_in(config) <= set(ghz.PLACEHOLDERS)
 
 
 @pytest.mark.parametrize("name", list(CONFIGS))
@@ -94,7 +95,7 @@ def test_config_resolves_parses_and_succeeds(
 ) -> None:
     """`call` names a method found by reflection; `data` parses into its input and succeeds."""
     channel, (database, pool) = reflection
-    config = ghz_run.substitute(CONFIGS[name], live[1])
+    config = ghz.substitute(CONFIGS[name], live[1])
     service_name, _, method_name = config["call"].rpartition(".")
     assert service_name in set(database.get_services())
     method: MethodDescriptor = pool.FindServiceByName(service_name).methods_by_name[method_name]
@@ -103,7 +104,7 @@ def test_config_resolves_parses_and_succeeds(
 
     def parse(data: Any) -> Any:
         # ignore_unknown_fields=False: a misspelt field must fail, as it does in ghz.
-        return json_format.ParseDict(ghz_run.render_call_templates(data), request_class())
+        return json_format.ParseDict(ghz.render_call_templates(data), request_class())
 
     if method.client_streaming:
         assert isinstance(config["data"], list)
@@ -135,9 +136,9 @@ def test_config_resolves_parses_and_succeeds(
 
 def test_call_templates_are_rendered() -> None:
     """The ghz call templates the configs use become real values; unknown ones are refused."""
-    rendered = ghz_run.render_call_templates({"a": "ghz-{{.UUID}}", "b": ["{{.RequestNumber}}"]}, 7)
+    rendered = ghz.render_call_templates({"a": "ghz-{{.UUID}}", "b": ["{{.RequestNumber}}"]}, 7)
     assert rendered["a"].startswith("ghz-")
     assert len(rendered["a"]) == 40
     assert rendered["b"] == ["7"]
     with pytest.raises(ValueError, match="unknown"):
-        ghz_run.render_call_templates({"a": "{{.Nope}}"})
+        ghz.render_call_templates({"a": "{{.Nope}}"})

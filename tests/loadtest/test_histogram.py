@@ -8,7 +8,7 @@ import random
 
 import pytest
 
-from loadtest.histogram import HIGHEST_TRACKABLE, Histogram
+from loadtest.lib.histogram import HIGHEST_TRACKABLE, Histogram
 
 # From 256 µs up a reported value is within 1/256 of the truth; below, within 0.5 µs
 # (plus float rounding of the seconds-to-microseconds conversion).

@@ -13,17 +13,13 @@ import grpc
 import pytest
 
 import loadtest
-from loadtest import report
 from loadtest.echo_server import start_echo_server
-from loadtest.loadgen import (
-    LoadGenError,
-    LoadSpec,
-    WorkerContext,
-    main,
-    run_load,
-    run_load_inprocess,
-)
-from loadtest.server_process import ServerProcess, ServerProcessError
+from loadtest.lib import report
+from loadtest.lib.engine import run_load_inprocess
+from loadtest.lib.pool import run_load
+from loadtest.lib.server import ServerProcess, ServerProcessError
+from loadtest.lib.spec import LoadGenError, LoadSpec, WorkerContext
+from loadtest.loadgen import main
 
 ECHO = "loadtest.echo_server:echo_scenario"
 REPO_ROOT = str(Path(loadtest.__file__).resolve().parent.parent)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
-from eudi_connect.errors import AlreadyExistsError, NotFoundError
+from eudi_connect.errors import AlreadyExistsError, NotFoundError, ResourceExhaustedError
 from eudi_connect.store.base import Store, TrustEntryRecord
 from tests.store.test_store_contract import add_tenant
 
@@ -59,3 +61,30 @@ async def test_delete_removes_one_entry_and_reports_absence(store: Store) -> Non
     assert await store.delete_trust_entry("t1", "issuer", "https://a")
     assert not await store.delete_trust_entry("t1", "issuer", "https://a")
     assert [e.kind for e in await store.list_trust_entries("t1")] == ["anchor"]
+
+
+async def test_the_entry_limit_holds_under_concurrent_adds(store: Store) -> None:
+    """With max_entries 3, twenty concurrent adds store exactly three; the rest are
+    RESOURCE_EXHAUSTED (TRUST_ENTRIES_LIMIT); both kinds count; other tenants are apart."""
+    await add_tenant(store)
+    await add_tenant(store, "t2")
+    await store.add_trust_entry(entry("ff", kind="anchor"), max_entries=3)
+
+    async def add(n: int) -> str:
+        try:
+            await store.add_trust_entry(entry(f"https://{n}"), max_entries=3)
+        except ResourceExhaustedError as error:
+            return error.reason
+        return "added"
+
+    outcomes = await asyncio.gather(*(add(n) for n in range(20)))
+    assert sorted(set(outcomes)) == ["TRUST_ENTRIES_LIMIT", "added"]
+    assert outcomes.count("added") == 2
+    assert len(await store.list_trust_entries("t1")) == 3
+    with pytest.raises(AlreadyExistsError):  # a duplicate is still a duplicate
+        await store.add_trust_entry(entry("ff", kind="anchor"), max_entries=3)
+    await store.add_trust_entry(entry("https://a", tenant_id="t2"), max_entries=3)
+    assert await store.delete_trust_entry("t1", "anchor", "ff")
+    await store.add_trust_entry(entry("https://again"), max_entries=3)
+    with pytest.raises(NotFoundError):
+        await store.add_trust_entry(entry("https://a", tenant_id="nobody"), max_entries=3)

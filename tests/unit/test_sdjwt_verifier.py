@@ -247,11 +247,26 @@ def test_decoy_digests_are_ignored() -> None:
 
 
 def test_key_binding_jwt_is_checked_even_when_not_required() -> None:
-    """A valid KB-JWT the verifier did not ask for is verified and reported."""
+    """A KB-JWT the verifier did not ask for is checked: a broken one is refused."""
+    sd_jwt = issue()
+    assert reason_of(sd_jwt + kb_jwt(sd_jwt, key=OTHER_KEY)) == R.KEY_BINDING_INVALID
+
+
+@pytest.mark.parametrize(
+    "expected",
+    [{}, {"expected_audience": AUD}, {"expected_nonce": NONCE}, {"require_key_binding": True}],
+)
+def test_key_binding_without_audience_and_nonce_is_not_reported_verified(
+    expected: dict[str, Any],
+) -> None:
+    """A valid KB-JWT not held to both an audience and a nonce could be another verifier's:
+    it is not reported as verified."""
     presentation = make_presentation(
         issue(), holder_key=HOLDER_KEY, audience=AUD, nonce=NONCE, issued_at=NOW
     )
-    assert verify(presentation).key_binding_verified is True
+    assert verify(presentation, **expected).key_binding_verified is False
+    both = verify(presentation, expected_audience=AUD, expected_nonce=NONCE)
+    assert both.key_binding_verified is True
 
 
 def test_clock_skew_tolerates_small_drift() -> None:
@@ -584,7 +599,10 @@ def test_key_binding_outside_freshness_window(iat: int) -> None:
 def test_key_binding_age_is_configurable() -> None:
     """A longer maximum age accepts an older KB-JWT."""
     text = presented(iat=NOW - 600)
-    assert verify(text, max_key_binding_age_seconds=900).key_binding_verified is True
+    result = verify(
+        text, expected_audience=AUD, expected_nonce=NONCE, max_key_binding_age_seconds=900
+    )
+    assert result.key_binding_verified is True
 
 
 def test_key_binding_wrong_typ() -> None:

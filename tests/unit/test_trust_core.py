@@ -33,7 +33,13 @@ from eudi_connect.core.status_list import (
     build_status_list_token,
     decode_status_list_token,
 )
-from eudi_connect.core.trust import JwksError, decode_x5c, load_jwks, x5c_signer_key
+from eudi_connect.core.trust import (
+    JwksError,
+    certificate_names_issuer,
+    decode_x5c,
+    load_jwks,
+    x5c_signer_key,
+)
 from eudi_connect.core.x509_chain import ChainError, ChainProblem
 from tests.integration.foreign_issuer import der, make_certificate, make_pki
 
@@ -97,6 +103,36 @@ def test_x5c_that_is_not_a_base64_list_is_malformed(value: Any) -> None:
     with pytest.raises(ChainError) as raised:
         decode_x5c(value)
     assert raised.value.problem == ChainProblem.MALFORMED
+
+
+@pytest.mark.parametrize(
+    ("san", "iss", "named"),
+    [
+        ({"uri": "https://pid.example/i/1"}, "https://pid.example/i/1", True),
+        ({"uri": "https://pid.example/i/1"}, "https://pid.example/i/2", False),
+        ({"uri": "https://pid.example/i/1"}, "https://pid.example/i/1/", False),
+        ({"uri": "urn:example:issuer"}, "urn:example:issuer", True),
+        ({"dns_name": "pid.example"}, "https://pid.example/any/path", True),
+        ({"dns_name": "pid.example"}, "https://PID.EXAMPLE./any", True),
+        ({"dns_name": "pid.example"}, "https://pid.example:8443/i", True),
+        ({"dns_name": "pid.example"}, "dns:pid.example", True),
+        ({"dns_name": "pid.example"}, "DNS:Pid.Example", True),
+        ({"dns_name": "pid.example"}, "http://pid.example/i", False),
+        ({"dns_name": "pid.example"}, "https://user@pid.example/i", False),
+        ({"dns_name": "pid.example"}, "https://sub.pid.example/i", False),
+        ({"dns_name": "pid.example"}, "dns://server/pid.example", False),
+        ({"dns_name": "*.pid.example"}, "https://a.pid.example/i", False),
+        ({"dns_name": "*.pid.example"}, "https://*.pid.example/i", False),
+        ({"dns_name": "127.0.0.1"}, "https://127.0.0.1/i", False),
+        ({"uri": "https://pid.example/i/1"}, "https://pid.example/other", False),
+        ({}, "https://pid.example/i/1", False),
+    ],
+)
+def test_a_leaf_names_the_iss_of_its_san_only(san: dict[str, str], iss: str, named: bool) -> None:
+    """URI SAN equal to iss, or a DNS SAN equal to the host of an https iss or to a dns:
+    name; never a wildcard, an IP host, a host with userinfo, or plain http."""
+    certificate = make_pki(**san).signer
+    assert certificate_names_issuer(certificate, iss) is named
 
 
 def test_jwks_keys_are_found_by_kid_or_all_without_one() -> None:

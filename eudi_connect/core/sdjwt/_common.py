@@ -60,6 +60,8 @@ class VerificationFailureReason(enum.StrEnum):
     STATUS_LIST_EXPIRED = "STATUS_LIST_EXPIRED"
     STATUS_LIST_INDEX_OUT_OF_RANGE = "STATUS_LIST_INDEX_OUT_OF_RANGE"
     STATUS_LIST_INVALID = "STATUS_LIST_INVALID"
+    # An x5c leaf certificate that does not name the credential's `iss`.
+    ISSUER_CERTIFICATE_MISMATCH = "ISSUER_CERTIFICATE_MISMATCH"
 
 
 class Check(enum.StrEnum):

@@ -284,6 +284,9 @@ def verify_presentation(
 
     Key binding is required when asked for, or when an audience or nonce is expected (they
     live only in the KB-JWT); a KB-JWT that is present is checked even when not required.
+    `key_binding_verified` is True only when the KB-JWT was held to both an expected
+    audience and an expected nonce: without them a valid KB-JWT may have been made for
+    another verifier or session and replayed (RFC 9901 section 7.3, step 5).
     `allowed_vcts`, when given and not empty, lists the accepted types. A refusal carries
     the `Check` it failed in.
     """
@@ -388,6 +391,10 @@ def _verify(
         expires_at=None if expires_at is None else int(expires_at),
         status=status,
         holder_jwk=holder_jwk,
-        key_binding_verified=key_binding_jwt is not None,
+        key_binding_verified=(
+            key_binding_jwt is not None
+            and expected_audience is not None
+            and expected_nonce is not None
+        ),
         disclosed=tuple(processor.disclosed),
     )

@@ -52,6 +52,7 @@ class VerificationFailure(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     VERIFICATION_FAILURE_STATUS_LIST_EXPIRED: _ClassVar[VerificationFailure]
     VERIFICATION_FAILURE_STATUS_LIST_INDEX_OUT_OF_RANGE: _ClassVar[VerificationFailure]
     VERIFICATION_FAILURE_STATUS_LIST_INVALID: _ClassVar[VerificationFailure]
+    VERIFICATION_FAILURE_ISSUER_CERTIFICATE_MISMATCH: _ClassVar[VerificationFailure]
 CREDENTIAL_STATUS_UNSPECIFIED: CredentialStatus
 CREDENTIAL_STATUS_VALID: CredentialStatus
 CREDENTIAL_STATUS_REVOKED: CredentialStatus
@@ -87,6 +88,7 @@ VERIFICATION_FAILURE_STATUS_LIST_WRONG_SUBJECT: VerificationFailure
 VERIFICATION_FAILURE_STATUS_LIST_EXPIRED: VerificationFailure
 VERIFICATION_FAILURE_STATUS_LIST_INDEX_OUT_OF_RANGE: VerificationFailure
 VERIFICATION_FAILURE_STATUS_LIST_INVALID: VerificationFailure
+VERIFICATION_FAILURE_ISSUER_CERTIFICATE_MISMATCH: VerificationFailure
 
 class IssueCredentialRequest(_message.Message):
     __slots__ = ("template_id", "subject", "holder_jwk", "request_id", "validity_seconds", "format")

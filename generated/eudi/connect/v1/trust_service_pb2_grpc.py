@@ -33,10 +33,14 @@ class TrustServiceStub:
     - trusted issuers: an `iss` value and its keys, as an inline JWKS or a JWKS URL that the
     service fetches over HTTPS and caches;
     - trust anchors: X.509 root certificates. A credential whose `x5c` header (HAIP) or mdoc
-    x5chain leads to one is trusted; the anchor itself must not be inside the chain.
+    x5chain leads to one is trusted; the anchor itself must not be inside the chain. An
+    SD-JWT VC's x5c leaf must also name its `iss` (a URI SAN equal to it, or a DNS SAN
+    equal to the host of an https `iss`), else ISSUER_CERTIFICATE_MISMATCH.
 
     Status list tokens of foreign credentials must be signed under the same trust as the
-    credential they serve.
+    credential they serve. A tenant has at most the server's --max-trust-entries entries
+    (issuers and anchors together, default 1000); one more is RESOURCE_EXHAUSTED with
+    reason TRUST_ENTRIES_LIMIT (ErrorInfo metadata `max_entries`).
     """
 
     def __init__(self, channel):
@@ -85,10 +89,14 @@ class TrustServiceServicer:
     - trusted issuers: an `iss` value and its keys, as an inline JWKS or a JWKS URL that the
     service fetches over HTTPS and caches;
     - trust anchors: X.509 root certificates. A credential whose `x5c` header (HAIP) or mdoc
-    x5chain leads to one is trusted; the anchor itself must not be inside the chain.
+    x5chain leads to one is trusted; the anchor itself must not be inside the chain. An
+    SD-JWT VC's x5c leaf must also name its `iss` (a URI SAN equal to it, or a DNS SAN
+    equal to the host of an https `iss`), else ISSUER_CERTIFICATE_MISMATCH.
 
     Status list tokens of foreign credentials must be signed under the same trust as the
-    credential they serve.
+    credential they serve. A tenant has at most the server's --max-trust-entries entries
+    (issuers and anchors together, default 1000); one more is RESOURCE_EXHAUSTED with
+    reason TRUST_ENTRIES_LIMIT (ErrorInfo metadata `max_entries`).
     """
 
     def AddTrustedIssuer(self, request, context):
@@ -182,10 +190,14 @@ class TrustService:
     - trusted issuers: an `iss` value and its keys, as an inline JWKS or a JWKS URL that the
     service fetches over HTTPS and caches;
     - trust anchors: X.509 root certificates. A credential whose `x5c` header (HAIP) or mdoc
-    x5chain leads to one is trusted; the anchor itself must not be inside the chain.
+    x5chain leads to one is trusted; the anchor itself must not be inside the chain. An
+    SD-JWT VC's x5c leaf must also name its `iss` (a URI SAN equal to it, or a DNS SAN
+    equal to the host of an https `iss`), else ISSUER_CERTIFICATE_MISMATCH.
 
     Status list tokens of foreign credentials must be signed under the same trust as the
-    credential they serve.
+    credential they serve. A tenant has at most the server's --max-trust-entries entries
+    (issuers and anchors together, default 1000); one more is RESOURCE_EXHAUSTED with
+    reason TRUST_ENTRIES_LIMIT (ErrorInfo metadata `max_entries`).
     """
 
     @staticmethod

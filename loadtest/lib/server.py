@@ -18,41 +18,18 @@ import sys
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from types import TracebackType
 
-__all__ = ["ServerProcess", "ServerProcessError", "available_cpus", "pin_process"]
+from loadtest.lib import cpu
+
+__all__ = ["ServerProcess", "ServerProcessError"]
 
 READY_PREFIX = "READY "
 
 
 class ServerProcessError(RuntimeError):
     """The server did not start, did not say READY in time, or exited early."""
-
-
-def available_cpus() -> list[int]:
-    """CPU numbers this process may run on (all of them where affinity is unsupported)."""
-    if hasattr(os, "sched_getaffinity"):
-        return sorted(os.sched_getaffinity(0))
-    return list(range(os.cpu_count() or 1))
-
-
-def pin_process(pid: int, cpus: Iterable[int]) -> bool:
-    """Pin every thread of ``pid`` to ``cpus``; returns False where that is unsupported.
-
-    ``sched_setaffinity`` on a PID moves only its main thread, and threads started before
-    the call keep their old mask, so on Linux each thread listed in /proc is moved too.
-    """
-    if not hasattr(os, "sched_setaffinity"):
-        return False
-    mask = set(cpus)
-    os.sched_setaffinity(pid, mask)
-    task_dir = f"/proc/{pid}/task"
-    with contextlib.suppress(FileNotFoundError):
-        for tid in os.listdir(task_dir):
-            # A thread may exit between listing and pinning; that is harmless.
-            with contextlib.suppress(ProcessLookupError):
-                os.sched_setaffinity(int(tid), mask)
-    return True
 
 
 class ServerProcess:
@@ -130,14 +107,14 @@ class ServerProcess:
             )
         try:
             if self.cpus is not None:
-                pin_process(self._popen.pid, self.cpus)
+                cpu.pin_process(self._popen.pid, self.cpus)
             self._reader = threading.Thread(
                 target=self._drain, name=f"server-{self._popen.pid}-stdout", daemon=True
             )
             self._reader.start()
             self._port = self._wait_ready()
             if self.cpus is not None:
-                pin_process(self._popen.pid, self.cpus)  # threads started during boot
+                cpu.pin_process(self._popen.pid, self.cpus)  # threads started during boot
         except BaseException:
             self.stop()
             raise
@@ -180,21 +157,19 @@ class ServerProcess:
                     raise ServerProcessError(f"malformed READY line: {line!r}") from None
 
     def cpu_seconds(self) -> float | None:
-        """User + system CPU time the server has used so far (all threads), or None.
+        """User + system CPU time the server process has used so far, or None (not Linux)."""
+        return cpu.cpu_seconds(self.pid)
 
-        Read from /proc, so Linux only. The difference over a run, divided by its calls,
-        is the server's CPU cost per call: the figure to compare with the echo ceiling.
-        """
-        try:
-            with open(f"/proc/{self.pid}/stat", encoding="ascii") as stat:
-                text = stat.read()
-        except OSError:
-            return None
-        # Fields after the command name (which may contain spaces) start at field 3;
-        # utime and stime are fields 14 and 15, in clock ticks.
-        fields = text[text.rindex(")") + 2 :].split()
-        ticks = int(fields[11]) + int(fields[12])
-        return ticks / os.sysconf("SC_CLK_TCK")
+    def tree_cpu_seconds(self) -> float | None:
+        """The same for the server and every process it started (``serve --workers``)."""
+        return cpu.tree_cpu_seconds(self.pid)
+
+    def resident_mb(self) -> float:
+        """The server's resident memory in MiB (Linux /proc), NaN where unknown."""
+        for line in Path(f"/proc/{self.pid}/status").read_text("ascii").splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
 
     def output_tail(self) -> list[str]:
         """The last lines the server printed on stdout, oldest first (for diagnostics)."""

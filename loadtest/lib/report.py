@@ -1,4 +1,4 @@
-"""Turn load results into a text table and PNG plots.
+"""Turn load results into text tables, JSON documents and PNG plots.
 
 matplotlib is imported inside the plotting functions (and used without pyplot, so no GUI
 backend or global figure state is involved): importing ``loadtest`` stays fast, and a
@@ -7,15 +7,29 @@ machine without a display can still write PNGs.
 
 from __future__ import annotations
 
+import json
 import math
 import os
+import platform
+import shutil
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from loadtest.loadgen import TimelinePoint
+from loadtest.lib.cpu import CpuPlan, available_cpus
 
-__all__ = ["format_cell", "format_table", "percentile_plot", "scaling_plot"]
+if TYPE_CHECKING:
+    from loadtest.lib.spec import TimelinePoint
+
+__all__ = [
+    "finite",
+    "format_cell",
+    "format_table",
+    "machine_info",
+    "percentile_plot",
+    "scaling_plot",
+    "write_json",
+]
 
 _PERCENTILES = (("p50_ms", "p50"), ("p95_ms", "p95"), ("p99_ms", "p99"))
 
@@ -55,6 +69,42 @@ def format_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> s
     out = [line(list(columns)), line(["-" * width for width in widths])]
     out.extend(line(values) for values in cells)
     return "\n".join(out)
+
+
+def finite(value: Any) -> Any:
+    """``value`` with every NaN or infinity (a second without successes) made None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Mapping):
+        return {key: finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite(item) for item in value]
+    return value
+
+
+def write_json(path: str | os.PathLike[str], document: Any) -> None:
+    """``document`` as indented, standard JSON (no NaN) in ``path``."""
+    text = json.dumps(finite(document), indent=2, allow_nan=False, default=str)
+    Path(path).write_text(text + "\n", "utf-8")
+
+
+def machine_info(cpus: CpuPlan) -> dict[str, Any]:
+    """Enough about the machine to read the figures: cores, load, versions, pinning."""
+    import grpc
+
+    try:
+        load: list[float] | None = [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        load = None
+    return {
+        "cpus": len(available_cpus()),
+        "load_average": load,
+        "python": platform.python_version(),
+        "grpc": grpc.__version__,
+        "platform": platform.platform(),
+        "pinning": cpus.describe(),
+        "ghz_on_path": shutil.which("ghz") is not None,
+    }
 
 
 def percentile_plot(

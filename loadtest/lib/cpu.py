@@ -1,0 +1,132 @@
+"""CPU accounting and pinning: who may run where, and how much CPU a server used.
+
+CPU time comes from /proc (Linux only; elsewhere the readers answer None). The difference
+over a measured phase, divided by its calls, is a server's CPU cost per call: the figure
+that noise on a shared machine moves least.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import resource
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+__all__ = [
+    "CpuPlan",
+    "available_cpus",
+    "children_cpu_seconds",
+    "cpu_seconds",
+    "pin_process",
+    "plan_cpus",
+    "process_tree",
+    "tree_cpu_seconds",
+]
+
+
+def available_cpus() -> list[int]:
+    """CPU numbers this process may run on (all of them where affinity is unsupported)."""
+    if hasattr(os, "sched_getaffinity"):
+        return sorted(os.sched_getaffinity(0))
+    return list(range(os.cpu_count() or 1))
+
+
+def pin_process(pid: int, cpus: Iterable[int]) -> bool:
+    """Pin every thread of ``pid`` to ``cpus``; returns False where that is unsupported.
+
+    ``sched_setaffinity`` on a PID moves only its main thread, and threads started before
+    the call keep their old mask, so on Linux each thread listed in /proc is moved too.
+    """
+    if not hasattr(os, "sched_setaffinity"):
+        return False
+    mask = set(cpus)
+    os.sched_setaffinity(pid, mask)
+    with contextlib.suppress(FileNotFoundError):
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            # A thread may exit between listing and pinning; that is harmless.
+            with contextlib.suppress(ProcessLookupError):
+                os.sched_setaffinity(int(tid), mask)
+    return True
+
+
+@dataclass(frozen=True)
+class CpuPlan:
+    """Which cores the server(s) and the load generator may use (None: any)."""
+
+    server: tuple[int, ...] | None
+    load: tuple[int, ...] | None
+
+    def describe(self) -> str:
+        if self.server is None:
+            return "not pinned"
+        return f"server on CPU {_cpus(self.server)}, load on CPU {_cpus(self.load or ())}"
+
+
+def _cpus(cpus: Sequence[int]) -> str:
+    return ",".join(str(cpu) for cpu in cpus)
+
+
+def plan_cpus(*, pin: bool = True, server_cores: int = 1) -> CpuPlan:
+    """The server on its own core(s), the load generator on the rest, if there is a rest."""
+    cpus = available_cpus()
+    if not pin or len(cpus) <= server_cores:
+        return CpuPlan(None, None)
+    return CpuPlan(tuple(cpus[:server_cores]), tuple(cpus[server_cores:]))
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of ``pid`` so far (all its threads), or None if unknown."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            text = stat.read()
+    except OSError:
+        return None
+    # Fields after the command name (which may contain spaces) start at field 3;
+    # utime and stime are fields 14 and 15, in clock ticks.
+    fields = text[text.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    try:
+        threads = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return found
+    for tid in threads:
+        with (
+            contextlib.suppress(OSError),
+            open(f"/proc/{pid}/task/{tid}/children", encoding="ascii") as children,
+        ):
+            found.extend(int(child) for child in children.read().split())
+    return found
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and every process below it (``serve --workers`` works in children)."""
+    seen: list[int] = []
+    todo = [pid]
+    while todo:
+        current = todo.pop()
+        if current not in seen:
+            seen.append(current)
+            todo.extend(_children(current))
+    return seen
+
+
+def tree_cpu_seconds(pid: int) -> float | None:
+    """CPU time of ``pid`` and every process below it, or None if ``pid`` is unknown.
+
+    ``serve --workers`` does its work in child processes; the parent alone would show none.
+    """
+    used = [cpu_seconds(each) for each in process_tree(pid)]
+    if used[0] is None:
+        return None
+    return sum(seconds for seconds in used if seconds is not None)  # a child may just exit
+
+
+def children_cpu_seconds() -> float:
+    """CPU time of this process's children that have ended and been waited for."""
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
