@@ -82,9 +82,14 @@ class RunningServer:
     health: HealthServicer
     services: Services
     http: HttpEndpoints | None = None
+    housekeeping: asyncio.Task[None] | None = None
 
     async def stop(self, grace: float | None) -> None:
         """Refuses new calls, lets running ones finish within `grace`, then closes the store."""
+        if self.housekeeping is not None:
+            self.housekeeping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.housekeeping
         if self.http is not None:
             self.http.begin_shutdown()
         await self.health.enter_graceful_shutdown()
@@ -180,7 +185,14 @@ async def start_server(
     for name in ("", CREDENTIAL_SERVICE, TEMPLATE_SERVICE, TRUST_SERVICE, OFFER_SERVICE):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     return RunningServer(
-        server=server, port=port, health=health_servicer, services=services, http=http
+        server=server,
+        port=port,
+        health=health_servicer,
+        services=services,
+        http=http,
+        housekeeping=asyncio.get_running_loop().create_task(
+            services.wallet_issuer.housekeeping(), name="wallet-housekeeping"
+        ),
     )
 
 

@@ -8,7 +8,9 @@ converts. Every piece of state is in the store: any instance can serve any step.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -52,7 +54,11 @@ from eudi_connect.store.wallet_sessions import (
     OfferRecord,
 )
 
+log = logging.getLogger(__name__)
+
 E = WalletErrorCode
+#: How often expired tokens, nonces and one-time values are deleted.
+HOUSEKEEPING_SECONDS = 60.0
 NOTIFICATION_EVENTS = {
     "credential_accepted": "ACCEPTED",
     "credential_failure": "FAILED",
@@ -188,6 +194,18 @@ class WalletIssuer:
         if not await self._store.remember_once(tenant_id, "dpop", checked.jti, now + window, now):
             raise ProtocolError(E.INVALID_DPOP_PROOF, "this DPoP proof was used before")
         return checked.jkt
+
+    async def housekeeping(self, *, every_seconds: float = HOUSEKEEPING_SECONDS) -> None:
+        """Runs until cancelled: deletes what has expired, so the tables stay small."""
+        while True:
+            await asyncio.sleep(every_seconds)
+            try:
+                removed = await self._store.purge_wallet_sessions(self._now())
+            except EudiConnectError as error:
+                log.warning("wallet session purge failed: %s", error.message)
+            else:
+                if removed:
+                    log.info("purged %d expired wallet session records", removed)
 
     # --- metadata --------------------------------------------------------------------------
 
