@@ -197,11 +197,11 @@ class CredentialServicer(pb_grpc.CredentialServiceServicer):
     async def GetStatusList(
         self, request: pb.GetStatusListRequest, context: Context
     ) -> pb.GetStatusListResponse:
-        token = await self._services.status_lists.token(
-            request.status_list_id, tenant_id=current_tenant()
-        )
+        tenant_id = current_tenant()
+        token = await self._services.status_lists.token(request.status_list_id, tenant_id=tenant_id)
+        urls = await self._services.urls.current(tenant_id)
         return pb.GetStatusListResponse(
-            token=token, uri=self._services.settings.status_list_uri(request.status_list_id)
+            token=token, uri=urls.status_list_uri(request.status_list_id)
         )
 
     async def GetIssuerKeys(

@@ -31,7 +31,7 @@ import base64
 import hashlib
 import logging
 import textwrap
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from time import perf_counter
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -181,7 +181,8 @@ class _Handlers:
         tenant_id = request.match_info["tenant_id"]
         jwks = await self._jwks(tenant_id)
         # `jwks` by value, not `jwks_uri`: the draft allows exactly one of them.
-        body = {"issuer": self._services.settings.issuer_id(tenant_id), "jwks": jwks}
+        urls = await self._services.urls.current(tenant_id)
+        body = {"issuer": urls.issuer_id(tenant_id), "jwks": jwks}
         return web.json_response(body, headers=_public_headers(JWKS_MAX_AGE_SECONDS))
 
     async def jwks(self, request: web.Request) -> web.Response:
@@ -240,6 +241,7 @@ class HttpEndpoints:
         shutdown_timeout: float = 10.0,
     ) -> None:
         self._handlers = _Handlers(services, monitor, prometheus_registry)
+        self._store = services.store
         store = services.store
 
         async def tenant_exists(tenant_id: str) -> bool:
@@ -252,17 +254,23 @@ class HttpEndpoints:
         self.http_port: int | None = None
         self.metrics_port: int | None = None
 
-    def _app(self, *, public: bool, metrics: bool) -> web.Application:
+    def _app(
+        self, *, public: bool, metrics: bool, tenant_urls: Sequence[str] = ()
+    ) -> web.Application:
+        """`tenant_urls`: the public URLs fixed for tenants; their paths are served too, so
+        credentials issued under an earlier --public-url with another path still resolve."""
         handlers = self._handlers
         app = web.Application(middlewares=[handlers.observe])
         app.router.add_get("/healthz", handlers.healthz)
         if public:
-            routes = public_routes(self._public_url)
-            app.router.add_get(routes["status_list"], handlers.status_list)
-            app.router.add_get(routes["issuer_metadata"], handlers.issuer_metadata)
-            app.router.add_get(routes["jwks"], handlers.jwks)
-            app.router.add_get(routes["certificates"], handlers.certificates)
-            add_wallet_routes(app, self._wallet, _base_path(self._public_url))
+            bases = {_base_path(url): url for url in (*tenant_urls, self._public_url)}
+            for base in sorted(bases.values()):
+                routes = public_routes(base)
+                app.router.add_get(routes["status_list"], handlers.status_list)
+                app.router.add_get(routes["issuer_metadata"], handlers.issuer_metadata)
+                app.router.add_get(routes["jwks"], handlers.jwks)
+                app.router.add_get(routes["certificates"], handlers.certificates)
+                add_wallet_routes(app, self._wallet, _base_path(base))
         if metrics and handlers.registry is not None:
             app.router.add_get("/metrics", handlers.metrics)
         return app
@@ -290,7 +298,8 @@ class HttpEndpoints:
         try:
             shared = http_port is not None and http_port == metrics_port and http_port != 0
             if http_port is not None:
-                app = self._app(public=True, metrics=shared)
+                tenant_urls = await self._store.list_tenant_public_urls()
+                app = self._app(public=True, metrics=shared, tenant_urls=tenant_urls)
                 self.http_port = await self._listen(app, host, http_port, reuse_port=reuse_port)
                 if shared:
                     self.metrics_port = self.http_port

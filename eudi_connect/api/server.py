@@ -215,6 +215,7 @@ async def _serve(options: ServerOptions, telemetry: Telemetry, ready_stream: obj
     except BaseException:
         await services.close()
         raise
+    await _log_kept_public_urls(services)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -235,6 +236,23 @@ async def _serve(options: ServerOptions, telemetry: Telemetry, ready_stream: obj
         await running.stop(options.grace_seconds)
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
+
+
+async def _log_kept_public_urls(services: Services) -> None:
+    """One line when tenants keep a public URL other than this start's --public-url."""
+    kept = [
+        url
+        for url in await services.store.list_tenant_public_urls()
+        if url != services.urls.default.base_url
+    ]
+    if kept:
+        shown = ", ".join(kept[:3]) + (f" and {len(kept) - 3} more" if len(kept) > 3 else "")
+        log.info(
+            "tenants that issued under another public URL keep it (%s); %s applies to "
+            "tenants that have not issued yet",
+            shown,
+            services.urls.default.base_url,
+        )
 
 
 def run(options: ServerOptions, *, use_uvloop: bool = True, ready_stream: object = None) -> None:

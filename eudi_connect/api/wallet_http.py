@@ -139,7 +139,7 @@ class WalletHandlers:
                 tenant_id,
                 await _form_body(request),
                 dpop=request.headers.get("DPoP"),
-                url=self._issuer.issuer(tenant_id) + "/token",
+                url=await self._issuer.issuer(tenant_id) + "/token",
                 client_attestation=request.headers.get(ATTESTATION_HEADER),
                 client_attestation_pop=request.headers.get(POP_HEADER),
             )
@@ -156,7 +156,7 @@ class WalletHandlers:
                 await _json_body(request, WalletErrorCode.INVALID_CREDENTIAL_REQUEST),
                 authorization=request.headers.get("Authorization"),
                 dpop=request.headers.get("DPoP"),
-                url=self._issuer.issuer(tenant_id) + "/credential",
+                url=await self._issuer.issuer(tenant_id) + "/credential",
             )
 
         return await self._run(request, "resource", work)
@@ -168,7 +168,7 @@ class WalletHandlers:
                 await _json_body(request, WalletErrorCode.INVALID_CREDENTIAL_REQUEST),
                 authorization=request.headers.get("Authorization"),
                 dpop=request.headers.get("DPoP"),
-                url=self._issuer.issuer(tenant_id) + "/deferred_credential",
+                url=await self._issuer.issuer(tenant_id) + "/deferred_credential",
             )
 
         return await self._run(request, "resource", work)
@@ -180,7 +180,7 @@ class WalletHandlers:
                 await _json_body(request, WalletErrorCode.INVALID_NOTIFICATION_REQUEST),
                 authorization=request.headers.get("Authorization"),
                 dpop=request.headers.get("DPoP"),
-                url=self._issuer.issuer(tenant_id) + "/notification",
+                url=await self._issuer.issuer(tenant_id) + "/notification",
             )
 
         return await self._run(request, "resource", work)

@@ -7,6 +7,7 @@ import asyncio
 import functools
 import json
 import logging
+import socket
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -30,6 +31,7 @@ from eudi_connect.cli.client import (
 )
 from eudi_connect.cli.offers import add_offer_commands
 from eudi_connect.cli.templates import add_template_commands
+from eudi_connect.cli.tenant_keys import add_tenant_key_commands
 from eudi_connect.cli.trust import add_trust_commands
 from eudi_connect.core.formats import FORMATS, SD_JWT_VC_FORMAT
 from eudi_connect.core.holder import make_presentation
@@ -43,9 +45,10 @@ from eudi_connect.core.mdoc import make_device_response, openid4vp_session_trans
 from eudi_connect.errors import EudiConnectError
 from eudi_connect.monitoring.logging import LOG_FORMATS, configure_logging
 from eudi_connect.services.app import open_services
-from eudi_connect.services.settings import ServiceSettings
+from eudi_connect.services.settings import DEFAULT_HTTP_PORT, ServiceSettings, local_public_url
 
 DEFAULT_DB = "sqlite:///./eudi-connect.db"
+log = logging.getLogger("eudi_connect.cli")
 
 
 def _read_text(value: str) -> str:
@@ -64,11 +67,18 @@ async def _tenant_create(args: argparse.Namespace) -> None:
         created = await services.tenants.create_tenant(args.name)
     finally:
         await services.close()
-    print_json({"tenant_id": created.tenant_id, "name": created.name, "api_key": created.api_key})
+    print_json(
+        {
+            "tenant_id": created.tenant_id,
+            "name": created.name,
+            "key_id": created.key_id,
+            "api_key": created.api_key,
+        }
+    )
 
 
 async def _keys_rotate(args: argparse.Namespace) -> None:
-    services = await open_services(args.db)
+    services = await open_services(args.db, ServiceSettings(public_url=args.public_url))
     try:
         if await services.store.get_tenant(args.tenant) is None:
             raise SystemExit(f"error: no tenant '{args.tenant}'")
@@ -78,11 +88,41 @@ async def _keys_rotate(args: argparse.Namespace) -> None:
     print_json({"tenant_id": args.tenant, "active_kid": kid})
 
 
+def _free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+def public_url_and_http_port(args: argparse.Namespace) -> tuple[str, int | None]:
+    """--public-url and --http-port as given, or, without a public URL, the HTTP endpoints
+    served here and a URL that names them, so that the status list URIs and issuer ids in
+    credentials resolve: on --http-port, by default 8080, or a free port when --port is 0
+    (whoever lets the gRPC port be picked lets the HTTP one be picked too)."""
+    if args.public_url is not None:
+        return args.public_url, args.http_port
+    http_port = args.http_port
+    if http_port is None:
+        http_port = 0 if args.port == 0 else DEFAULT_HTTP_PORT
+    if http_port == 0:  # the URL must name the port: pick it now
+        http_port = _free_port(args.host or "0.0.0.0")  # noqa: S104 - probing, as --host says
+    return local_public_url(args.host, http_port), http_port
+
+
 def cmd_serve(args: argparse.Namespace) -> None:
     configure_logging(args.log_format, args.log_level.upper())
+    public_url, http_port = public_url_and_http_port(args)
+    if args.public_url is None:
+        log.warning(
+            "no --public-url: credentials name %s, which this process serves (HTTP port %d) "
+            "but only this machine reaches; set --public-url to the address verifiers use",
+            public_url,
+            http_port,
+        )
     settings = ServiceSettings(
-        public_url=args.public_url,
+        public_url=public_url,
         issuer_key_refresh_seconds=args.key_refresh_seconds,
+        api_key_cache_seconds=args.api_key_cache_seconds,
         issuer_country=args.issuer_country,
         issuer_ca_cert=args.issuer_ca_cert,
         issuer_ca_key=args.issuer_ca_key,
@@ -98,7 +138,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
         tls_client_ca=args.tls_client_ca,
-        http_port=args.http_port,
+        http_port=http_port,
         metrics_port=args.metrics_port,
     )
     if args.workers > 1:
@@ -110,6 +150,13 @@ def cmd_serve(args: argparse.Namespace) -> None:
             raise SystemExit(code)
         return
     run(options, use_uvloop=not args.no_uvloop)
+
+
+def _non_negative_float(text: str) -> float:
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError("must be a number of seconds, 0 or more")
+    return value
 
 
 def _positive_int(text: str) -> int:
@@ -299,8 +346,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--db", default=DEFAULT_DB, help="store URL (default %(default)s)")
     serve.add_argument(
         "--public-url",
-        default=ServiceSettings().public_url,
-        help="base of status list URIs and the issuer id",
+        help="base of the status list URIs and issuer ids of tenants that have not issued "
+        "yet (a tenant keeps the one it first issued under). Default: this process serves "
+        f"the HTTP endpoints itself, on --http-port (default {DEFAULT_HTTP_PORT}), and the "
+        "URL names them",
     )
     serve.add_argument(
         "--grace", type=float, default=10.0, help="seconds in-flight calls get on shutdown"
@@ -317,7 +366,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--http-port",
         type=int,
-        help="serve status lists, issuer metadata and /healthz over HTTP here (default: off)",
+        help="serve status lists, issuer metadata and /healthz over HTTP here (default: "
+        f"without --public-url {DEFAULT_HTTP_PORT}, or a free port with --port 0; else off)",
     )
     serve.add_argument(
         "--metrics-port",
@@ -339,6 +389,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=ServiceSettings().issuer_key_refresh_seconds,
         help="how soon a key rotated elsewhere is used here (default %(default)s)",
+    )
+    serve.add_argument(
+        "--api-key-cache-seconds",
+        type=_non_negative_float,
+        default=ServiceSettings().api_key_cache_seconds,
+        help="how soon an API key revoked elsewhere is refused here (default %(default)s)",
     )
     serve.add_argument(
         "--issuer-country",
@@ -365,6 +421,7 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("name")
     create.add_argument("--db", default=DEFAULT_DB)
     create.set_defaults(func=cmd_tenant_create)
+    add_tenant_key_commands(tenant, default_db=DEFAULT_DB)
 
     keys = sub.add_parser("keys", help="manage issuer keys").add_subparsers(
         dest="action", required=True
@@ -373,6 +430,12 @@ def build_parser() -> argparse.ArgumentParser:
         "rotate", help="activate a new issuer key; old credentials keep verifying"
     )
     rotate.add_argument("--tenant", required=True)
+    rotate.add_argument(
+        "--public-url",
+        default=ServiceSettings().public_url,
+        help="named in the new key's certificate if the tenant has not issued yet (it keeps "
+        "its own URL otherwise; default %(default)s)",
+    )
     rotate.add_argument("--db", default=DEFAULT_DB)
     rotate.set_defaults(func=cmd_keys_rotate)
 

@@ -17,6 +17,7 @@ from eudi_connect.services.issuance import IssuanceService
 from eudi_connect.services.issuer_certificates import CertificatePolicy, load_authority
 from eudi_connect.services.keys import KeyService, check_master_key
 from eudi_connect.services.offers import OfferService
+from eudi_connect.services.public_urls import TenantUrls
 from eudi_connect.services.revocation import RevocationService
 from eudi_connect.services.settings import ServiceSettings
 from eudi_connect.services.signing_pool import SigningPool
@@ -40,6 +41,8 @@ MASTER_KEY_FILE = "eudi-connect-master.key"
 class Services:
     store: Store
     settings: ServiceSettings
+    # Each tenant's public URL (its `iss`, its status list URIs), fixed on first use.
+    urls: TenantUrls
     tenants: TenantService
     keys: KeyService
     status_lists: StatusListService
@@ -65,6 +68,7 @@ class Services:
             if self.signing_pool is not None:
                 self.signing_pool.close()
             await self.fetcher.close()
+            await self.tenants.close()
             await self.store.close()
 
 
@@ -83,9 +87,7 @@ def certificate_policy(settings: ServiceSettings) -> CertificatePolicy:
     authority = None
     if settings.issuer_ca_cert and settings.issuer_ca_key:
         authority = load_authority(settings.issuer_ca_cert, settings.issuer_ca_key)
-    return CertificatePolicy(
-        country=settings.issuer_country, authority=authority, issuer_id=settings.issuer_id
-    )
+    return CertificatePolicy(country=settings.issuer_country, authority=authority)
 
 
 def default_sign_workers() -> int:
@@ -142,14 +144,16 @@ async def open_services(
     except BaseException:
         await store.close()
         raise
+    urls = TenantUrls(store, settings.public_url)
     keys = KeyService(
         store,
         master,
         clock=clock,
         refresh_seconds=settings.issuer_key_refresh_seconds,
         certificates=certificates,
+        urls=urls,
     )
-    status_lists = StatusListService(store, keys, settings, clock=clock)
+    status_lists = StatusListService(store, keys, settings, urls, clock=clock)
     templates = CredentialTemplates(TemplateEnvironment(), store=store)
     fetcher = HttpFetcher(fetch or FetchSettings())
     trust = TrustService(
@@ -177,6 +181,7 @@ async def open_services(
         status_lists=status_lists,
         templates=templates,
         settings=settings,
+        urls=urls,
         clock=clock,
     )
     template_service = TemplateService(store, templates, clock=clock)
@@ -186,24 +191,23 @@ async def open_services(
         signing_pool=signing_pool,
         store=store,
         settings=settings,
-        tenants=TenantService(store, clock=clock),
+        urls=urls,
+        tenants=TenantService(store, clock=clock, key_cache_seconds=settings.api_key_cache_seconds),
         keys=keys,
         status_lists=status_lists,
         templates=templates,
         issuance=issuance,
-        offers=OfferService(
-            store, templates=templates, settings=settings, wallet=wallet, clock=clock
-        ),
+        offers=OfferService(store, templates=templates, urls=urls, wallet=wallet, clock=clock),
         wallet_issuer=WalletIssuer(
             store,
             issuance=issuance,
             templates=template_service,
-            settings=settings,
+            urls=urls,
             wallet=wallet,
             clock=clock,
         ),
         verification=VerificationService(
-            keys=keys, trust=trust, status=status, settings=settings, clock=clock
+            keys=keys, trust=trust, status=status, settings=settings, urls=urls, clock=clock
         ),
         revocation=RevocationService(store, clock=clock),
         template_service=template_service,

@@ -21,6 +21,7 @@ from eudi_connect.core.templates import CredentialTemplate
 from eudi_connect.errors import EudiConnectError, InvalidArgumentError
 from eudi_connect.monitoring.performance_metrics import measure_operation_time
 from eudi_connect.services.keys import KeyService
+from eudi_connect.services.public_urls import PublicUrls, TenantUrls
 from eudi_connect.services.settings import ServiceSettings
 from eudi_connect.services.signing_pool import SigningPool
 from eudi_connect.services.status_lists import StatusListService, StatusSlot
@@ -112,6 +113,7 @@ class IssuanceService:
         status_lists: StatusListService,
         templates: CredentialTemplates,
         settings: ServiceSettings,
+        urls: TenantUrls,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
@@ -119,6 +121,7 @@ class IssuanceService:
         self._status_lists = status_lists
         self._templates = templates
         self._settings = settings
+        self._urls = urls
         self._clock = clock
 
     async def issue(self, tenant_id: str, command: IssueCommand) -> IssuedCredential:
@@ -160,9 +163,13 @@ class IssuanceService:
             if any(item.format == MDOC_FORMAT for _, item in prepared):
                 mdoc_chain = await self._keys.certificate_chain(tenant_id, signing_key)
             x5c = await self._keys.x5c(tenant_id, signing_key)
-            issuer = self._settings.issuer_id(tenant_id)
+            # The tenant's fixed URLs (issuing fixes them): its credentials keep one issuer id.
+            urls = await self._urls.fixed(tenant_id)
+            issuer = urls.issuer_id(tenant_id)
             drafts = [
-                self._draft(issuer, item, slot, mdoc_chain if item.format == MDOC_FORMAT else x5c)
+                self._draft(
+                    issuer, urls, item, slot, mdoc_chain if item.format == MDOC_FORMAT else x5c
+                )
                 for (_, item), slot in zip(prepared, slots, strict=True)
             ]
             with measure_operation_time(SIGN_STEP):
@@ -222,6 +229,7 @@ class IssuanceService:
     def _draft(
         self,
         issuer: str,
+        urls: PublicUrls,
         item: _Prepared,
         slot: StatusSlot,
         certificate_chain: tuple[bytes, ...] = (),
@@ -237,9 +245,7 @@ class IssuanceService:
             issuer=issuer,
             issued_at=issued_at,
             expires_at=expires_at,
-            status=StatusReference(
-                uri=self._settings.status_list_uri(slot.status_list_id), idx=slot.index
-            ),
+            status=StatusReference(uri=urls.status_list_uri(slot.status_list_id), idx=slot.index),
             holder_jwk=item.holder_jwk,
             claims=item.claims,
             subject=item.command.subject,

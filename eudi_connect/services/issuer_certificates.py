@@ -3,7 +3,6 @@ configured IACA-style authority whose certificate verifiers then trust."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,10 +28,11 @@ class CertificatePolicy:
     country: str = "EU"
     validity_days: int = DEFAULT_CERTIFICATE_DAYS
     authority: CertificateAuthority | None = field(default=None, repr=False)
-    # The `iss` of a tenant's credentials, written into its certificates' URI SAN.
-    issuer_id: Callable[[str], str] | None = field(default=None, repr=False)
 
-    def certificate_for(self, tenant_id: str, key: SigningKey, *, now: float) -> bytes:
+    def certificate_for(
+        self, tenant_id: str, key: SigningKey, *, now: float, issuer_uri: str | None = None
+    ) -> bytes:
+        """`issuer_uri`, the `iss` of the tenant's credentials, goes into the URI SAN."""
         start = datetime.fromtimestamp(now, UTC) - timedelta(minutes=5)  # clock skew
         return make_issuer_certificate(
             key,
@@ -41,7 +41,7 @@ class CertificatePolicy:
             not_before=start,
             not_after=start + timedelta(days=self.validity_days),
             authority=self.authority,
-            issuer_uri=self.issuer_id(tenant_id) if self.issuer_id is not None else None,
+            issuer_uri=issuer_uri,
         )
 
     @property

@@ -23,6 +23,7 @@ from eudi_connect.core.keys import (
     verify_key_check,
 )
 from eudi_connect.services.issuer_certificates import CertificatePolicy
+from eudi_connect.services.public_urls import TenantUrls
 from eudi_connect.store.base import IssuerKeyRecord, Store
 
 MASTER_KEY_CHECK = "master_key_check"
@@ -58,26 +59,36 @@ class KeyService:
         clock: Callable[[], float] = time.time,
         refresh_seconds: float = 30.0,
         certificates: CertificatePolicy | None = None,
+        urls: TenantUrls | None = None,
     ) -> None:
         self._store = store
         self._master = master
         self._clock = clock
         self._refresh_seconds = refresh_seconds
         self._certificates = certificates or CertificatePolicy()
+        # Certificates name the tenant's issuer id; making one fixes the tenant's URL.
+        self._urls = urls
         self._chains: dict[str, tuple[bytes, ...]] = {}  # kid -> x5chain of that key
         self._active: dict[str, _ActiveKey] = {}
         self._public: dict[str, dict[str, ec.EllipticCurvePublicKey]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
-    def _record_for(self, tenant_id: str, key: SigningKey) -> IssuerKeyRecord:
+    async def _certificate(self, tenant_id: str, key: SigningKey, now: float) -> bytes:
+        issuer_uri = None
+        if self._urls is not None:
+            issuer_uri = (await self._urls.fixed(tenant_id)).issuer_id(tenant_id)
+        return self._certificates.certificate_for(tenant_id, key, now=now, issuer_uri=issuer_uri)
+
+    async def _record_for(self, tenant_id: str, key: SigningKey) -> IssuerKeyRecord:
         now = self._clock()
+        certificate = await self._certificate(tenant_id, key, now)
         return IssuerKeyRecord(
             kid=key.kid,
             tenant_id=tenant_id,
             private_key_encrypted=encrypt_private_key(self._master, key),
             public_jwk=key.public_jwk(),
             created_at=int(now),
-            certificate=self._certificates.certificate_for(tenant_id, key, now=now),
+            certificate=certificate,
         )
 
     async def certificate_chain(self, tenant_id: str, key: SigningKey) -> tuple[bytes, ...]:
@@ -94,7 +105,7 @@ class KeyService:
             )
             certificate = record.certificate if record is not None else None
             if certificate is None:
-                made = self._certificates.certificate_for(tenant_id, key, now=self._clock())
+                made = await self._certificate(tenant_id, key, self._clock())
                 certificate = await self._store.set_issuer_key_certificate(key.kid, made)
             chain = (certificate,)
             self._chains[key.kid] = chain
@@ -160,7 +171,7 @@ class KeyService:
                 self._public.pop(tenant_id, None)  # a new public key: reload on next use
                 return decrypt_private_key(self._master, active.kid, active.private_key_encrypted)
         stored = await self._store.ensure_active_issuer_key(
-            self._record_for(tenant_id, new_issuer_key())
+            await self._record_for(tenant_id, new_issuer_key())
         )
         return decrypt_private_key(self._master, stored.kid, stored.private_key_encrypted)
 
@@ -195,7 +206,7 @@ class KeyService:
         """Activates a new key; the old one is retired but keeps verifying. Returns the new kid."""
         key = new_issuer_key()
         await self._store.rotate_issuer_key(
-            self._record_for(tenant_id, key), retired_at=int(self._clock())
+            await self._record_for(tenant_id, key), retired_at=int(self._clock())
         )
         self._active[tenant_id] = _ActiveKey(key, self._clock())
         self._public.pop(tenant_id, None)

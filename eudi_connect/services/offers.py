@@ -30,7 +30,7 @@ from eudi_connect.errors import (
     NotFoundError,
 )
 from eudi_connect.services.issuance import checked_format
-from eudi_connect.services.settings import ServiceSettings
+from eudi_connect.services.public_urls import TenantUrls
 from eudi_connect.services.templates import CredentialTemplates
 from eudi_connect.services.wallet_settings import WalletSettings, configuration_id
 from eudi_connect.store.base import Store
@@ -103,21 +103,19 @@ class OfferService:
         store: Store,
         *,
         templates: CredentialTemplates,
-        settings: ServiceSettings,
+        urls: TenantUrls,
         wallet: WalletSettings,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
         self._templates = templates
-        self._settings = settings
+        self._urls = urls
         self._wallet = wallet
         self._clock = clock
 
-    def offer_url(self, tenant_id: str, offer_id: str) -> str:
-        return f"{self._settings.issuer_id(tenant_id)}/offers/{offer_id}"
-
     def view(self, record: OfferRecord) -> OfferView:
-        url = self.offer_url(record.tenant_id, record.offer_id)
+        issuer = json.loads(record.offer_json)["credential_issuer"]
+        url = f"{issuer}/offers/{record.offer_id}"
         issued = sum(record.copies_issued.values())
         return OfferView(
             record=record,
@@ -194,8 +192,10 @@ class OfferService:
         offer_id = secrets.token_hex(16)
         code = new_secret()
         tx_code = make_tx_code(command.tx_code) if command.tx_code is not None else None
+        # The issuer identifier is fixed now: the credentials will name it as their `iss`.
+        issuer = (await self._urls.fixed(tenant_id)).issuer_id(tenant_id)
         offer = credential_offer(
-            credential_issuer=self._settings.issuer_id(tenant_id),
+            credential_issuer=issuer,
             credential_configuration_ids=[item.configuration_id for item in items],
             pre_authorized_code=code,
             tx_code=command.tx_code,

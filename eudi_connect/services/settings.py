@@ -4,15 +4,32 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from eudi_connect.services.public_urls import PublicUrls
+
 DEFAULT_STATUS_LIST_SIZE = 1 << 17
 #: A verifier that trusts every EU PID and EAA provider needs a few hundred entries.
 DEFAULT_MAX_TRUST_ENTRIES = 1000
+DEFAULT_HTTP_PORT = 8080
+# Reachable from this machine only: what `serve` without --public-url serves itself.
+DEFAULT_PUBLIC_URL = f"http://127.0.0.1:{DEFAULT_HTTP_PORT}"
+
+
+def local_public_url(host: str, http_port: int) -> str:
+    """The public URL of a service that serves its own HTTP endpoints on `http_port`: what
+    `serve` uses without --public-url (a wildcard host is reached on the loopback)."""
+    if host in ("", "0.0.0.0", "::"):  # noqa: S104 - naming a wildcard, not binding one
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{http_port}"
 
 
 @dataclass(frozen=True, kw_only=True)
 class ServiceSettings:
-    # Base of every URL that leaves the service (status list `uri`, issuer `iss`).
-    public_url: str = "http://127.0.0.1:8080"
+    # Base of every URL that leaves the service (status list `uri`, issuer `iss`) for
+    # tenants that have not issued yet; each tenant keeps the one it first issued under
+    # (see `public_urls`).
+    public_url: str = DEFAULT_PUBLIC_URL
     status_list_size: int = DEFAULT_STATUS_LIST_SIZE
     # Positions leased from the store per refill: one write per this many issuances.
     status_lease_size: int = 256
@@ -23,6 +40,10 @@ class ServiceSettings:
     # How often an instance re-reads which issuer key is active: a rotation made on another
     # instance (or by `keys rotate`) takes effect here within this many seconds.
     issuer_key_refresh_seconds: float = 30.0
+    # How long an instance trusts an API key it verified before reading its row again: a
+    # key revoked on another instance (or by `tenant keys revoke`) is refused here within
+    # this many seconds. Expiry is checked on every call.
+    api_key_cache_seconds: float = 5.0
     max_key_binding_age_seconds: int = 300
     # Issuer certificates (mdoc x5chain, x5c): the country they name, and optionally PEM
     # files of an IACA-style CA that signs them instead of each being self-signed.
@@ -39,16 +60,16 @@ class ServiceSettings:
     def base_url(self) -> str:
         return self.public_url.rstrip("/")
 
+    @property
+    def urls(self) -> PublicUrls:
+        """The URLs of `public_url`; a tenant's own are `TenantUrls`' (fixed on first use)."""
+        return PublicUrls.of(self.public_url)
+
     def issuer_id(self, tenant_id: str) -> str:
-        """The `iss` of a tenant's credentials; its JWT VC issuer metadata lives below it."""
-        return f"{self.base_url}/issuers/{tenant_id}"
+        return self.urls.issuer_id(tenant_id)
 
     def status_list_uri(self, status_list_id: str) -> str:
-        return f"{self.base_url}/status-lists/{status_list_id}"
+        return self.urls.status_list_uri(status_list_id)
 
     def status_list_id_from_uri(self, uri: str) -> str | None:
-        prefix = f"{self.base_url}/status-lists/"
-        if not uri.startswith(prefix):
-            return None
-        status_list_id = uri[len(prefix) :]
-        return status_list_id if status_list_id and "/" not in status_list_id else None
+        return self.urls.status_list_id_from_uri(uri)

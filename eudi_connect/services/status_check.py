@@ -34,6 +34,7 @@ from eudi_connect.core.trust import decode_x5c
 from eudi_connect.core.x509_chain import ChainError, ChainPolicy, validate_path
 from eudi_connect.services.fetch import FetchError, FetchProblem
 from eudi_connect.services.foreign_status import ForeignStatusLists
+from eudi_connect.services.public_urls import PublicUrls
 from eudi_connect.services.settings import ServiceSettings
 from eudi_connect.store.base import Store
 
@@ -97,12 +98,16 @@ class StatusChecker:
         self._clock = clock
         self._max_list_bytes = max_list_bytes
 
-    async def own(self, reference: StatusReference | None) -> StatusResult:
+    async def own(
+        self, reference: StatusReference | None, urls: PublicUrls | None = None
+    ) -> StatusResult:
         """Status of one of the verifying tenant's own credentials (signed by its own key),
-        from the store: a revocation shows at once. Never for anything else."""
-        status_list_id = (
-            self._settings.status_list_id_from_uri(reference.uri) if reference else None
-        )
+        from the store: a revocation shows at once. Never for anything else. `urls` are the
+        tenant's (its fixed base), else `--public-url`'s."""
+        urls = urls or self._settings.urls
+        status_list_id = urls.status_list_id_from_uri(reference.uri) if reference else None
+        if reference is not None and status_list_id is None and urls != self._settings.urls:
+            status_list_id = self._settings.status_list_id_from_uri(reference.uri)
         value = None
         if reference is not None and status_list_id is not None:
             value = await self._store.get_status_at(status_list_id, reference.idx)

@@ -20,6 +20,7 @@ from eudi_connect.core.index_permutation import IndexPermutation, new_permutatio
 from eudi_connect.core.status_list import StatusList, build_status_list_token
 from eudi_connect.errors import NotFoundError
 from eudi_connect.services.keys import KeyService
+from eudi_connect.services.public_urls import TenantUrls
 from eudi_connect.services.settings import ServiceSettings
 from eudi_connect.store.base import PositionLease, StatusListRecord, Store
 
@@ -63,12 +64,14 @@ class StatusListService:
         store: Store,
         keys: KeyService,
         settings: ServiceSettings,
+        urls: TenantUrls,
         *,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
         self._keys = keys
         self._settings = settings
+        self._urls = urls
         self._clock = clock
         self._leases: dict[str, _Lease] = {}
         self._lease_locks: dict[str, asyncio.Lock] = {}
@@ -150,9 +153,11 @@ class StatusListService:
         status_list = StatusList.from_entries(record.size, entries, bits=record.bits)
         now = self._clock()
         signing_key = await self._keys.signing_key(record.tenant_id)
+        urls = await self._urls.fixed(record.tenant_id)
         token = build_status_list_token(
             status_list,
-            uri=self._settings.status_list_uri(record.status_list_id),
+            # The `sub` equals the URI the list's credentials carry (the tenant's fixed base).
+            uri=urls.status_list_uri(record.status_list_id),
             issued_at=int(now),
             expires_at=int(now) + self._settings.status_list_validity_seconds,
             ttl=self._settings.status_list_ttl_seconds,

@@ -46,6 +46,7 @@ from eudi_connect.core.trust import certificate_der, certificate_names_issuer, x
 from eudi_connect.core.x509_chain import HAIP_POLICY, MDOC_POLICY, ChainError, ChainProblem
 from eudi_connect.errors import InvalidArgumentError
 from eudi_connect.services.keys import KeyService
+from eudi_connect.services.public_urls import TenantUrls
 from eudi_connect.services.settings import ServiceSettings
 from eudi_connect.services.status_check import StatusChecker, StatusResult, StatusTrust
 from eudi_connect.services.trust import IssuerKeysUnavailable, TrustService
@@ -251,12 +252,14 @@ class VerificationService:
         trust: TrustService,
         status: StatusChecker,
         settings: ServiceSettings,
+        urls: TenantUrls,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._keys = keys
         self._trust = trust
         self._status = status
         self._settings = settings
+        self._urls = urls
         self._clock = clock
 
     async def verify(self, tenant_id: str, command: VerifyCommand) -> VerificationOutcome:
@@ -343,7 +346,7 @@ class VerificationService:
                 )
             if not policy.check_status:
                 return run.outcome()
-            result = await self._status_of(issuer_key, verified.status, skew)
+            result = await self._status_of(tenant_id, issuer_key, verified.status, skew)
         except _Refused as refusal:
             return run.refused(refusal)
         return _finish(run, result)
@@ -351,7 +354,9 @@ class VerificationService:
     async def _issuer_key(self, tenant_id: str, parsed: ParsedPresentation) -> _IssuerKey:
         """Our own key by kid; else a trusted issuer's JWKS; else an x5c chain (HAIP)."""
         issuer, kid = parsed.issuer, parsed.kid
-        if issuer == self._settings.issuer_id(tenant_id):
+        # The tenant's fixed issuer id: credentials issued before a change of --public-url
+        # are still its own.
+        if issuer == (await self._urls.current(tenant_id)).issuer_id(tenant_id):
             found = await self._keys.public_key(tenant_id, kid) if kid else None
             if found is None:
                 raise _Refused(
@@ -418,10 +423,10 @@ class VerificationService:
         )
 
     async def _status_of(
-        self, issuer_key: _IssuerKey, reference: StatusReference | None, skew: int
+        self, tenant_id: str, issuer_key: _IssuerKey, reference: StatusReference | None, skew: int
     ) -> StatusResult | None:
         if issuer_key.own:
-            return await self._status.own(reference)
+            return await self._status.own(reference, await self._urls.current(tenant_id))
         if reference is None:
             return None  # a foreign credential need not have a status
         return await self._status.foreign(reference, issuer_key.status_trust, leeway=skew)
@@ -487,7 +492,9 @@ class VerificationService:
             self._check_device_authentication(run, command, opened, verified, transcript)
             if not policy.check_status:
                 return run.outcome()
-            result = await self._mdoc_status(verified, own_signed, snapshot.anchors, skew)
+            result = await self._mdoc_status(
+                tenant_id, verified, own_signed, snapshot.anchors, skew
+            )
         except _Refused as refusal:
             return run.refused(refusal)
         return _finish(run, result)
@@ -519,10 +526,15 @@ class VerificationService:
         run.passed(Check.KEY_BINDING, f"device signature over the {source} session transcript")
 
     async def _mdoc_status(
-        self, verified: VerifiedMdoc, own_signed: bool, anchors: Any, skew: int
+        self,
+        tenant_id: str,
+        verified: VerifiedMdoc,
+        own_signed: bool,
+        anchors: Any,
+        skew: int,
     ) -> StatusResult | None:
         if own_signed:
-            return await self._status.own(verified.status)
+            return await self._status.own(verified.status, await self._urls.current(tenant_id))
         if verified.status is None:
             return None
         key = verified.issuer_certificate.public_key()

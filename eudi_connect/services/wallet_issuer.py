@@ -43,7 +43,7 @@ from eudi_connect.core.templates import CredentialTemplate
 from eudi_connect.errors import EudiConnectError
 from eudi_connect.services.issuance import IssuanceService, IssueCommand
 from eudi_connect.services.offers import code_hash, effective_state, new_secret
-from eudi_connect.services.settings import ServiceSettings
+from eudi_connect.services.public_urls import TenantUrls
 from eudi_connect.services.templates import TemplateService
 from eudi_connect.services.wallet_settings import WalletSettings, configuration_id
 from eudi_connect.store.base import Store
@@ -119,7 +119,7 @@ class WalletIssuer:
         *,
         issuance: IssuanceService,
         templates: TemplateService,
-        settings: ServiceSettings,
+        urls: TenantUrls,
         wallet: WalletSettings,
         policy_for: Callable[[str], Any] | None = None,
         clock: Callable[[], float] = time.time,
@@ -127,7 +127,7 @@ class WalletIssuer:
         self._store = store
         self._issuance = issuance
         self._templates = templates
-        self._settings = settings
+        self._urls = urls
         self._wallet = wallet
         self._policy_for = policy_for
         self._clock = clock
@@ -156,12 +156,13 @@ class WalletIssuer:
         policy: WalletPolicy = await self._policy_for(tenant_id)
         return policy
 
-    def issuer(self, tenant_id: str) -> str:
-        return self._settings.issuer_id(tenant_id)
+    async def issuer(self, tenant_id: str) -> str:
+        """The tenant's Credential Issuer identifier: the `iss` of its credentials."""
+        return (await self._urls.current(tenant_id)).issuer_id(tenant_id)
 
-    def _endpoints(self, tenant_id: str) -> IssuerEndpoints:
+    async def _endpoints(self, tenant_id: str) -> IssuerEndpoints:
         return IssuerEndpoints(
-            credential_issuer=self.issuer(tenant_id),
+            credential_issuer=await self.issuer(tenant_id),
             display_name=f"EUDI-Connect issuer {tenant_id}",
             batch_size=self._wallet.batch_size,
         )
@@ -250,13 +251,13 @@ class WalletIssuer:
 
     async def issuer_metadata(self, tenant_id: str) -> dict[str, Any]:
         return credential_issuer_metadata(
-            self._endpoints(tenant_id), await self.configurations(tenant_id)
+            await self._endpoints(tenant_id), await self.configurations(tenant_id)
         )
 
     async def authorization_server_metadata(self, tenant_id: str) -> dict[str, Any]:
         policy = await self.policy(tenant_id)
         return authorization_server_metadata(
-            self._endpoints(tenant_id),
+            await self._endpoints(tenant_id),
             client_attestation=policy.wallet_attestation_required,
             anonymous_access=not policy.wallet_attestation_required,
         )
@@ -326,7 +327,7 @@ class WalletIssuer:
         client = verify_client_attestation(
             attestation,
             pop,
-            authorization_server=self.issuer(tenant_id),
+            authorization_server=await self.issuer(tenant_id),
             trust=policy.trust,
             now=now,
             max_pop_age_seconds=self._wallet.proof_max_age_seconds,
@@ -463,7 +464,7 @@ class WalletIssuer:
             raise ProtocolError(E.INVALID_PROOF, f"proofs.{proof_type} must be a non-empty array")
         policy = await self.policy(tenant_id)
         checks = ProofPolicy(
-            credential_issuer=self.issuer(tenant_id),
+            credential_issuer=await self.issuer(tenant_id),
             now=self._now(),
             client_id=client_id,
             max_age_seconds=self._wallet.proof_max_age_seconds,

@@ -20,6 +20,9 @@ class TenantRecord:
     tenant_id: str
     name: str
     created_at: int
+    # The base URL its credentials name (`iss`, status list URIs); None until first used,
+    # then fixed by `fix_tenant_public_url`.
+    public_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,12 @@ class ApiKeyRecord:
     tenant_id: str
     secret_hash: bytes = field(repr=False)
     created_at: int
+    label: str = ""
+    # Unix seconds; None: never expires / not revoked / not used yet (coarse, see
+    # `touch_api_key`).
+    expires_at: int | None = None
+    revoked_at: int | None = None
+    last_used_at: int | None = None
 
 
 @dataclass(frozen=True)
@@ -185,6 +194,41 @@ class Store(WalletSessionStore):
 
     @abc.abstractmethod
     async def get_tenant(self, tenant_id: str) -> TenantRecord | None: ...
+
+    @abc.abstractmethod
+    async def create_api_key(self, api_key: ApiKeyRecord, *, max_live: int, now: int) -> None:
+        """Adds a key to an existing tenant, durably.
+
+        Raises NotFoundError(reason="TENANT_NOT_FOUND") for an unknown tenant,
+        ResourceExhaustedError(reason="API_KEY_LIMIT") when the tenant already has
+        `max_live` keys that are neither revoked nor expired at `now` (checked and inserted
+        atomically), AlreadyExistsError(reason="API_KEY_EXISTS") for a clashing key id.
+        """
+
+    @abc.abstractmethod
+    async def list_api_keys(self, tenant_id: str) -> list[ApiKeyRecord]:
+        """Every key of the tenant, revoked and expired ones included, oldest first."""
+
+    @abc.abstractmethod
+    async def revoke_api_key(
+        self, tenant_id: str, key_id: str, revoked_at: int
+    ) -> ApiKeyRecord | None:
+        """Marks the tenant's key revoked (a key revoked before keeps its first time) and
+        returns it as stored; None when the tenant has no key with that id."""
+
+    @abc.abstractmethod
+    async def touch_api_key(self, key_id: str, used_at: int) -> None:
+        """Records a use of the key, unless a later one is recorded (no error for an
+        unknown key): the caller writes at most one use per key a minute, never per call."""
+
+    @abc.abstractmethod
+    async def fix_tenant_public_url(self, tenant_id: str, public_url: str) -> str | None:
+        """Sets the tenant's public URL unless it has one; returns the stored one (the
+        first writer's, when instances race), None for an unknown tenant."""
+
+    @abc.abstractmethod
+    async def list_tenant_public_urls(self) -> list[str]:
+        """The distinct public URLs fixed for tenants, sorted."""
 
     # --- issuer keys -------------------------------------------------------------------
     @abc.abstractmethod

@@ -39,6 +39,7 @@ from eudi_connect.errors import (
     EudiConnectError,
     InvalidArgumentError,
     NotFoundError,
+    ResourceExhaustedError,
     UnavailableError,
 )
 from eudi_connect.store.base import (
@@ -67,7 +68,9 @@ from eudi_connect.store.postgres_wallet import PostgresWalletSessions
 from eudi_connect.store.postgres_writer import GrouperStats, InsertGrouper
 from eudi_connect.store.rows import (
     api_key_record,
+    api_key_values,
     check_lease,
+    check_new_api_key,
     check_new_issuer_key,
     check_new_tenant,
     closed_error,
@@ -213,14 +216,39 @@ _RETIRE_ACTIVE_KEY = (
 
 _INSERT_META = "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING"
 _SELECT_META = "SELECT value FROM meta WHERE key = $1"
-_INSERT_TENANT = "INSERT INTO tenants (tenant_id, name, created_at) VALUES ($1, $2, $3)"
+_INSERT_TENANT = (
+    "INSERT INTO tenants (tenant_id, name, created_at, public_url) VALUES ($1, $2, $3, $4)"
+)
 _INSERT_API_KEY = (
-    "INSERT INTO api_keys (key_id, tenant_id, secret_hash, created_at) VALUES ($1, $2, $3, $4)"
+    "INSERT INTO api_keys (key_id, tenant_id, secret_hash, created_at, label, expires_at) "
+    "VALUES ($1, $2, $3, $4, $5, $6)"
 )
-_SELECT_API_KEY = (
-    "SELECT key_id, tenant_id, secret_hash, created_at FROM api_keys WHERE key_id = $1"
+_SELECT_API_KEYS = (
+    "SELECT key_id, tenant_id, secret_hash, created_at, label, expires_at, revoked_at, "
+    "last_used_at FROM api_keys "
 )
-_SELECT_TENANT = "SELECT tenant_id, name, created_at FROM tenants WHERE tenant_id = $1"
+_SELECT_API_KEY = _SELECT_API_KEYS + "WHERE key_id = $1"
+_TENANT_API_KEYS = _SELECT_API_KEYS + "WHERE tenant_id = $1 ORDER BY created_at, key_id"
+_LIVE_API_KEYS = (
+    "SELECT count(*) FROM api_keys WHERE tenant_id = $1 AND revoked_at IS NULL "
+    "AND (expires_at IS NULL OR expires_at > $2)"
+)
+# The first revocation time stays.
+_REVOKE_API_KEY = (
+    "UPDATE api_keys SET revoked_at = $3 "
+    "WHERE tenant_id = $1 AND key_id = $2 AND revoked_at IS NULL"
+)
+_TENANT_API_KEY = _SELECT_API_KEYS + "WHERE tenant_id = $1 AND key_id = $2"
+_TOUCH_API_KEY = (
+    "UPDATE api_keys SET last_used_at = $1 WHERE key_id = $2 "
+    "AND (last_used_at IS NULL OR last_used_at < $1)"
+)
+_SELECT_TENANT = "SELECT tenant_id, name, created_at, public_url FROM tenants WHERE tenant_id = $1"
+_FIX_PUBLIC_URL = "UPDATE tenants SET public_url = $2 WHERE tenant_id = $1 AND public_url IS NULL"
+_TENANT_PUBLIC_URL = "SELECT public_url FROM tenants WHERE tenant_id = $1"
+_TENANT_PUBLIC_URLS = (
+    "SELECT DISTINCT public_url FROM tenants WHERE public_url IS NOT NULL ORDER BY public_url"
+)
 _TENANT_EXISTS = "SELECT EXISTS (SELECT 1 FROM tenants WHERE tenant_id = $1)"
 
 _SELECT_TEMPLATE = (
@@ -592,15 +620,9 @@ class PostgresStore(PostgresWalletSessions, Store):
         check_new_tenant(tenant, api_key)
         async with self._connection() as connection, connection.transaction():
             await connection.execute(
-                _INSERT_TENANT, tenant.tenant_id, tenant.name, tenant.created_at
+                _INSERT_TENANT, tenant.tenant_id, tenant.name, tenant.created_at, tenant.public_url
             )
-            await connection.execute(
-                _INSERT_API_KEY,
-                api_key.key_id,
-                api_key.tenant_id,
-                api_key.secret_hash,
-                api_key.created_at,
-            )
+            await connection.execute(_INSERT_API_KEY, *api_key_values(api_key))
 
     async def get_api_key(self, key_id: str) -> ApiKeyRecord | None:
         row = await self._fetch_one(_SELECT_API_KEY, key_id)
@@ -609,6 +631,49 @@ class PostgresStore(PostgresWalletSessions, Store):
     async def get_tenant(self, tenant_id: str) -> TenantRecord | None:
         row = await self._fetch_one(_SELECT_TENANT, tenant_id)
         return None if row is None else tenant_record(row)
+
+    async def create_api_key(self, api_key: ApiKeyRecord, *, max_live: int, now: int) -> None:
+        check_new_api_key(api_key)
+        async with self._connection() as connection, connection.transaction():
+            # Two instances adding keys to one tenant take turns on its row, so the count
+            # and the insert are one step.
+            if await connection.fetchval(_LOCK_TENANT, api_key.tenant_id) is None:
+                raise NotFoundError("the tenant does not exist", reason="TENANT_NOT_FOUND")
+            live = await connection.fetchval(_LIVE_API_KEYS, api_key.tenant_id, now)
+            if live >= max_live:
+                raise ResourceExhaustedError(
+                    f"the tenant has {live} live API keys, the most it may have; revoke one first",
+                    reason="API_KEY_LIMIT",
+                )
+            await connection.execute(_INSERT_API_KEY, *api_key_values(api_key))
+
+    async def list_api_keys(self, tenant_id: str) -> list[ApiKeyRecord]:
+        return [api_key_record(row) for row in await self._fetch(_TENANT_API_KEYS, tenant_id)]
+
+    async def revoke_api_key(
+        self, tenant_id: str, key_id: str, revoked_at: int
+    ) -> ApiKeyRecord | None:
+        async with self._connection() as connection:
+            await connection.execute(_REVOKE_API_KEY, tenant_id, key_id, revoked_at)
+            # A statement of its own: it sees a revocation another instance committed while
+            # this UPDATE waited for the row, where the UPDATE's snapshot would not.
+            row = await connection.fetchrow(_TENANT_API_KEY, tenant_id, key_id)
+        return None if row is None else api_key_record(row)
+
+    async def touch_api_key(self, key_id: str, used_at: int) -> None:
+        async with self._connection() as connection:
+            await connection.execute(_TOUCH_API_KEY, used_at, key_id)
+
+    async def fix_tenant_public_url(self, tenant_id: str, public_url: str) -> str | None:
+        async with self._connection() as connection:
+            # Of racing instances, the second UPDATE waits for the first's row lock and
+            # then finds the URL set; the SELECT, a new statement, reads the first's URL.
+            await connection.execute(_FIX_PUBLIC_URL, tenant_id, public_url)
+            stored = await connection.fetchval(_TENANT_PUBLIC_URL, tenant_id)
+        return None if stored is None else str(stored)
+
+    async def list_tenant_public_urls(self) -> list[str]:
+        return [str(row[0]) for row in await self._fetch(_TENANT_PUBLIC_URLS)]
 
     # --- issuer keys -------------------------------------------------------------------
     async def ensure_active_issuer_key(self, candidate: IssuerKeyRecord) -> IssuerKeyRecord:

@@ -31,12 +31,35 @@ Row = Sequence[Any]
 
 
 def tenant_record(row: Row) -> TenantRecord:
-    return TenantRecord(tenant_id=row[0], name=row[1], created_at=row[2])
+    """From (tenant_id, name, created_at, public_url)."""
+    return TenantRecord(tenant_id=row[0], name=row[1], created_at=row[2], public_url=row[3])
 
 
 def api_key_record(row: Row) -> ApiKeyRecord:
+    """From (key_id, tenant_id, secret_hash, created_at, label, expires_at, revoked_at,
+    last_used_at)."""
     return ApiKeyRecord(
-        key_id=row[0], tenant_id=row[1], secret_hash=bytes(row[2]), created_at=row[3]
+        key_id=row[0],
+        tenant_id=row[1],
+        secret_hash=bytes(row[2]),
+        created_at=row[3],
+        label=row[4],
+        expires_at=row[5],
+        revoked_at=row[6],
+        last_used_at=row[7],
+    )
+
+
+def api_key_values(key: ApiKeyRecord) -> tuple[Any, ...]:
+    """The insert parameters of a new key: (key_id, tenant_id, secret_hash, created_at,
+    label, expires_at); a new key is neither revoked nor used."""
+    return (
+        key.key_id,
+        key.tenant_id,
+        key.secret_hash,
+        key.created_at,
+        key.label,
+        key.expires_at,
     )
 
 
@@ -161,6 +184,14 @@ def check_new_tenant(tenant: TenantRecord, api_key: ApiKeyRecord) -> None:
     if api_key.tenant_id != tenant.tenant_id:
         raise InvalidArgumentError(
             "the API key belongs to another tenant", reason="TENANT_MISMATCH"
+        )
+    check_new_api_key(api_key)
+
+
+def check_new_api_key(api_key: ApiKeyRecord) -> None:
+    if api_key.revoked_at is not None or api_key.last_used_at is not None:
+        raise InvalidArgumentError(
+            "a new API key is neither revoked nor used", reason="INVALID_RECORD"
         )
 
 

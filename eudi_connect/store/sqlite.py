@@ -28,6 +28,7 @@ from eudi_connect.errors import (
     EudiConnectError,
     InvalidArgumentError,
     NotFoundError,
+    ResourceExhaustedError,
 )
 from eudi_connect.store.base import (
     ApiKeyRecord,
@@ -54,7 +55,9 @@ from eudi_connect.store.migrations import (
 from eudi_connect.store.private_files import create_private_file, warn_if_open_to_others
 from eudi_connect.store.rows import (
     api_key_record,
+    api_key_values,
     check_lease,
+    check_new_api_key,
     check_new_issuer_key,
     check_new_tenant,
     closed_error,
@@ -94,6 +97,31 @@ MIN_SQLITE_VERSION: Final = (3, 37, 0)
 # --- SQL ---------------------------------------------------------------------------------
 # Spelled out in full (no string building); column order matches the row mappers and
 # value tuples of `store.rows`.
+
+_SELECT_API_KEY = (
+    "SELECT key_id, tenant_id, secret_hash, created_at, label, expires_at, revoked_at, "
+    "last_used_at FROM api_keys "
+)
+_INSERT_API_KEY = (
+    "INSERT INTO api_keys (key_id, tenant_id, secret_hash, created_at, label, expires_at) "
+    "VALUES (?, ?, ?, ?, ?, ?)"
+)
+_API_KEY_BY_ID = _SELECT_API_KEY + "WHERE key_id = ?"
+_TENANT_API_KEY = _SELECT_API_KEY + "WHERE tenant_id = ? AND key_id = ?"
+_TENANT_API_KEYS = _SELECT_API_KEY + "WHERE tenant_id = ? ORDER BY created_at, key_id"
+_LIVE_API_KEYS = (
+    "SELECT count(*) FROM api_keys WHERE tenant_id = ? AND revoked_at IS NULL "
+    "AND (expires_at IS NULL OR expires_at > ?)"
+)
+_REVOKE_API_KEY = (
+    "UPDATE api_keys SET revoked_at = ? WHERE tenant_id = ? AND key_id = ? AND revoked_at IS NULL"
+)
+_TOUCH_API_KEY = (
+    "UPDATE api_keys SET last_used_at = ?1 WHERE key_id = ?2 "
+    "AND (last_used_at IS NULL OR last_used_at < ?1)"
+)
+_SELECT_TENANT = "SELECT tenant_id, name, created_at, public_url FROM tenants WHERE tenant_id = ?"
+_FIX_PUBLIC_URL = "UPDATE tenants SET public_url = ? WHERE tenant_id = ? AND public_url IS NULL"
 
 _SELECT_CREDENTIAL = (
     "SELECT credential_id, tenant_id, request_id, template_id, format, credential, "
@@ -446,36 +474,78 @@ class SqliteStore(SqliteWalletSessions, Store):
         def work(conn: sqlite3.Connection) -> None:
             try:
                 conn.execute(
-                    "INSERT INTO tenants (tenant_id, name, created_at) VALUES (?, ?, ?)",
-                    (tenant.tenant_id, tenant.name, tenant.created_at),
+                    "INSERT INTO tenants (tenant_id, name, created_at, public_url) "
+                    "VALUES (?, ?, ?, ?)",
+                    (tenant.tenant_id, tenant.name, tenant.created_at, tenant.public_url),
                 )
             except sqlite3.IntegrityError as error:
                 raise _record_error(error, exists=("the tenant exists", "TENANT_EXISTS")) from error
-            try:
-                conn.execute(
-                    "INSERT INTO api_keys (key_id, tenant_id, secret_hash, created_at) "
-                    "VALUES (?, ?, ?, ?)",
-                    (api_key.key_id, api_key.tenant_id, api_key.secret_hash, api_key.created_at),
-                )
-            except sqlite3.IntegrityError as error:
-                raise _record_error(
-                    error, exists=("the API key id exists", "API_KEY_EXISTS")
-                ) from error
+            _insert_api_key(conn, api_key)
 
         await self._write(work)
 
     async def get_api_key(self, key_id: str) -> ApiKeyRecord | None:
-        row = await self._fetch_one(
-            "SELECT key_id, tenant_id, secret_hash, created_at FROM api_keys WHERE key_id = ?",
-            (key_id,),
-        )
+        row = await self._fetch_point(_API_KEY_BY_ID, (key_id,))
         return None if row is None else api_key_record(row)
 
     async def get_tenant(self, tenant_id: str) -> TenantRecord | None:
-        row = await self._fetch_one(
-            "SELECT tenant_id, name, created_at FROM tenants WHERE tenant_id = ?", (tenant_id,)
-        )
+        row = await self._fetch_one(_SELECT_TENANT, (tenant_id,))
         return None if row is None else tenant_record(row)
+
+    async def create_api_key(self, api_key: ApiKeyRecord, *, max_live: int, now: int) -> None:
+        check_new_api_key(api_key)
+
+        def work(conn: sqlite3.Connection) -> None:
+            # The single writer makes the count and the insert one atomic step.
+            if conn.execute(_SELECT_TENANT, (api_key.tenant_id,)).fetchone() is None:
+                raise NotFoundError("the tenant does not exist", reason="TENANT_NOT_FOUND")
+            (live,) = conn.execute(_LIVE_API_KEYS, (api_key.tenant_id, now)).fetchone()
+            if live >= max_live:
+                raise ResourceExhaustedError(
+                    f"the tenant has {live} live API keys, the most it may have; revoke one first",
+                    reason="API_KEY_LIMIT",
+                )
+            _insert_api_key(conn, api_key)
+
+        await self._write(work)
+
+    async def list_api_keys(self, tenant_id: str) -> list[ApiKeyRecord]:
+        rows = await self._fetch(_TENANT_API_KEYS, (tenant_id,))
+        return [api_key_record(row) for row in rows]
+
+    async def revoke_api_key(
+        self, tenant_id: str, key_id: str, revoked_at: int
+    ) -> ApiKeyRecord | None:
+        def work(conn: sqlite3.Connection) -> ApiKeyRecord | None:
+            conn.execute(_REVOKE_API_KEY, (revoked_at, tenant_id, key_id))
+            row = conn.execute(_TENANT_API_KEY, (tenant_id, key_id)).fetchone()
+            return None if row is None else api_key_record(row)
+
+        return await self._write(work)
+
+    async def touch_api_key(self, key_id: str, used_at: int) -> None:
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute(_TOUCH_API_KEY, (used_at, key_id))
+
+        await self._write(work)
+
+    async def fix_tenant_public_url(self, tenant_id: str, public_url: str) -> str | None:
+        def work(conn: sqlite3.Connection) -> str | None:
+            conn.execute(_FIX_PUBLIC_URL, (public_url, tenant_id))
+            row = conn.execute(
+                "SELECT public_url FROM tenants WHERE tenant_id = ?", (tenant_id,)
+            ).fetchone()
+            return None if row is None else str(row[0])
+
+        return await self._write(work)
+
+    async def list_tenant_public_urls(self) -> list[str]:
+        rows = await self._fetch(
+            "SELECT DISTINCT public_url FROM tenants WHERE public_url IS NOT NULL "
+            "ORDER BY public_url",
+            (),
+        )
+        return [str(row[0]) for row in rows]
 
     # --- issuer keys -------------------------------------------------------------------
     async def ensure_active_issuer_key(self, candidate: IssuerKeyRecord) -> IssuerKeyRecord:
@@ -863,6 +933,13 @@ def _insert_issuer_key(conn: sqlite3.Connection, key: IssuerKeyRecord) -> None:
         raise _record_error(
             error, exists=("the issuer key id exists", "ISSUER_KEY_EXISTS")
         ) from error
+
+
+def _insert_api_key(conn: sqlite3.Connection, key: ApiKeyRecord) -> None:
+    try:
+        conn.execute(_INSERT_API_KEY, api_key_values(key))
+    except sqlite3.IntegrityError as error:
+        raise _record_error(error, exists=("the API key id exists", "API_KEY_EXISTS")) from error
 
 
 def _record_error(error: sqlite3.IntegrityError, *, exists: tuple[str, str]) -> EudiConnectError:

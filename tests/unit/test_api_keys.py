@@ -10,13 +10,18 @@ import pytest
 
 from eudi_connect.core.api_keys import (
     API_KEY_PREFIX,
+    check_expiry,
+    check_key_id,
+    check_label,
     generate_api_key,
     hash_secret,
     parse_api_key,
+    parse_duration,
+    parse_timestamp,
     secret_matches,
 )
 from eudi_connect.core.jose import b64url_decode
-from eudi_connect.errors import UnauthenticatedError
+from eudi_connect.errors import InvalidArgumentError, UnauthenticatedError
 
 KEY_ID = "0123456789abcdef"
 SECRET = "A" * 42 + "w"  # 43 base64url characters: 32 bytes
@@ -135,3 +140,53 @@ def test_comparison_is_constant_time(monkeypatch: pytest.MonkeyPatch) -> None:
     assert secret_matches(SECRET, stored)
     assert not secret_matches("B" * 43, stored)
     assert calls == [(stored, stored), (hash_secret("B" * 43), stored)]
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("3600", 3600),
+        ("45s", 45),
+        ("30m", 1800),
+        ("12h", 43_200),
+        ("90d", 7_776_000),
+        ("2w", 1_209_600),
+    ],
+)
+def test_durations_in_each_unit(text: str, seconds: int) -> None:
+    """An expiry given as a duration counts in its unit; a bare number is seconds."""
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "0", "-5m", "5y", "soon", "1.5h", "9" * 11])
+def test_bad_durations_are_invalid_argument(text: str) -> None:
+    """Anything but a positive whole number with an optional unit is refused."""
+    with pytest.raises(InvalidArgumentError) as refused:
+        parse_duration(text)
+    assert refused.value.reason == "API_KEY_EXPIRY_INVALID"
+
+
+def test_timestamps_without_a_zone_are_utc_and_expiry_must_be_ahead() -> None:
+    """ISO 8601 dates and date-times parse (UTC when no zone); past or far expiries fail."""
+    assert parse_timestamp("2030-01-01") == 1_893_456_000
+    assert parse_timestamp("2030-01-01T01:00:00+01:00") == 1_893_456_000
+    assert parse_timestamp("2030-01-01T00:00:00Z") == 1_893_456_000
+    assert check_expiry(None, now=5) is None
+    assert check_expiry(6, now=5) == 6
+    for bad in (5, 4, 5 + 101 * 366 * 86_400):
+        with pytest.raises(InvalidArgumentError):
+            check_expiry(bad, now=5)
+    with pytest.raises(InvalidArgumentError):
+        parse_timestamp("tomorrow")
+
+
+def test_labels_and_key_ids_are_checked() -> None:
+    """Labels are trimmed, at most 100 printable characters; key ids are 16 hex."""
+    assert check_label("  ci runner  ") == "ci runner"
+    for bad in ("x" * 101, "line\nbreak", "bell\a"):
+        with pytest.raises(InvalidArgumentError):
+            check_label(bad)
+    assert check_key_id(KEY_ID) == KEY_ID
+    for bad in ("0123456789ABCDEF", "0123", "../../etc"):
+        with pytest.raises(InvalidArgumentError):
+            check_key_id(bad)
