@@ -159,3 +159,41 @@ class DeleteCredentialOfferResponse(_message.Message):
     OFFER_FIELD_NUMBER: _ClassVar[int]
     offer: CredentialOffer
     def __init__(self, offer: _Optional[_Union[CredentialOffer, _Mapping]] = ...) -> None: ...
+
+class WalletPolicy(_message.Message):
+    __slots__ = ("wallet_attestation_required", "key_attestation_required", "key_storage", "user_authentication", "wallet_provider_certificates", "wallet_provider_jwks")
+    WALLET_ATTESTATION_REQUIRED_FIELD_NUMBER: _ClassVar[int]
+    KEY_ATTESTATION_REQUIRED_FIELD_NUMBER: _ClassVar[int]
+    KEY_STORAGE_FIELD_NUMBER: _ClassVar[int]
+    USER_AUTHENTICATION_FIELD_NUMBER: _ClassVar[int]
+    WALLET_PROVIDER_CERTIFICATES_FIELD_NUMBER: _ClassVar[int]
+    WALLET_PROVIDER_JWKS_FIELD_NUMBER: _ClassVar[int]
+    wallet_attestation_required: bool
+    key_attestation_required: bool
+    key_storage: _containers.RepeatedScalarFieldContainer[str]
+    user_authentication: _containers.RepeatedScalarFieldContainer[str]
+    wallet_provider_certificates: _containers.RepeatedScalarFieldContainer[bytes]
+    wallet_provider_jwks: str
+    def __init__(self, wallet_attestation_required: _Optional[bool] = ..., key_attestation_required: _Optional[bool] = ..., key_storage: _Optional[_Iterable[str]] = ..., user_authentication: _Optional[_Iterable[str]] = ..., wallet_provider_certificates: _Optional[_Iterable[bytes]] = ..., wallet_provider_jwks: _Optional[str] = ...) -> None: ...
+
+class GetWalletPolicyRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetWalletPolicyResponse(_message.Message):
+    __slots__ = ("policy",)
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    policy: WalletPolicy
+    def __init__(self, policy: _Optional[_Union[WalletPolicy, _Mapping]] = ...) -> None: ...
+
+class UpdateWalletPolicyRequest(_message.Message):
+    __slots__ = ("policy",)
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    policy: WalletPolicy
+    def __init__(self, policy: _Optional[_Union[WalletPolicy, _Mapping]] = ...) -> None: ...
+
+class UpdateWalletPolicyResponse(_message.Message):
+    __slots__ = ("policy",)
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    policy: WalletPolicy
+    def __init__(self, policy: _Optional[_Union[WalletPolicy, _Mapping]] = ...) -> None: ...

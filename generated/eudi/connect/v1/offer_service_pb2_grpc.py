@@ -65,6 +65,16 @@ class OfferServiceStub:
                 request_serializer=eudi_dot_connect_dot_v1_dot_offer__service__pb2.DeleteCredentialOfferRequest.SerializeToString,
                 response_deserializer=eudi_dot_connect_dot_v1_dot_offer__service__pb2.DeleteCredentialOfferResponse.FromString,
                 _registered_method=True)
+        self.GetWalletPolicy = channel.unary_unary(
+                '/eudi.connect.v1.OfferService/GetWalletPolicy',
+                request_serializer=eudi_dot_connect_dot_v1_dot_offer__service__pb2.GetWalletPolicyRequest.SerializeToString,
+                response_deserializer=eudi_dot_connect_dot_v1_dot_offer__service__pb2.GetWalletPolicyResponse.FromString,
+                _registered_method=True)
+        self.UpdateWalletPolicy = channel.unary_unary(
+                '/eudi.connect.v1.OfferService/UpdateWalletPolicy',
+                request_serializer=eudi_dot_connect_dot_v1_dot_offer__service__pb2.UpdateWalletPolicyRequest.SerializeToString,
+                response_deserializer=eudi_dot_connect_dot_v1_dot_offer__service__pb2.UpdateWalletPolicyResponse.FromString,
+                _registered_method=True)
 
 
 class OfferServiceServicer:
@@ -114,6 +124,20 @@ class OfferServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetWalletPolicy(self, request, context):
+        """Reads what the tenant asks of wallets (attestations) and whom it trusts to attest.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateWalletPolicy(self, request, context):
+        """Replaces the tenant's wallet policy; it applies to the next request of every flow.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_OfferServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -141,6 +165,16 @@ def add_OfferServiceServicer_to_server(servicer, server):
                     servicer.DeleteCredentialOffer,
                     request_deserializer=eudi_dot_connect_dot_v1_dot_offer__service__pb2.DeleteCredentialOfferRequest.FromString,
                     response_serializer=eudi_dot_connect_dot_v1_dot_offer__service__pb2.DeleteCredentialOfferResponse.SerializeToString,
+            ),
+            'GetWalletPolicy': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetWalletPolicy,
+                    request_deserializer=eudi_dot_connect_dot_v1_dot_offer__service__pb2.GetWalletPolicyRequest.FromString,
+                    response_serializer=eudi_dot_connect_dot_v1_dot_offer__service__pb2.GetWalletPolicyResponse.SerializeToString,
+            ),
+            'UpdateWalletPolicy': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateWalletPolicy,
+                    request_deserializer=eudi_dot_connect_dot_v1_dot_offer__service__pb2.UpdateWalletPolicyRequest.FromString,
+                    response_serializer=eudi_dot_connect_dot_v1_dot_offer__service__pb2.UpdateWalletPolicyResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -284,6 +318,60 @@ class OfferService:
             '/eudi.connect.v1.OfferService/DeleteCredentialOffer',
             eudi_dot_connect_dot_v1_dot_offer__service__pb2.DeleteCredentialOfferRequest.SerializeToString,
             eudi_dot_connect_dot_v1_dot_offer__service__pb2.DeleteCredentialOfferResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetWalletPolicy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/eudi.connect.v1.OfferService/GetWalletPolicy',
+            eudi_dot_connect_dot_v1_dot_offer__service__pb2.GetWalletPolicyRequest.SerializeToString,
+            eudi_dot_connect_dot_v1_dot_offer__service__pb2.GetWalletPolicyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateWalletPolicy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/eudi.connect.v1.OfferService/UpdateWalletPolicy',
+            eudi_dot_connect_dot_v1_dot_offer__service__pb2.UpdateWalletPolicyRequest.SerializeToString,
+            eudi_dot_connect_dot_v1_dot_offer__service__pb2.UpdateWalletPolicyResponse.FromString,
             options,
             channel_credentials,
             insecure,
