@@ -53,6 +53,7 @@ from tests.wallet.metadata import (
     IssuerMetadata,
 )
 from tests.wallet.offer import CredentialOffer, OfferLink, TxCodeSpec, parse_offer_uri
+from tests.wallet.provider_host import ProviderHost
 from tests.wallet.replies import CredentialReply, NonceReply, Reply, TokenReply
 from tests.wallet.urls import (
     authorization_server_metadata_url,
@@ -84,6 +85,7 @@ __all__ = [
     "NonceReply",
     "OfferLink",
     "ProtocolViolation",
+    "ProviderHost",
     "Reply",
     "TokenReply",
     "TxCodeSpec",

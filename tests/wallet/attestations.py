@@ -324,11 +324,17 @@ class WalletProvider:
         head = edit_members(self.signing_header(KEY_ATTESTATION_TYP), header, drop_header)
         return sign_jwt(self.key, head, edit_members(body, claims, drop))
 
-    def attester(self, **options: Any) -> KeyAttester:
-        """A `KeyAttester` for `Wallet.collect`, passing `options` to `key_attestation`."""
+    def attester(self, *, attested: Sequence[KeyPair] | None = None, **options: Any) -> KeyAttester:
+        """A `KeyAttester` for `Wallet.collect`, passing `options` to `key_attestation`.
+
+        `attested` names keys to attest instead of the wallet's own: a proof whose key is
+        then not among the attested keys.
+        """
 
         def attest(keys: Sequence[KeyPair], nonce: str | None) -> str:
-            return self.key_attestation(keys, nonce=nonce, **options)
+            return self.key_attestation(
+                keys if attested is None else attested, nonce=nonce, **options
+            )
 
         return attest
 

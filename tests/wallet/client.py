@@ -20,10 +20,10 @@ import asyncio
 import json
 import re
 import time
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import aiohttp
 from cryptography import x509
@@ -153,6 +153,7 @@ class Wallet:
         strict: bool = True,
         loopback_only: bool = True,
         timeout: float = 10.0,
+        connect_to: Callable[[str], str] | None = None,
     ) -> None:
         self.session = session
         self.dpop_key = dpop_key or KeyPair.generate()
@@ -162,6 +163,10 @@ class Wallet:
         self.timeout = aiohttp.ClientTimeout(total=timeout)
         # Last DPoP-Nonce per role (RFC 9449 §8.2 and §9: each server keeps its own).
         self.dpop_nonces: dict[str, str] = {}
+        # Where each request really goes, as a load balancer would choose (several instances
+        # behind one public URL): the URL is rewritten, the Host header and the DPoP `htu`
+        # stay those of the URL the wallet meant.
+        self.connect_to = connect_to
 
     # -- HTTP ---------------------------------------------------------------------------
 
@@ -185,7 +190,6 @@ class Wallet:
         attestation_audience: str | None = None,
     ) -> R:
         """One request, DPoP-signed when `dpop` is given, retried once on `use_dpop_nonce`."""
-        self._check_target(url)
         proofs: list[str] = []
         attempts = 2 if dpop is not None and dpop.send and dpop.retry_on_nonce else 1
         for attempt in range(attempts):
@@ -202,9 +206,14 @@ class Wallet:
                 # A fresh PoP (new jti) for every attempt (attestation-based client auth §5.1).
                 sent.update(attestation.headers(attestation_audience or ""))
             sent.update(headers or {})
+            target = url
+            if self.connect_to is not None:
+                target = self.connect_to(url)
+                sent.setdefault("Host", urlsplit(url).netloc)
+            self._check_target(target)
             async with self.session.request(
                 method,
-                url,
+                target,
                 data=payload,
                 headers=sent,
                 allow_redirects=False,
@@ -658,6 +667,15 @@ class Wallet:
             raise WalletError("tx_code_required", "the offer asks for a transaction code")
         if client_id is None and wallet_attestation is not None:
             client_id = wallet_attestation.client_id
+        if (
+            server.dpop_signing_algs is not None
+            and self.dpop_key.alg not in server.dpop_signing_algs
+        ):
+            raise WalletError("alg_unsupported", f"DPoP {self.dpop_key.alg} not accepted")
+        for name in ("credential_request_encryption", "credential_response_encryption"):
+            encryption = issuer.raw.get(name)
+            if isinstance(encryption, dict) and encryption.get("encryption_required") is True:
+                raise WalletError("encryption_required", f"{name} is required; not supported")
         token = await self.token(
             server,
             code,

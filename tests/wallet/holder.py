@@ -268,6 +268,15 @@ def verify_sd_jwt_vc(
             raise _reject("time_invalid", f"{name} is in the future")
     if "exp" in claims and claims["exp"] <= moment - leeway:
         raise _reject("time_invalid", "the credential has expired")
+    status = claims.get("status")
+    if status is not None:
+        reference = status.get("status_list") if isinstance(status, dict) else None
+        if not (
+            isinstance(reference, dict)
+            and isinstance(reference.get("idx"), int)
+            and isinstance(reference.get("uri"), str)
+        ):
+            raise _reject("status_invalid", "status is not a status_list {idx, uri} reference")
     cnf = payload.get("cnf")
     jwk = cnf.get("jwk") if isinstance(cnf, dict) else None
     if not isinstance(jwk, dict):

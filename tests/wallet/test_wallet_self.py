@@ -45,6 +45,7 @@ from tests.wallet import (
     FlowFailed,
     KeyPair,
     ProtocolViolation,
+    ProviderHost,
     Wallet,
     WalletError,
     WalletProvider,
@@ -847,6 +848,71 @@ async def test_error_replies_surface_as_flow_failed(
         )
     assert failed.value.code == "invalid_grant"
     assert failed.value.step == "token"
+
+
+async def test_connect_to_routes_requests_but_keeps_host_and_htu(
+    spec_issuer: SpecIssuer, session: aiohttp.ClientSession
+) -> None:
+    """With `connect_to`, requests go where it says while Host and the DPoP htu keep the
+    public URL, as behind a load balancer."""
+    public = spec_issuer.base.replace("127.0.0.1", "localhost")
+    routed: list[str] = []
+
+    def balancer(url: str) -> str:
+        routed.append(url)
+        return url.replace(public, spec_issuer.base)
+
+    spec_issuer.base = public  # what the issuer publishes and checks htu against
+    wallet = Wallet(session, connect_to=balancer)
+    collected = await wallet.collect(
+        "openid-credential-offer://?credential_offer_uri=" + quote(f"{public}/offers/1")
+    )
+    assert len(collected.credentials) == 1
+    assert all(url.startswith(public) for url in routed)
+    # offer, 2 metadata, token twice (nonce retry), nonce, credential (its DPoP-Nonce came
+    # with the nonce response, so no retry)
+    assert len(routed) == 7
+    assert collected.reply.request_headers["Host"] == public.removeprefix("http://")
+
+
+async def test_the_provider_host_serves_a_revocable_status_list(
+    session: aiohttp.ClientSession,
+) -> None:
+    """The provider's status list flips an entry to INVALID on revoke and counts fetches."""
+    provider = WalletProvider()
+    async with ProviderHost(provider, size=16) as host:
+        uri = host.status_list_uri()
+        attestation = provider.key_attestation(
+            [KeyPair.generate()], status=status_reference(uri, 5)
+        )
+        assert decode_jwt(attestation)[1]["status"]["status_list"]["uri"] == uri
+
+        async def entry(index: int) -> int:
+            async with session.get(uri) as response:
+                assert response.content_type == "application/statuslist+jwt"
+                token = await response.text()
+            _, claims = jwcrypto_verify(token, provider.jwks()["keys"][0])
+            assert claims["sub"] == uri
+            raw = zlib.decompress(b64url_decode(claims["status_list"]["lst"]))
+            return (raw[index // 8] >> (index % 8)) & 1
+
+        assert await entry(5) == 0
+        host.revoke(5)
+        assert await entry(5) == 1
+        assert host.fetches["1"] == 2
+        async with session.get(host.jwks_uri) as response:
+            assert await response.json() == provider.jwks()
+
+
+def test_an_attester_can_attest_other_keys_than_the_proven_ones() -> None:
+    """`attester(attested=...)` attests the given keys, not the ones the wallet proves."""
+    provider = WalletProvider()
+    mine, other = KeyPair.generate(), KeyPair.generate()
+    token = provider.attester(attested=[other], key_storage=None)([mine], "n")
+    _, claims = decode_jwt(token)
+    assert claims["attested_keys"] == [other.public_jwk()]
+    assert "key_storage" not in claims
+    assert claims["nonce"] == "n"
 
 
 async def test_the_wallet_refuses_hosts_outside_loopback(session: aiohttp.ClientSession) -> None:
