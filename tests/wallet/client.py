@@ -53,6 +53,7 @@ from tests.wallet.replies import CredentialReply, NonceReply, Reply, TokenReply
 from tests.wallet.urls import (
     authorization_server_metadata_url,
     check_https_url,
+    check_issuer_identifier,
     credential_issuer_metadata_url,
     is_loopback_url,
     jwt_vc_issuer_metadata_url,
@@ -277,11 +278,19 @@ class Wallet:
         if reply.ok or not 400 <= reply.status < 500:
             return
         if reply.status == 401:
-            # RFC 9110 §15.5.2 and RFC 6750 §3: a 401 carries a challenge.
+            # RFC 9110 §15.5.2 and RFC 6750 §3: a 401 carries a challenge; for a DPoP-bound
+            # token it is a DPoP challenge (RFC 9449 §7.1).
             if not reply.headers.get("WWW-Authenticate"):
                 self._violation("challenge_missing", "401 without WWW-Authenticate", reply)
+            elif reply.request_headers.get("Authorization", "").startswith("DPoP ") and not any(
+                c.scheme.lower() == "dpop" for c in reply.challenges
+            ):
+                self._violation("challenge_scheme", "401 without a DPoP challenge", reply)
         elif reply.error is None or reply.content_type != "application/json":
             self._violation("error_malformed", "error reply without a JSON `error`", reply)
+        if reply.error == "use_dpop_nonce" and not reply.dpop_nonce:
+            # RFC 9449 §8.1 and §9: the nonce to use comes in the DPoP-Nonce header.
+            self._violation("dpop_nonce_missing", "use_dpop_nonce without DPoP-Nonce", reply)
         description = reply.error_description
         if description is not None and not _DESCRIPTION_CHARS.fullmatch(description):
             self._violation(
@@ -327,6 +336,7 @@ class Wallet:
     async def fetch_issuer_metadata(self, credential_issuer: str) -> IssuerMetadata:
         """GETs the Credential Issuer Metadata from its well-known URL (§12.2.2) and checks
         that `credential_issuer` is exactly the identifier asked for."""
+        check_issuer_identifier(credential_issuer)
         url = credential_issuer_metadata_url(credential_issuer)
         reply = await self._get_json(url, "credential issuer metadata")
         return parse_issuer_metadata(reply.json, credential_issuer)

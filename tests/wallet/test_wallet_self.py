@@ -699,8 +699,9 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
 async def test_collect_runs_the_whole_flow_and_retries_once_per_dpop_nonce(
     spec_issuer: SpecIssuer, session: aiohttp.ClientSession
 ) -> None:
-    """collect() fetches the offer by reference, gets a DPoP token after one nonce retry, and
-    gets one credential per key with a second nonce retry at the resource server."""
+    """collect() fetches the offer by reference, gets a DPoP token after one nonce retry, uses
+    the resource server's nonce from the nonce response, and gets one credential per key; a
+    resource request without that nonce is retried once after the 401 challenge."""
     wallet = Wallet(session)
     offer = "openid-credential-offer://?credential_offer_uri=" + quote(
         f"{spec_issuer.base}/offers/1"
@@ -721,9 +722,14 @@ async def test_collect_runs_the_whole_flow_and_retries_once_per_dpop_nonce(
     body = spec_issuer.credential_bodies[-1]
     assert set(body) == {"credential_configuration_id", "proofs"}
     assert len(body["proofs"]["jwt"]) == 2
-    assert wallet.dpop_nonces["resource_server"] == spec_issuer.rs_nonce
+    assert len(collected.reply.dpop_proofs) == 1
+    assert decode_jwt(collected.reply.dpop_proofs[0])[1]["nonce"] == spec_issuer.rs_nonce
+    del wallet.dpop_nonces["resource_server"]
     notified = await wallet.notify(collected.issuer, collected.access_token, "n-1")
     assert notified.status == 204
+    assert len(notified.dpop_proofs) == 2
+    assert "nonce" not in decode_jwt(notified.dpop_proofs[0])[1]
+    assert wallet.dpop_nonces["resource_server"] == spec_issuer.rs_nonce
     assert spec_issuer.notifications == [{"notification_id": "n-1", "event": "credential_accepted"}]
 
 
