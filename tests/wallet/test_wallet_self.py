@@ -608,12 +608,14 @@ class SpecIssuer:
     async def nonce(self, request: web.Request) -> web.Response:
         c_nonce = secrets.token_urlsafe(8)
         self.c_nonces.add(c_nonce)
-        return web.json_response(
-            {"c_nonce": c_nonce},
-            headers={"Cache-Control": "no-store", "DPoP-Nonce": self.rs_nonce},
-        )
+        headers = {"Cache-Control": "no-store", "DPoP-Nonce": self.rs_nonce}
+        if "rs_nonce_header_missing" in self.misbehave:
+            del headers["DPoP-Nonce"]
+        return web.json_response({"c_nonce": c_nonce}, headers=headers)
 
     def authorize(self, request: web.Request) -> str | web.Response:
+        if "bearer_challenge" in self.misbehave:
+            return web.Response(status=401, headers={"WWW-Authenticate": 'Bearer realm="x"'})
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         if scheme != "DPoP" or token not in self.tokens:
             return web.Response(
@@ -626,13 +628,10 @@ class SpecIssuer:
                 status=401, headers={"WWW-Authenticate": 'DPoP error="invalid_dpop_proof"'}
             )
         if nonce != self.rs_nonce:
-            return web.Response(
-                status=401,
-                headers={
-                    "WWW-Authenticate": 'DPoP error="use_dpop_nonce"',
-                    "DPoP-Nonce": self.rs_nonce,
-                },
-            )
+            challenge = {"WWW-Authenticate": 'DPoP error="use_dpop_nonce"'}
+            if "rs_nonce_header_missing" not in self.misbehave:
+                challenge["DPoP-Nonce"] = self.rs_nonce
+            return web.Response(status=401, headers=challenge)
         if thumbprint != self.tokens[token]:
             return web.Response(
                 status=401, headers={"WWW-Authenticate": 'DPoP error="invalid_token"'}
@@ -810,12 +809,15 @@ async def test_a_wrong_ath_is_refused_at_the_resource_server(
         ("issuer_mismatch", "issuer_mismatch"),
         ("no_store_missing", "cache_control"),
         ("token_500", "server_error"),
+        ("rs_nonce_header_missing", "dpop_nonce_missing"),
+        ("bearer_challenge", "challenge_scheme"),
     ],
 )
 async def test_issuer_deviations_are_reported_as_protocol_violations(
     spec_issuer: SpecIssuer, session: aiohttp.ClientSession, misbehaviour: str, code: str
 ) -> None:
-    """A text offer, metadata for another identifier, a cacheable token and a 5xx all raise."""
+    """A text offer, metadata for another identifier, a cacheable token, a 5xx, a nonce
+    challenge without DPoP-Nonce and a non-DPoP challenge for a DPoP token all raise."""
     spec_issuer.misbehave.add(misbehaviour)
     wallet = Wallet(session)
     with pytest.raises(ProtocolViolation) as violation:
