@@ -25,8 +25,8 @@ import cbor2
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ec
-from jwcrypto.jwk import JWK  # type: ignore[import-untyped]  # no stubs; test-only dependency
-from jwcrypto.jws import JWS, InvalidJWSSignature  # type: ignore[import-untyped]
+from jwcrypto.jwk import JWK
+from jwcrypto.jws import JWS, InvalidJWSSignature
 from pycose.keys.curves import P256, P384, P521
 from pycose.keys.ec2 import EC2Key
 from pycose.messages.sign1message import Sign1Message

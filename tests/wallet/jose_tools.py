@@ -15,8 +15,8 @@ from collections.abc import Collection, Mapping
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from jwcrypto.jwk import JWK  # type: ignore[import-untyped]  # no stubs; test-only dependency
-from jwcrypto.jws import JWS  # type: ignore[import-untyped]
+from jwcrypto.jwk import JWK
+from jwcrypto.jws import JWS
 
 from tests.wallet.encoding import b64url_decode, b64url_encode
 from tests.wallet.keys import KeyPair

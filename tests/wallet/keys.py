@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
-from jwcrypto.jwk import JWK  # type: ignore[import-untyped]  # no stubs; test-only dependency
+from jwcrypto.jwk import JWK
 
 from tests.wallet.encoding import b64url_decode, b64url_encode
 

@@ -25,8 +25,8 @@ import pytest
 from aiohttp import web
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from jwcrypto.jwk import JWK  # type: ignore[import-untyped]  # no stubs; test-only dependency
-from jwcrypto.jws import JWS  # type: ignore[import-untyped]
+from jwcrypto.jwk import JWK
+from jwcrypto.jws import JWS
 from pycose.algorithms import Es256
 from pycose.headers import Algorithm, X5chain
 from pycose.keys.curves import P256
