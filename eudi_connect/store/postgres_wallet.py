@@ -18,6 +18,8 @@ from eudi_connect.store.wallet_rows import (
     offer_change_values,
     offer_record,
     offer_values,
+    policy_record,
+    policy_values,
     token_record,
     token_values,
 )
@@ -26,6 +28,7 @@ from eudi_connect.store.wallet_sessions import (
     OfferChange,
     OfferRecord,
     OnceScope,
+    WalletPolicyRecord,
     WalletSessionStore,
 )
 
@@ -230,6 +233,22 @@ class PostgresWalletSessions(WalletSessionStore):
                 )
                 removed += int(status.rsplit(" ", 1)[-1])
         return removed
+
+    async def get_wallet_policy(self, tenant_id: str) -> WalletPolicyRecord | None:
+        row = await self._fetch_one(
+            "SELECT tenant_id, document, updated_at FROM wallet_policies WHERE tenant_id = $1",
+            tenant_id,
+        )
+        return None if row is None else policy_record(tuple(row))
+
+    async def put_wallet_policy(self, policy: WalletPolicyRecord) -> None:
+        async with self._connection() as connection:
+            await connection.execute(
+                "INSERT INTO wallet_policies (tenant_id, document, updated_at) "
+                "VALUES ($1, $2, $3) ON CONFLICT (tenant_id) DO UPDATE SET "
+                "document = EXCLUDED.document, updated_at = EXCLUDED.updated_at",
+                *policy_values(policy),
+            )
 
 
 class _ClaimRefused(Exception):

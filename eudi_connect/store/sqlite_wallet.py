@@ -19,6 +19,8 @@ from eudi_connect.store.wallet_rows import (
     offer_change_values,
     offer_record,
     offer_values,
+    policy_record,
+    policy_values,
     token_record,
     token_values,
 )
@@ -27,6 +29,7 @@ from eudi_connect.store.wallet_sessions import (
     OfferChange,
     OfferRecord,
     OnceScope,
+    WalletPolicyRecord,
     WalletSessionStore,
 )
 
@@ -227,3 +230,21 @@ class SqliteWalletSessions(WalletSessionStore):
             return removed
 
         return await self._write(work)
+
+    async def get_wallet_policy(self, tenant_id: str) -> WalletPolicyRecord | None:
+        row = await self._fetch_point(
+            "SELECT tenant_id, document, updated_at FROM wallet_policies WHERE tenant_id = ?",
+            (tenant_id,),
+        )
+        return None if row is None else policy_record(row)
+
+    async def put_wallet_policy(self, policy: WalletPolicyRecord) -> None:
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO wallet_policies (tenant_id, document, updated_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (tenant_id) DO UPDATE SET document = excluded.document, "
+                "updated_at = excluded.updated_at",
+                policy_values(policy),
+            )
+
+        await self._write(work)

@@ -14,6 +14,7 @@ from eudi_connect.store.wallet_sessions import (
     OfferChange,
     OfferedItem,
     OfferRecord,
+    WalletPolicyRecord,
 )
 
 OFFER_COLUMNS = (
@@ -183,4 +184,15 @@ def token_record(row: tuple[Any, ...]) -> AccessTokenRecord:
         client_id=client_id,
         issued_at=int(issued_at),
         expires_at=int(expires_at),
+    )
+
+
+def policy_values(policy: WalletPolicyRecord) -> tuple[Any, ...]:
+    return (policy.tenant_id, _json(dict(policy.document)), policy.updated_at)
+
+
+def policy_record(row: tuple[Any, ...]) -> WalletPolicyRecord:
+    tenant_id, document, updated_at = row
+    return WalletPolicyRecord(
+        tenant_id=tenant_id, document=json.loads(document), updated_at=int(updated_at)
     )

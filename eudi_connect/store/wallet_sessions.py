@@ -1,5 +1,5 @@
-"""What the wallet protocols persist: credential offers, access tokens, nonces and the
-replay records that make one-time values one-time.
+"""What the wallet protocols persist: credential offers, access tokens, nonces, the
+replay records that make one-time values one-time, and each tenant's wallet policy.
 
 Every instance of the service reads and writes these through the store, so a wallet may
 reach a different instance at each step of a flow. Secrets that are only ever compared
@@ -84,6 +84,15 @@ class AccessTokenRecord:
 
 
 @dataclass(frozen=True)
+class WalletPolicyRecord:
+    """A tenant's wallet policy as the JSON document `services.wallet_policy` writes."""
+
+    tenant_id: str
+    document: Mapping[str, Any]
+    updated_at: int
+
+
+@dataclass(frozen=True)
 class OfferChange:
     """The fields a compare-and-set update sets. None leaves a field as it is; for
     `transaction_id` and `deferred_request`, an empty value clears it."""
@@ -165,3 +174,11 @@ class WalletSessionStore(abc.ABC):
     @abc.abstractmethod
     async def purge_wallet_sessions(self, now: int) -> int:
         """Deletes expired tokens, nonces and one-time values; returns how many."""
+
+    @abc.abstractmethod
+    async def get_wallet_policy(self, tenant_id: str) -> WalletPolicyRecord | None:
+        """The tenant's wallet policy; None when it never set one (the defaults apply)."""
+
+    @abc.abstractmethod
+    async def put_wallet_policy(self, policy: WalletPolicyRecord) -> None:
+        """Stores the tenant's wallet policy, replacing the one before."""

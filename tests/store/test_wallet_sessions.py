@@ -11,6 +11,7 @@ from eudi_connect.store.wallet_sessions import (
     OfferChange,
     OfferedItem,
     OfferRecord,
+    WalletPolicyRecord,
 )
 from tests.store.test_store_contract import add_tenant
 
@@ -153,3 +154,22 @@ async def test_purge_removes_only_what_expired(store: Store) -> None:
     assert await store.purge_wallet_sessions(450) == 2
     assert await store.get_access_token(b"t" * 32) is None
     assert await store.remember_once("t1", "dpop", "j", 900, 450) is False
+
+
+async def test_a_tenant_without_a_wallet_policy_has_none(store: Store) -> None:
+    """No row: None, which the service reads as the defaults."""
+    await add_tenant(store)
+    assert await store.get_wallet_policy("t1") is None
+
+
+async def test_a_wallet_policy_is_stored_per_tenant_and_replaced(store: Store) -> None:
+    """put stores the document for one tenant; a second put replaces it."""
+    await add_tenant(store)
+    await add_tenant(store, "t2")
+    first = WalletPolicyRecord("t1", {"key_attestation_required": True, "levels": ["é"]}, 100)
+    await store.put_wallet_policy(first)
+    assert await store.get_wallet_policy("t1") == first
+    assert await store.get_wallet_policy("t2") is None
+    second = WalletPolicyRecord("t1", {"wallet_attestation_required": True}, 200)
+    await store.put_wallet_policy(second)
+    assert await store.get_wallet_policy("t1") == second
