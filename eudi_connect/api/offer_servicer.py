@@ -13,6 +13,7 @@ from eudi_connect.api.context import current_tenant
 from eudi_connect.api.convert import struct_to_dict, timestamp
 from eudi_connect.core.oid4vci import TxCodePolicy
 from eudi_connect.services.offers import CreateOfferCommand, OfferService, OfferView
+from eudi_connect.services.wallet_policy import WalletPolicyConfig, WalletPolicyService
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
@@ -60,9 +61,32 @@ def _tx_code(policy: pb.TransactionCodePolicy) -> TxCodePolicy | None:
     )
 
 
+def policy_message(config: WalletPolicyConfig) -> pb.WalletPolicy:
+    return pb.WalletPolicy(
+        wallet_attestation_required=config.wallet_attestation_required,
+        key_attestation_required=config.key_attestation_required,
+        key_storage=list(config.key_storage),
+        user_authentication=list(config.user_authentication),
+        wallet_provider_certificates=list(config.provider_certificates),
+        wallet_provider_jwks=config.provider_jwks,
+    )
+
+
+def policy_config(message: pb.WalletPolicy) -> WalletPolicyConfig:
+    return WalletPolicyConfig(
+        wallet_attestation_required=message.wallet_attestation_required,
+        key_attestation_required=message.key_attestation_required,
+        key_storage=tuple(message.key_storage),
+        user_authentication=tuple(message.user_authentication),
+        provider_certificates=tuple(message.wallet_provider_certificates),
+        provider_jwks=message.wallet_provider_jwks,
+    )
+
+
 class OfferServicer(pb_grpc.OfferServiceServicer):
-    def __init__(self, offers: OfferService) -> None:
+    def __init__(self, offers: OfferService, policies: WalletPolicyService) -> None:
         self._offers = offers
+        self._policies = policies
 
     async def CreateCredentialOffer(
         self, request: pb.CreateCredentialOfferRequest, context: Context
@@ -116,3 +140,15 @@ class OfferServicer(pb_grpc.OfferServiceServicer):
     ) -> pb.DeleteCredentialOfferResponse:
         view = await self._offers.delete(current_tenant(), request.offer_id)
         return pb.DeleteCredentialOfferResponse(offer=offer_message(view))
+
+    async def GetWalletPolicy(
+        self, request: pb.GetWalletPolicyRequest, context: Context
+    ) -> pb.GetWalletPolicyResponse:
+        config = await self._policies.get(current_tenant())
+        return pb.GetWalletPolicyResponse(policy=policy_message(config))
+
+    async def UpdateWalletPolicy(
+        self, request: pb.UpdateWalletPolicyRequest, context: Context
+    ) -> pb.UpdateWalletPolicyResponse:
+        config = await self._policies.update(current_tenant(), policy_config(request.policy))
+        return pb.UpdateWalletPolicyResponse(policy=policy_message(config))

@@ -134,7 +134,9 @@ async def start_server(
     pb_grpc.add_CredentialServiceServicer_to_server(CredentialServicer(services, batch), server)
     template_pb_grpc.add_TemplateServiceServicer_to_server(TemplateServicer(services), server)
     trust_pb_grpc.add_TrustServiceServicer_to_server(TrustServicer(services), server)
-    offer_pb_grpc.add_OfferServiceServicer_to_server(OfferServicer(services.offers), server)
+    offer_pb_grpc.add_OfferServiceServicer_to_server(
+        OfferServicer(services.offers, services.wallet_policies), server
+    )
     health_servicer = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(

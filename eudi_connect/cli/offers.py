@@ -3,6 +3,7 @@
 eudi-connect offer create --template pid --subject subject.json --tx-code --copies 3 --qr
 eudi-connect offer status OFFER_ID
 eudi-connect offer watch OFFER_ID
+eudi-connect offer policy get | set ...     (what the tenant asks of wallets)
 """
 
 from __future__ import annotations
@@ -10,26 +11,18 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import grpc
 from eudi.connect.v1 import offer_service_pb2 as opb
-from eudi.connect.v1 import offer_service_pb2_grpc as opb_grpc
 from google.protobuf import struct_pb2
 
-from eudi_connect.cli.client import ClientConfig, add_client_flags, print_json
+from eudi_connect.cli.client import ClientConfig, add_client_flags, offer_stub, print_json
+from eudi_connect.cli.wallet_policy import add_policy_arguments, cmd_policy_get, cmd_policy_set
 
 #: QR codes of offers by reference stay small: version 10 or below at error level M.
 QR_ERROR_LEVEL = "m"
-
-
-@contextmanager
-def offer_stub(config: ClientConfig) -> Iterator[opb_grpc.OfferServiceStub]:
-    with grpc.insecure_channel(config.address) as channel:
-        yield opb_grpc.OfferServiceStub(channel)
 
 
 def offer_summary(offer: opb.CredentialOffer) -> dict[str, Any]:
@@ -183,5 +176,16 @@ def add_offer_commands(sub: Any) -> None:
     delete.add_argument("offer_id")
     delete.set_defaults(func=bind(cmd_delete))
 
-    for parser in (create, status, watch, complete, delete):
+    policy = actions.add_parser(
+        "policy", help="what the tenant asks of wallets: attestations, trusted providers"
+    ).add_subparsers(dest="policy_action", required=True)
+    policy_get = policy.add_parser("get", help="print the wallet policy as JSON")
+    policy_get.set_defaults(func=bind(cmd_policy_get))
+    policy_set = policy.add_parser(
+        "set", help="replace the wallet policy (from --file and the flags)"
+    )
+    add_policy_arguments(policy_set)
+    policy_set.set_defaults(func=bind(cmd_policy_set))
+
+    for parser in (create, status, watch, complete, delete, policy_get, policy_set):
         add_client_flags(parser)

@@ -28,6 +28,7 @@ from eudi_connect.services.tenants import TenantService
 from eudi_connect.services.trust import TrustService
 from eudi_connect.services.verification import VerificationService
 from eudi_connect.services.wallet_issuer import WalletIssuer
+from eudi_connect.services.wallet_policy import WalletPolicyService
 from eudi_connect.services.wallet_settings import WalletSettings
 from eudi_connect.store.base import Store
 from eudi_connect.store.factory import database_directory, open_store_from_url
@@ -55,6 +56,7 @@ class Services:
     # OpenID4VCI: offers for internal services, the protocol endpoints for wallets.
     offers: OfferService
     wallet_issuer: WalletIssuer
+    wallet_policies: WalletPolicyService
     # The HTTP client for what other issuers publish (status lists, JWKS).
     fetcher: HttpFetcher
     # Worker processes that sign batch groups on the other cores; None signs in-process.
@@ -185,6 +187,9 @@ async def open_services(
         clock=clock,
     )
     template_service = TemplateService(store, templates, clock=clock)
+    wallet_policies = WalletPolicyService(
+        store, clock=clock, cache_seconds=wallet.policy_cache_seconds
+    )
     return Services(
         trust=trust,
         fetcher=fetcher,
@@ -204,8 +209,11 @@ async def open_services(
             templates=template_service,
             urls=urls,
             wallet=wallet,
+            policy_for=wallet_policies.policy_for,
+            status=status,
             clock=clock,
         ),
+        wallet_policies=wallet_policies,
         verification=VerificationService(
             keys=keys, trust=trust, status=status, settings=settings, urls=urls, clock=clock
         ),

@@ -12,8 +12,8 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from eudi_connect.core.jose import jwk_thumbprint
@@ -30,21 +30,21 @@ from eudi_connect.core.oid4vci import (
     verify_jwt_proof,
 )
 from eudi_connect.core.oid4vci.client_attestation import verify_client_attestation
-from eudi_connect.core.oid4vci.key_proof import AttestationTrust
 from eudi_connect.core.oid4vci.metadata import (
     CredentialConfiguration,
     IssuerEndpoints,
-    KeyAttestationRequirement,
     authorization_server_metadata,
     credential_issuer_metadata,
 )
-from eudi_connect.core.sdjwt import path_segments
+from eudi_connect.core.sdjwt import StatusReference, path_segments
 from eudi_connect.core.templates import CredentialTemplate
 from eudi_connect.errors import EudiConnectError
 from eudi_connect.services.issuance import IssuanceService, IssueCommand
 from eudi_connect.services.offers import code_hash, effective_state, new_secret
 from eudi_connect.services.public_urls import TenantUrls
+from eudi_connect.services.status_check import StatusChecker
 from eudi_connect.services.templates import TemplateService
+from eudi_connect.services.wallet_policy import WalletPolicy
 from eudi_connect.services.wallet_settings import WalletSettings, configuration_id
 from eudi_connect.store.base import Store
 from eudi_connect.store.wallet_sessions import (
@@ -64,21 +64,9 @@ NOTIFICATION_EVENTS = {
     "credential_failure": "FAILED",
     "credential_deleted": "DELETED",
 }
-#: A credential request carries one key per proof; more than this is not a wallet.
-MAX_PROOFS = 100
 #: Credential templates listed in one tenant's metadata; more is a misconfiguration.
 MAX_METADATA_TEMPLATES = 1_000
 DPOP_NONCE_META_KEY = "oid4vci.dpop_nonce_secret"
-
-
-@dataclass(frozen=True)
-class WalletPolicy:
-    """What one tenant asks of wallets: attested wallets at the token endpoint, attested
-    keys at the credential endpoint, and whom it trusts to attest either."""
-
-    wallet_attestation_required: bool = False
-    key_attestation: KeyAttestationRequirement | None = None
-    trust: AttestationTrust = field(default_factory=AttestationTrust)
 
 
 @dataclass(frozen=True)
@@ -121,15 +109,19 @@ class WalletIssuer:
         templates: TemplateService,
         urls: TenantUrls,
         wallet: WalletSettings,
-        policy_for: Callable[[str], Any] | None = None,
+        policy_for: Callable[[str], Awaitable[WalletPolicy]] | None = None,
+        status: StatusChecker | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        """`policy_for(tenant_id)` gives the tenant's wallet policy (none: every
+        attestation off); `status` checks the `status` of attestations."""
         self._store = store
         self._issuance = issuance
         self._templates = templates
         self._urls = urls
         self._wallet = wallet
         self._policy_for = policy_for
+        self._status = status
         self._clock = clock
         self._nonces: DpopNonces | None = None
 
@@ -153,8 +145,40 @@ class WalletIssuer:
     async def policy(self, tenant_id: str) -> WalletPolicy:
         if self._policy_for is None:
             return WalletPolicy()
-        policy: WalletPolicy = await self._policy_for(tenant_id)
-        return policy
+        return await self._policy_for(tenant_id)
+
+    async def _check_status(
+        self,
+        status: Mapping[str, Any] | None,
+        policy: WalletPolicy,
+        *,
+        code: WalletErrorCode,
+        what: str,
+    ) -> None:
+        """An attestation's `status` (draft-ietf-oauth-status-list section 6.2), checked
+        against the wallet provider's list, signed under the tenant's provider trust. A
+        status that cannot be followed or read refuses the attestation: accepting it
+        would accept one that may be revoked."""
+        if status is None:
+            return
+        reference = status.get("status_list")
+        idx = reference.get("idx") if isinstance(reference, Mapping) else None
+        uri = reference.get("uri") if isinstance(reference, Mapping) else None
+        if type(idx) is not int or idx < 0 or not isinstance(uri, str) or not uri:
+            raise ProtocolError(code, f"{what} status is not a status_list {{idx, uri}} reference")
+        if self._status is None:
+            raise ProtocolError(code, f"{what} status cannot be checked by this issuer")
+        result = await self._status.foreign(
+            StatusReference(uri=uri, idx=idx),
+            policy.status_trust(),
+            leeway=self._wallet.clock_skew_seconds,
+        )
+        if result.failure is not None:
+            if result.status is not None:
+                raise ProtocolError(code, f"{what} is {result.failure.value.lower()}")
+            raise ProtocolError(
+                code, f"{what} status could not be checked ({result.failure.value.lower()})"
+            )
 
     async def issuer(self, tenant_id: str) -> str:
         """The tenant's Credential Issuer identifier: the `iss` of its credentials."""
@@ -333,6 +357,9 @@ class WalletIssuer:
             max_pop_age_seconds=self._wallet.proof_max_age_seconds,
             clock_skew_seconds=self._wallet.clock_skew_seconds,
         )
+        await self._check_status(
+            client.status, policy, code=E.INVALID_CLIENT, what="the wallet attestation"
+        )
         expires = now + self._wallet.proof_max_age_seconds + self._wallet.clock_skew_seconds
         if not await self._store.remember_once(
             tenant_id, "client_attestation", client.pop_jti, expires, now
@@ -460,8 +487,18 @@ class WalletIssuer:
         if not isinstance(proofs, Mapping) or len(proofs) != 1:
             raise ProtocolError(E.INVALID_PROOF, "proofs must hold exactly one proof type")
         proof_type, values = next(iter(proofs.items()))
-        if not isinstance(values, list) or not values or len(values) > MAX_PROOFS:
-            raise ProtocolError(E.INVALID_PROOF, f"proofs.{proof_type} must be a non-empty array")
+        if not isinstance(values, list) or not values:
+            raise ProtocolError(
+                E.INVALID_PROOF, f"proofs.{str(proof_type)[:32]} must be a non-empty array"
+            )
+        if len(values) > self._wallet.batch_size:
+            # Section 12.2.4: batch_size is the largest proofs array; refused before any
+            # signature is checked, and never cut to fit.
+            raise ProtocolError(
+                E.INVALID_CREDENTIAL_REQUEST,
+                f"the request carries {len(values)} proofs; the batch_size is "
+                f"{self._wallet.batch_size}",
+            )
         policy = await self.policy(tenant_id)
         checks = ProofPolicy(
             credential_issuer=await self.issuer(tenant_id),
@@ -470,6 +507,7 @@ class WalletIssuer:
             max_age_seconds=self._wallet.proof_max_age_seconds,
             clock_skew_seconds=self._wallet.clock_skew_seconds,
             key_attestation_required=policy.key_attestation is not None,
+            evaluate_key_attestations=policy.trusts_providers,
             accepted_key_storage=(
                 policy.key_attestation.key_storage if policy.key_attestation else ()
             ),
@@ -479,14 +517,25 @@ class WalletIssuer:
             attestation_trust=policy.trust,
         )
         if proof_type == "jwt":
-            return [verify_jwt_proof(value, checks) for value in values]
-        if proof_type == "attestation" and policy.key_attestation is not None:
+            proven = [verify_jwt_proof(value, checks) for value in values]
+        elif proof_type == "attestation" and policy.key_attestation is not None:
             if len(values) != 1:
                 raise ProtocolError(E.INVALID_PROOF, "proofs.attestation holds exactly one JWT")
-            return [verify_attestation_proof(values[0], checks)]
-        raise ProtocolError(
-            E.INVALID_PROOF, f"proof type {str(proof_type)[:32]!r} is not supported"
-        )
+            proven = [verify_attestation_proof(values[0], checks)]
+        else:
+            raise ProtocolError(
+                E.INVALID_PROOF, f"proof type {str(proof_type)[:32]!r} is not supported"
+            )
+        statuses = {
+            json.dumps(p.attestation.status, sort_keys=True): p.attestation.status
+            for p in proven
+            if p.attestation is not None and p.attestation.status is not None
+        }
+        for status in statuses.values():
+            await self._check_status(
+                status, policy, code=E.INVALID_PROOF, what="the key attestation"
+            )
+        return proven
 
     async def _consume_nonces(self, tenant_id: str, nonces: Sequence[str]) -> None:
         """Every distinct c_nonce in the request must be one we issued, once."""

@@ -26,6 +26,9 @@ class WalletSettings:
     clock_skew_seconds: int = 5
     # How often WatchCredentialOffer looks at the store for a change made anywhere.
     watch_poll_seconds: float = 0.2
+    # How long an instance uses a tenant's wallet policy before reading it again: a
+    # change made through another instance applies everywhere within this time.
+    policy_cache_seconds: float = 5.0
 
 
 def configuration_id(template_id: str, credential_format: str) -> str:

@@ -170,6 +170,16 @@ def test_a_key_attestation_from_an_untrusted_provider_is_refused() -> None:
     refused(WalletErrorCode.INVALID_PROOF, token, policy())
 
 
+def test_a_key_attestation_nobody_asked_to_evaluate_is_ignored() -> None:
+    """An issuer that trusts no provider and requires none binds the proof's own key."""
+    token = jwt_proof(header={"key_attestation": attestation([HOLDER, new_key()])})
+    proven = verify_jwt_proof(token, policy(evaluate_key_attestations=False))
+    assert proven.keys == (public_jwk(HOLDER),)
+    assert proven.attestation is None
+    required = policy(evaluate_key_attestations=False, key_attestation_required=True)
+    refused(WalletErrorCode.INVALID_PROOF, token, required)
+
+
 def test_a_proof_by_a_key_the_attestation_does_not_list_is_refused() -> None:
     """The proof's own key must be one of the attested keys."""
     token = jwt_proof(header={"key_attestation": attestation([new_key()])})

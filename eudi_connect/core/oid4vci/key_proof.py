@@ -64,6 +64,9 @@ class ProofPolicy:
     max_age_seconds: int = 300
     clock_skew_seconds: int = 5
     key_attestation_required: bool = False
+    # False when the issuer trusts no wallet provider and requires no attestation: a
+    # `key_attestation` header is then ignored and the proof binds its own key alone.
+    evaluate_key_attestations: bool = True
     accepted_key_storage: Collection[str] = ()  # empty: any (or none) is fine
     accepted_user_authentication: Collection[str] = ()
     attestation_trust: AttestationTrust = field(default_factory=AttestationTrust)
@@ -210,6 +213,10 @@ def verify_jwt_proof(token: Any, policy: ProofPolicy) -> ProvenKeys:
     nonce = _nonce(claims, policy, "key proof")
     nonces = (nonce,) if nonce is not None else ()
     attestation_jwt = jws.header.get("key_attestation")
+    if attestation_jwt is not None and not (
+        policy.evaluate_key_attestations or policy.key_attestation_required
+    ):
+        attestation_jwt = None
     if attestation_jwt is None:
         if policy.key_attestation_required:
             raise ProtocolError(_BAD, "this credential needs a key attestation")
