@@ -46,6 +46,7 @@ from eudi_connect.errors import EudiConnectError
 from eudi_connect.monitoring.logging import LOG_FORMATS, configure_logging
 from eudi_connect.services.app import open_services
 from eudi_connect.services.settings import DEFAULT_HTTP_PORT, ServiceSettings, local_public_url
+from eudi_connect.services.wallet_settings import WalletSettings
 
 DEFAULT_DB = "sqlite:///./eudi-connect.db"
 log = logging.getLogger("eudi_connect.cli")
@@ -127,6 +128,10 @@ def cmd_serve(args: argparse.Namespace) -> None:
         issuer_ca_cert=args.issuer_ca_cert,
         issuer_ca_key=args.issuer_ca_key,
         max_trust_entries=args.max_trust_entries,
+        wallet=WalletSettings(
+            dpop_nonce_seconds=args.dpop_nonce_seconds,
+            policy_cache_seconds=args.wallet_policy_cache_seconds,
+        ),
     )
     options = ServerOptions(
         host=args.host,
@@ -411,6 +416,19 @@ def build_parser() -> argparse.ArgumentParser:
         default=ServiceSettings().max_trust_entries,
         help="trusted issuers and trust anchors one tenant may configure, together "
         "(default %(default)s)",
+    )
+    serve.add_argument(
+        "--dpop-nonce-seconds",
+        type=_positive_int,
+        default=WalletSettings().dpop_nonce_seconds,
+        help="how often the DPoP nonce wallets must use changes; one is accepted for 1 to 2 "
+        "times this (default %(default)s)",
+    )
+    serve.add_argument(
+        "--wallet-policy-cache-seconds",
+        type=_non_negative_float,
+        default=WalletSettings().policy_cache_seconds,
+        help="how soon a wallet policy changed elsewhere applies here (default %(default)s)",
     )
     serve.set_defaults(func=cmd_serve)
 

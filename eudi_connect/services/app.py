@@ -131,7 +131,8 @@ async def open_services(
     wallet: WalletSettings | None = None,
 ) -> Services:
     """`store`, when given, is used (unopened) instead of the one `db_url` names; `fetch`
-    sets how foreign status lists and JWKS are fetched (https only by default)."""
+    sets how foreign status lists and JWKS are fetched (https only by default); `wallet`
+    replaces the settings' wallet flow settings."""
     settings = settings or ServiceSettings()
     master = master_key or master_key_for(db_url)
     store = store or open_store_from_url(db_url)
@@ -176,7 +177,7 @@ async def open_services(
     if sign_workers > 0:
         signing_pool = SigningPool(sign_workers)
         await signing_pool.start()
-    wallet = wallet or WalletSettings()
+    wallet = wallet or settings.wallet
     issuance = IssuanceService(
         store,
         keys=keys,

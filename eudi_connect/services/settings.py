@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from eudi_connect.services.public_urls import PublicUrls
+from eudi_connect.services.wallet_settings import WalletSettings
 
 DEFAULT_STATUS_LIST_SIZE = 1 << 17
 #: A verifier that trusts every EU PID and EAA provider needs a few hundred entries.
@@ -55,6 +56,8 @@ class ServiceSettings:
     # forgotten first).
     max_trust_entries: int = DEFAULT_MAX_TRUST_ENTRIES
     max_cached_jwks: int = 1024
+    # The wallet-facing OpenID4VCI flow: offers, tokens, nonces, proofs.
+    wallet: WalletSettings = field(default_factory=WalletSettings)
 
     @property
     def base_url(self) -> str:

@@ -136,7 +136,7 @@ class WalletIssuer:
             secret = await self._store.get_or_set_meta(
                 DPOP_NONCE_META_KEY, new_secret().encode("ascii")
             )
-            self._nonces = DpopNonces(secret, window_seconds=self._wallet.proof_max_age_seconds)
+            self._nonces = DpopNonces(secret, window_seconds=self._wallet.dpop_nonce_seconds)
         return self._nonces
 
     async def current_dpop_nonce(self) -> str:

@@ -23,6 +23,9 @@ class WalletSettings:
     deferred_interval_seconds: int = 5
     # Key proofs and DPoP proofs older than this are stale.
     proof_max_age_seconds: int = 300
+    # Server DPoP nonces (RFC 9449 section 8) change this often; one is accepted during
+    # its own period and the next, so it lives 1 to 2 times this long.
+    dpop_nonce_seconds: int = 300
     clock_skew_seconds: int = 5
     # How often WatchCredentialOffer looks at the store for a change made anywhere.
     watch_poll_seconds: float = 0.2

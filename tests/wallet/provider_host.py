@@ -3,11 +3,14 @@
 An issuer checking a key or wallet attestation's `status` fetches the referenced Status List
 Token (draft-ietf-oauth-status-list §8: GET, `application/statuslist+jwt`); one that trusts
 the provider by `jwks_uri` fetches the JWKS. This serves both from 127.0.0.1 and counts the
-fetches, so a test can revoke an attestation and see whether the issuer looked.
+fetches, so a test can revoke an attestation and see whether the issuer looked. With an
+`ssl_context` it serves https under `host` (the name its certificate carries), as a
+provider's endpoints are on the web.
 """
 
 from __future__ import annotations
 
+import ssl
 from collections import Counter
 from collections.abc import Mapping
 from types import TracebackType
@@ -23,9 +26,18 @@ INVALID = 1
 class ProviderHost:
     """Serves `provider`'s status lists at `/status-lists/{name}` and JWKS at `/jwks.json`."""
 
-    def __init__(self, provider: WalletProvider, *, size: int = 1024) -> None:
+    def __init__(
+        self,
+        provider: WalletProvider,
+        *,
+        size: int = 1024,
+        ssl_context: ssl.SSLContext | None = None,
+        host: str = "127.0.0.1",
+    ) -> None:
         self.provider = provider
         self.size = size
+        self.ssl_context = ssl_context
+        self.host = host
         self.base = ""
         self.fetches: Counter[str] = Counter()
         self._statuses: dict[str, dict[int, int]] = {}
@@ -38,9 +50,10 @@ class ProviderHost:
         )
         self._runner = web.AppRunner(app)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=self.ssl_context)
         await site.start()
-        self.base = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
+        scheme = "https" if self.ssl_context is not None else "http"
+        self.base = f"{scheme}://{self.host}:{self._runner.addresses[0][1]}"
 
     async def close(self) -> None:
         if self._runner is not None:
