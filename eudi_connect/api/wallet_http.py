@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import parse_qsl
 
 from aiohttp import web
 
@@ -38,6 +39,8 @@ from eudi_connect.services.wallet_issuer import Answer, WalletIssuer
 ID_PATTERN = "[A-Za-z0-9_-]{1,64}"
 #: Wallet requests are small: proofs and attestations, a few KB each.
 MAX_BODY_BYTES = 256 * 1024
+#: A token request has a handful of parameters.
+MAX_FORM_FIELDS = 32
 _STATUS = {"ok": 200, "accepted": 202, "no_content": 204}
 
 
@@ -75,6 +78,9 @@ async def _json_body(request: web.Request, code: WalletErrorCode) -> Any:
 
 
 async def _form_body(request: web.Request) -> dict[str, str]:
+    """The token request's form (RFC 6749 section 3.2), parsed here rather than by aiohttp:
+    a body that is no UTF-8 form, too large or with too many fields is invalid_request,
+    never an exception."""
     if request.content_type != "application/x-www-form-urlencoded":
         raise ProtocolError(
             WalletErrorCode.INVALID_REQUEST,
@@ -82,12 +88,27 @@ async def _form_body(request: web.Request) -> dict[str, str]:
         )
     if (request.content_length or 0) > MAX_BODY_BYTES:
         raise ProtocolError(WalletErrorCode.INVALID_REQUEST, "the token request is too large")
-    form = await request.post()
-    repeated = [name for name in form if len(form.getall(name)) > 1]
-    if repeated:
-        # RFC 6749 section 3.2: request parameters must not be included more than once.
-        raise ProtocolError(WalletErrorCode.INVALID_REQUEST, f"{repeated[0]} is repeated")
-    return {name: value for name, value in form.items() if isinstance(value, str)}
+    raw = await request.read()  # aiohttp caps it at client_max_size (413 beyond)
+    if len(raw) > MAX_BODY_BYTES:
+        raise ProtocolError(WalletErrorCode.INVALID_REQUEST, "the token request is too large")
+    try:
+        pairs = parse_qsl(
+            raw.decode("utf-8"),
+            keep_blank_values=True,
+            errors="strict",
+            max_num_fields=MAX_FORM_FIELDS,
+        )
+    except ValueError as exc:  # UnicodeDecodeError included
+        raise ProtocolError(
+            WalletErrorCode.INVALID_REQUEST, "the token request is not a UTF-8 form"
+        ) from exc
+    form: dict[str, str] = {}
+    for name, value in pairs:
+        if name in form:
+            # RFC 6749 section 3.2: request parameters must not be included more than once.
+            raise ProtocolError(WalletErrorCode.INVALID_REQUEST, f"{name[:64]} is repeated")
+        form[name] = value
+    return form
 
 
 class WalletHandlers:
@@ -102,6 +123,11 @@ class WalletHandlers:
         work: Callable[[str], Awaitable[Answer]],
     ) -> web.Response:
         tenant_id = request.match_info["tenant_id"]
+        if not await self._tenant_exists(tenant_id):
+            # Nothing is stored for an issuer that does not exist (nonces, jti records).
+            return json_response(
+                404, {"error": "invalid_request", "error_description": "no such credential issuer"}
+            )
         try:
             return _answer(await work(tenant_id))
         except ProtocolError as error:

@@ -15,7 +15,7 @@ import signal
 import ssl
 import subprocess
 import tempfile
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +36,16 @@ from eudi_connect.services.app import Services, open_services
 from tests.integration.conftest import Tenant
 from tests.integration.foreign_issuer import make_certificate
 from tests.integration.processes import CLI, free_port
-from tests.wallet import Wallet, load_pem_certificates
+from tests.wallet import (
+    AuthorizationServerMetadata,
+    CredentialOffer,
+    CredentialReply,
+    IssuerMetadata,
+    KeyPair,
+    TokenReply,
+    Wallet,
+    load_pem_certificates,
+)
 
 #: What the fetcher may reach besides public addresses: the test provider on loopback.
 FETCH_ALLOW_NETWORKS = "127.0.0.0/8,::1/128"
@@ -307,3 +316,49 @@ async def raw_post(
         except ValueError:
             document = None
         return response.status, document, dict(response.headers)
+
+
+@dataclass
+class Authorized:
+    """A flow up to its access token: what the credential endpoint tests start from."""
+
+    wallet: Wallet
+    offer: CredentialOffer
+    issuer: IssuerMetadata
+    server: AuthorizationServerMetadata
+    token: TokenReply
+
+    @property
+    def access_token(self) -> str:
+        return self.token.access_token
+
+    @property
+    def configuration_id(self) -> str:
+        return self.offer.credential_configuration_ids[0]
+
+    async def c_nonce(self) -> str:
+        reply = await self.wallet.nonce(self.issuer)
+        assert reply.ok, reply.describe()
+        return reply.c_nonce
+
+    async def request(
+        self, keys: Sequence[KeyPair] | None = None, **options: Any
+    ) -> CredentialReply:
+        """A credential request with a jwt proof per key (one new key by default) under a
+        fresh c_nonce; `options` go to `Wallet.credential` (`proofs`, `body`, `dpop`)."""
+        if "proofs" not in options and "body" not in options and "raw_body" not in options:
+            proofs = self.wallet.jwt_proofs(
+                self.issuer, keys or [KeyPair.generate()], await self.c_nonce()
+            )
+            options["proofs"] = proofs
+        options.setdefault("configuration_id", self.configuration_id)
+        return await self.wallet.credential(self.issuer, self.access_token, **options)
+
+
+async def authorized(wallet: Wallet, offer_uri: str, *, tx_code: str | None = None) -> Authorized:
+    offer = await wallet.resolve_offer(offer_uri)
+    issuer, server = await wallet.discover(offer)
+    assert offer.pre_authorized_code is not None
+    token = await wallet.token(server, offer.pre_authorized_code, tx_code=tx_code)
+    assert token.ok, token.describe()
+    return Authorized(wallet, offer, issuer, server, token)
