@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from eudi_connect.store.wallet_sessions import WalletSessionStore
+
 
 @dataclass(frozen=True)
 class TenantRecord:
@@ -167,7 +169,7 @@ class StatusChange:
     record: CredentialRecord
 
 
-class Store(abc.ABC):
+class Store(WalletSessionStore):
     """Async persistence for tenants, keys, status lists and credentials."""
 
     @abc.abstractmethod

@@ -64,6 +64,7 @@ from eudi_connect.store.migrations import (
     load_migrations,
     pending_migrations,
 )
+from eudi_connect.store.postgres_wallet import PostgresWalletSessions
 from eudi_connect.store.postgres_writer import GrouperStats, InsertGrouper
 from eudi_connect.store.rows import (
     api_key_record,
@@ -490,7 +491,7 @@ def parse_postgres_url(url: str) -> tuple[str, PostgresOptions, dict[str, str]]:
 # --- the store -----------------------------------------------------------------------------
 
 
-class PostgresStore(Store):
+class PostgresStore(PostgresWalletSessions, Store):
     """`Store` on a PostgreSQL database through one asyncpg pool per process."""
 
     def __init__(

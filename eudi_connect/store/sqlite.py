@@ -75,6 +75,7 @@ from eudi_connect.store.rows import (
     trust_entries_limit,
     trust_entry_record,
 )
+from eudi_connect.store.sqlite_wallet import SqliteWalletSessions
 from eudi_connect.store.sqlite_writer import (
     GroupCommitWriter,
     WriterStats,
@@ -229,7 +230,7 @@ _MIGRATIONS_TABLE = (
 )
 
 
-class SqliteStore(Store):
+class SqliteStore(SqliteWalletSessions, Store):
     """`Store` on one SQLite file: one group-commit writer, `readers` reader connections.
 
     `busy_timeout_ms` is how long a write waits for another process's write lock before

@@ -3,7 +3,11 @@ data to claims, the selectively disclosable claim paths and validity bounds. Not
 templates: a subject line and text / HTML bodies about a credential event."""
 
 from .builtin import BUILTIN_TEMPLATES, MDL_EXAMPLE_SUBJECT, PID_EXAMPLE_SUBJECT, builtin_template
-from .credential import CREDENTIAL_IMPLICIT_NAMES, CredentialTemplate
+from .credential import (
+    CREDENTIAL_IMPLICIT_NAMES,
+    MAX_TIMESTAMP_GRANULARITY_SECONDS,
+    CredentialTemplate,
+)
 from .environment import CacheStats, RenderedNotification, TemplateEnvironment
 from .errors import (
     InvalidSubjectFieldError,
@@ -21,6 +25,7 @@ from .notification import (
 __all__ = [
     "BUILTIN_TEMPLATES",
     "CREDENTIAL_IMPLICIT_NAMES",
+    "MAX_TIMESTAMP_GRANULARITY_SECONDS",
     "MDL_EXAMPLE_SUBJECT",
     "NOTIFICATION_IMPLICIT_NAMES",
     "PID_EXAMPLE_SUBJECT",

@@ -28,6 +28,9 @@ CREDENTIAL_IMPLICIT_NAMES = frozenset({"subject", "today"})
 MAX_MDOC_NAME_CHARS = 256
 _MDOC_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
+#: Copies' iat / exp (mdoc `signed` / validity) are rounded to at most this granularity.
+MAX_TIMESTAMP_GRANULARITY_SECONDS = 7 * 86_400
+
 #: Large enough for any real claims mapping, small enough that a tenant cannot park megabytes
 #: of source in the compile cache.
 MAX_TEMPLATE_SOURCE_CHARS = 64 * 1024
@@ -112,7 +115,7 @@ class CredentialTemplate:
         if self.mdoc_namespace and not self.mdoc_doc_type:
             raise _invalid("mdoc_namespace", "mdoc_namespace needs an mdoc_doc_type")
         if not _is_int(self.timestamp_granularity_seconds) or not (
-            1 <= self.timestamp_granularity_seconds <= 7 * 86_400
+            1 <= self.timestamp_granularity_seconds <= MAX_TIMESTAMP_GRANULARITY_SECONDS
         ):
             raise _invalid(
                 "timestamp_granularity_seconds",
