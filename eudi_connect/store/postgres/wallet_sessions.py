@@ -1,4 +1,4 @@
-"""The PostgreSQL backend of `WalletSessionStore`, mixed into `PostgresStore`.
+"""The wallet-protocol half of the store (`WalletSessionStore`), in PostgreSQL.
 
 Compare-and-set updates are one UPDATE ... WHERE version = $n, so two instances that
 race on one offer see one winner; multi-statement changes run in one transaction.
@@ -6,17 +6,21 @@ race on one offer see one winner; multi-statement changes run in one transaction
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator, Sequence
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Final
 
-from eudi_connect.store.wallet_rows import (
+from eudi_connect.store.postgres.access import PostgresAccess
+from eudi_connect.store.rows import (
+    EXPIRING_TABLES,
     OFFER_COLUMNS,
     OFFER_UPDATE_COLUMNS,
+    SELECT_OFFER,
+    SELECT_POLICY,
     TOKEN_COLUMNS,
-    changed_offer,
     offer_change_values,
     offer_record,
+    offer_redemption,
+    offer_update,
     offer_values,
     policy_record,
     policy_values,
@@ -29,57 +33,42 @@ from eudi_connect.store.wallet_sessions import (
     OfferRecord,
     OnceScope,
     WalletPolicyRecord,
-    WalletSessionStore,
 )
 
-Row = Any
-
-_SELECT_OFFER = f"SELECT {OFFER_COLUMNS} FROM credential_offers "  # noqa: S608 constant columns
-_INSERT_OFFER = (
+_INSERT_OFFER: Final = (
     f"INSERT INTO credential_offers ({OFFER_COLUMNS}) "  # noqa: S608 constant columns
     f"VALUES ({', '.join(f'${n}' for n in range(1, 24))}) "
     "ON CONFLICT (tenant_id, request_id) WHERE request_id IS NOT NULL DO NOTHING"
 )
-_UPDATE_OFFER = (
+_OFFER_FOR_UPDATE: Final = SELECT_OFFER + "WHERE offer_id = $1 AND tenant_id = $2 FOR UPDATE"
+_UPDATE_OFFER: Final = (
     "UPDATE credential_offers SET "  # noqa: S608 constant columns
     + ", ".join(f"{column} = ${n}" for n, column in enumerate(OFFER_UPDATE_COLUMNS, start=1))
     + f" WHERE tenant_id = ${len(OFFER_UPDATE_COLUMNS) + 1}"
     + f" AND offer_id = ${len(OFFER_UPDATE_COLUMNS) + 2}"
     + f" AND version = ${len(OFFER_UPDATE_COLUMNS) + 3}"
 )
-_INSERT_TOKEN = f"INSERT INTO access_tokens ({TOKEN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"  # noqa: S608
+_INSERT_TOKEN: Final = (
+    f"INSERT INTO access_tokens ({TOKEN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"  # noqa: S608
+)
+_TOKEN: Final = f"SELECT {TOKEN_COLUMNS} FROM access_tokens WHERE token_hash = $1"  # noqa: S608
 
 
-class PostgresWalletSessions(WalletSessionStore):
-    """Needs the host store's pooled connections (`PostgresStore`)."""
-
-    def _connection(
-        self, *, admit_closing: bool = False
-    ) -> contextlib.AbstractAsyncContextManager[Any]:
-        raise NotImplementedError  # provided by PostgresStore
-
-    async def _fetch_one(self, sql: str, *args: Any) -> Row | None:
-        raise NotImplementedError  # provided by PostgresStore
-
-    @contextlib.asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[Any]:
-        async with self._connection() as connection, connection.transaction():
-            yield connection
-
+class PostgresWalletSessions(PostgresAccess):
     async def create_offer(self, offer: OfferRecord) -> OfferRecord:
         async with self._transaction() as connection:
             status = await connection.execute(_INSERT_OFFER, *offer_values(offer))
             if status.endswith(" 1"):
                 return offer
             row = await connection.fetchrow(
-                _SELECT_OFFER + "WHERE tenant_id = $1 AND request_id = $2",
+                SELECT_OFFER + "WHERE tenant_id = $1 AND request_id = $2",
                 offer.tenant_id,
                 offer.request_id,
             )
         return offer_record(tuple(row))
 
     async def _one_offer(self, where: str, *args: Any) -> OfferRecord | None:
-        row = await self._fetch_one(_SELECT_OFFER + where, *args)
+        row = await self._fetch_one(SELECT_OFFER + where, *args)
         return None if row is None else offer_record(tuple(row))
 
     async def get_offer(self, tenant_id: str, offer_id: str) -> OfferRecord | None:
@@ -120,17 +109,13 @@ class PostgresWalletSessions(WalletSessionStore):
         self, tenant_id: str, offer_id: str, expected_version: int, change: OfferChange, now: int
     ) -> OfferRecord | None:
         async with self._transaction() as connection:
-            row = await connection.fetchrow(
-                _SELECT_OFFER + "WHERE offer_id = $1 AND tenant_id = $2 FOR UPDATE",
-                offer_id,
-                tenant_id,
-            )
+            row = await connection.fetchrow(_OFFER_FOR_UPDATE, offer_id, tenant_id)
             if row is None:
                 return None
             current = offer_record(tuple(row))
-            if current.version != expected_version:
+            updated = offer_update(current, expected_version, change, now)
+            if updated is None:
                 return None
-            updated = changed_offer(current, change, now)
             if not await self._compare_and_set(connection, current, expected_version, updated):
                 return None
             return updated
@@ -139,27 +124,20 @@ class PostgresWalletSessions(WalletSessionStore):
         self, offer: OfferRecord, token: AccessTokenRecord, now: int
     ) -> OfferRecord | None:
         async with self._transaction() as connection:
-            row = await connection.fetchrow(
-                _SELECT_OFFER + "WHERE offer_id = $1 AND tenant_id = $2 FOR UPDATE",
-                offer.offer_id,
-                offer.tenant_id,
-            )
+            row = await connection.fetchrow(_OFFER_FOR_UPDATE, offer.offer_id, offer.tenant_id)
             if row is None:
                 return None
             current = offer_record(tuple(row))
-            if current.version != offer.version or current.state != "OFFERED":
+            updated = offer_redemption(current, offer, now)
+            if updated is None:
                 return None
-            updated = changed_offer(current, OfferChange(state="TOKEN_ISSUED"), now)
             if not await self._compare_and_set(connection, current, offer.version, updated):
                 return None
             await connection.execute(_INSERT_TOKEN, *token_values(token))
             return updated
 
     async def get_access_token(self, token_hash: bytes) -> AccessTokenRecord | None:
-        row = await self._fetch_one(
-            f"SELECT {TOKEN_COLUMNS} FROM access_tokens WHERE token_hash = $1",  # noqa: S608
-            token_hash,
-        )
+        row = await self._fetch_one(_TOKEN, token_hash)
         return None if row is None else token_record(tuple(row))
 
     async def add_nonce(self, tenant_id: str, nonce_hash: bytes, expires_at: int) -> None:
@@ -226,7 +204,7 @@ class PostgresWalletSessions(WalletSessionStore):
     async def purge_wallet_sessions(self, now: int) -> int:
         removed = 0
         async with self._connection() as connection:
-            for table in ("access_tokens", "wallet_nonces", "wallet_once"):
+            for table in EXPIRING_TABLES:
                 status = await connection.execute(
                     f"DELETE FROM {table} WHERE expires_at <= $1",  # noqa: S608 constant names
                     now,
@@ -235,10 +213,7 @@ class PostgresWalletSessions(WalletSessionStore):
         return removed
 
     async def get_wallet_policy(self, tenant_id: str) -> WalletPolicyRecord | None:
-        row = await self._fetch_one(
-            "SELECT tenant_id, document, updated_at FROM wallet_policies WHERE tenant_id = $1",
-            tenant_id,
-        )
+        row = await self._fetch_one(SELECT_POLICY + "WHERE tenant_id = $1", tenant_id)
         return None if row is None else policy_record(tuple(row))
 
     async def put_wallet_policy(self, policy: WalletPolicyRecord) -> None:

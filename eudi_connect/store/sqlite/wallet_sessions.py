@@ -1,4 +1,4 @@
-"""The SQLite backend of `WalletSessionStore`, mixed into `SqliteStore`.
+"""The wallet-protocol half of the store (`WalletSessionStore`), in SQLite.
 
 Writes run in the store's one writer (group commit); the conditional ones read and write
 in one function, so the writer's lock makes each compare-and-set atomic. Point reads by a
@@ -8,62 +8,57 @@ unique key go through the event loop's own reader.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from typing import Final
 
-from eudi_connect.store.wallet_rows import (
+from eudi_connect.store.rows import (
+    EXPIRING_TABLES,
     OFFER_COLUMNS,
     OFFER_UPDATE_COLUMNS,
+    SELECT_OFFER,
+    SELECT_POLICY,
     TOKEN_COLUMNS,
-    changed_offer,
     offer_change_values,
     offer_record,
+    offer_redemption,
+    offer_update,
     offer_values,
     policy_record,
     policy_values,
     token_record,
     token_values,
 )
+from eudi_connect.store.sqlite.access import SqliteAccess
 from eudi_connect.store.wallet_sessions import (
     AccessTokenRecord,
     OfferChange,
     OfferRecord,
     OnceScope,
     WalletPolicyRecord,
-    WalletSessionStore,
 )
 
-T = TypeVar("T")
-Row = tuple[Any, ...]
-
-_SELECT_OFFER = f"SELECT {OFFER_COLUMNS} FROM credential_offers "  # noqa: S608 constant columns
-_INSERT_OFFER = (
+_INSERT_OFFER: Final = (
     f"INSERT INTO credential_offers ({OFFER_COLUMNS}) VALUES ({', '.join('?' * 23)}) "  # noqa: S608
     "ON CONFLICT (tenant_id, request_id) WHERE request_id IS NOT NULL DO NOTHING"
 )
-_UPDATE_OFFER = (
+_OFFER: Final = SELECT_OFFER + "WHERE offer_id = ? AND tenant_id = ?"
+_UPDATE_OFFER: Final = (
     "UPDATE credential_offers SET "  # noqa: S608 constant columns
     + ", ".join(f"{column} = ?" for column in OFFER_UPDATE_COLUMNS)
     + " WHERE tenant_id = ? AND offer_id = ? AND version = ?"
 )
+_INSERT_TOKEN: Final = f"INSERT INTO access_tokens ({TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"  # noqa: S608
+_TOKEN: Final = f"SELECT {TOKEN_COLUMNS} FROM access_tokens WHERE token_hash = ?"  # noqa: S608
 
 
-class SqliteWalletSessions(WalletSessionStore):
-    """Needs the host store's writer and readers (`SqliteStore`)."""
-
-    async def _write(self, work: Callable[[sqlite3.Connection], T], *, rows: int = 1) -> T:
-        raise NotImplementedError  # provided by SqliteStore
-
-    async def _fetch_point(self, sql: str, parameters: Sequence[Any]) -> Row | None:
-        raise NotImplementedError  # provided by SqliteStore
-
+class SqliteWalletSessions(SqliteAccess):
     async def create_offer(self, offer: OfferRecord) -> OfferRecord:
         def work(conn: sqlite3.Connection) -> OfferRecord:
             inserted = conn.execute(_INSERT_OFFER, offer_values(offer)).rowcount
             if inserted == 1:
                 return offer
             row = conn.execute(
-                _SELECT_OFFER + "WHERE tenant_id = ? AND request_id = ?",
+                SELECT_OFFER + "WHERE tenant_id = ? AND request_id = ?",
                 (offer.tenant_id, offer.request_id),
             ).fetchone()
             return offer_record(row)
@@ -71,14 +66,12 @@ class SqliteWalletSessions(WalletSessionStore):
         return await self._write(work)
 
     async def get_offer(self, tenant_id: str, offer_id: str) -> OfferRecord | None:
-        row = await self._fetch_point(
-            _SELECT_OFFER + "WHERE offer_id = ? AND tenant_id = ?", (offer_id, tenant_id)
-        )
+        row = await self._fetch_point(_OFFER, (offer_id, tenant_id))
         return None if row is None else offer_record(row)
 
     async def find_offer_by_code(self, tenant_id: str, code_hash: bytes) -> OfferRecord | None:
         row = await self._fetch_point(
-            _SELECT_OFFER + "WHERE code_hash = ? AND tenant_id = ?", (code_hash, tenant_id)
+            SELECT_OFFER + "WHERE code_hash = ? AND tenant_id = ?", (code_hash, tenant_id)
         )
         return None if row is None else offer_record(row)
 
@@ -86,7 +79,7 @@ class SqliteWalletSessions(WalletSessionStore):
         self, tenant_id: str, transaction_id: str
     ) -> OfferRecord | None:
         row = await self._fetch_point(
-            _SELECT_OFFER + "WHERE transaction_id = ? AND tenant_id = ?",
+            SELECT_OFFER + "WHERE transaction_id = ? AND tenant_id = ?",
             (transaction_id, tenant_id),
         )
         return None if row is None else offer_record(row)
@@ -95,7 +88,7 @@ class SqliteWalletSessions(WalletSessionStore):
         self, tenant_id: str, notification_id: str
     ) -> OfferRecord | None:
         row = await self._fetch_point(
-            _SELECT_OFFER + "WHERE notification_id = ? AND tenant_id = ?",
+            SELECT_OFFER + "WHERE notification_id = ? AND tenant_id = ?",
             (notification_id, tenant_id),
         )
         return None if row is None else offer_record(row)
@@ -104,15 +97,12 @@ class SqliteWalletSessions(WalletSessionStore):
         self, tenant_id: str, offer_id: str, expected_version: int, change: OfferChange, now: int
     ) -> OfferRecord | None:
         def work(conn: sqlite3.Connection) -> OfferRecord | None:
-            row = conn.execute(
-                _SELECT_OFFER + "WHERE offer_id = ? AND tenant_id = ?", (offer_id, tenant_id)
-            ).fetchone()
+            row = conn.execute(_OFFER, (offer_id, tenant_id)).fetchone()
             if row is None:
                 return None
-            current = offer_record(row)
-            if current.version != expected_version:
+            updated = offer_update(offer_record(row), expected_version, change, now)
+            if updated is None:
                 return None
-            updated = changed_offer(current, change, now)
             conn.execute(
                 _UPDATE_OFFER,
                 (*offer_change_values(updated), tenant_id, offer_id, expected_version),
@@ -125,33 +115,23 @@ class SqliteWalletSessions(WalletSessionStore):
         self, offer: OfferRecord, token: AccessTokenRecord, now: int
     ) -> OfferRecord | None:
         def work(conn: sqlite3.Connection) -> OfferRecord | None:
-            row = conn.execute(
-                _SELECT_OFFER + "WHERE offer_id = ? AND tenant_id = ?",
-                (offer.offer_id, offer.tenant_id),
-            ).fetchone()
+            row = conn.execute(_OFFER, (offer.offer_id, offer.tenant_id)).fetchone()
             if row is None:
                 return None
-            current = offer_record(row)
-            if current.version != offer.version or current.state != "OFFERED":
+            updated = offer_redemption(offer_record(row), offer, now)
+            if updated is None:
                 return None
-            updated = changed_offer(current, OfferChange(state="TOKEN_ISSUED"), now)
             conn.execute(
                 _UPDATE_OFFER,
                 (*offer_change_values(updated), offer.tenant_id, offer.offer_id, offer.version),
             )
-            conn.execute(
-                f"INSERT INTO access_tokens ({TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
-                token_values(token),
-            )
+            conn.execute(_INSERT_TOKEN, token_values(token))
             return updated
 
         return await self._write(work)
 
     async def get_access_token(self, token_hash: bytes) -> AccessTokenRecord | None:
-        row = await self._fetch_point(
-            f"SELECT {TOKEN_COLUMNS} FROM access_tokens WHERE token_hash = ?",  # noqa: S608
-            (token_hash,),
-        )
+        row = await self._fetch_point(_TOKEN, (token_hash,))
         return None if row is None else token_record(row)
 
     async def add_nonce(self, tenant_id: str, nonce_hash: bytes, expires_at: int) -> None:
@@ -222,7 +202,7 @@ class SqliteWalletSessions(WalletSessionStore):
     async def purge_wallet_sessions(self, now: int) -> int:
         def work(conn: sqlite3.Connection) -> int:
             removed = 0
-            for table in ("access_tokens", "wallet_nonces", "wallet_once"):
+            for table in EXPIRING_TABLES:
                 removed += conn.execute(
                     f"DELETE FROM {table} WHERE expires_at <= ?",  # noqa: S608 constant names
                     (now,),
@@ -232,10 +212,7 @@ class SqliteWalletSessions(WalletSessionStore):
         return await self._write(work)
 
     async def get_wallet_policy(self, tenant_id: str) -> WalletPolicyRecord | None:
-        row = await self._fetch_point(
-            "SELECT tenant_id, document, updated_at FROM wallet_policies WHERE tenant_id = ?",
-            (tenant_id,),
-        )
+        row = await self._fetch_point(SELECT_POLICY + "WHERE tenant_id = ?", (tenant_id,))
         return None if row is None else policy_record(row)
 
     async def put_wallet_policy(self, policy: WalletPolicyRecord) -> None:
