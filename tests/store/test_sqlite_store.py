@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import sqlite3
 import sys
+import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -230,10 +231,12 @@ async def test_open_failure_leaves_nothing_open(tmp_path: Path) -> None:
     folder = tmp_path / "a-folder.db"
     folder.mkdir()
     store = SqliteStore(folder)
+    threads_before = set(threading.enumerate())
     with pytest.raises(UnavailableError) as caught:
         await store.open()
     assert caught.value.reason == "STORE_UNAVAILABLE"
     assert str(folder) not in caught.value.message
+    assert {t for t in threading.enumerate() if t.is_alive()} <= threads_before
     await store.close()
 
 
