@@ -235,19 +235,8 @@ def insert_outcomes(
 
 
 def _new_credential_record(row: NewCredential) -> CredentialRecord:
-    return CredentialRecord(
-        credential_id=row.credential_id,
-        tenant_id=row.tenant_id,
-        request_id=row.request_id,
-        template_id=row.template_id,
-        format=row.format,
-        credential=row.credential,
-        status_list_id=row.status_list_id,
-        status_index=row.status_index,
-        issued_at=row.issued_at,
-        expires_at=row.expires_at,
-        status=0,
-    )
+    """What reading the row back would give: VALID, its status never changed."""
+    return credential_record((*credential_values(row), 0, None))
 
 
 def changed_status(current: CredentialRecord, *, to_status: int, at: int) -> StatusChange:

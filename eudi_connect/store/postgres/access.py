@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 from eudi_connect.store.checks import closed_error, tenant_not_found
+from eudi_connect.store.lifecycle import Lifecycle
 from eudi_connect.store.postgres.error_map import raise_mapped
 from eudi_connect.store.postgres.options import PostgresOptions
 
@@ -27,10 +28,9 @@ Row = Any
 _LOCK_TENANT: Final = "SELECT 1 FROM tenants WHERE tenant_id = $1 FOR NO KEY UPDATE"
 
 
-class PostgresAccess:
+class PostgresAccess(Lifecycle):
     """The pool and the calls that use it."""
 
-    _state: Literal["new", "open", "closing", "closed"]
     _pool: Any
     _options: PostgresOptions
 

@@ -93,8 +93,7 @@ class PostgresStore(
 
     # --- lifecycle ---------------------------------------------------------------------
     async def open(self) -> None:
-        if self._state != "new":
-            raise RuntimeError("a PostgresStore is opened once")
+        self._begin_open()
         migrations = load_migrations(backend_folder("postgres"))
         options = self._options
         try:
@@ -125,12 +124,8 @@ class PostgresStore(
 
     async def close(self) -> None:
         """Refuses new calls, lets calls holding a connection finish, then disconnects."""
-        if self._state in ("closing", "closed"):
+        if not self._begin_close():
             return
-        if self._state == "new" or self._pool is None:
-            self._state = "closed"
-            return
-        self._state = "closing"
         try:
             if self._inserts is not None:
                 await self._inserts.close()

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 from eudi_connect.store.checks import closed_error
+from eudi_connect.store.lifecycle import Lifecycle
 from eudi_connect.store.sqlite.error_map import database_unavailable, is_database_failure
 from eudi_connect.store.sqlite.thread import ConnectionThread
 from eudi_connect.store.sqlite.writer import GroupCommitWriter
@@ -22,10 +23,9 @@ T = TypeVar("T")
 Row = tuple[Any, ...]
 
 
-class SqliteAccess:
+class SqliteAccess(Lifecycle):
     """The writer, the readers and the point reader, and the calls that use them."""
 
-    _state: Literal["new", "open", "closing", "closed"]
     _writer: GroupCommitWriter | None
     _readers: list[ConnectionThread]
     _next_reader: Iterator[int]
@@ -38,8 +38,7 @@ class SqliteAccess:
         return await self._writer.submit(work, rows=rows)
 
     async def _fetch(self, sql: str, parameters: Sequence[Any]) -> list[Row]:
-        if self._state != "open":
-            raise closed_error()
+        self._check_open()
         reader = self._readers[next(self._next_reader) % len(self._readers)]
         try:
             return await reader.run(lambda conn: conn.execute(sql, parameters).fetchall())
@@ -64,8 +63,7 @@ class SqliteAccess:
         on a reader thread, which waits for locks and maps errors as every other read does.
         Scans and reads of unbounded size stay on the reader threads.
         """
-        if self._state != "open":
-            raise closed_error()
+        self._check_open()
         reader = self._point_reader
         if reader is not None:
             try:

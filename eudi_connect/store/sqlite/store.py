@@ -101,8 +101,7 @@ class SqliteStore(
 
     # --- lifecycle ---------------------------------------------------------------------
     async def open(self) -> None:
-        if self._state != "new":
-            raise RuntimeError("a SqliteStore is opened once")
+        self._begin_open()
         if sqlite3.sqlite_version_info < MIN_SQLITE_VERSION:
             raise ConfigurationError(
                 f"SQLite {sqlite3.sqlite_version} is too old; the store needs 3.37 or newer",
@@ -140,12 +139,8 @@ class SqliteStore(
         self._state = "open"
 
     async def close(self) -> None:
-        if self._state in ("closing", "closed"):
+        if not self._begin_close():
             return
-        if self._state == "new":
-            self._state = "closed"
-            return
-        self._state = "closing"
         try:
             if self._writer is not None:
                 await self._writer.close()  # commits what is queued, then closes
