@@ -5,7 +5,7 @@ Three ways to store credential rows, on a throwaway PostgreSQL cluster:
 * ``statement per call``: each call is ONE ``INSERT ... SELECT FROM unnest(...) ON CONFLICT
   DO NOTHING RETURNING`` in its own implicit transaction, on its own pooled connection;
   concurrent calls commit in parallel (PostgreSQL shares WAL flushes among them).
-* ``grouped`` (what the store does, `postgres_writer`): the rows of every call waiting
+* ``grouped`` (what the store does, `store/postgres/writer.py`): the rows of every call waiting
   while a group commits go into the next group's single statement.
 * ``savepoint per row``: one transaction per call with a SAVEPOINT around each row
   (per-row isolation), for multi-row calls.

@@ -38,6 +38,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from eudi_connect.api.wallet_http import WalletHandlers, add_wallet_routes
 from eudi_connect.errors import NotFoundError
 from eudi_connect.monitoring.logs import access_log, log_access
 from eudi_connect.monitoring.performance_metrics import PerformanceMonitor
@@ -241,6 +242,12 @@ class HttpEndpoints:
     ) -> None:
         self._handlers = _Handlers(services, monitor, prometheus_registry)
         self._store = services.store
+        store = services.store
+
+        async def tenant_exists(tenant_id: str) -> bool:
+            return await store.get_tenant(tenant_id) is not None
+
+        self._wallet = WalletHandlers(services.wallet_issuer, tenant_exists)
         self._public_url = services.settings.public_url
         self._shutdown_timeout = shutdown_timeout
         self._runners: list[web.AppRunner] = []
@@ -263,6 +270,7 @@ class HttpEndpoints:
                 app.router.add_get(routes["issuer_metadata"], handlers.issuer_metadata)
                 app.router.add_get(routes["jwks"], handlers.jwks)
                 app.router.add_get(routes["certificates"], handlers.certificates)
+                add_wallet_routes(app, self._wallet, _base_path(base))
         if metrics and handlers.registry is not None:
             app.router.add_get("/metrics", handlers.metrics)
         return app

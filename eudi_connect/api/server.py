@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 import grpc
 from eudi.connect.v1 import credential_service_pb2 as pb
 from eudi.connect.v1 import credential_service_pb2_grpc as pb_grpc
+from eudi.connect.v1 import offer_service_pb2 as offer_pb
+from eudi.connect.v1 import offer_service_pb2_grpc as offer_pb_grpc
 from eudi.connect.v1 import template_service_pb2 as template_pb
 from eudi.connect.v1 import template_service_pb2_grpc as template_pb_grpc
 from eudi.connect.v1 import trust_service_pb2 as trust_pb
@@ -25,6 +27,7 @@ from eudi_connect.api.credential_servicer import CredentialServicer
 from eudi_connect.api.http_endpoints import HttpEndpoints
 from eudi_connect.api.interceptors import AuthInterceptor
 from eudi_connect.api.metrics_interceptor import MetricsInterceptor
+from eudi_connect.api.offer_servicer import OfferServicer
 from eudi_connect.api.streams import ResponseStreamInterceptor
 from eudi_connect.api.template_servicer import TemplateServicer
 from eudi_connect.api.tls import server_credentials
@@ -43,6 +46,7 @@ log = logging.getLogger(__name__)
 CREDENTIAL_SERVICE = pb.DESCRIPTOR.services_by_name["CredentialService"].full_name
 TEMPLATE_SERVICE = template_pb.DESCRIPTOR.services_by_name["TemplateService"].full_name
 TRUST_SERVICE = trust_pb.DESCRIPTOR.services_by_name["TrustService"].full_name
+OFFER_SERVICE = offer_pb.DESCRIPTOR.services_by_name["OfferService"].full_name
 # Large enough for a 10,000-item batch request; anything bigger is refused by gRPC itself.
 MAX_RECEIVE_MESSAGE_BYTES = 16 * 1024 * 1024
 
@@ -82,9 +86,14 @@ class RunningServer:
     health: HealthServicer
     services: Services
     http: HttpEndpoints | None = None
+    housekeeping: asyncio.Task[None] | None = None
 
     async def stop(self, grace: float | None) -> None:
         """Refuses new calls, lets running ones finish within `grace`, then closes the store."""
+        if self.housekeeping is not None:
+            self.housekeeping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.housekeeping
         if self.http is not None:
             self.http.begin_shutdown()
         await self.health.enter_graceful_shutdown()
@@ -130,6 +139,9 @@ async def start_server(
     pb_grpc.add_CredentialServiceServicer_to_server(CredentialServicer(services, batch), server)
     template_pb_grpc.add_TemplateServiceServicer_to_server(TemplateServicer(services), server)
     trust_pb_grpc.add_TrustServiceServicer_to_server(TrustServicer(services), server)
+    offer_pb_grpc.add_OfferServiceServicer_to_server(
+        OfferServicer(services.offers, services.wallet_policies), server
+    )
     health_servicer = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
@@ -137,6 +149,7 @@ async def start_server(
             CREDENTIAL_SERVICE,
             TEMPLATE_SERVICE,
             TRUST_SERVICE,
+            OFFER_SERVICE,
             health.SERVICE_NAME,
             reflection.SERVICE_NAME,
         ),
@@ -176,10 +189,17 @@ async def start_server(
         except BaseException:
             await server.stop(None)
             raise
-    for name in ("", CREDENTIAL_SERVICE, TEMPLATE_SERVICE, TRUST_SERVICE):
+    for name in ("", CREDENTIAL_SERVICE, TEMPLATE_SERVICE, TRUST_SERVICE, OFFER_SERVICE):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     return RunningServer(
-        server=server, port=port, health=health_servicer, services=services, http=http
+        server=server,
+        port=port,
+        health=health_servicer,
+        services=services,
+        http=http,
+        housekeeping=asyncio.get_running_loop().create_task(
+            services.wallet_issuer.housekeeping(), name="wallet-housekeeping"
+        ),
     )
 
 

@@ -12,6 +12,7 @@ from typing import Any, Protocol, TypeVar
 
 import grpc
 from eudi.connect.v1 import credential_service_pb2_grpc as pb_grpc
+from eudi.connect.v1 import offer_service_pb2_grpc as opb_grpc
 from google.protobuf import json_format
 
 from eudi_connect.api.tracing import traced_channel
@@ -105,3 +106,9 @@ def traced(channel: grpc.Channel) -> Iterator[grpc.Channel]:
 def credential_stub(config: ClientConfig) -> Iterator[pb_grpc.CredentialServiceStub]:
     with grpc.insecure_channel(config.address) as channel, traced(channel) as used:
         yield pb_grpc.CredentialServiceStub(used)
+
+
+@contextmanager
+def offer_stub(config: ClientConfig) -> Iterator[opb_grpc.OfferServiceStub]:
+    with grpc.insecure_channel(config.address) as channel, traced(channel) as used:
+        yield opb_grpc.OfferServiceStub(used)

@@ -30,6 +30,7 @@ from eudi_connect.cli.client import (
     message_json,
     print_json,
 )
+from eudi_connect.cli.offers import add_offer_commands
 from eudi_connect.cli.templates import add_template_commands
 from eudi_connect.cli.tenant_keys import add_tenant_key_commands
 from eudi_connect.cli.trust import add_trust_commands
@@ -44,6 +45,7 @@ from eudi_connect.services.app import open_services
 from eudi_connect.services.fetch import FetchSettings, parse_network, parse_networks
 from eudi_connect.services.fetch.addresses import IPNetwork
 from eudi_connect.services.settings import DEFAULT_HTTP_PORT, ServiceSettings, local_public_url
+from eudi_connect.services.wallet_settings import WalletSettings
 
 DEFAULT_DB = "sqlite:///./eudi-connect.db"
 log = logging.getLogger("eudi_connect.cli")
@@ -128,6 +130,10 @@ def cmd_serve(args: argparse.Namespace) -> None:
         issuer_ca_key=args.issuer_ca_key,
         max_trust_entries=args.max_trust_entries,
         fetch=FetchSettings(allow_networks=_fetch_allow_networks(args)),
+        wallet=WalletSettings(
+            dpop_nonce_seconds=args.dpop_nonce_seconds,
+            policy_cache_seconds=args.wallet_policy_cache_seconds,
+        ),
     )
     options = ServerOptions(
         host=args.host,
@@ -455,6 +461,19 @@ def build_parser() -> argparse.ArgumentParser:
         "fetched from; repeatable (default: public addresses only, or "
         f"${FETCH_ALLOW_NETWORKS_ENV}, comma-separated)",
     )
+    serve.add_argument(
+        "--dpop-nonce-seconds",
+        type=_positive_int,
+        default=WalletSettings().dpop_nonce_seconds,
+        help="how often the DPoP nonce wallets must use changes; one is accepted for 1 to 2 "
+        "times this (default %(default)s)",
+    )
+    serve.add_argument(
+        "--wallet-policy-cache-seconds",
+        type=_non_negative_float,
+        default=WalletSettings().policy_cache_seconds,
+        help="how soon a wallet policy changed elsewhere applies here (default %(default)s)",
+    )
     serve.set_defaults(func=cmd_serve)
 
     tenant = sub.add_parser("tenant", help="manage tenants").add_subparsers(
@@ -557,6 +576,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_template_commands(sub)
     add_trust_commands(sub)
+    add_offer_commands(sub)
     return parser
 
 

@@ -16,6 +16,7 @@ from eudi_connect.services.foreign_status import ForeignStatusLists
 from eudi_connect.services.issuance import IssuanceService
 from eudi_connect.services.issuer_certificates import CertificatePolicy, load_authority
 from eudi_connect.services.keys import KeyService, check_master_key
+from eudi_connect.services.offers import OfferService
 from eudi_connect.services.public_urls import TenantUrls
 from eudi_connect.services.render_pool import RenderPool
 from eudi_connect.services.revocation import RevocationService
@@ -27,6 +28,9 @@ from eudi_connect.services.templates import CredentialTemplates, TemplateService
 from eudi_connect.services.tenants import TenantService
 from eudi_connect.services.trust import TrustService
 from eudi_connect.services.verification import VerificationService
+from eudi_connect.services.wallet_issuer import WalletIssuer
+from eudi_connect.services.wallet_policy import WalletPolicyService
+from eudi_connect.services.wallet_settings import WalletSettings
 from eudi_connect.store.base import Store
 from eudi_connect.store.factory import database_directory, open_store_from_url
 from eudi_connect.store.private_files import warn_if_open_to_others
@@ -50,6 +54,10 @@ class Services:
     revocation: RevocationService
     template_service: TemplateService
     trust: TrustService
+    # OpenID4VCI: offers for internal services, the protocol endpoints for wallets.
+    offers: OfferService
+    wallet_issuer: WalletIssuer
+    wallet_policies: WalletPolicyService
     # The HTTP client for what other issuers publish (status lists, JWKS).
     fetcher: HttpFetcher
     # Worker processes that sign batch groups on the other cores; None signs in-process.
@@ -123,11 +131,13 @@ async def open_services(
     clock: Callable[[], float] = time.time,
     store: Store | None = None,
     fetch: FetchSettings | None = None,
+    wallet: WalletSettings | None = None,
 ) -> Services:
     """`store`, when given, is used (unopened) instead of the one `db_url` names; `fetch`,
     when given, replaces `settings.fetch` (how foreign status lists and JWKS are fetched).
     `render_workers` processes check, compile and render tenants' templates off the event
-    loop (0: one thread of this process, which still competes with the loop for the GIL)."""
+    loop (0: one thread of this process, which still competes with the loop for the GIL).
+    `wallet` replaces the settings' wallet flow settings."""
     settings = settings or ServiceSettings()
     master = master_key or master_key_for(db_url)
     store = store or open_store_from_url(db_url)
@@ -180,6 +190,20 @@ async def open_services(
         render_pool.close()
         await store.close()
         raise
+    wallet = wallet or settings.wallet
+    issuance = IssuanceService(
+        store,
+        keys=keys,
+        status_lists=status_lists,
+        templates=templates,
+        settings=settings,
+        urls=urls,
+        clock=clock,
+    )
+    template_service = TemplateService(store, templates, clock=clock)
+    wallet_policies = WalletPolicyService(
+        store, clock=clock, cache_seconds=wallet.policy_cache_seconds
+    )
     return Services(
         trust=trust,
         fetcher=fetcher,
@@ -191,18 +215,22 @@ async def open_services(
         keys=keys,
         status_lists=status_lists,
         templates=templates,
-        issuance=IssuanceService(
+        issuance=issuance,
+        offers=OfferService(store, templates=templates, urls=urls, wallet=wallet, clock=clock),
+        wallet_issuer=WalletIssuer(
             store,
-            keys=keys,
-            status_lists=status_lists,
-            templates=templates,
-            settings=settings,
+            issuance=issuance,
+            templates=template_service,
             urls=urls,
+            wallet=wallet,
+            policy_for=wallet_policies.policy_for,
+            status=status,
             clock=clock,
         ),
+        wallet_policies=wallet_policies,
         verification=VerificationService(
             keys=keys, trust=trust, status=status, settings=settings, urls=urls, clock=clock
         ),
         revocation=RevocationService(store, clock=clock),
-        template_service=TemplateService(store, templates, clock=clock),
+        template_service=template_service,
     )

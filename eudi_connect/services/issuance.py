@@ -211,7 +211,7 @@ class IssuanceService:
             lookups[command.template_id] = template
         if isinstance(template, EudiConnectError):
             raise template
-        credential_format = _checked_format(command.format, template)
+        credential_format = checked_format(command.format, template)
         validity = template.validity(command.validity_seconds)
         holder_jwk = parse_holder_jwk(command.holder_jwk)
         if credential_format == MDOC_FORMAT and holder_jwk is None:
@@ -301,7 +301,9 @@ class _Prepared:
     format: str = SD_JWT_VC_FORMAT
 
 
-def _checked_format(requested: str, template: CredentialTemplate) -> str:
+def checked_format(requested: str, template: CredentialTemplate) -> str:
+    """The format to issue `template` in: the default for an empty request, and only one
+    the template supports."""
     credential_format = requested or SD_JWT_VC_FORMAT
     if credential_format not in FORMATS:
         raise InvalidArgumentError(

@@ -13,11 +13,18 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from eudi_connect.core.jose import SigningKey
 from eudi_connect.core.mdoc import CertificateAuthority, make_issuer_certificate
+from eudi_connect.core.templates import MAX_TIMESTAMP_GRANULARITY_SECONDS
 from eudi_connect.errors import ConfigurationError
 
 #: A document signer outlives its key's rotation period but not by decades: verifiers
 #: must still accept credentials signed before a rotation.
 DEFAULT_CERTIFICATE_DAYS = 3 * 365
+#: A certificate is valid from this long before its key was made. Copies carry a `signed`
+#: time (mdoc) or `iat` rounded down to their template's granularity, at most 7 days, and
+#: ISO/IEC 18013-5 section 9.3.1 has readers check that `signed` lies in the document
+#: signer's validity: a key made at 10:00 signs copies stamped 00:00 that day. Five
+#: minutes more allow for clock skew.
+BACKDATE = timedelta(seconds=MAX_TIMESTAMP_GRANULARITY_SECONDS, minutes=5)
 
 
 @dataclass(frozen=True)
@@ -33,13 +40,13 @@ class CertificatePolicy:
         self, tenant_id: str, key: SigningKey, *, now: float, issuer_uri: str | None = None
     ) -> bytes:
         """`issuer_uri`, the `iss` of the tenant's credentials, goes into the URI SAN."""
-        start = datetime.fromtimestamp(now, UTC) - timedelta(minutes=5)  # clock skew
+        made = datetime.fromtimestamp(now, UTC)
         return make_issuer_certificate(
             key,
             issuer_name=f"EUDI-Connect issuer {tenant_id}"[:64],
             country=self.country,
-            not_before=start,
-            not_after=start + timedelta(days=self.validity_days),
+            not_before=made - BACKDATE,
+            not_after=made + timedelta(days=self.validity_days),
             authority=self.authority,
             issuer_uri=issuer_uri,
         )

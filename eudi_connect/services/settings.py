@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from eudi_connect.services.fetch import FetchSettings
 from eudi_connect.services.public_urls import PublicUrls
+from eudi_connect.services.wallet_settings import WalletSettings
 
 DEFAULT_STATUS_LIST_SIZE = 1 << 17
 #: A verifier that trusts every EU PID and EAA provider needs a few hundred entries.
@@ -58,6 +59,8 @@ class ServiceSettings:
     max_cached_jwks: int = 1024
     # How status lists and JWKS of other issuers are fetched, and from which addresses.
     fetch: FetchSettings = field(default_factory=FetchSettings)
+    # The wallet-facing OpenID4VCI flow: offers, tokens, nonces, proofs.
+    wallet: WalletSettings = field(default_factory=WalletSettings)
 
     @property
     def base_url(self) -> str:

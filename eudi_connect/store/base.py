@@ -1,8 +1,9 @@
 """The Store interface: everything the services persist, independent of the database.
 
-Backends: `sqlite` (embedded default, aiosqlite) and later `postgres` (asyncpg). Services
-generate ids and timestamps (unix seconds); stores persist them and enforce uniqueness
-(tenant + request_id, list + index) in the database, never by check-then-insert.
+Backends: `sqlite` (embedded default, sqlite3 on threads of its own) and `postgres`
+(asyncpg). Services generate ids and timestamps (unix seconds); stores persist them and
+enforce uniqueness (tenant + request_id, list + index) in the database, never by
+check-then-insert.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import abc
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+from eudi_connect.store.wallet_sessions import WalletSessionStore
 
 
 @dataclass(frozen=True)
@@ -167,7 +170,7 @@ class StatusChange:
     record: CredentialRecord
 
 
-class Store(abc.ABC):
+class Store(WalletSessionStore):
     """Async persistence for tenants, keys, status lists and credentials."""
 
     @abc.abstractmethod

@@ -1,10 +1,11 @@
-"""Numbered SQL migrations: loading and planning, shared by every SQL backend.
+"""Numbered SQL migrations: loading, planning and applying, shared by every SQL backend.
 
 A backend keeps its migrations in its own folder as `NNNN_short_name.sql` files (package
-data), loads them with `load_migrations`, asks `pending_migrations` which ones to run
-against the versions its `schema_migrations` table records, and applies each one in its
-own transaction. Applying is backend-specific (SQLite must split a script into
-statements, PostgreSQL can run it whole), so it is not here.
+data), loads them with `load_migrations`, and `apply_migrations` runs the pending ones
+through the backend's `MigrationDriver`, each in its own transaction. The driver holds
+what differs: how a transaction shuts other processes and instances out (SQLite's write
+lock, a PostgreSQL advisory lock), how a script runs (SQLite one statement at a time,
+PostgreSQL whole), and which errors mean a bad script rather than a failing database.
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from importlib.resources import files
 from importlib.resources.abc import Traversable
+from typing import Protocol
 
 from eudi_connect.errors import ConfigurationError
 
@@ -29,6 +32,10 @@ class Migration:
     name: str
     sql: str
     checksum: str
+
+    @property
+    def file_name(self) -> str:
+        return f"{self.version:04d}_{self.name}.sql"
 
 
 def backend_folder(backend: str) -> Traversable:
@@ -71,7 +78,7 @@ def load_migrations(folder: Traversable) -> tuple[Migration, ...]:
         if migration.version != expected:
             raise ConfigurationError(
                 f"migrations must be numbered 1, 2, 3... without gaps; expected {expected:04d}, "
-                f"found {migration.version:04d}_{migration.name}.sql",
+                f"found {migration.file_name}",
                 reason="MIGRATION_INVALID",
             )
     if not found:
@@ -99,8 +106,57 @@ def pending_migrations(
             )
         if migration.checksum != applied_checksum:
             raise ConfigurationError(
-                f"migration {version:04d}_{migration.name}.sql was changed after it was "
+                f"migration {migration.file_name} was changed after it was "
                 "applied; add a new migration instead of editing an applied one",
                 reason="MIGRATION_CHANGED",
             )
     return [migration for migration in available if migration.version not in applied]
+
+
+class MigrationDriver(Protocol):
+    """What `apply_migrations` needs of a backend; every call uses one connection."""
+
+    def exclusive(self) -> AbstractAsyncContextManager[None]:
+        """One transaction, in which no other process or instance migrates; committed when
+        the block ends, rolled back when it raises."""
+
+    async def recorded(self) -> dict[int, str]:
+        """Creates `schema_migrations` when missing; the versions and checksums it holds."""
+
+    async def run_script(self, sql: str) -> None:
+        """Runs one migration's script in the open transaction."""
+
+    def script_failure(self, error: Exception) -> str | None:
+        """What to call `error` from `run_script` when the script itself failed; None when
+        the database failed (the error is raised as it is, a retry may work)."""
+
+    async def record(self, migration: Migration) -> None:
+        """Adds the migration to `schema_migrations`, in the open transaction."""
+
+
+async def apply_migrations(driver: MigrationDriver, available: Sequence[Migration]) -> list[int]:
+    """Applies the pending migrations, each in its own exclusive transaction.
+
+    Processes or instances opening one database together queue on the exclusive
+    transaction; each one, once in it, reads which versions are recorded and skips those.
+    Returns the versions applied here.
+    """
+    applied_here: list[int] = []
+    while True:
+        async with driver.exclusive():
+            todo = pending_migrations(available, await driver.recorded())
+            if not todo:
+                return applied_here
+            migration = todo[0]
+            try:
+                await driver.run_script(migration.sql)
+            except Exception as error:
+                failure = driver.script_failure(error)
+                if failure is None:
+                    raise
+                raise ConfigurationError(
+                    f"migration {migration.file_name} failed ({failure})",
+                    reason="MIGRATION_FAILED",
+                ) from error
+            await driver.record(migration)
+        applied_here.append(migration.version)

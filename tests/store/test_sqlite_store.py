@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import sqlite3
 import sys
+import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -29,13 +30,15 @@ from eudi_connect.store.base import TenantRecord
 from eudi_connect.store.factory import database_directory, open_store_from_url
 from eudi_connect.store.migrations import (
     Migration,
+    apply_migrations,
     backend_folder,
     checksum,
     load_migrations,
     pending_migrations,
 )
-from eudi_connect.store.sqlite import SqliteStore, _apply_migrations, split_statements
-from eudi_connect.store.sqlite_writer import run_in_connection
+from eudi_connect.store.sqlite import SqliteStore
+from eudi_connect.store.sqlite.migrations import SqliteMigrations, split_statements
+from eudi_connect.store.sqlite.thread import ConnectionThread
 from tests.store.test_store_contract import add_list, add_tenant, credential
 
 VALID = 0
@@ -98,9 +101,16 @@ async def test_migrations_applied_once_and_idempotent_on_reopen(db_path: Path) -
 async def test_an_older_database_is_upgraded_on_open(db_path: Path) -> None:
     """A database at schema version 1 gets the later migrations, its data kept."""
     db_path.parent.mkdir(parents=True)
-    with raw(db_path) as connection:
-        _apply_migrations(connection, SHIPPED_MIGRATIONS[:1])
-        connection.execute("INSERT INTO tenants VALUES ('t1', 'Old', 1)")
+    connection = await ConnectionThread.open(
+        lambda: sqlite3.connect(db_path, isolation_level=None), name="old-schema"
+    )
+    try:
+        await apply_migrations(SqliteMigrations(connection), SHIPPED_MIGRATIONS[:1])
+        await connection.run(
+            lambda conn: conn.execute("INSERT INTO tenants VALUES ('t1', 'Old', 1)")
+        )
+    finally:
+        await connection.close()
     store = SqliteStore(db_path)
     await store.open()
     try:
@@ -221,10 +231,12 @@ async def test_open_failure_leaves_nothing_open(tmp_path: Path) -> None:
     folder = tmp_path / "a-folder.db"
     folder.mkdir()
     store = SqliteStore(folder)
+    threads_before = set(threading.enumerate())
     with pytest.raises(UnavailableError) as caught:
         await store.open()
     assert caught.value.reason == "STORE_UNAVAILABLE"
     assert str(folder) not in caught.value.message
+    assert {t for t in threading.enumerate() if t.is_alive()} <= threads_before
     await store.close()
 
 
@@ -513,12 +525,9 @@ async def test_disk_full_mid_group_commits_nothing(store: SqliteStore, db_path: 
     """An out-of-space error inside a group fails every item of it and writes nothing."""
     await add_tenant(store)
     await add_list(store)
-    writer = store._writer_connection  # test-only: cap the writer's file size
-    assert writer is not None
-    (pages,) = await run_in_connection(
-        writer, lambda conn: conn.execute("PRAGMA page_count").fetchone()
-    )
-    await run_in_connection(writer, lambda conn: conn.execute(f"PRAGMA max_page_count = {pages}"))
+    # test-only: cap the writer's file size, through the writer itself
+    (pages,) = await store._write(lambda conn: conn.execute("PRAGMA page_count").fetchone())
+    await store._write(lambda conn: conn.execute(f"PRAGMA max_page_count = {pages}").fetchall())
     big = "x" * 20_000
     results = await asyncio.gather(
         *(
@@ -533,7 +542,7 @@ async def test_disk_full_mid_group_commits_nothing(store: SqliteStore, db_path: 
         assert isinstance(result, UnavailableError)
         assert "disk space" in result.message
     assert count_rows(db_path, "credentials") == 0
-    await run_in_connection(writer, lambda conn: conn.execute("PRAGMA max_page_count = 1073741823"))
+    await store._write(lambda conn: conn.execute("PRAGMA max_page_count = 1073741823").fetchall())
     [outcome] = await store.insert_credentials([credential(1)])
     assert outcome.inserted
 

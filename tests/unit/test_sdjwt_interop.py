@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 import pytest
-from jwcrypto.jwk import JWK  # type: ignore[import-untyped]  # no stubs; test-only dependency
+from jwcrypto.jwk import JWK
 from sd_jwt.common import SDObj
 from sd_jwt.holder import SDJWTHolder
 from sd_jwt.issuer import SDJWTIssuer

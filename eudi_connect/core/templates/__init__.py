@@ -3,7 +3,12 @@ data to claims, the selectively disclosable claim paths and validity bounds. Not
 templates: a subject line and text / HTML bodies about a credential event."""
 
 from .builtin import BUILTIN_TEMPLATES, MDL_EXAMPLE_SUBJECT, PID_EXAMPLE_SUBJECT, builtin_template
-from .credential import CREDENTIAL_IMPLICIT_NAMES, MAX_VALIDITY_SECONDS, CredentialTemplate
+from .credential import (
+    CREDENTIAL_IMPLICIT_NAMES,
+    MAX_TIMESTAMP_GRANULARITY_SECONDS,
+    MAX_VALIDITY_SECONDS,
+    CredentialTemplate,
+)
 from .environment import (
     CacheStats,
     CompiledPart,
@@ -28,6 +33,7 @@ from .notification import (
 __all__ = [
     "BUILTIN_TEMPLATES",
     "CREDENTIAL_IMPLICIT_NAMES",
+    "MAX_TIMESTAMP_GRANULARITY_SECONDS",
     "MAX_VALIDITY_SECONDS",
     "MDL_EXAMPLE_SUBJECT",
     "NOTIFICATION_IMPLICIT_NAMES",

@@ -32,6 +32,8 @@ _MDOC_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 #: real date (Python's datetime ends at year 9999), an RFC 8949 tdate, a JWT NumericDate
 #: and a signed 64-bit store column.
 MAX_VALIDITY_SECONDS = 36_525 * 86_400
+#: Copies' iat / exp (mdoc `signed` / validity) are rounded to at most this granularity.
+MAX_TIMESTAMP_GRANULARITY_SECONDS = 7 * 86_400
 
 #: Large enough for any real claims mapping, small enough that a tenant cannot park megabytes
 #: of source in the compile cache.
@@ -122,7 +124,7 @@ class CredentialTemplate:
         if self.mdoc_namespace and not self.mdoc_doc_type:
             raise _invalid("mdoc_namespace", "mdoc_namespace needs an mdoc_doc_type")
         if not _is_int(self.timestamp_granularity_seconds) or not (
-            1 <= self.timestamp_granularity_seconds <= 7 * 86_400
+            1 <= self.timestamp_granularity_seconds <= MAX_TIMESTAMP_GRANULARITY_SECONDS
         ):
             raise _invalid(
                 "timestamp_granularity_seconds",

@@ -1,0 +1,8 @@
+-- What each tenant asks of wallets (OpenID4VCI): wallet and key attestations, accepted
+-- key storage and user authentication levels, trusted wallet providers. One JSON
+-- document per tenant; a tenant without a row asks for nothing.
+CREATE TABLE wallet_policies (
+    tenant_id  TEXT NOT NULL PRIMARY KEY REFERENCES tenants (tenant_id),
+    document   TEXT NOT NULL,
+    updated_at BIGINT NOT NULL
+);

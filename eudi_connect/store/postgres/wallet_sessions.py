@@ -1,0 +1,230 @@
+"""The wallet-protocol half of the store (`WalletSessionStore`), in PostgreSQL.
+
+Compare-and-set updates are one UPDATE ... WHERE version = $n, so two instances that
+race on one offer see one winner; multi-statement changes run in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Final
+
+from eudi_connect.store.postgres.access import PostgresAccess
+from eudi_connect.store.rows import (
+    EXPIRING_TABLES,
+    OFFER_COLUMNS,
+    OFFER_UPDATE_COLUMNS,
+    SELECT_OFFER,
+    SELECT_POLICY,
+    TOKEN_COLUMNS,
+    offer_change_values,
+    offer_record,
+    offer_redemption,
+    offer_update,
+    offer_values,
+    policy_record,
+    policy_values,
+    token_record,
+    token_values,
+)
+from eudi_connect.store.wallet_sessions import (
+    AccessTokenRecord,
+    OfferChange,
+    OfferRecord,
+    OnceScope,
+    WalletPolicyRecord,
+)
+
+_INSERT_OFFER: Final = (
+    f"INSERT INTO credential_offers ({OFFER_COLUMNS}) "  # noqa: S608 constant columns
+    f"VALUES ({', '.join(f'${n}' for n in range(1, 24))}) "
+    "ON CONFLICT (tenant_id, request_id) WHERE request_id IS NOT NULL DO NOTHING"
+)
+_OFFER_FOR_UPDATE: Final = SELECT_OFFER + "WHERE offer_id = $1 AND tenant_id = $2 FOR UPDATE"
+_UPDATE_OFFER: Final = (
+    "UPDATE credential_offers SET "  # noqa: S608 constant columns
+    + ", ".join(f"{column} = ${n}" for n, column in enumerate(OFFER_UPDATE_COLUMNS, start=1))
+    + f" WHERE tenant_id = ${len(OFFER_UPDATE_COLUMNS) + 1}"
+    + f" AND offer_id = ${len(OFFER_UPDATE_COLUMNS) + 2}"
+    + f" AND version = ${len(OFFER_UPDATE_COLUMNS) + 3}"
+)
+_INSERT_TOKEN: Final = (
+    f"INSERT INTO access_tokens ({TOKEN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"  # noqa: S608
+)
+_TOKEN: Final = f"SELECT {TOKEN_COLUMNS} FROM access_tokens WHERE token_hash = $1"  # noqa: S608
+
+
+class PostgresWalletSessions(PostgresAccess):
+    async def create_offer(self, offer: OfferRecord) -> OfferRecord:
+        async with self._transaction() as connection:
+            status = await connection.execute(_INSERT_OFFER, *offer_values(offer))
+            if status.endswith(" 1"):
+                return offer
+            row = await connection.fetchrow(
+                SELECT_OFFER + "WHERE tenant_id = $1 AND request_id = $2",
+                offer.tenant_id,
+                offer.request_id,
+            )
+        return offer_record(tuple(row))
+
+    async def _one_offer(self, where: str, *args: Any) -> OfferRecord | None:
+        row = await self._fetch_one(SELECT_OFFER + where, *args)
+        return None if row is None else offer_record(tuple(row))
+
+    async def get_offer(self, tenant_id: str, offer_id: str) -> OfferRecord | None:
+        return await self._one_offer("WHERE offer_id = $1 AND tenant_id = $2", offer_id, tenant_id)
+
+    async def find_offer_by_code(self, tenant_id: str, code_hash: bytes) -> OfferRecord | None:
+        return await self._one_offer(
+            "WHERE code_hash = $1 AND tenant_id = $2", code_hash, tenant_id
+        )
+
+    async def find_offer_by_transaction(
+        self, tenant_id: str, transaction_id: str
+    ) -> OfferRecord | None:
+        return await self._one_offer(
+            "WHERE transaction_id = $1 AND tenant_id = $2", transaction_id, tenant_id
+        )
+
+    async def find_offer_by_notification(
+        self, tenant_id: str, notification_id: str
+    ) -> OfferRecord | None:
+        return await self._one_offer(
+            "WHERE notification_id = $1 AND tenant_id = $2", notification_id, tenant_id
+        )
+
+    async def _compare_and_set(
+        self, connection: Any, current: OfferRecord, expected_version: int, updated: OfferRecord
+    ) -> bool:
+        status = await connection.execute(
+            _UPDATE_OFFER,
+            *offer_change_values(updated),
+            current.tenant_id,
+            current.offer_id,
+            expected_version,
+        )
+        return bool(status.endswith(" 1"))
+
+    async def update_offer(
+        self, tenant_id: str, offer_id: str, expected_version: int, change: OfferChange, now: int
+    ) -> OfferRecord | None:
+        async with self._transaction() as connection:
+            row = await connection.fetchrow(_OFFER_FOR_UPDATE, offer_id, tenant_id)
+            if row is None:
+                return None
+            current = offer_record(tuple(row))
+            updated = offer_update(current, expected_version, change, now)
+            if updated is None:
+                return None
+            if not await self._compare_and_set(connection, current, expected_version, updated):
+                return None
+            return updated
+
+    async def redeem_offer(
+        self, offer: OfferRecord, token: AccessTokenRecord, now: int
+    ) -> OfferRecord | None:
+        async with self._transaction() as connection:
+            row = await connection.fetchrow(_OFFER_FOR_UPDATE, offer.offer_id, offer.tenant_id)
+            if row is None:
+                return None
+            current = offer_record(tuple(row))
+            updated = offer_redemption(current, offer, now)
+            if updated is None:
+                return None
+            if not await self._compare_and_set(connection, current, offer.version, updated):
+                return None
+            await connection.execute(_INSERT_TOKEN, *token_values(token))
+            return updated
+
+    async def get_access_token(self, token_hash: bytes) -> AccessTokenRecord | None:
+        row = await self._fetch_one(_TOKEN, token_hash)
+        return None if row is None else token_record(tuple(row))
+
+    async def add_nonce(self, tenant_id: str, nonce_hash: bytes, expires_at: int) -> None:
+        async with self._connection() as connection:
+            await connection.execute(
+                "INSERT INTO wallet_nonces (nonce_hash, tenant_id, expires_at) VALUES ($1, $2, $3)",
+                nonce_hash,
+                tenant_id,
+                expires_at,
+            )
+
+    async def consume_nonce(self, tenant_id: str, nonce_hash: bytes, now: int) -> bool:
+        row = await self._fetch_one(
+            "DELETE FROM wallet_nonces WHERE nonce_hash = $1 AND tenant_id = $2 "
+            "RETURNING expires_at",
+            nonce_hash,
+            tenant_id,
+        )
+        return row is not None and int(row[0]) > now
+
+    async def remember_once(
+        self, tenant_id: str, scope: OnceScope, value: str, expires_at: int, now: int
+    ) -> bool:
+        # One statement: a fresh value is inserted; an expired record of the same value is
+        # taken over; a live one leaves the row as it is and returns nothing (a replay).
+        row = await self._fetch_one(
+            "INSERT INTO wallet_once (tenant_id, scope, value, expires_at) "
+            "VALUES ($1, $2, $3, $4) ON CONFLICT (tenant_id, scope, value) DO UPDATE "
+            "SET expires_at = EXCLUDED.expires_at WHERE wallet_once.expires_at <= $5 "
+            "RETURNING 1",
+            tenant_id,
+            scope,
+            value,
+            expires_at,
+            now,
+        )
+        return row is not None
+
+    async def claim_proof_keys(
+        self, tenant_id: str, offer_id: str, key_thumbprints: Sequence[str]
+    ) -> bool:
+        try:
+            async with self._transaction() as connection:
+                owner = await connection.fetchrow(
+                    "SELECT 1 FROM credential_offers WHERE offer_id = $1 AND tenant_id = $2",
+                    offer_id,
+                    tenant_id,
+                )
+                if owner is None:
+                    return False
+                inserted = await connection.fetch(
+                    "INSERT INTO offer_proof_keys (offer_id, key_thumb) "
+                    "SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING RETURNING key_thumb",
+                    offer_id,
+                    list(key_thumbprints),
+                )
+                if len(inserted) != len(key_thumbprints):
+                    # One key was claimed before: undo this claim as a whole.
+                    raise _ClaimRefused
+        except _ClaimRefused:
+            return False
+        return True
+
+    async def purge_wallet_sessions(self, now: int) -> int:
+        removed = 0
+        async with self._connection() as connection:
+            for table in EXPIRING_TABLES:
+                status = await connection.execute(
+                    f"DELETE FROM {table} WHERE expires_at <= $1",  # noqa: S608 constant names
+                    now,
+                )
+                removed += int(status.rsplit(" ", 1)[-1])
+        return removed
+
+    async def get_wallet_policy(self, tenant_id: str) -> WalletPolicyRecord | None:
+        row = await self._fetch_one(SELECT_POLICY + "WHERE tenant_id = $1", tenant_id)
+        return None if row is None else policy_record(tuple(row))
+
+    async def put_wallet_policy(self, policy: WalletPolicyRecord) -> None:
+        async with self._connection() as connection:
+            await connection.execute(
+                "INSERT INTO wallet_policies (tenant_id, document, updated_at) "
+                "VALUES ($1, $2, $3) ON CONFLICT (tenant_id) DO UPDATE SET "
+                "document = EXCLUDED.document, updated_at = EXCLUDED.updated_at",
+                *policy_values(policy),
+            )
+
+
+class _ClaimRefused(Exception):
+    """Rolls the claim's transaction back; never leaves this module."""

@@ -1,0 +1,1 @@
+"""OpenID4VCI end to end: the test wallet against real issuer processes."""
