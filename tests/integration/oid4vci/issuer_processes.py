@@ -23,6 +23,7 @@ from typing import Any
 
 import aiohttp
 import grpc
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from eudi.connect.v1 import offer_service_pb2 as opb
@@ -183,6 +184,28 @@ def running_issuers(
     finally:
         codes = [stop_issuer(issuer) for issuer in started]
         assert codes == [0] * len(started), (folder / "servers.log").read_text()[-3000:]
+
+
+class Cluster:
+    """Issuer processes on one database, with the master key they share."""
+
+    def __init__(self, db_url: str, issuers: list[IssuerProcess], master: MasterKey) -> None:
+        self.db_url = db_url
+        self.issuers = issuers
+        self.master = master
+
+    @property
+    def first(self) -> IssuerProcess:
+        return self.issuers[0]
+
+
+def sqlite_cluster(
+    tmp_path_factory: pytest.TempPathFactory, *extra: str, count: int = 1
+) -> Iterator[Cluster]:
+    """`count` processes on a new SQLite database, for a module (`extra`: serve flags)."""
+    db_url = f"sqlite:///{tmp_path_factory.mktemp('wallet-db') / 'eudi.db'}"
+    with running_issuers(db_url, count, extra=tuple(extra)) as (issuers, master):
+        yield Cluster(db_url, issuers, master)
 
 
 @asynccontextmanager
