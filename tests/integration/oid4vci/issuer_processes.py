@@ -200,11 +200,15 @@ class Cluster:
 
 
 def sqlite_cluster(
-    tmp_path_factory: pytest.TempPathFactory, *extra: str, count: int = 1
+    tmp_path_factory: pytest.TempPathFactory,
+    *extra: str,
+    count: int = 1,
+    ca: ProviderTls | None = None,
 ) -> Iterator[Cluster]:
-    """`count` processes on a new SQLite database, for a module (`extra`: serve flags)."""
+    """`count` processes on a new SQLite database, for a module (`extra`: serve flags;
+    `ca`: the TLS CA they trust for wallet providers' status lists)."""
     db_url = f"sqlite:///{tmp_path_factory.mktemp('wallet-db') / 'eudi.db'}"
-    with running_issuers(db_url, count, extra=tuple(extra)) as (issuers, master):
+    with running_issuers(db_url, count, ca=ca, extra=tuple(extra)) as (issuers, master):
         yield Cluster(db_url, issuers, master)
 
 
