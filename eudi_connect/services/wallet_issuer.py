@@ -20,6 +20,7 @@ from eudi_connect.core.jose import jwk_thumbprint
 from eudi_connect.core.oid4vci import (
     PRE_AUTHORIZED_GRANT,
     DpopNonces,
+    DpopProof,
     ProofPolicy,
     ProtocolError,
     ProvenKeys,
@@ -29,6 +30,7 @@ from eudi_connect.core.oid4vci import (
     verify_dpop_proof,
     verify_jwt_proof,
 )
+from eudi_connect.core.oid4vci.c_nonce import CNonces
 from eudi_connect.core.oid4vci.client_attestation import verify_client_attestation
 from eudi_connect.core.oid4vci.metadata import (
     CredentialConfiguration,
@@ -52,6 +54,7 @@ from eudi_connect.store.wallet_sessions import (
     OfferChange,
     OfferedItem,
     OfferRecord,
+    OnceValue,
 )
 
 log = logging.getLogger(__name__)
@@ -124,20 +127,33 @@ class WalletIssuer:
         self._status = status
         self._clock = clock
         self._nonces: DpopNonces | None = None
+        self._c_nonces: CNonces | None = None
 
     # --- shared pieces -------------------------------------------------------------------
 
     def _now(self) -> int:
         return int(self._clock())
 
+    async def _load_nonce_secret(self) -> None:
+        """DPoP nonces and c_nonces come from one secret in the store, shared by every
+        instance, so any of them accepts a nonce another one made."""
+        secret = await self._store.get_or_set_meta(
+            DPOP_NONCE_META_KEY, new_secret().encode("ascii")
+        )
+        self._nonces = DpopNonces(secret, window_seconds=self._wallet.dpop_nonce_seconds)
+        self._c_nonces = CNonces(secret, lifetime_seconds=self._wallet.c_nonce_seconds)
+
     async def dpop_nonces(self) -> DpopNonces:
-        """Server DPoP nonces from one secret in the store, shared by every instance."""
         if self._nonces is None:
-            secret = await self._store.get_or_set_meta(
-                DPOP_NONCE_META_KEY, new_secret().encode("ascii")
-            )
-            self._nonces = DpopNonces(secret, window_seconds=self._wallet.dpop_nonce_seconds)
+            await self._load_nonce_secret()
+        assert self._nonces is not None
         return self._nonces
+
+    async def c_nonces(self) -> CNonces:
+        if self._c_nonces is None:
+            await self._load_nonce_secret()
+        assert self._c_nonces is not None
+        return self._c_nonces
 
     async def current_dpop_nonce(self) -> str:
         return (await self.dpop_nonces()).current(now=self._now())
@@ -200,9 +216,10 @@ class WalletIssuer:
         url: str,
         access_token: str | None = None,
         bound_jkt: str | None = None,
-    ) -> str:
-        """Verifies a DPoP proof (server nonce included), refuses a replayed jti, and
-        returns the proof key's thumbprint."""
+        record_jti: bool = True,
+    ) -> DpopProof:
+        """Verifies a DPoP proof (server nonce included) and, unless the caller records the
+        jti itself (`record_jti=False`, see `credential`), refuses a replayed one."""
         now = self._now()
         checked = verify_dpop_proof(
             proof,
@@ -215,10 +232,18 @@ class WalletIssuer:
             max_age_seconds=self._wallet.proof_max_age_seconds,
             clock_skew_seconds=self._wallet.clock_skew_seconds,
         )
+        if record_jti:
+            jti = self._dpop_once(checked)
+            if not await self._store.remember_once(
+                tenant_id, "dpop", jti.value, jti.expires_at, now
+            ):
+                raise ProtocolError(E.INVALID_DPOP_PROOF, "this DPoP proof was used before")
+        return checked
+
+    def _dpop_once(self, proof: DpopProof) -> OnceValue:
+        """How long a DPoP proof's jti must be remembered: as long as it could pass."""
         window = self._wallet.proof_max_age_seconds + 2 * self._wallet.clock_skew_seconds
-        if not await self._store.remember_once(tenant_id, "dpop", checked.jti, now + window, now):
-            raise ProtocolError(E.INVALID_DPOP_PROOF, "this DPoP proof was used before")
-        return checked.jkt
+        return OnceValue("dpop", proof.jti, self._now() + window)
 
     async def housekeeping(self, *, every_seconds: float = HOUSEKEEPING_SECONDS) -> None:
         """Runs until cancelled: deletes what has expired, so the tables stay small."""
@@ -314,7 +339,7 @@ class WalletIssuer:
         code = _form_value(form, "pre-authorized_code")
         if code is None:
             raise ProtocolError(E.INVALID_REQUEST, "pre-authorized_code is missing")
-        jkt = await self._checked_dpop(tenant_id, dpop, method="POST", url=url)
+        jkt = (await self._checked_dpop(tenant_id, dpop, method="POST", url=url)).jkt
         client_id = await self._attested_client(
             tenant_id, client_attestation, client_attestation_pop
         )
@@ -394,17 +419,21 @@ class WalletIssuer:
     # --- nonce endpoint (section 7) ---------------------------------------------------------
 
     async def nonce(self, tenant_id: str) -> Answer:
-        c_nonce = new_secret()
-        await self._store.add_nonce(
-            tenant_id, code_hash(c_nonce), self._now() + self._wallet.c_nonce_seconds
-        )
+        """A c_nonce that costs no state until a proof uses it (`core.oid4vci.c_nonce`)."""
+        c_nonce = (await self.c_nonces()).issue(tenant_id, now=self._now())
         return Answer("ok", {"c_nonce": c_nonce}, await self.current_dpop_nonce())
 
     # --- protected resources ----------------------------------------------------------------
 
     async def _authorized(
-        self, tenant_id: str, authorization: str | None, dpop: str | None, url: str
-    ) -> tuple[AccessTokenRecord, OfferRecord]:
+        self,
+        tenant_id: str,
+        authorization: str | None,
+        dpop: str | None,
+        url: str,
+        *,
+        record_jti: bool = True,
+    ) -> tuple[AccessTokenRecord, OfferRecord, DpopProof]:
         """RFC 9449 section 7: `Authorization: DPoP <token>` with a proof bound to it."""
         scheme, _, token = (authorization or "").partition(" ")
         if scheme.lower() != "dpop" or not token:
@@ -413,18 +442,19 @@ class WalletIssuer:
         now = self._now()
         if stored is None or stored.tenant_id != tenant_id or stored.expires_at <= now:
             raise ProtocolError(E.INVALID_TOKEN, "the access token is unknown or expired")
-        await self._checked_dpop(
+        proof = await self._checked_dpop(
             tenant_id,
             dpop,
             method="POST",
             url=url,
             access_token=token.strip(),
             bound_jkt=stored.dpop_jkt,
+            record_jti=record_jti,
         )
         record = await self._store.get_offer(tenant_id, stored.offer_id)
         if record is None or effective_state(record, now) in ("EXPIRED", "DELETED", "FAILED"):
             raise ProtocolError(E.INVALID_TOKEN, "the offer behind this token has ended")
-        return stored, record
+        return stored, record, proof
 
     # --- credential endpoint (section 8) -----------------------------------------------------
 
@@ -437,7 +467,26 @@ class WalletIssuer:
         dpop: str | None,
         url: str,
     ) -> Answer:
-        token, record = await self._authorized(tenant_id, authorization, dpop, url)
+        # The DPoP jti is recorded with the c_nonces and keys in one write (`_claim`); a
+        # request refused before that records it on its own, so a proof seen once is
+        # never accepted again, whatever became of its request.
+        token, record, proof = await self._authorized(
+            tenant_id, authorization, dpop, url, record_jti=False
+        )
+        try:
+            return await self._credential(token, record, proof, body)
+        except ProtocolError as error:
+            if error.code is not E.INVALID_DPOP_PROOF:
+                jti = self._dpop_once(proof)
+                await self._store.remember_once(
+                    tenant_id, "dpop", jti.value, jti.expires_at, self._now()
+                )
+            raise
+
+    async def _credential(
+        self, token: AccessTokenRecord, record: OfferRecord, proof: DpopProof, body: Any
+    ) -> Answer:
+        tenant_id = record.tenant_id
         if not isinstance(body, Mapping):
             raise ProtocolError(E.INVALID_CREDENTIAL_REQUEST, "the request must be a JSON object")
         if "credential_identifier" in body:
@@ -451,22 +500,54 @@ class WalletIssuer:
                 E.INVALID_ENCRYPTION_PARAMETERS, "this issuer does not encrypt responses"
             )
         proven = await self._proven_keys(tenant_id, record, body.get("proofs"), token.client_id)
-        keys = [jwk for proof in proven for jwk in proof.keys]
+        keys = [jwk for proven_keys in proven for jwk in proven_keys.keys]
         remaining = record.max_copies - record.copies_issued.get(item.configuration_id, 0)
         if len(keys) > remaining:
             raise ProtocolError(
                 E.INVALID_CREDENTIAL_REQUEST,
                 f"the request proves {len(keys)} keys; this offer allows {max(remaining, 0)} more",
             )
-        await self._consume_nonces(tenant_id, [n for proof in proven for n in proof.nonces])
         thumbprints = [jwk_thumbprint(jwk) for jwk in keys]
-        if len(set(thumbprints)) != len(thumbprints) or not await self._store.claim_proof_keys(
-            tenant_id, record.offer_id, thumbprints
-        ):
-            raise ProtocolError(E.INVALID_PROOF, "a key in this request was already used")
+        if len(set(thumbprints)) != len(thumbprints):
+            raise ProtocolError(E.INVALID_PROOF, "two proofs in this request use the same key")
+        nonces = await self._nonce_values(tenant_id, [n for p in proven for n in p.nonces])
+        await self._claim(record, [self._dpop_once(proof), *nonces], thumbprints)
         if record.subject is None:
             return await self._defer(record, item, keys)
         return await self._issue(record, item, keys, record.subject)
+
+    async def _nonce_values(self, tenant_id: str, nonces: Sequence[str]) -> list[OnceValue]:
+        """Every distinct c_nonce in the request must be one of ours and unexpired; each
+        becomes a value to record once."""
+        c_nonces = await self.c_nonces()
+        now = self._now()
+        values = []
+        for nonce in dict.fromkeys(nonces):
+            expires_at = c_nonces.expires_at(nonce, tenant_id, now=now)
+            if expires_at is None:
+                raise ProtocolError(
+                    E.INVALID_NONCE, "the c_nonce is unknown or expired: get a new one"
+                )
+            values.append(OnceValue("c_nonce", nonce, expires_at))
+        return values
+
+    async def _claim(
+        self, record: OfferRecord, values: Sequence[OnceValue], thumbprints: Sequence[str]
+    ) -> None:
+        """One write: the DPoP jti, the c_nonces and the offer's new keys, or none."""
+        refused = await self._store.claim_once(
+            record.tenant_id,
+            values,
+            self._now(),
+            offer_id=record.offer_id,
+            key_thumbprints=thumbprints,
+        )
+        if refused == "dpop":
+            raise ProtocolError(E.INVALID_DPOP_PROOF, "this DPoP proof was used before")
+        if refused == "c_nonce":
+            raise ProtocolError(E.INVALID_NONCE, "the c_nonce was used before: get a new one")
+        if refused is not None:
+            raise ProtocolError(E.INVALID_PROOF, "a key in this request was used before")
 
     def _offered_item(self, record: OfferRecord, configuration: Any) -> OfferedItem:
         if not isinstance(configuration, str) or not configuration:
@@ -536,15 +617,6 @@ class WalletIssuer:
                 status, policy, code=E.INVALID_PROOF, what="the key attestation"
             )
         return proven
-
-    async def _consume_nonces(self, tenant_id: str, nonces: Sequence[str]) -> None:
-        """Every distinct c_nonce in the request must be one we issued, once."""
-        now = self._now()
-        for nonce in dict.fromkeys(nonces):
-            if not await self._store.consume_nonce(tenant_id, code_hash(nonce), now):
-                raise ProtocolError(
-                    E.INVALID_NONCE, "the c_nonce is unknown, used or expired: get a new one"
-                )
 
     async def _defer(
         self, record: OfferRecord, item: OfferedItem, keys: Sequence[dict[str, Any]]
@@ -641,7 +713,7 @@ class WalletIssuer:
     async def deferred_credential(
         self, tenant_id: str, body: Any, *, authorization: str | None, dpop: str | None, url: str
     ) -> Answer:
-        _, record = await self._authorized(tenant_id, authorization, dpop, url)
+        _, record, _ = await self._authorized(tenant_id, authorization, dpop, url)
         transaction_id = body.get("transaction_id") if isinstance(body, Mapping) else None
         if (
             not isinstance(transaction_id, str)
@@ -666,7 +738,7 @@ class WalletIssuer:
     async def notification(
         self, tenant_id: str, body: Any, *, authorization: str | None, dpop: str | None, url: str
     ) -> Answer:
-        _, record = await self._authorized(tenant_id, authorization, dpop, url)
+        _, record, _ = await self._authorized(tenant_id, authorization, dpop, url)
         if not isinstance(body, Mapping):
             raise ProtocolError(E.INVALID_NOTIFICATION_REQUEST, "the request must be JSON")
         notification_id, event = body.get("notification_id"), body.get("event")

@@ -6,3 +6,8 @@ CREATE TABLE wallet_policies (
     document   TEXT NOT NULL,
     updated_at INTEGER NOT NULL
 ) STRICT, WITHOUT ROWID;
+
+-- c_nonces are stateless until used (an HMAC of their time, checked without a lookup) and
+-- recorded once in wallet_once when a proof uses them: the open Nonce Endpoint writes
+-- nothing, so no client can grow the store through it.
+DROP TABLE wallet_nonces;
