@@ -52,13 +52,9 @@ from loadtest.lib.histogram import Histogram
 from loadtest.lib.report import format_table, machine_info, write_json
 from loadtest.lib.server import ServerProcess
 from loadtest.lib.service import REPO_ROOT, ServiceUnderTest, echo_command
+from loadtest.lib.sla import WALLET_TARGETS, wallet_target_rows
 
 STEPS = ("offer", "offer_uri", "metadata", "token", "nonce", "proof_signing", "credential", "flow")
-#: Our targets on this machine (SQLite, 1 in flight).
-TARGETS = {
-    ("credential", 10): 25.0,  # P95 of the credential request with 10 proofs, ms
-    ("flow", 1): 15.0,  # P95 of a whole flow with 1 proof, ms
-}
 ECHO_BODY = json.dumps({"proofs": {"jwt": ["x" * 700]}}).encode()
 
 
@@ -342,15 +338,10 @@ def report(
         "HTTP echo ceiling (aiohttp GET/POST, same core), median of the runs before and after",
         format_table(echo, ("in_flight", "count", "p50_ms", "p95_ms", "p99_ms", "requests_per_s")),
         "",
-        "targets (1 in flight):",
     ]
-    verdicts = []
-    for (step, proofs), limit in TARGETS.items():
-        measured = _p95(phases, step, proofs)
-        verdict = "met" if measured is not None and measured <= limit else "missed"
-        verdicts.append({"step": step, "proofs": proofs, "p95_ms": measured, "target_ms": limit})
-        shown = "-" if measured is None else f"{measured:.2f}"
-        lines.append(f"  {step}, {proofs} proof(s): P95 {shown} ms, target {limit} ms: {verdict}")
+    measured = {(t.step, t.proofs): _p95(phases, t.step, t.proofs) for t in WALLET_TARGETS}
+    verdicts = wallet_target_rows(measured)
+    lines.append(format_table(verdicts, ("target", "measured", "limit", "verdict")))
     document = {
         "machine": machine_info(cpus),
         "phases": phases,
