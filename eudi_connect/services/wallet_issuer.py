@@ -50,6 +50,7 @@ from eudi_connect.services.wallet_policy import WalletPolicy
 from eudi_connect.services.wallet_settings import WalletSettings, configuration_id
 from eudi_connect.store.base import Store
 from eudi_connect.store.wallet_sessions import (
+    COPIES_EXHAUSTED,
     AccessTokenRecord,
     OfferChange,
     OfferedItem,
@@ -511,7 +512,7 @@ class WalletIssuer:
         if len(set(thumbprints)) != len(thumbprints):
             raise ProtocolError(E.INVALID_PROOF, "two proofs in this request use the same key")
         nonces = await self._nonce_values(tenant_id, [n for p in proven for n in p.nonces])
-        await self._claim(record, [self._dpop_once(proof), *nonces], thumbprints)
+        await self._claim(record, item, [self._dpop_once(proof), *nonces], thumbprints)
         if record.subject is None:
             return await self._defer(record, item, keys)
         return await self._issue(record, item, keys, record.subject)
@@ -532,20 +533,33 @@ class WalletIssuer:
         return values
 
     async def _claim(
-        self, record: OfferRecord, values: Sequence[OnceValue], thumbprints: Sequence[str]
+        self,
+        record: OfferRecord,
+        item: OfferedItem,
+        values: Sequence[OnceValue],
+        thumbprints: Sequence[str],
     ) -> None:
-        """One write: the DPoP jti, the c_nonces and the offer's new keys, or none."""
+        """One write: the DPoP jti, the c_nonces and the offer's new keys, or none. The
+        store counts the keys already claimed for the configuration, so requests that
+        race (on any instance) never get more copies than the offer grants."""
         refused = await self._store.claim_once(
             record.tenant_id,
             values,
             self._now(),
             offer_id=record.offer_id,
+            configuration_id=item.configuration_id,
             key_thumbprints=thumbprints,
+            max_keys=record.max_copies,
         )
         if refused == "dpop":
             raise ProtocolError(E.INVALID_DPOP_PROOF, "this DPoP proof was used before")
         if refused == "c_nonce":
             raise ProtocolError(E.INVALID_NONCE, "the c_nonce was used before: get a new one")
+        if refused == COPIES_EXHAUSTED:
+            raise ProtocolError(
+                E.INVALID_CREDENTIAL_REQUEST,
+                f"the request proves {len(thumbprints)} keys; this offer has fewer copies left",
+            )
         if refused is not None:
             raise ProtocolError(E.INVALID_PROOF, "a key in this request was used before")
 

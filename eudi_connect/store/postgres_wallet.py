@@ -24,6 +24,7 @@ from eudi_connect.store.wallet_rows import (
     token_values,
 )
 from eudi_connect.store.wallet_sessions import (
+    COPIES_EXHAUSTED,
     PROOF_KEY_USED,
     AccessTokenRecord,
     OfferChange,
@@ -185,7 +186,9 @@ class PostgresWalletSessions(WalletSessionStore):
         now: int,
         *,
         offer_id: str | None = None,
+        configuration_id: str = "",
         key_thumbprints: Sequence[str] = (),
+        max_keys: int | None = None,
     ) -> str | None:
         try:
             async with self._transaction() as connection:
@@ -196,26 +199,51 @@ class PostgresWalletSessions(WalletSessionStore):
                     if row is None:
                         raise _ClaimRefused(once.scope)
                 if key_thumbprints:
-                    await self._claim_keys(connection, tenant_id, offer_id, key_thumbprints)
+                    await self._claim_keys(
+                        connection,
+                        tenant_id,
+                        offer_id,
+                        configuration_id,
+                        key_thumbprints,
+                        max_keys,
+                    )
         except _ClaimRefused as refused:
             return refused.what
         return None
 
     async def _claim_keys(
-        self, connection: Any, tenant_id: str, offer_id: str | None, thumbprints: Sequence[str]
+        self,
+        connection: Any,
+        tenant_id: str,
+        offer_id: str | None,
+        configuration_id: str,
+        thumbprints: Sequence[str],
+        max_keys: int | None,
     ) -> None:
+        # The offer's row lock serializes claims on one offer across instances, so the
+        # count below cannot change before this transaction commits.
         owner = await connection.fetchrow(
-            "SELECT 1 FROM credential_offers WHERE offer_id = $1 AND tenant_id = $2",
+            "SELECT 1 FROM credential_offers WHERE offer_id = $1 AND tenant_id = $2 FOR UPDATE",
             offer_id,
             tenant_id,
         )
         if owner is None:
             raise _ClaimRefused(PROOF_KEY_USED)
+        if max_keys is not None:
+            claimed = await connection.fetchval(
+                "SELECT count(*) FROM offer_proof_keys "
+                "WHERE offer_id = $1 AND configuration_id = $2",
+                offer_id,
+                configuration_id,
+            )
+            if claimed + len(thumbprints) > max_keys:
+                raise _ClaimRefused(COPIES_EXHAUSTED)
         inserted = await connection.fetch(
-            "INSERT INTO offer_proof_keys (offer_id, key_thumb) "
-            "SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING RETURNING key_thumb",
+            "INSERT INTO offer_proof_keys (offer_id, key_thumb, configuration_id) "
+            "SELECT $1, unnest($2::text[]), $3 ON CONFLICT DO NOTHING RETURNING key_thumb",
             offer_id,
             list(thumbprints),
+            configuration_id,
         )
         if len(inserted) != len(thumbprints):
             raise _ClaimRefused(PROOF_KEY_USED)  # one was claimed before: undo the lot

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from eudi_connect.store.wallet_rows import (
@@ -25,6 +26,7 @@ from eudi_connect.store.wallet_rows import (
     token_values,
 )
 from eudi_connect.store.wallet_sessions import (
+    COPIES_EXHAUSTED,
     PROOF_KEY_USED,
     AccessTokenRecord,
     OfferChange,
@@ -171,11 +173,15 @@ class SqliteWalletSessions(WalletSessionStore):
         now: int,
         *,
         offer_id: str | None = None,
+        configuration_id: str = "",
         key_thumbprints: Sequence[str] = (),
+        max_keys: int | None = None,
     ) -> str | None:
+        keys = _OfferKeys(offer_id, configuration_id, key_thumbprints, max_keys)
+
         def work(conn: sqlite3.Connection) -> str | None:
             conn.execute("SAVEPOINT claim_once")
-            refused = _claim(conn, tenant_id, values, now, offer_id, key_thumbprints)
+            refused = _claim(conn, tenant_id, values, now, keys)
             if refused is not None:
                 conn.execute("ROLLBACK TO claim_once")
             conn.execute("RELEASE claim_once")
@@ -230,30 +236,45 @@ def _record_once(conn: sqlite3.Connection, tenant_id: str, once: OnceValue, now:
     )
 
 
+@dataclass(frozen=True)
+class _OfferKeys:
+    offer_id: str | None
+    configuration_id: str
+    thumbprints: Sequence[str]
+    max_keys: int | None
+
+
 def _claim(
     conn: sqlite3.Connection,
     tenant_id: str,
     values: Sequence[OnceValue],
     now: int,
-    offer_id: str | None,
-    key_thumbprints: Sequence[str],
+    keys: _OfferKeys,
 ) -> str | None:
-    """What `claim_once` refuses, if anything; the caller rolls back when it does."""
+    """What `claim_once` refuses, if anything; the caller rolls back when it does. The
+    writer holds the write lock (BEGIN IMMEDIATE), so the count cannot change under it."""
     for once in values:
         if not _record_once(conn, tenant_id, once, now):
             return once.scope
-    if not key_thumbprints:
+    if not keys.thumbprints:
         return None
     owner = conn.execute(
         "SELECT 1 FROM credential_offers WHERE offer_id = ? AND tenant_id = ?",
-        (offer_id, tenant_id),
+        (keys.offer_id, tenant_id),
     ).fetchone()
     if owner is None:
         return PROOF_KEY_USED
+    if keys.max_keys is not None:
+        (claimed,) = conn.execute(
+            "SELECT count(*) FROM offer_proof_keys WHERE offer_id = ? AND configuration_id = ?",
+            (keys.offer_id, keys.configuration_id),
+        ).fetchone()
+        if claimed + len(keys.thumbprints) > keys.max_keys:
+            return COPIES_EXHAUSTED
     try:
         conn.executemany(
-            "INSERT INTO offer_proof_keys (offer_id, key_thumb) VALUES (?, ?)",
-            [(offer_id, thumb) for thumb in key_thumbprints],
+            "INSERT INTO offer_proof_keys (offer_id, key_thumb, configuration_id) VALUES (?, ?, ?)",
+            [(keys.offer_id, thumb, keys.configuration_id) for thumb in keys.thumbprints],
         )
     except sqlite3.IntegrityError:
         return PROOF_KEY_USED

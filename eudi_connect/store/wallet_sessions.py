@@ -34,8 +34,10 @@ OfferStateName = Literal[
 FINAL_OFFER_STATES: frozenset[str] = frozenset({"ACCEPTED", "FAILED", "DELETED", "EXPIRED"})
 #: Scopes of one-time values: DPoP proof jti, wallet attestation PoP jti, c_nonce.
 OnceScope = Literal["dpop", "client_attestation", "c_nonce"]
-#: What `claim_once` reports for a key the offer issued to before.
+#: What `claim_once` reports for a key the offer issued to before, and for keys beyond
+#: the copies the offer has left.
 PROOF_KEY_USED = "proof_key"
+COPIES_EXHAUSTED = "copies"
 
 
 @dataclass(frozen=True)
@@ -178,12 +180,15 @@ class WalletSessionStore(abc.ABC):
         now: int,
         *,
         offer_id: str | None = None,
+        configuration_id: str = "",
         key_thumbprints: Sequence[str] = (),
+        max_keys: int | None = None,
     ) -> str | None:
-        """One transaction: records every value and claims every key for the offer (no
-        offer issues two credentials to one key). None when all were new; otherwise the
-        scope of the first value recorded before and not expired, or PROOF_KEY_USED, and
-        nothing is recorded."""
+        """One transaction: records every value and claims every key for the offer's
+        credential configuration: no offer issues two credentials to one key, nor more
+        than `max_keys` for one configuration, however many requests race. None when all
+        was new; otherwise the scope of the first value recorded before and not expired,
+        PROOF_KEY_USED or COPIES_EXHAUSTED, and nothing is recorded."""
 
     @abc.abstractmethod
     async def purge_wallet_sessions(self, now: int) -> int:

@@ -7,6 +7,7 @@ import hashlib
 
 from eudi_connect.store.base import Store
 from eudi_connect.store.wallet_sessions import (
+    COPIES_EXHAUSTED,
     PROOF_KEY_USED,
     AccessTokenRecord,
     OfferChange,
@@ -136,6 +137,28 @@ async def test_proof_keys_are_claimed_all_or_nothing(store: Store) -> None:
     assert await store.claim_once("t1", [], 100, offer_id="o1", key_thumbprints=["k3"]) is None
     other = await store.claim_once("t2", [], 100, offer_id="o1", key_thumbprints=["k4"])
     assert other == PROOF_KEY_USED
+
+
+async def test_claims_that_race_never_pass_the_offer_s_copies(store: Store) -> None:
+    """Ten concurrent claims of one key each with max_keys 3 for one configuration:
+    three succeed, seven are COPIES_EXHAUSTED; another configuration counts apart."""
+    await add_tenant(store)
+    await store.create_offer(offer())
+
+    async def claim(n: int, configuration: str = "pid.dc+sd-jwt") -> str | None:
+        return await store.claim_once(
+            "t1",
+            [OnceValue("dpop", f"jti-{configuration}-{n}", 500)],
+            100,
+            offer_id="o1",
+            configuration_id=configuration,
+            key_thumbprints=[f"{configuration}-k{n}"],
+            max_keys=3,
+        )
+
+    results = await asyncio.gather(*(claim(n) for n in range(10)))
+    assert sorted(results, key=str) == [None] * 3 + [COPIES_EXHAUSTED] * 7
+    assert await claim(0, "pid.mso_mdoc") is None
 
 
 async def test_a_claim_records_its_values_and_keys_together_or_not_at_all(store: Store) -> None:

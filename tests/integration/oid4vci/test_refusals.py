@@ -275,6 +275,23 @@ async def test_more_proofs_than_the_offer_allows_are_refused_not_cut(
     assert len(issued.credentials) == 2
 
 
+async def test_requests_in_parallel_cannot_exceed_the_offer_s_copies(
+    offers: Offers, wallet: Wallet
+) -> None:
+    """Four requests of one key each at once against 2 copies: two get a credential, two
+    are invalid_credential_request, and the offer holds two credentials."""
+    created = await offers.create(copies=2)
+    flow = await authorized(wallet, created.offer.credential_offer_uri)
+    replies = await asyncio.gather(*(flow.request() for _ in range(4)))
+    assert sorted(r.status for r in replies) == [200, 200, 400, 400], [
+        r.describe() for r in replies
+    ]
+    assert {r.error for r in replies if not r.ok} == {"invalid_credential_request"}
+    offer = await offers.get(created.offer.offer_id)
+    assert len(offer.credential_ids) == 2
+    assert offer.copies_remaining == 0
+
+
 async def test_more_proofs_than_the_batch_size_are_refused(offers: Offers, wallet: Wallet) -> None:
     """11 proofs where batch_size is 10: refused before any is checked."""
     created = await offers.create(copies=10)
