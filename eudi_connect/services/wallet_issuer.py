@@ -51,6 +51,7 @@ from eudi_connect.services.wallet_settings import WalletSettings, configuration_
 from eudi_connect.store.base import Store
 from eudi_connect.store.wallet_sessions import (
     COPIES_EXHAUSTED,
+    FINAL_OFFER_STATES,
     AccessTokenRecord,
     OfferChange,
     OfferedItem,
@@ -71,6 +72,8 @@ NOTIFICATION_EVENTS = {
 #: Credential templates listed in one tenant's metadata; more is a misconfiguration.
 MAX_METADATA_TEMPLATES = 1_000
 DPOP_NONCE_META_KEY = "oid4vci.dpop_nonce_secret"
+#: Compare-and-set updates of one offer re-read this many times when other requests race.
+OFFER_UPDATE_TRIES = 16
 
 
 @dataclass(frozen=True)
@@ -395,27 +398,57 @@ class WalletIssuer:
 
     async def _checked_tx_code(self, record: OfferRecord, given: str | None) -> OfferRecord:
         """Section 6.3: a missing or unexpected code is invalid_request, a wrong one
-        invalid_grant; the last allowed wrong code ends the offer."""
+        invalid_grant; the last allowed wrong code ends the offer (section 13.6.2).
+
+        An attempt is taken (compare-and-set on the offer, re-read when another request
+        won) before the code is compared, so however many requests arrive at once, no
+        more codes than `tx_code_attempts` are ever compared for one offer."""
         if record.tx_code is None:
             if given is not None:
                 raise ProtocolError(E.INVALID_REQUEST, "this offer takes no tx_code")
             return record
         if given is None:
             raise ProtocolError(E.INVALID_REQUEST, "this offer needs the tx_code")
+        taken = await self._take_attempt(record)
         if tx_code_matches(given, record.tx_code):
-            return record
-        left = record.tx_code_attempts_left - 1
-        change = (
-            OfferChange(
-                tx_code_attempts_left=0, state="FAILED", failure_reason="tx_code attempts used up"
-            )
-            if left <= 0
-            else OfferChange(tx_code_attempts_left=left)
-        )
-        await self._store.update_offer(
-            record.tenant_id, record.offer_id, record.version, change, self._now()
-        )
+            return taken
+        if taken.tx_code_attempts_left == 0:
+            await self._fail_offer(taken, "tx_code attempts used up")
         raise ProtocolError(E.INVALID_GRANT, "the tx_code is wrong")
+
+    async def _take_attempt(self, record: OfferRecord) -> OfferRecord:
+        current: OfferRecord | None = record
+        for _ in range(OFFER_UPDATE_TRIES):
+            if (
+                current is None
+                or effective_state(current, self._now()) != "OFFERED"
+                or current.tx_code_attempts_left <= 0
+            ):
+                break
+            change = OfferChange(tx_code_attempts_left=current.tx_code_attempts_left - 1)
+            updated = await self._store.update_offer(
+                current.tenant_id, current.offer_id, current.version, change, self._now()
+            )
+            if updated is not None:
+                return updated
+            current = await self._store.get_offer(record.tenant_id, record.offer_id)
+        raise ProtocolError(E.INVALID_GRANT, "the pre-authorized code is no longer valid")
+
+    async def _fail_offer(self, record: OfferRecord, reason: str) -> None:
+        """FAILED, unless the offer left OFFERED meanwhile (a right code redeemed it)."""
+        current: OfferRecord | None = record
+        for _ in range(OFFER_UPDATE_TRIES):
+            if current is None or current.state != "OFFERED":
+                return
+            change = OfferChange(state="FAILED", failure_reason=reason)
+            if (
+                await self._store.update_offer(
+                    current.tenant_id, current.offer_id, current.version, change, self._now()
+                )
+                is not None
+            ):
+                return
+            current = await self._store.get_offer(record.tenant_id, record.offer_id)
 
     # --- nonce endpoint (section 7) ---------------------------------------------------------
 
@@ -681,8 +714,7 @@ class WalletIssuer:
                 f"the credential could not be issued: {failures[0].message}",
             )
         issued = [r for r in results if not isinstance(r, EudiConnectError)]
-        notification_id = record.notification_id or new_secret()
-        await self._record_issued(record, item, [c.credential_id for c in issued], notification_id)
+        notification_id = await self._record_issued(record, item, [c.credential_id for c in issued])
         body = {
             "credentials": [{"credential": c.credential} for c in issued],
             "notification_id": notification_id,
@@ -690,23 +722,23 @@ class WalletIssuer:
         return Answer("ok", body, await self.current_dpop_nonce())
 
     async def _record_issued(
-        self,
-        record: OfferRecord,
-        item: OfferedItem,
-        credential_ids: Sequence[str],
-        notification_id: str,
-    ) -> None:
-        """Adds the credentials to the offer, re-reading when another request raced."""
+        self, record: OfferRecord, item: OfferedItem, credential_ids: Sequence[str]
+    ) -> str:
+        """Adds the credentials to the offer (re-reading when another request raced) and
+        returns the offer's notification_id: the first response's, kept for the later
+        ones. A final state (the wallet notified meanwhile) is not undone."""
         current: OfferRecord | None = record
-        for _ in range(8):
+        notification_id = record.notification_id or new_secret()
+        for _ in range(OFFER_UPDATE_TRIES):
             if current is None:
                 break
+            notification_id = current.notification_id or notification_id
             copies = dict(current.copies_issued)
             copies[item.configuration_id] = copies.get(item.configuration_id, 0) + len(
                 credential_ids
             )
             change = OfferChange(
-                state="CREDENTIALS_ISSUED",
+                state=None if current.state in FINAL_OFFER_STATES else "CREDENTIALS_ISSUED",
                 add_credential_ids=credential_ids,
                 copies_issued=copies,
                 notification_id=notification_id,
@@ -719,8 +751,14 @@ class WalletIssuer:
                 )
                 is not None
             ):
-                return
+                return notification_id
             current = await self._store.get_offer(current.tenant_id, current.offer_id)
+        log.warning(
+            "offer %s: %d issued credentials could not be recorded on it (too many races)",
+            record.offer_id,
+            len(credential_ids),
+        )
+        return notification_id
 
     # --- deferred credential endpoint (section 9) --------------------------------------------
 
