@@ -467,8 +467,11 @@ class WalletIssuer:
         url: str,
         *,
         record_jti: bool = True,
+        failed_ok: bool = False,
     ) -> tuple[AccessTokenRecord, OfferRecord, DpopProof]:
-        """RFC 9449 section 7: `Authorization: DPoP <token>` with a proof bound to it."""
+        """RFC 9449 section 7: `Authorization: DPoP <token>` with a proof bound to it. The
+        token ends with its offer; `failed_ok` lets a FAILED one through, for the deferred
+        endpoint to say why."""
         scheme, _, token = (authorization or "").partition(" ")
         if scheme.lower() != "dpop" or not token:
             raise ProtocolError(E.INVALID_TOKEN, "send the access token as 'Authorization: DPoP'")
@@ -486,7 +489,8 @@ class WalletIssuer:
             record_jti=record_jti,
         )
         record = await self._store.get_offer(tenant_id, stored.offer_id)
-        if record is None or effective_state(record, now) in ("EXPIRED", "DELETED", "FAILED"):
+        ended = {"EXPIRED", "DELETED"} if failed_ok else {"EXPIRED", "DELETED", "FAILED"}
+        if record is None or effective_state(record, now) in ended:
             raise ProtocolError(E.INVALID_TOKEN, "the offer behind this token has ended")
         return stored, record, proof
 
@@ -529,6 +533,13 @@ class WalletIssuer:
                 "no credential identifiers were issued; use credential_configuration_id",
             )
         item = self._offered_item(record, body.get("credential_configuration_id"))
+        if record.transaction_id is not None:
+            # One deferred transaction per offer: its keys and its transaction_id stay.
+            raise ProtocolError(
+                E.INVALID_CREDENTIAL_REQUEST,
+                "a deferred request of this offer is pending: use the deferred credential "
+                "endpoint with its transaction_id",
+            )
         if "credential_response_encryption" in body:
             raise ProtocolError(
                 E.INVALID_ENCRYPTION_PARAMETERS, "this issuer does not encrypt responses"
@@ -674,18 +685,27 @@ class WalletIssuer:
             transaction_id=transaction_id,
             deferred_request={"configuration_id": item.configuration_id, "keys": list(keys)},
         )
-        if (
-            await self._store.update_offer(
-                record.tenant_id, record.offer_id, record.version, change, self._now()
-            )
-            is None
-        ):
-            raise ProtocolError(E.INVALID_CREDENTIAL_REQUEST, "the offer changed; try again")
-        body = {
-            "transaction_id": transaction_id,
-            "interval": self._wallet.deferred_interval_seconds,
-        }
-        return Answer("accepted", body, await self.current_dpop_nonce())
+        current: OfferRecord | None = record
+        for _ in range(OFFER_UPDATE_TRIES):
+            if current is None or current.transaction_id is not None:
+                break  # another request of this offer was deferred first
+            if current.subject is not None:
+                return await self._issue(current, item, keys, current.subject)
+            if (
+                await self._store.update_offer(
+                    current.tenant_id, current.offer_id, current.version, change, self._now()
+                )
+                is not None
+            ):
+                body = {
+                    "transaction_id": transaction_id,
+                    "interval": self._wallet.deferred_interval_seconds,
+                }
+                return Answer("accepted", body, await self.current_dpop_nonce())
+            current = await self._store.get_offer(record.tenant_id, record.offer_id)
+        raise ProtocolError(
+            E.INVALID_CREDENTIAL_REQUEST, "a deferred request of this offer is pending"
+        )
 
     async def _issue(
         self,
@@ -733,13 +753,14 @@ class WalletIssuer:
             if current is None:
                 break
             notification_id = current.notification_id or notification_id
+            # A deferred credential asked for twice is issued once (its request_id): add
+            # only what the offer does not list yet.
+            new_ids = [c for c in credential_ids if c not in current.credential_ids]
             copies = dict(current.copies_issued)
-            copies[item.configuration_id] = copies.get(item.configuration_id, 0) + len(
-                credential_ids
-            )
+            copies[item.configuration_id] = copies.get(item.configuration_id, 0) + len(new_ids)
             change = OfferChange(
                 state=None if current.state in FINAL_OFFER_STATES else "CREDENTIALS_ISSUED",
-                add_credential_ids=credential_ids,
+                add_credential_ids=new_ids,
                 copies_issued=copies,
                 notification_id=notification_id,
                 transaction_id="",
@@ -765,7 +786,7 @@ class WalletIssuer:
     async def deferred_credential(
         self, tenant_id: str, body: Any, *, authorization: str | None, dpop: str | None, url: str
     ) -> Answer:
-        _, record, _ = await self._authorized(tenant_id, authorization, dpop, url)
+        _, record, _ = await self._authorized(tenant_id, authorization, dpop, url, failed_ok=True)
         transaction_id = body.get("transaction_id") if isinstance(body, Mapping) else None
         if (
             not isinstance(transaction_id, str)
