@@ -250,7 +250,9 @@ class OfferService:
         return self.view(await self.record(tenant_id, offer_id))
 
     async def watch(self, tenant_id: str, offer_id: str) -> AsyncIterator[OfferView]:
-        """The offer now, then at every change (by any instance), until it is final."""
+        """The offer now, then at every change (by any instance), until it is final. The
+        store is read every `watch_poll_seconds`: changes closer together arrive as one
+        view of the latest state (its credential ids are all there)."""
         view = await self.get(tenant_id, offer_id)
         yield view
         while not view.final:

@@ -75,6 +75,7 @@ async def test_one_flow_alternates_between_two_instances(
         collected = await wallet.collect(created.offer.credential_offer_uri, copies=10)
         assert len(await wallet.verify_collected(collected)) == 10
         assert collected.notification_id
+        await asyncio.sleep(0.5)  # more than a watch poll: the stream sees each state apart
         notified = await wallet.notify(
             collected.issuer, collected.access_token, collected.notification_id
         )
