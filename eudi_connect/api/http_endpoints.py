@@ -100,6 +100,20 @@ def _public_headers(max_age: int) -> dict[str, str]:
     return {"Cache-Control": f"public, max-age={max_age}", "Access-Control-Allow-Origin": "*"}
 
 
+#: Path parameters that are capabilities: an offer id fetches the offer, pre-authorized
+#: code included, so it never reaches a log line.
+SECRET_PATH_PARAMETERS = ("offer_id",)
+
+
+def _logged_path(request: web.Request) -> str:
+    path = request.path
+    for name in SECRET_PATH_PARAMETERS:
+        value = request.match_info.get(name)
+        if value:
+            path = path.replace(value, "{" + name + "}")
+    return path
+
+
 def _not_found(what: str) -> web.HTTPNotFound:
     return web.HTTPNotFound(text=f"{what} not found", headers={"Cache-Control": "no-store"})
 
@@ -139,7 +153,7 @@ class _Handlers:
                     "http",
                     {
                         "method": method,
-                        "path": request.path[:MAX_LOGGED_PATH],
+                        "path": _logged_path(request)[:MAX_LOGGED_PATH],
                         "status": status,
                         "duration_ms": round(elapsed_ms, 3),
                         "peer": request.remote,
