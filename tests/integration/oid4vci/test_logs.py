@@ -35,7 +35,7 @@ async def test_a_flow_logs_no_secret_and_no_offer_id(
     )
     assert collected.notification_id
     await wallet.notify(collected.issuer, collected.access_token, collected.notification_id)
-    log, paths = "", []
+    log, paths = "", list[str]()
     deadline = time.monotonic() + 10
     while not any(path.endswith("/notification") for path in paths):
         # access lines reach the log in batches, a little after their requests
