@@ -62,6 +62,8 @@ WELL_KNOWN_ISSUER = "/.well-known/jwt-vc-issuer"
 # Keys rotate rarely and a retired key stays published, so verifiers may cache the set.
 JWKS_MAX_AGE_SECONDS = 300
 HEALTH_TIMEOUT_SECONDS = 2.0
+#: Tenant ids the wallet endpoints remember as existing; past this the set starts over.
+MAX_KNOWN_TENANTS = 100_000
 # Ids are uuid hex; the pattern keeps junk from reaching the store at all.
 ID_PATTERN = "[A-Za-z0-9_-]{1,64}"
 MAX_LOGGED_PATH = 256
@@ -96,6 +98,20 @@ def public_routes(public_url: str) -> dict[str, str]:
 def _public_headers(max_age: int) -> dict[str, str]:
     # Status lists and keys are public by design: any origin may read them.
     return {"Cache-Control": f"public, max-age={max_age}", "Access-Control-Allow-Origin": "*"}
+
+
+#: Path parameters that are capabilities: an offer id fetches the offer, pre-authorized
+#: code included, so it never reaches a log line.
+SECRET_PATH_PARAMETERS = ("offer_id",)
+
+
+def _logged_path(request: web.Request) -> str:
+    path = request.path
+    for name in SECRET_PATH_PARAMETERS:
+        value = request.match_info.get(name)
+        if value:
+            path = path.replace(value, "{" + name + "}")
+    return path
 
 
 def _not_found(what: str) -> web.HTTPNotFound:
@@ -137,7 +153,7 @@ class _Handlers:
                     "http",
                     {
                         "method": method,
-                        "path": request.path[:MAX_LOGGED_PATH],
+                        "path": _logged_path(request)[:MAX_LOGGED_PATH],
                         "status": status,
                         "duration_ms": round(elapsed_ms, 3),
                         "peer": request.remote,
@@ -244,8 +260,19 @@ class HttpEndpoints:
         self._store = services.store
         store = services.store
 
+        # Tenants are never deleted, so one seen is remembered (up to a bound) and the
+        # wallet endpoints skip the read on every later request.
+        known: set[str] = set()
+
         async def tenant_exists(tenant_id: str) -> bool:
-            return await store.get_tenant(tenant_id) is not None
+            if tenant_id in known:
+                return True
+            if await store.get_tenant(tenant_id) is None:
+                return False
+            if len(known) >= MAX_KNOWN_TENANTS:
+                known.clear()
+            known.add(tenant_id)
+            return True
 
         self._wallet = WalletHandlers(services.wallet_issuer, tenant_exists)
         self._public_url = services.settings.public_url

@@ -1,9 +1,11 @@
 """The one place where domain errors become the wallet protocols' HTTP error responses.
 
 OAuth endpoints answer 400 with `{"error", "error_description"}` (RFC 6749 section 5.2),
-401 for client authentication failures; protected resources answer 401 with a
-`WWW-Authenticate: DPoP` challenge for token and DPoP problems (RFC 6750 section 3,
-RFC 9449 sections 7.1 and 9). A store that cannot serve is 503, never a 500.
+`invalid_client` included: RFC 6749 lets it be 401 only with a `WWW-Authenticate`
+challenge (RFC 9110 section 15.5.2), and attestation-based client authentication has no
+scheme to challenge with. Protected resources answer 401 with a `WWW-Authenticate: DPoP`
+challenge for token and DPoP problems (RFC 6750 section 3, RFC 9449 sections 7.1 and 9).
+A store that cannot serve is 503, never a 500.
 """
 
 from __future__ import annotations
@@ -52,8 +54,7 @@ def protocol_error_response(
     if kind == "resource" and error.code in _CHALLENGE_CODES:
         headers["WWW-Authenticate"] = f'DPoP error="{error.code.value}", algs="ES256"'
         return json_response(401, body, headers=headers)
-    status = 401 if error.code is WalletErrorCode.INVALID_CLIENT else 400
-    return json_response(status, body, headers=headers)
+    return json_response(400, body, headers=headers)
 
 
 def domain_error_response(error: EudiConnectError, kind: EndpointKind) -> web.Response:

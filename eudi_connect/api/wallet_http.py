@@ -68,9 +68,12 @@ def _answer(answer: Answer) -> web.Response:
 async def _json_body(request: web.Request, code: WalletErrorCode) -> Any:
     if request.content_type != "application/json":
         raise ProtocolError(code, "the request body must be application/json")
-    raw = await request.read()
+    too_large = f"the request body is larger than {MAX_BODY_BYTES} bytes"
+    if (request.content_length or 0) > MAX_BODY_BYTES:
+        raise ProtocolError(code, too_large)  # refused before a byte of it is read
+    raw = await request.read()  # aiohttp caps it at client_max_size (413 beyond)
     if len(raw) > MAX_BODY_BYTES:
-        raise ProtocolError(code, f"the request body is larger than {MAX_BODY_BYTES} bytes")
+        raise ProtocolError(code, too_large)
     try:
         return json.loads(raw)
     except (ValueError, RecursionError) as exc:

@@ -24,13 +24,14 @@ from eudi_connect.core.oid4vci import (
     offer_uri_by_reference,
     offer_uri_by_value,
 )
+from eudi_connect.core.oid4vci.offer import wallets_accept_issuer
 from eudi_connect.errors import (
     FailedPreconditionError,
     InvalidArgumentError,
     NotFoundError,
 )
 from eudi_connect.services.issuance import checked_format
-from eudi_connect.services.public_urls import TenantUrls
+from eudi_connect.services.public_urls import PublicUrls, TenantUrls
 from eudi_connect.services.templates import CredentialTemplates
 from eudi_connect.services.wallet_settings import WalletSettings, configuration_id
 from eudi_connect.store.base import Store
@@ -88,6 +89,17 @@ class OfferView:
 class CreatedOffer:
     offer: OfferView
     tx_code: str | None
+
+
+def _check_issuer(urls: PublicUrls, tenant_id: str) -> str:
+    issuer = urls.issuer_id(tenant_id)
+    if not wallets_accept_issuer(issuer):
+        raise FailedPreconditionError(
+            f"wallets accept only https Credential Issuers, not {issuer[:200]!r}: serve "
+            "with an https --public-url (plain http only for a loopback host)",
+            reason="OFFER_ISSUER_NOT_HTTPS",
+        )
+    return issuer
 
 
 def effective_state(record: OfferRecord, now: int) -> str:
@@ -192,8 +204,11 @@ class OfferService:
         offer_id = secrets.token_hex(16)
         code = new_secret()
         tx_code = make_tx_code(command.tx_code) if command.tx_code is not None else None
+        # Checked before the tenant's URL is fixed by this offer, and again after (another
+        # instance may have fixed another one meanwhile).
+        _check_issuer(await self._urls.current(tenant_id), tenant_id)
         # The issuer identifier is fixed now: the credentials will name it as their `iss`.
-        issuer = (await self._urls.fixed(tenant_id)).issuer_id(tenant_id)
+        issuer = _check_issuer(await self._urls.fixed(tenant_id), tenant_id)
         offer = credential_offer(
             credential_issuer=issuer,
             credential_configuration_ids=[item.configuration_id for item in items],
@@ -235,7 +250,9 @@ class OfferService:
         return self.view(await self.record(tenant_id, offer_id))
 
     async def watch(self, tenant_id: str, offer_id: str) -> AsyncIterator[OfferView]:
-        """The offer now, then at every change (by any instance), until it is final."""
+        """The offer now, then at every change (by any instance), until it is final. The
+        store is read every `watch_poll_seconds`: changes closer together arrive as one
+        view of the latest state (its credential ids are all there)."""
         view = await self.get(tenant_id, offer_id)
         yield view
         while not view.final:

@@ -20,6 +20,7 @@ from eudi_connect.core.jose import jwk_thumbprint
 from eudi_connect.core.oid4vci import (
     PRE_AUTHORIZED_GRANT,
     DpopNonces,
+    DpopProof,
     ProofPolicy,
     ProtocolError,
     ProvenKeys,
@@ -29,6 +30,7 @@ from eudi_connect.core.oid4vci import (
     verify_dpop_proof,
     verify_jwt_proof,
 )
+from eudi_connect.core.oid4vci.c_nonce import CNonces
 from eudi_connect.core.oid4vci.client_attestation import verify_client_attestation
 from eudi_connect.core.oid4vci.metadata import (
     CredentialConfiguration,
@@ -49,10 +51,13 @@ from eudi_connect.services.wallet_policy import WalletPolicy
 from eudi_connect.services.wallet_settings import WalletSettings, configuration_id
 from eudi_connect.store.base import Store
 from eudi_connect.store.wallet_sessions import (
+    COPIES_EXHAUSTED,
+    FINAL_OFFER_STATES,
     AccessTokenRecord,
     OfferChange,
     OfferedItem,
     OfferRecord,
+    OnceValue,
 )
 
 log = logging.getLogger(__name__)
@@ -68,6 +73,8 @@ NOTIFICATION_EVENTS = {
 #: Credential templates listed in one tenant's metadata; more is a misconfiguration.
 MAX_METADATA_TEMPLATES = 1_000
 DPOP_NONCE_META_KEY = "oid4vci.dpop_nonce_secret"
+#: Compare-and-set updates of one offer re-read this many times when other requests race.
+OFFER_UPDATE_TRIES = 16
 
 
 @dataclass(frozen=True)
@@ -125,20 +132,33 @@ class WalletIssuer:
         self._status = status
         self._clock = clock
         self._nonces: DpopNonces | None = None
+        self._c_nonces: CNonces | None = None
 
     # --- shared pieces -------------------------------------------------------------------
 
     def _now(self) -> int:
         return int(self._clock())
 
+    async def _load_nonce_secret(self) -> None:
+        """DPoP nonces and c_nonces come from one secret in the store, shared by every
+        instance, so any of them accepts a nonce another one made."""
+        secret = await self._store.get_or_set_meta(
+            DPOP_NONCE_META_KEY, new_secret().encode("ascii")
+        )
+        self._nonces = DpopNonces(secret, window_seconds=self._wallet.dpop_nonce_seconds)
+        self._c_nonces = CNonces(secret, lifetime_seconds=self._wallet.c_nonce_seconds)
+
     async def dpop_nonces(self) -> DpopNonces:
-        """Server DPoP nonces from one secret in the store, shared by every instance."""
         if self._nonces is None:
-            secret = await self._store.get_or_set_meta(
-                DPOP_NONCE_META_KEY, new_secret().encode("ascii")
-            )
-            self._nonces = DpopNonces(secret, window_seconds=self._wallet.dpop_nonce_seconds)
+            await self._load_nonce_secret()
+        assert self._nonces is not None
         return self._nonces
+
+    async def c_nonces(self) -> CNonces:
+        if self._c_nonces is None:
+            await self._load_nonce_secret()
+        assert self._c_nonces is not None
+        return self._c_nonces
 
     async def current_dpop_nonce(self) -> str:
         return (await self.dpop_nonces()).current(now=self._now())
@@ -201,9 +221,10 @@ class WalletIssuer:
         url: str,
         access_token: str | None = None,
         bound_jkt: str | None = None,
-    ) -> str:
-        """Verifies a DPoP proof (server nonce included), refuses a replayed jti, and
-        returns the proof key's thumbprint."""
+        record_jti: bool = True,
+    ) -> DpopProof:
+        """Verifies a DPoP proof (server nonce included) and, unless the caller records the
+        jti itself (`record_jti=False`, see `credential`), refuses a replayed one."""
         now = self._now()
         checked = verify_dpop_proof(
             proof,
@@ -216,10 +237,18 @@ class WalletIssuer:
             max_age_seconds=self._wallet.proof_max_age_seconds,
             clock_skew_seconds=self._wallet.clock_skew_seconds,
         )
+        if record_jti:
+            jti = self._dpop_once(checked)
+            if not await self._store.remember_once(
+                tenant_id, "dpop", jti.value, jti.expires_at, now
+            ):
+                raise ProtocolError(E.INVALID_DPOP_PROOF, "this DPoP proof was used before")
+        return checked
+
+    def _dpop_once(self, proof: DpopProof) -> OnceValue:
+        """How long a DPoP proof's jti must be remembered: as long as it could pass."""
         window = self._wallet.proof_max_age_seconds + 2 * self._wallet.clock_skew_seconds
-        if not await self._store.remember_once(tenant_id, "dpop", checked.jti, now + window, now):
-            raise ProtocolError(E.INVALID_DPOP_PROOF, "this DPoP proof was used before")
-        return checked.jkt
+        return OnceValue("dpop", proof.jti, self._now() + window)
 
     async def housekeeping(self, *, every_seconds: float = HOUSEKEEPING_SECONDS) -> None:
         """Runs until cancelled: deletes what has expired, so the tables stay small."""
@@ -315,7 +344,7 @@ class WalletIssuer:
         code = _form_value(form, "pre-authorized_code")
         if code is None:
             raise ProtocolError(E.INVALID_REQUEST, "pre-authorized_code is missing")
-        jkt = await self._checked_dpop(tenant_id, dpop, method="POST", url=url)
+        jkt = (await self._checked_dpop(tenant_id, dpop, method="POST", url=url)).jkt
         client_id = await self._attested_client(
             tenant_id, client_attestation, client_attestation_pop
         )
@@ -370,43 +399,80 @@ class WalletIssuer:
 
     async def _checked_tx_code(self, record: OfferRecord, given: str | None) -> OfferRecord:
         """Section 6.3: a missing or unexpected code is invalid_request, a wrong one
-        invalid_grant; the last allowed wrong code ends the offer."""
+        invalid_grant; the last allowed wrong code ends the offer (section 13.6.2).
+
+        An attempt is taken (compare-and-set on the offer, re-read when another request
+        won) before the code is compared, so however many requests arrive at once, no
+        more codes than `tx_code_attempts` are ever compared for one offer."""
         if record.tx_code is None:
             if given is not None:
                 raise ProtocolError(E.INVALID_REQUEST, "this offer takes no tx_code")
             return record
         if given is None:
             raise ProtocolError(E.INVALID_REQUEST, "this offer needs the tx_code")
+        taken = await self._take_attempt(record)
         if tx_code_matches(given, record.tx_code):
-            return record
-        left = record.tx_code_attempts_left - 1
-        change = (
-            OfferChange(
-                tx_code_attempts_left=0, state="FAILED", failure_reason="tx_code attempts used up"
-            )
-            if left <= 0
-            else OfferChange(tx_code_attempts_left=left)
-        )
-        await self._store.update_offer(
-            record.tenant_id, record.offer_id, record.version, change, self._now()
-        )
+            return taken
+        if taken.tx_code_attempts_left == 0:
+            await self._fail_offer(taken, "tx_code attempts used up")
         raise ProtocolError(E.INVALID_GRANT, "the tx_code is wrong")
+
+    async def _take_attempt(self, record: OfferRecord) -> OfferRecord:
+        current: OfferRecord | None = record
+        for _ in range(OFFER_UPDATE_TRIES):
+            if (
+                current is None
+                or effective_state(current, self._now()) != "OFFERED"
+                or current.tx_code_attempts_left <= 0
+            ):
+                break
+            change = OfferChange(tx_code_attempts_left=current.tx_code_attempts_left - 1)
+            updated = await self._store.update_offer(
+                current.tenant_id, current.offer_id, current.version, change, self._now()
+            )
+            if updated is not None:
+                return updated
+            current = await self._store.get_offer(record.tenant_id, record.offer_id)
+        raise ProtocolError(E.INVALID_GRANT, "the pre-authorized code is no longer valid")
+
+    async def _fail_offer(self, record: OfferRecord, reason: str) -> None:
+        """FAILED, unless the offer left OFFERED meanwhile (a right code redeemed it)."""
+        current: OfferRecord | None = record
+        for _ in range(OFFER_UPDATE_TRIES):
+            if current is None or current.state != "OFFERED":
+                return
+            change = OfferChange(state="FAILED", failure_reason=reason)
+            if (
+                await self._store.update_offer(
+                    current.tenant_id, current.offer_id, current.version, change, self._now()
+                )
+                is not None
+            ):
+                return
+            current = await self._store.get_offer(record.tenant_id, record.offer_id)
 
     # --- nonce endpoint (section 7) ---------------------------------------------------------
 
     async def nonce(self, tenant_id: str) -> Answer:
-        c_nonce = new_secret()
-        await self._store.add_nonce(
-            tenant_id, code_hash(c_nonce), self._now() + self._wallet.c_nonce_seconds
-        )
+        """A c_nonce that costs no state until a proof uses it (`core.oid4vci.c_nonce`)."""
+        c_nonce = (await self.c_nonces()).issue(tenant_id, now=self._now())
         return Answer("ok", {"c_nonce": c_nonce}, await self.current_dpop_nonce())
 
     # --- protected resources ----------------------------------------------------------------
 
     async def _authorized(
-        self, tenant_id: str, authorization: str | None, dpop: str | None, url: str
-    ) -> tuple[AccessTokenRecord, OfferRecord]:
-        """RFC 9449 section 7: `Authorization: DPoP <token>` with a proof bound to it."""
+        self,
+        tenant_id: str,
+        authorization: str | None,
+        dpop: str | None,
+        url: str,
+        *,
+        record_jti: bool = True,
+        failed_ok: bool = False,
+    ) -> tuple[AccessTokenRecord, OfferRecord, DpopProof]:
+        """RFC 9449 section 7: `Authorization: DPoP <token>` with a proof bound to it. The
+        token ends with its offer; `failed_ok` lets a FAILED one through, for the deferred
+        endpoint to say why."""
         scheme, _, token = (authorization or "").partition(" ")
         if scheme.lower() != "dpop" or not token:
             raise ProtocolError(E.INVALID_TOKEN, "send the access token as 'Authorization: DPoP'")
@@ -414,18 +480,20 @@ class WalletIssuer:
         now = self._now()
         if stored is None or stored.tenant_id != tenant_id or stored.expires_at <= now:
             raise ProtocolError(E.INVALID_TOKEN, "the access token is unknown or expired")
-        await self._checked_dpop(
+        proof = await self._checked_dpop(
             tenant_id,
             dpop,
             method="POST",
             url=url,
             access_token=token.strip(),
             bound_jkt=stored.dpop_jkt,
+            record_jti=record_jti,
         )
         record = await self._store.get_offer(tenant_id, stored.offer_id)
-        if record is None or effective_state(record, now) in ("EXPIRED", "DELETED", "FAILED"):
+        ended = {"EXPIRED", "DELETED"} if failed_ok else {"EXPIRED", "DELETED", "FAILED"}
+        if record is None or effective_state(record, now) in ended:
             raise ProtocolError(E.INVALID_TOKEN, "the offer behind this token has ended")
-        return stored, record
+        return stored, record, proof
 
     # --- credential endpoint (section 8) -----------------------------------------------------
 
@@ -438,7 +506,26 @@ class WalletIssuer:
         dpop: str | None,
         url: str,
     ) -> Answer:
-        token, record = await self._authorized(tenant_id, authorization, dpop, url)
+        # The DPoP jti is recorded with the c_nonces and keys in one write (`_claim`); a
+        # request refused before that records it on its own, so a proof seen once is
+        # never accepted again, whatever became of its request.
+        token, record, proof = await self._authorized(
+            tenant_id, authorization, dpop, url, record_jti=False
+        )
+        try:
+            return await self._credential(token, record, proof, body)
+        except ProtocolError as error:
+            if error.code is not E.INVALID_DPOP_PROOF:
+                jti = self._dpop_once(proof)
+                await self._store.remember_once(
+                    tenant_id, "dpop", jti.value, jti.expires_at, self._now()
+                )
+            raise
+
+    async def _credential(
+        self, token: AccessTokenRecord, record: OfferRecord, proof: DpopProof, body: Any
+    ) -> Answer:
+        tenant_id = record.tenant_id
         if not isinstance(body, Mapping):
             raise ProtocolError(E.INVALID_CREDENTIAL_REQUEST, "the request must be a JSON object")
         if "credential_identifier" in body:
@@ -447,27 +534,79 @@ class WalletIssuer:
                 "no credential identifiers were issued; use credential_configuration_id",
             )
         item = self._offered_item(record, body.get("credential_configuration_id"))
+        if record.transaction_id is not None:
+            # One deferred transaction per offer: its keys and its transaction_id stay.
+            raise ProtocolError(
+                E.INVALID_CREDENTIAL_REQUEST,
+                "a deferred request of this offer is pending: use the deferred credential "
+                "endpoint with its transaction_id",
+            )
         if "credential_response_encryption" in body:
             raise ProtocolError(
                 E.INVALID_ENCRYPTION_PARAMETERS, "this issuer does not encrypt responses"
             )
         proven = await self._proven_keys(tenant_id, record, body.get("proofs"), token.client_id)
-        keys = [jwk for proof in proven for jwk in proof.keys]
+        keys = [jwk for proven_keys in proven for jwk in proven_keys.keys]
         remaining = record.max_copies - record.copies_issued.get(item.configuration_id, 0)
         if len(keys) > remaining:
             raise ProtocolError(
                 E.INVALID_CREDENTIAL_REQUEST,
                 f"the request proves {len(keys)} keys; this offer allows {max(remaining, 0)} more",
             )
-        await self._consume_nonces(tenant_id, [n for proof in proven for n in proof.nonces])
         thumbprints = [jwk_thumbprint(jwk) for jwk in keys]
-        if len(set(thumbprints)) != len(thumbprints) or not await self._store.claim_proof_keys(
-            tenant_id, record.offer_id, thumbprints
-        ):
-            raise ProtocolError(E.INVALID_PROOF, "a key in this request was already used")
+        if len(set(thumbprints)) != len(thumbprints):
+            raise ProtocolError(E.INVALID_PROOF, "two proofs in this request use the same key")
+        nonces = await self._nonce_values(tenant_id, [n for p in proven for n in p.nonces])
+        await self._claim(record, item, [self._dpop_once(proof), *nonces], thumbprints)
         if record.subject is None:
             return await self._defer(record, item, keys)
         return await self._issue(record, item, keys, record.subject)
+
+    async def _nonce_values(self, tenant_id: str, nonces: Sequence[str]) -> list[OnceValue]:
+        """Every distinct c_nonce in the request must be one of ours and unexpired; each
+        becomes a value to record once."""
+        c_nonces = await self.c_nonces()
+        now = self._now()
+        values = []
+        for nonce in dict.fromkeys(nonces):
+            expires_at = c_nonces.expires_at(nonce, tenant_id, now=now)
+            if expires_at is None:
+                raise ProtocolError(
+                    E.INVALID_NONCE, "the c_nonce is unknown or expired: get a new one"
+                )
+            values.append(OnceValue("c_nonce", nonce, expires_at))
+        return values
+
+    async def _claim(
+        self,
+        record: OfferRecord,
+        item: OfferedItem,
+        values: Sequence[OnceValue],
+        thumbprints: Sequence[str],
+    ) -> None:
+        """One write: the DPoP jti, the c_nonces and the offer's new keys, or none. The
+        store counts the keys already claimed for the configuration, so requests that
+        race (on any instance) never get more copies than the offer grants."""
+        refused = await self._store.claim_once(
+            record.tenant_id,
+            values,
+            self._now(),
+            offer_id=record.offer_id,
+            configuration_id=item.configuration_id,
+            key_thumbprints=thumbprints,
+            max_keys=record.max_copies,
+        )
+        if refused == "dpop":
+            raise ProtocolError(E.INVALID_DPOP_PROOF, "this DPoP proof was used before")
+        if refused == "c_nonce":
+            raise ProtocolError(E.INVALID_NONCE, "the c_nonce was used before: get a new one")
+        if refused == COPIES_EXHAUSTED:
+            raise ProtocolError(
+                E.INVALID_CREDENTIAL_REQUEST,
+                f"the request proves {len(thumbprints)} keys; this offer has fewer copies left",
+            )
+        if refused is not None:
+            raise ProtocolError(E.INVALID_PROOF, "a key in this request was used before")
 
     def _offered_item(self, record: OfferRecord, configuration: Any) -> OfferedItem:
         if not isinstance(configuration, str) or not configuration:
@@ -538,15 +677,6 @@ class WalletIssuer:
             )
         return proven
 
-    async def _consume_nonces(self, tenant_id: str, nonces: Sequence[str]) -> None:
-        """Every distinct c_nonce in the request must be one we issued, once."""
-        now = self._now()
-        for nonce in dict.fromkeys(nonces):
-            if not await self._store.consume_nonce(tenant_id, code_hash(nonce), now):
-                raise ProtocolError(
-                    E.INVALID_NONCE, "the c_nonce is unknown, used or expired: get a new one"
-                )
-
     async def _defer(
         self, record: OfferRecord, item: OfferedItem, keys: Sequence[dict[str, Any]]
     ) -> Answer:
@@ -556,18 +686,27 @@ class WalletIssuer:
             transaction_id=transaction_id,
             deferred_request={"configuration_id": item.configuration_id, "keys": list(keys)},
         )
-        if (
-            await self._store.update_offer(
-                record.tenant_id, record.offer_id, record.version, change, self._now()
-            )
-            is None
-        ):
-            raise ProtocolError(E.INVALID_CREDENTIAL_REQUEST, "the offer changed; try again")
-        body = {
-            "transaction_id": transaction_id,
-            "interval": self._wallet.deferred_interval_seconds,
-        }
-        return Answer("accepted", body, await self.current_dpop_nonce())
+        current: OfferRecord | None = record
+        for _ in range(OFFER_UPDATE_TRIES):
+            if current is None or current.transaction_id is not None:
+                break  # another request of this offer was deferred first
+            if current.subject is not None:
+                return await self._issue(current, item, keys, current.subject)
+            if (
+                await self._store.update_offer(
+                    current.tenant_id, current.offer_id, current.version, change, self._now()
+                )
+                is not None
+            ):
+                body = {
+                    "transaction_id": transaction_id,
+                    "interval": self._wallet.deferred_interval_seconds,
+                }
+                return Answer("accepted", body, await self.current_dpop_nonce())
+            current = await self._store.get_offer(record.tenant_id, record.offer_id)
+        raise ProtocolError(
+            E.INVALID_CREDENTIAL_REQUEST, "a deferred request of this offer is pending"
+        )
 
     async def _issue(
         self,
@@ -596,8 +735,7 @@ class WalletIssuer:
                 f"the credential could not be issued: {failures[0].message}",
             )
         issued = [r for r in results if not isinstance(r, EudiConnectError)]
-        notification_id = record.notification_id or new_secret()
-        await self._record_issued(record, item, [c.credential_id for c in issued], notification_id)
+        notification_id = await self._record_issued(record, item, [c.credential_id for c in issued])
         body = {
             "credentials": [{"credential": c.credential} for c in issued],
             "notification_id": notification_id,
@@ -605,24 +743,25 @@ class WalletIssuer:
         return Answer("ok", body, await self.current_dpop_nonce())
 
     async def _record_issued(
-        self,
-        record: OfferRecord,
-        item: OfferedItem,
-        credential_ids: Sequence[str],
-        notification_id: str,
-    ) -> None:
-        """Adds the credentials to the offer, re-reading when another request raced."""
+        self, record: OfferRecord, item: OfferedItem, credential_ids: Sequence[str]
+    ) -> str:
+        """Adds the credentials to the offer (re-reading when another request raced) and
+        returns the offer's notification_id: the first response's, kept for the later
+        ones. A final state (the wallet notified meanwhile) is not undone."""
         current: OfferRecord | None = record
-        for _ in range(8):
+        notification_id = record.notification_id or new_secret()
+        for _ in range(OFFER_UPDATE_TRIES):
             if current is None:
                 break
+            notification_id = current.notification_id or notification_id
+            # A deferred credential asked for twice is issued once (its request_id): add
+            # only what the offer does not list yet.
+            new_ids = [c for c in credential_ids if c not in current.credential_ids]
             copies = dict(current.copies_issued)
-            copies[item.configuration_id] = copies.get(item.configuration_id, 0) + len(
-                credential_ids
-            )
+            copies[item.configuration_id] = copies.get(item.configuration_id, 0) + len(new_ids)
             change = OfferChange(
-                state="CREDENTIALS_ISSUED",
-                add_credential_ids=credential_ids,
+                state=None if current.state in FINAL_OFFER_STATES else "CREDENTIALS_ISSUED",
+                add_credential_ids=new_ids,
                 copies_issued=copies,
                 notification_id=notification_id,
                 transaction_id="",
@@ -634,15 +773,21 @@ class WalletIssuer:
                 )
                 is not None
             ):
-                return
+                return notification_id
             current = await self._store.get_offer(current.tenant_id, current.offer_id)
+        log.warning(
+            "offer %s: %d issued credentials could not be recorded on it (too many races)",
+            record.offer_id,
+            len(credential_ids),
+        )
+        return notification_id
 
     # --- deferred credential endpoint (section 9) --------------------------------------------
 
     async def deferred_credential(
         self, tenant_id: str, body: Any, *, authorization: str | None, dpop: str | None, url: str
     ) -> Answer:
-        _, record = await self._authorized(tenant_id, authorization, dpop, url)
+        _, record, _ = await self._authorized(tenant_id, authorization, dpop, url, failed_ok=True)
         transaction_id = body.get("transaction_id") if isinstance(body, Mapping) else None
         if (
             not isinstance(transaction_id, str)
@@ -667,7 +812,7 @@ class WalletIssuer:
     async def notification(
         self, tenant_id: str, body: Any, *, authorization: str | None, dpop: str | None, url: str
     ) -> Answer:
-        _, record = await self._authorized(tenant_id, authorization, dpop, url)
+        _, record, _ = await self._authorized(tenant_id, authorization, dpop, url)
         if not isinstance(body, Mapping):
             raise ProtocolError(E.INVALID_NOTIFICATION_REQUEST, "the request must be JSON")
         notification_id, event = body.get("notification_id"), body.get("event")

@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
 
 from eudi_connect.core.oid4vci.key_proof import AttestationTrust
 from eudi_connect.core.oid4vci.metadata import KeyAttestationRequirement
-from eudi_connect.core.trust import JwksError, certificate_der, load_jwks
+from eudi_connect.core.trust_material import JwksError, certificate_der, load_jwks
 from eudi_connect.core.x509_chain import HAIP_POLICY, UNREADABLE
 from eudi_connect.errors import InvalidArgumentError
 from eudi_connect.services.status_check import StatusTrust

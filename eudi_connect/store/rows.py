@@ -345,7 +345,7 @@ OFFER_UPDATE_COLUMNS: Final = (
 TOKEN_COLUMNS: Final = "token_hash, tenant_id, offer_id, dpop_jkt, client_id, issued_at, expires_at"  # noqa: S105
 SELECT_POLICY: Final = "SELECT tenant_id, document, updated_at FROM wallet_policies "
 #: Tables of values that expire, emptied of expired rows by `purge_wallet_sessions`.
-EXPIRING_TABLES: Final = ("access_tokens", "wallet_nonces", "wallet_once")
+EXPIRING_TABLES: Final = ("access_tokens", "wallet_once")
 
 
 def offer_values(offer: OfferRecord) -> tuple[Any, ...]:

@@ -1,10 +1,12 @@
-"""What the wallet protocols persist: credential offers, access tokens, nonces, the
-replay records that make one-time values one-time, and each tenant's wallet policy.
+"""What the wallet protocols persist: credential offers, access tokens, the records that
+make one-time values one-time (DPoP and attestation PoP jti, c_nonces once used, the keys
+an offer issued to), and each tenant's wallet policy.
 
 Every instance of the service reads and writes these through the store, so a wallet may
 reach a different instance at each step of a flow. Secrets that are only ever compared
-(access tokens, c_nonces) are stored as SHA-256 hashes; an offer keeps its own JSON,
-pre-authorized code included, because `credential_offer_uri` serves it.
+(access tokens) are stored as SHA-256 hashes; an offer keeps its own JSON, pre-authorized
+code included, because `credential_offer_uri` serves it. c_nonces are stateless until
+used (`core.oid4vci.c_nonce`), so handing one out writes nothing.
 
 Changes to an offer are compare-and-set on its `version`: two instances that race on one
 offer (two token requests with one code, two credential requests with one token) see
@@ -30,8 +32,12 @@ OfferStateName = Literal[
 ]
 #: States after which nothing about an offer changes any more.
 FINAL_OFFER_STATES: frozenset[str] = frozenset({"ACCEPTED", "FAILED", "DELETED", "EXPIRED"})
-#: Scopes of one-time values: DPoP proof jti, wallet attestation PoP jti.
-OnceScope = Literal["dpop", "client_attestation"]
+#: Scopes of one-time values: DPoP proof jti, wallet attestation PoP jti, c_nonce.
+OnceScope = Literal["dpop", "client_attestation", "c_nonce"]
+#: What `claim_once` reports for a key the offer issued to before, and for keys beyond
+#: the copies the offer has left.
+PROOF_KEY_USED = "proof_key"
+COPIES_EXHAUSTED = "copies"
 
 
 @dataclass(frozen=True)
@@ -80,6 +86,15 @@ class AccessTokenRecord:
     dpop_jkt: str  # RFC 7638 thumbprint of the DPoP key the token is bound to
     client_id: str | None  # the attested wallet, None with anonymous access
     issued_at: int
+    expires_at: int
+
+
+@dataclass(frozen=True)
+class OnceValue:
+    """A value to record once, for as long as it could be presented again."""
+
+    scope: OnceScope
+    value: str
     expires_at: int
 
 
@@ -151,13 +166,6 @@ class WalletSessionStore(abc.ABC):
     async def get_access_token(self, token_hash: bytes) -> AccessTokenRecord | None: ...
 
     @abc.abstractmethod
-    async def add_nonce(self, tenant_id: str, nonce_hash: bytes, expires_at: int) -> None: ...
-
-    @abc.abstractmethod
-    async def consume_nonce(self, tenant_id: str, nonce_hash: bytes, now: int) -> bool:
-        """Deletes the nonce; True only when it existed and had not expired."""
-
-    @abc.abstractmethod
     async def remember_once(
         self, tenant_id: str, scope: OnceScope, value: str, expires_at: int, now: int
     ) -> bool:
@@ -165,15 +173,26 @@ class WalletSessionStore(abc.ABC):
         (a replay)."""
 
     @abc.abstractmethod
-    async def claim_proof_keys(
-        self, tenant_id: str, offer_id: str, key_thumbprints: Sequence[str]
-    ) -> bool:
-        """Claims every key for the offer at once; False (and nothing claimed) when one
-        was claimed before: no offer issues two credentials to one key."""
+    async def claim_once(
+        self,
+        tenant_id: str,
+        values: Sequence[OnceValue],
+        now: int,
+        *,
+        offer_id: str | None = None,
+        configuration_id: str = "",
+        key_thumbprints: Sequence[str] = (),
+        max_keys: int | None = None,
+    ) -> str | None:
+        """One transaction: records every value and claims every key for the offer's
+        credential configuration: no offer issues two credentials to one key, nor more
+        than `max_keys` for one configuration, however many requests race. None when all
+        was new; otherwise the scope of the first value recorded before and not expired,
+        PROOF_KEY_USED or COPIES_EXHAUSTED, and nothing is recorded."""
 
     @abc.abstractmethod
     async def purge_wallet_sessions(self, now: int) -> int:
-        """Deletes expired tokens, nonces and one-time values; returns how many."""
+        """Deletes expired tokens and one-time values; returns how many."""
 
     @abc.abstractmethod
     async def get_wallet_policy(self, tenant_id: str) -> WalletPolicyRecord | None:

@@ -44,9 +44,12 @@ def cli_command() -> list[str]:
     return [sys.executable, "-m", "eudi_connect.cli.main"]
 
 
-def echo_command(*, use_uvloop: bool = True) -> list[str]:
-    """The bare echo server, as a process that prints ``READY <port>``."""
+def echo_command(*, use_uvloop: bool = True, http: bool = False) -> list[str]:
+    """The bare echo server (gRPC, or aiohttp with `http`), as a process that prints
+    ``READY <port>``."""
     command = [sys.executable, "-m", "loadtest.echo_server", "--port", "0"]
+    if http:
+        command.append("--http")
     return command if use_uvloop else [*command, "--no-uvloop"]
 
 

@@ -14,11 +14,14 @@ __all__ = [
     "CAPACITY_TARGET",
     "OPEN_LOOP_P95_TARGET_MS",
     "OPERATIONS",
+    "WALLET_TARGETS",
     "Operation",
+    "WalletTarget",
     "operation",
     "sla_row",
     "target_rows",
     "verdict",
+    "wallet_target_rows",
 ]
 
 CAPACITY_TARGET = 0.60  # unary issuance throughput as a share of the echo ceiling
@@ -58,6 +61,34 @@ OPERATIONS: tuple[Operation, ...] = (
         6.0,
     ),
 )
+
+
+@dataclass(frozen=True)
+class WalletTarget:
+    """A P95 target of an OpenID4VCI wallet flow step, one flow in flight, on SQLite."""
+
+    step: str  # a step of loadtest.benchmark_wallet_flows: "credential", "flow", ...
+    proofs: int  # key proofs in the credential request
+    p95_ms: float
+
+
+WALLET_TARGETS: tuple[WalletTarget, ...] = (
+    WalletTarget("credential", 10, 25.0),  # the credential request with 10 proofs
+    WalletTarget("flow", 1, 15.0),  # a whole flow (offer to credential) with 1 proof
+)
+
+
+def wallet_target_rows(p95_ms: Mapping[tuple[str, int], float | None]) -> list[dict[str, Any]]:
+    """The wallet flow targets against the measured P95 of (step, proofs)."""
+    return [
+        _target(
+            f"{t.step} with {t.proofs} proof(s) P95, 1 in flight",
+            p95_ms.get((t.step, t.proofs)),
+            f"<= {t.p95_ms:g} ms",
+            t.p95_ms,
+        )
+        for t in WALLET_TARGETS
+    ]
 
 
 def operation(key: str) -> Operation:

@@ -68,6 +68,42 @@ def test_credential_exchange_benchmark_tiny_run(tmp_path: Path) -> None:
     assert "SLA" in done.stdout
 
 
+def test_wallet_flow_benchmark_tiny_run(tmp_path: Path) -> None:
+    """A tiny run of the wallet flow benchmark measures every step of both flows, the
+    flows in flight, the HTTP echo ceiling and both targets."""
+    out = tmp_path / "wallet.json"
+    done = run_module(
+        "loadtest.benchmark_wallet_flows",
+        *("--flows", "4", "--warmup", "2", "--echo-requests", "20", "--concurrency", "2"),
+        *("--no-pin", "--server-log-level", "WARNING", "--json", str(out)),
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    document = json.loads(out.read_text())
+    phases = document["phases"]
+    assert [(p["proofs"], p["in_flight"]) for p in phases.values()] == [(1, 1), (10, 1), (1, 2)]
+    for phase in phases.values():
+        steps = {row["step"]: row for row in phase["rows"]}
+        assert set(steps) == {
+            "offer",
+            "offer_uri",
+            "metadata",
+            "token",
+            "nonce",
+            "proof_signing",
+            "credential",
+            "flow",
+        }
+        for row in steps.values():
+            assert 0 < row["p50_ms"] <= row["p95_ms"] <= row["p99_ms"] <= row["max_ms"]
+        assert phase["flows_per_s"] > 0
+        assert phase["credentials_per_s"] == pytest.approx(phase["flows_per_s"] * phase["proofs"])
+    assert [row["in_flight"] for row in document["echo"]] == [1, 2]
+    assert all(row["requests_per_s"] > 0 for row in document["echo"])
+    assert {row["verdict"] for row in document["targets"]} <= {"pass", "FAIL"}
+    assert len(document["targets"]) == 2
+
+
 def test_scaling_test_tiny_run(tmp_path: Path) -> None:
     """A two-level sweep writes both plots and its points, with a knee among them."""
     done = run_module(

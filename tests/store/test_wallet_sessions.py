@@ -7,10 +7,13 @@ import hashlib
 
 from eudi_connect.store.base import Store
 from eudi_connect.store.wallet_sessions import (
+    COPIES_EXHAUSTED,
+    PROOF_KEY_USED,
     AccessTokenRecord,
     OfferChange,
     OfferedItem,
     OfferRecord,
+    OnceValue,
     WalletPolicyRecord,
 )
 from tests.store.test_store_contract import add_tenant
@@ -114,17 +117,6 @@ async def test_a_code_is_redeemed_once_even_when_two_race(store: Store) -> None:
     assert sum(t is not None for t in found) == 1
 
 
-async def test_nonces_are_consumed_once_and_expire(store: Store) -> None:
-    """A nonce is good once, and never after its expiry."""
-    await add_tenant(store)
-    await store.add_nonce("t1", b"n1", 200)
-    await store.add_nonce("t1", b"n2", 200)
-    assert await store.consume_nonce("t1", b"n1", 150)
-    assert not await store.consume_nonce("t1", b"n1", 150)
-    assert not await store.consume_nonce("t1", b"n2", 250)
-    assert not await store.consume_nonce("t2", b"n3", 150)
-
-
 async def test_one_time_values_refuse_a_replay_until_they_expire(store: Store) -> None:
     """remember_once is False for a live value, True again after its expiry."""
     await add_tenant(store)
@@ -138,10 +130,52 @@ async def test_proof_keys_are_claimed_all_or_nothing(store: Store) -> None:
     """No key is issued to twice in one offer; a refused claim claims nothing."""
     await add_tenant(store)
     await store.create_offer(offer())
-    assert await store.claim_proof_keys("t1", "o1", ["k1", "k2"])
-    assert not await store.claim_proof_keys("t1", "o1", ["k3", "k2"])
-    assert await store.claim_proof_keys("t1", "o1", ["k3"])
-    assert not await store.claim_proof_keys("t2", "o1", ["k4"])
+    claimed = await store.claim_once("t1", [], 100, offer_id="o1", key_thumbprints=["k1", "k2"])
+    assert claimed is None
+    refused = await store.claim_once("t1", [], 100, offer_id="o1", key_thumbprints=["k3", "k2"])
+    assert refused == PROOF_KEY_USED
+    assert await store.claim_once("t1", [], 100, offer_id="o1", key_thumbprints=["k3"]) is None
+    other = await store.claim_once("t2", [], 100, offer_id="o1", key_thumbprints=["k4"])
+    assert other == PROOF_KEY_USED
+
+
+async def test_claims_that_race_never_pass_the_offer_s_copies(store: Store) -> None:
+    """Ten concurrent claims of one key each with max_keys 3 for one configuration:
+    three succeed, seven are COPIES_EXHAUSTED; another configuration counts apart."""
+    await add_tenant(store)
+    await store.create_offer(offer())
+
+    async def claim(n: int, configuration: str = "pid.dc+sd-jwt") -> str | None:
+        return await store.claim_once(
+            "t1",
+            [OnceValue("dpop", f"jti-{configuration}-{n}", 500)],
+            100,
+            offer_id="o1",
+            configuration_id=configuration,
+            key_thumbprints=[f"{configuration}-k{n}"],
+            max_keys=3,
+        )
+
+    results = await asyncio.gather(*(claim(n) for n in range(10)))
+    assert sorted(results, key=str) == [None] * 3 + [COPIES_EXHAUSTED] * 7
+    assert await claim(0, "pid.mso_mdoc") is None
+
+
+async def test_a_claim_records_its_values_and_keys_together_or_not_at_all(store: Store) -> None:
+    """claim_once names the first value seen before and then records nothing of the rest:
+    neither the other values nor the keys."""
+    await add_tenant(store)
+    await store.create_offer(offer())
+    assert await store.remember_once("t1", "c_nonce", "n-used", 500, 100)
+    values = [OnceValue("dpop", "jti-1", 500), OnceValue("c_nonce", "n-used", 500)]
+    refused = await store.claim_once("t1", values, 100, offer_id="o1", key_thumbprints=["k1"])
+    assert refused == "c_nonce"
+    assert await store.remember_once("t1", "dpop", "jti-1", 500, 100), "jti-1 was not kept"
+    fresh = [OnceValue("dpop", "jti-2", 500), OnceValue("c_nonce", "n-new", 500)]
+    assert await store.claim_once("t1", fresh, 100, offer_id="o1", key_thumbprints=["k1"]) is None
+    again = await store.claim_once("t1", [OnceValue("c_nonce", "n-new", 500)], 200)
+    assert again == "c_nonce"
+    assert await store.claim_once("t1", [OnceValue("c_nonce", "n-new", 900)], 600) is None
 
 
 async def test_purge_removes_only_what_expired(store: Store) -> None:
@@ -149,7 +183,7 @@ async def test_purge_removes_only_what_expired(store: Store) -> None:
     await add_tenant(store)
     stored = await store.create_offer(offer())
     await store.redeem_offer(stored, token(), 150)
-    await store.add_nonce("t1", b"n1", 300)
+    await store.remember_once("t1", "c_nonce", "n1", 300, 100)
     await store.remember_once("t1", "dpop", "j", 500, 100)
     assert await store.purge_wallet_sessions(450) == 2
     assert await store.get_access_token(b"t" * 32) is None

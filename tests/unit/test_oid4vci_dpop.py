@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from eudi_connect.core.jose import b64url_encode, jwk_thumbprint
+from eudi_connect.core.encoding import b64url_encode
+from eudi_connect.core.jose import jwk_thumbprint
 from eudi_connect.core.oid4vci import DpopNonces, ProtocolError, WalletErrorCode
 from eudi_connect.core.oid4vci import verify_dpop_proof as verify
 from eudi_connect.core.oid4vci.dpop import normalized_htu

@@ -16,6 +16,7 @@ from eudi_connect.core.oid4vci import (
     offer_uri_by_value,
     tx_code_matches,
 )
+from eudi_connect.core.oid4vci.offer import wallets_accept_issuer
 from eudi_connect.errors import InvalidArgumentError
 
 ISSUER = "https://issuer.example/issuers/t1"
@@ -93,3 +94,20 @@ def test_transaction_codes_compare_exactly() -> None:
     assert not tx_code_matches("493537", "493536")
     assert not tx_code_matches("49353", "493536")
     assert not tx_code_matches(None, "493536")
+
+
+@pytest.mark.parametrize(
+    ("identifier", "accepted"),
+    [
+        ("https://issuer.example/issuers/t", True),
+        ("http://127.0.0.1:8080/issuers/t", True),
+        ("http://localhost:8080/issuers/t", True),
+        ("http://[::1]:8080/issuers/t", True),
+        ("http://issuer.example/issuers/t", False),
+        ("http://10.0.0.1/issuers/t", False),
+        ("ftp://issuer.example/issuers/t", False),
+    ],
+)
+def test_which_issuer_identifiers_wallets_accept(identifier: str, accepted: bool) -> None:
+    """https anywhere, http on loopback only."""
+    assert wallets_accept_issuer(identifier) is accepted

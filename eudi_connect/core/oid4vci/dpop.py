@@ -13,7 +13,8 @@ import hmac
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
-from eudi_connect.core.jose import b64url_encode, jwk_thumbprint
+from eudi_connect.core.encoding import b64url_encode
+from eudi_connect.core.jose import jwk_thumbprint
 from eudi_connect.core.oid4vci._errors import ProtocolError, WalletErrorCode
 from eudi_connect.core.oid4vci._signed_jwt import (
     check_issued_recently,

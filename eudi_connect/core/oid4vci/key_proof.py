@@ -26,7 +26,7 @@ from eudi_connect.core.oid4vci._signed_jwt import (
     numeric_claim,
     parse_typed,
 )
-from eudi_connect.core.trust import x5c_signer_key
+from eudi_connect.core.trust_material import x5c_signer_key
 from eudi_connect.core.x509_chain import ChainError
 
 PROOF_TYP = "openid4vci-proof+jwt"

@@ -8,12 +8,13 @@ and back in the token request (section 6.1), where it is compared in constant ti
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import json
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from eudi_connect.errors import InvalidArgumentError
 
@@ -70,6 +71,23 @@ def tx_code_matches(given: str | None, expected: str) -> bool:
     if given is None:
         return False
     return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
+
+
+def wallets_accept_issuer(identifier: str) -> bool:
+    """Section 12.2.1: a Credential Issuer Identifier is an https URL; plain http is
+    accepted for a loopback host only (local runs and tests, where no wallet on another
+    machine could reach it anyway)."""
+    parts = urlsplit(identifier)
+    if parts.scheme == "https":
+        return bool(parts.hostname)
+    if parts.scheme != "http" or not parts.hostname:
+        return False
+    if parts.hostname.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(parts.hostname).is_loopback
+    except ValueError:
+        return False
 
 
 def credential_offer(

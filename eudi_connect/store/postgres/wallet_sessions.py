@@ -28,10 +28,13 @@ from eudi_connect.store.rows import (
     token_values,
 )
 from eudi_connect.store.wallet_sessions import (
+    COPIES_EXHAUSTED,
+    PROOF_KEY_USED,
     AccessTokenRecord,
     OfferChange,
     OfferRecord,
     OnceScope,
+    OnceValue,
     WalletPolicyRecord,
 )
 
@@ -52,6 +55,14 @@ _INSERT_TOKEN: Final = (
     f"INSERT INTO access_tokens ({TOKEN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"  # noqa: S608
 )
 _TOKEN: Final = f"SELECT {TOKEN_COLUMNS} FROM access_tokens WHERE token_hash = $1"  # noqa: S608
+# A fresh value is inserted; an expired record of the same value is taken over; a live one
+# leaves the row as it is and returns nothing (a replay).
+_RECORD_ONCE: Final = (
+    "INSERT INTO wallet_once (tenant_id, scope, value, expires_at) "
+    "VALUES ($1, $2, $3, $4) ON CONFLICT (tenant_id, scope, value) DO UPDATE "
+    "SET expires_at = EXCLUDED.expires_at WHERE wallet_once.expires_at <= $5 "
+    "RETURNING 1"
+)
 
 
 class PostgresWalletSessions(PostgresAccess):
@@ -140,66 +151,80 @@ class PostgresWalletSessions(PostgresAccess):
         row = await self._fetch_one(_TOKEN, token_hash)
         return None if row is None else token_record(tuple(row))
 
-    async def add_nonce(self, tenant_id: str, nonce_hash: bytes, expires_at: int) -> None:
-        async with self._connection() as connection:
-            await connection.execute(
-                "INSERT INTO wallet_nonces (nonce_hash, tenant_id, expires_at) VALUES ($1, $2, $3)",
-                nonce_hash,
-                tenant_id,
-                expires_at,
-            )
-
-    async def consume_nonce(self, tenant_id: str, nonce_hash: bytes, now: int) -> bool:
-        row = await self._fetch_one(
-            "DELETE FROM wallet_nonces WHERE nonce_hash = $1 AND tenant_id = $2 "
-            "RETURNING expires_at",
-            nonce_hash,
-            tenant_id,
-        )
-        return row is not None and int(row[0]) > now
-
     async def remember_once(
         self, tenant_id: str, scope: OnceScope, value: str, expires_at: int, now: int
     ) -> bool:
-        # One statement: a fresh value is inserted; an expired record of the same value is
-        # taken over; a live one leaves the row as it is and returns nothing (a replay).
-        row = await self._fetch_one(
-            "INSERT INTO wallet_once (tenant_id, scope, value, expires_at) "
-            "VALUES ($1, $2, $3, $4) ON CONFLICT (tenant_id, scope, value) DO UPDATE "
-            "SET expires_at = EXCLUDED.expires_at WHERE wallet_once.expires_at <= $5 "
-            "RETURNING 1",
-            tenant_id,
-            scope,
-            value,
-            expires_at,
-            now,
-        )
+        row = await self._fetch_one(_RECORD_ONCE, tenant_id, scope, value, expires_at, now)
         return row is not None
 
-    async def claim_proof_keys(
-        self, tenant_id: str, offer_id: str, key_thumbprints: Sequence[str]
-    ) -> bool:
+    async def claim_once(
+        self,
+        tenant_id: str,
+        values: Sequence[OnceValue],
+        now: int,
+        *,
+        offer_id: str | None = None,
+        configuration_id: str = "",
+        key_thumbprints: Sequence[str] = (),
+        max_keys: int | None = None,
+    ) -> str | None:
         try:
             async with self._transaction() as connection:
-                owner = await connection.fetchrow(
-                    "SELECT 1 FROM credential_offers WHERE offer_id = $1 AND tenant_id = $2",
-                    offer_id,
-                    tenant_id,
-                )
-                if owner is None:
-                    return False
-                inserted = await connection.fetch(
-                    "INSERT INTO offer_proof_keys (offer_id, key_thumb) "
-                    "SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING RETURNING key_thumb",
-                    offer_id,
-                    list(key_thumbprints),
-                )
-                if len(inserted) != len(key_thumbprints):
-                    # One key was claimed before: undo this claim as a whole.
-                    raise _ClaimRefused
-        except _ClaimRefused:
-            return False
-        return True
+                for once in values:
+                    row = await connection.fetchrow(
+                        _RECORD_ONCE, tenant_id, once.scope, once.value, once.expires_at, now
+                    )
+                    if row is None:
+                        raise _ClaimRefused(once.scope)
+                if key_thumbprints:
+                    await self._claim_keys(
+                        connection,
+                        tenant_id,
+                        offer_id,
+                        configuration_id,
+                        key_thumbprints,
+                        max_keys,
+                    )
+        except _ClaimRefused as refused:
+            return refused.what
+        return None
+
+    async def _claim_keys(
+        self,
+        connection: Any,
+        tenant_id: str,
+        offer_id: str | None,
+        configuration_id: str,
+        thumbprints: Sequence[str],
+        max_keys: int | None,
+    ) -> None:
+        # The offer's row lock serializes claims on one offer across instances, so the
+        # count below cannot change before this transaction commits.
+        owner = await connection.fetchrow(
+            "SELECT 1 FROM credential_offers WHERE offer_id = $1 AND tenant_id = $2 FOR UPDATE",
+            offer_id,
+            tenant_id,
+        )
+        if owner is None:
+            raise _ClaimRefused(PROOF_KEY_USED)
+        if max_keys is not None:
+            claimed = await connection.fetchval(
+                "SELECT count(*) FROM offer_proof_keys "
+                "WHERE offer_id = $1 AND configuration_id = $2",
+                offer_id,
+                configuration_id,
+            )
+            if claimed + len(thumbprints) > max_keys:
+                raise _ClaimRefused(COPIES_EXHAUSTED)
+        inserted = await connection.fetch(
+            "INSERT INTO offer_proof_keys (offer_id, key_thumb, configuration_id) "
+            "SELECT $1, unnest($2::text[]), $3 ON CONFLICT DO NOTHING RETURNING key_thumb",
+            offer_id,
+            list(thumbprints),
+            configuration_id,
+        )
+        if len(inserted) != len(thumbprints):
+            raise _ClaimRefused(PROOF_KEY_USED)  # one was claimed before: undo the lot
 
     async def purge_wallet_sessions(self, now: int) -> int:
         removed = 0
@@ -228,3 +253,7 @@ class PostgresWalletSessions(PostgresAccess):
 
 class _ClaimRefused(Exception):
     """Rolls the claim's transaction back; never leaves this module."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(what)
+        self.what = what

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Final
 
 from eudi_connect.store.rows import (
@@ -30,10 +31,13 @@ from eudi_connect.store.rows import (
 )
 from eudi_connect.store.sqlite.access import SqliteAccess
 from eudi_connect.store.wallet_sessions import (
+    COPIES_EXHAUSTED,
+    PROOF_KEY_USED,
     AccessTokenRecord,
     OfferChange,
     OfferRecord,
     OnceScope,
+    OnceValue,
     WalletPolicyRecord,
 )
 
@@ -134,70 +138,36 @@ class SqliteWalletSessions(SqliteAccess):
         row = await self._fetch_point(_TOKEN, (token_hash,))
         return None if row is None else token_record(row)
 
-    async def add_nonce(self, tenant_id: str, nonce_hash: bytes, expires_at: int) -> None:
-        def work(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "INSERT INTO wallet_nonces (nonce_hash, tenant_id, expires_at) VALUES (?, ?, ?)",
-                (nonce_hash, tenant_id, expires_at),
-            )
-
-        await self._write(work)
-
-    async def consume_nonce(self, tenant_id: str, nonce_hash: bytes, now: int) -> bool:
-        def work(conn: sqlite3.Connection) -> bool:
-            row = conn.execute(
-                "DELETE FROM wallet_nonces WHERE nonce_hash = ? AND tenant_id = ? "
-                "RETURNING expires_at",
-                (nonce_hash, tenant_id),
-            ).fetchone()
-            return row is not None and int(row[0]) > now
-
-        return await self._write(work)
-
     async def remember_once(
         self, tenant_id: str, scope: OnceScope, value: str, expires_at: int, now: int
     ) -> bool:
         def work(conn: sqlite3.Connection) -> bool:
-            # An expired record of the same value no longer counts: replace it.
-            conn.execute(
-                "DELETE FROM wallet_once WHERE tenant_id = ? AND scope = ? AND value = ? "
-                "AND expires_at <= ?",
-                (tenant_id, scope, value, now),
-            )
-            return bool(
-                conn.execute(
-                    "INSERT INTO wallet_once (tenant_id, scope, value, expires_at) "
-                    "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                    (tenant_id, scope, value, expires_at),
-                ).rowcount
-            )
+            return _record_once(conn, tenant_id, OnceValue(scope, value, expires_at), now)
 
         return await self._write(work)
 
-    async def claim_proof_keys(
-        self, tenant_id: str, offer_id: str, key_thumbprints: Sequence[str]
-    ) -> bool:
-        def work(conn: sqlite3.Connection) -> bool:
-            owner = conn.execute(
-                "SELECT 1 FROM credential_offers WHERE offer_id = ? AND tenant_id = ?",
-                (offer_id, tenant_id),
-            ).fetchone()
-            if owner is None:
-                return False
-            conn.execute("SAVEPOINT claim_keys")
-            try:
-                conn.executemany(
-                    "INSERT INTO offer_proof_keys (offer_id, key_thumb) VALUES (?, ?)",
-                    [(offer_id, thumb) for thumb in key_thumbprints],
-                )
-            except sqlite3.IntegrityError:
-                conn.execute("ROLLBACK TO claim_keys")
-                conn.execute("RELEASE claim_keys")
-                return False
-            conn.execute("RELEASE claim_keys")
-            return True
+    async def claim_once(
+        self,
+        tenant_id: str,
+        values: Sequence[OnceValue],
+        now: int,
+        *,
+        offer_id: str | None = None,
+        configuration_id: str = "",
+        key_thumbprints: Sequence[str] = (),
+        max_keys: int | None = None,
+    ) -> str | None:
+        keys = _OfferKeys(offer_id, configuration_id, key_thumbprints, max_keys)
 
-        return await self._write(work, rows=len(key_thumbprints))
+        def work(conn: sqlite3.Connection) -> str | None:
+            conn.execute("SAVEPOINT claim_once")
+            refused = _claim(conn, tenant_id, values, now, keys)
+            if refused is not None:
+                conn.execute("ROLLBACK TO claim_once")
+            conn.execute("RELEASE claim_once")
+            return refused
+
+        return await self._write(work, rows=len(values) + len(key_thumbprints))
 
     async def purge_wallet_sessions(self, now: int) -> int:
         def work(conn: sqlite3.Connection) -> int:
@@ -225,3 +195,64 @@ class SqliteWalletSessions(SqliteAccess):
             )
 
         await self._write(work)
+
+
+def _record_once(conn: sqlite3.Connection, tenant_id: str, once: OnceValue, now: int) -> bool:
+    # An expired record of the same value no longer counts: replace it.
+    conn.execute(
+        "DELETE FROM wallet_once WHERE tenant_id = ? AND scope = ? AND value = ? "
+        "AND expires_at <= ?",
+        (tenant_id, once.scope, once.value, now),
+    )
+    return bool(
+        conn.execute(
+            "INSERT INTO wallet_once (tenant_id, scope, value, expires_at) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (tenant_id, once.scope, once.value, once.expires_at),
+        ).rowcount
+    )
+
+
+@dataclass(frozen=True)
+class _OfferKeys:
+    offer_id: str | None
+    configuration_id: str
+    thumbprints: Sequence[str]
+    max_keys: int | None
+
+
+def _claim(
+    conn: sqlite3.Connection,
+    tenant_id: str,
+    values: Sequence[OnceValue],
+    now: int,
+    keys: _OfferKeys,
+) -> str | None:
+    """What `claim_once` refuses, if anything; the caller rolls back when it does. The
+    writer holds the write lock (BEGIN IMMEDIATE), so the count cannot change under it."""
+    for once in values:
+        if not _record_once(conn, tenant_id, once, now):
+            return once.scope
+    if not keys.thumbprints:
+        return None
+    owner = conn.execute(
+        "SELECT 1 FROM credential_offers WHERE offer_id = ? AND tenant_id = ?",
+        (keys.offer_id, tenant_id),
+    ).fetchone()
+    if owner is None:
+        return PROOF_KEY_USED
+    if keys.max_keys is not None:
+        (claimed,) = conn.execute(
+            "SELECT count(*) FROM offer_proof_keys WHERE offer_id = ? AND configuration_id = ?",
+            (keys.offer_id, keys.configuration_id),
+        ).fetchone()
+        if claimed + len(keys.thumbprints) > keys.max_keys:
+            return COPIES_EXHAUSTED
+    try:
+        conn.executemany(
+            "INSERT INTO offer_proof_keys (offer_id, key_thumb, configuration_id) VALUES (?, ?, ?)",
+            [(keys.offer_id, thumb, keys.configuration_id) for thumb in keys.thumbprints],
+        )
+    except sqlite3.IntegrityError:
+        return PROOF_KEY_USED
+    return None

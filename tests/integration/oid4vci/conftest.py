@@ -9,40 +9,19 @@ from collections.abc import AsyncIterator, Iterator
 import aiohttp
 import grpc
 import pytest
-from eudi_connect.core.keys import MasterKey
 
 from eudi_connect.services.app import Services
 from tests.integration.conftest import Tenant
 from tests.wallet import Wallet
 
 from .issuer_processes import (
+    Cluster,
     IssuerProcess,
     Offers,
     local_services,
     new_tenant,
-    running_issuers,
+    sqlite_cluster,
 )
-
-
-class Cluster:
-    """Issuer processes on one database, with the master key they share."""
-
-    def __init__(self, db_url: str, issuers: list[IssuerProcess], master: MasterKey) -> None:
-        self.db_url = db_url
-        self.issuers = issuers
-        self.master = master
-
-    @property
-    def first(self) -> IssuerProcess:
-        return self.issuers[0]
-
-
-def sqlite_cluster(
-    tmp_path_factory: pytest.TempPathFactory, *extra: str, count: int = 1
-) -> Iterator[Cluster]:
-    db_url = f"sqlite:///{tmp_path_factory.mktemp('wallet-db') / 'eudi.db'}"
-    with running_issuers(db_url, count, extra=tuple(extra)) as (issuers, master):
-        yield Cluster(db_url, issuers, master)
 
 
 @pytest.fixture(scope="module")

@@ -23,14 +23,15 @@ from typing import Any
 
 import aiohttp
 import grpc
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from eudi.connect.v1 import offer_service_pb2 as opb
 from eudi.connect.v1 import offer_service_pb2_grpc as opb_grpc
-from eudi_connect.core.keys import MasterKey
 
 from eudi_connect.api.convert import dict_to_struct
 from eudi_connect.core.jose import generate_p256_key
+from eudi_connect.core.key_encryption import MasterKey
 from eudi_connect.core.templates import PID_EXAMPLE_SUBJECT
 from eudi_connect.services.app import Services, open_services
 from tests.integration.conftest import Tenant
@@ -110,14 +111,16 @@ def start_issuer(
     log: Path,
     public_url: str | None = None,
     extra: tuple[str, ...] = (),
+    log_level: str = "WARNING",
 ) -> IssuerProcess:
-    """`eudi-connect serve --port 0 --http-port P --public-url <public_url or its own>`."""
+    """`eudi-connect serve --port 0 --http-port P --public-url <public_url or its own>`;
+    its log (`log_level`) goes to `log`."""
     http_port = free_port()
     url = public_url or f"http://127.0.0.1:{http_port}"
     command = [
         *CLI,
         "--log-level",
-        "WARNING",
+        log_level,
         "serve",
         "--port",
         "0",
@@ -163,26 +166,63 @@ def stop_issuer(issuer: IssuerProcess) -> int:
 
 @contextmanager
 def running_issuers(
-    db_url: str, count: int = 1, *, ca: ProviderTls | None = None, extra: tuple[str, ...] = ()
+    db_url: str,
+    count: int = 1,
+    *,
+    ca: ProviderTls | None = None,
+    extra: tuple[str, ...] = (),
+    log_level: str = "WARNING",
 ) -> Iterator[tuple[list[IssuerProcess], MasterKey]]:
     """`count` server processes on one database and master key, all with the first one's
     public URL (one service behind one address); each checked to exit cleanly."""
     master = MasterKey.generate()
     env = server_env(master, ca)
-    folder = Path(tempfile.mkdtemp(prefix="issuer-logs-"))
-    started: list[IssuerProcess] = []
-    try:
-        for _ in range(count):
-            public_url = started[0].public_url if started else None
-            started.append(
-                start_issuer(
-                    db_url, env=env, log=folder / "servers.log", public_url=public_url, extra=extra
+    with tempfile.TemporaryDirectory(prefix="issuer-logs-") as name:
+        log = Path(name) / "servers.log"
+        started: list[IssuerProcess] = []
+        try:
+            for _ in range(count):
+                public_url = started[0].public_url if started else None
+                started.append(
+                    start_issuer(
+                        db_url,
+                        env=env,
+                        log=log,
+                        public_url=public_url,
+                        extra=extra,
+                        log_level=log_level,
+                    )
                 )
-            )
-        yield started, master
-    finally:
-        codes = [stop_issuer(issuer) for issuer in started]
-        assert codes == [0] * len(started), (folder / "servers.log").read_text()[-3000:]
+            yield started, master
+        finally:
+            codes = [stop_issuer(issuer) for issuer in started]
+            assert codes == [0] * len(started), log.read_text()[-3000:]
+
+
+class Cluster:
+    """Issuer processes on one database, with the master key they share."""
+
+    def __init__(self, db_url: str, issuers: list[IssuerProcess], master: MasterKey) -> None:
+        self.db_url = db_url
+        self.issuers = issuers
+        self.master = master
+
+    @property
+    def first(self) -> IssuerProcess:
+        return self.issuers[0]
+
+
+def sqlite_cluster(
+    tmp_path_factory: pytest.TempPathFactory,
+    *extra: str,
+    count: int = 1,
+    ca: ProviderTls | None = None,
+) -> Iterator[Cluster]:
+    """`count` processes on a new SQLite database, for a module (`extra`: serve flags;
+    `ca`: the TLS CA they trust for wallet providers' status lists)."""
+    db_url = f"sqlite:///{tmp_path_factory.mktemp('wallet-db') / 'eudi.db'}"
+    with running_issuers(db_url, count, ca=ca, extra=tuple(extra)) as (issuers, master):
+        yield Cluster(db_url, issuers, master)
 
 
 @asynccontextmanager

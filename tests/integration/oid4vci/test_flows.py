@@ -14,6 +14,7 @@ import asyncio
 from typing import Any
 
 import pytest
+from eudi.connect.v1 import offer_service_pb2 as opb
 
 from eudi_connect.core.templates import PID_EXAMPLE_SUBJECT
 from tests.wallet import FlowFailed, KeyPair, VerifiedMdoc, VerifiedSdJwtVc, Wallet, WalletError
@@ -182,8 +183,62 @@ async def test_a_failed_deferred_issuance_is_denied_to_the_wallet(
     reply = await wallet.deferred_credential(
         collected.issuer, collected.access_token, collected.transaction_id
     )
-    assert reply.status in (400, 401)
-    assert reply.error in ("credential_request_denied", "invalid_token")
+    assert reply.status == 400
+    assert reply.error == "credential_request_denied"
+
+
+async def test_one_deferred_transaction_per_offer(offers: Offers, wallet: Wallet) -> None:
+    """While a deferred request is pending, another credential request of the offer is
+    refused (its keys stay free); the pending one completes with its own keys."""
+    created = await offers.create(deferred=True, copies=2)
+    collected = await wallet.collect(created.offer.credential_offer_uri)
+    assert collected.transaction_id
+    nonce = await wallet.nonce(collected.issuer)
+    other = await wallet.credential(
+        collected.issuer,
+        collected.access_token,
+        configuration_id=collected.configuration.id,
+        proofs=wallet.jwt_proofs(collected.issuer, [KeyPair.generate()], nonce.c_nonce),
+    )
+    assert other.status == 400
+    assert other.error == "invalid_credential_request"
+    await offers.complete(created.offer.offer_id, subject=PID_EXAMPLE_SUBJECT)
+    ready = await wallet.poll_deferred(
+        collected.issuer, collected.access_token, collected.transaction_id
+    )
+    assert len(await wallet.verify_collected(collected, credentials=ready.credentials)) == 1
+    assert (await offers.get(created.offer.offer_id)).copies_remaining == 1
+
+
+async def test_a_withdrawn_offer_s_token_stops_working(offers: Offers, wallet: Wallet) -> None:
+    """DeleteCredentialOffer after the token was issued: the credential endpoint answers
+    invalid_token (401), and the offer is DELETED."""
+    from .issuer_processes import authorized
+
+    created = await offers.create()
+    flow = await authorized(wallet, created.offer.credential_offer_uri)
+    await offers.stub.DeleteCredentialOffer(
+        opb.DeleteCredentialOfferRequest(offer_id=created.offer.offer_id),
+        metadata=offers.tenant.metadata,
+    )
+    reply = await flow.request()
+    assert reply.status == 401
+    assert reply.error == "invalid_token"
+    assert state_name(await offers.get(created.offer.offer_id)) == "DELETED"
+
+
+async def test_an_access_token_ends_with_its_offer(offers: Offers, wallet: Wallet) -> None:
+    """A token lives no longer than the offer it came from: after the offer's lifetime the
+    credential endpoint answers invalid_token."""
+    from .issuer_processes import authorized
+
+    created = await offers.create(lifetime=2)
+    flow = await authorized(wallet, created.offer.credential_offer_uri)
+    assert (flow.token.expires_in or 0) <= 2
+    await asyncio.sleep(2.5)
+    reply = await flow.request()
+    assert reply.status == 401
+    assert reply.error == "invalid_token"
 
 
 @pytest.mark.parametrize(

@@ -60,6 +60,31 @@ async def test_wrong_transaction_codes_end_the_offer(offers: Offers, wallet: Wal
     assert list(failed.credential_ids) == []
 
 
+async def test_parallel_wrong_codes_cannot_outnumber_the_attempts(
+    offers: Offers, session: aiohttp.ClientSession
+) -> None:
+    """Ten wrong tx_codes sent at once (each from its own wallet): every one is
+    invalid_grant, the offer is FAILED, and the right code is refused afterwards, so
+    guessing in parallel gains nothing."""
+    created = await offers.create(tx_code_length=6)
+    wallets = [Wallet(session) for _ in range(11)]
+    offer = await wallets[0].resolve_offer(created.offer.credential_offer_uri)
+    _, server = await wallets[0].discover(offer)
+    code = offer.pre_authorized_code
+    assert code is not None
+    for wallet in wallets:  # each gets the server's DPoP nonce first, so none waits
+        await wallet.nonce(await wallet.fetch_issuer_metadata(offer.credential_issuer))
+        wallet.dpop_nonces["authorization_server"] = wallet.dpop_nonces["resource_server"]
+    guesses = [f"{n:06d}" for n in range(1_000_000) if f"{n:06d}" != created.tx_code][:10]
+    replies = await asyncio.gather(
+        *(w.token(server, code, tx_code=g) for w, g in zip(wallets, guesses, strict=False))
+    )
+    assert {r.error for r in replies} == {"invalid_grant"}
+    assert state_name(await offers.get(created.offer.offer_id)) == "FAILED"
+    right = await wallets[10].token(server, code, tx_code=created.tx_code)
+    assert right.error == "invalid_grant"
+
+
 async def test_a_missing_or_unexpected_transaction_code_is_invalid_request(
     offers: Offers, wallet: Wallet
 ) -> None:
@@ -275,6 +300,28 @@ async def test_more_proofs_than_the_offer_allows_are_refused_not_cut(
     assert len(issued.credentials) == 2
 
 
+async def test_requests_in_parallel_cannot_exceed_the_offer_s_copies(
+    offers: Offers, wallet: Wallet
+) -> None:
+    """Four requests of one key each at once against 2 copies: two get a credential, two
+    are invalid_credential_request, the offer holds two credentials, and both answers name
+    the one notification_id the offer keeps."""
+    created = await offers.create(copies=2)
+    flow = await authorized(wallet, created.offer.credential_offer_uri)
+    replies = await asyncio.gather(*(flow.request() for _ in range(4)))
+    assert sorted(r.status for r in replies) == [200, 200, 400, 400], [
+        r.describe() for r in replies
+    ]
+    assert {r.error for r in replies if not r.ok} == {"invalid_credential_request"}
+    offer = await offers.get(created.offer.offer_id)
+    assert len(offer.credential_ids) == 2
+    assert offer.copies_remaining == 0
+    [notification_id] = {r.notification_id for r in replies if r.ok}
+    assert notification_id
+    notified = await wallet.notify(flow.issuer, flow.access_token, notification_id)
+    assert notified.status == 204, notified.describe()
+
+
 async def test_more_proofs_than_the_batch_size_are_refused(offers: Offers, wallet: Wallet) -> None:
     """11 proofs where batch_size is 10: refused before any is checked."""
     created = await offers.create(copies=10)
@@ -407,8 +454,14 @@ async def test_malformed_credential_requests_get_their_error_code(
         (b'{"credential_configuration_id": "pid.dc+sd-jwt"}', "text/plain"),
         (b"\xff\xfe\xfd", "application/json"),
         (b'{"a": "' + b"x" * 300_000 + b'"}', "application/json"),
+        pytest.param(
+            b'{"a": "' + b"x" * 3_000_000 + b'"}',
+            "application/json",
+            # the test client's own warning about sending 3 MB at once
+            marks=pytest.mark.filterwarnings("ignore:Sending a large body:ResourceWarning"),
+        ),
     ],
-    ids=["broken", "array", "string", "deep", "text-plain", "not-utf8", "too-large"],
+    ids=["broken", "array", "string", "deep", "text-plain", "not-utf8", "too-large", "huge"],
 )
 async def test_credential_bodies_that_are_no_json_object_are_invalid_request(
     offers: Offers,

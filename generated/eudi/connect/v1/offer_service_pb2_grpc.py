@@ -102,8 +102,10 @@ class OfferServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def WatchCredentialOffer(self, request, context):
-        """Streams the offer's state: first as it is, then at every change, until it ends
-        (accepted, failed, deleted, expired) or the caller cancels.
+        """Streams the offer's state: first as it is, then at every change made by any
+        instance, until it ends (accepted, failed, deleted, expired) or the caller cancels.
+        Changes closer together than the server's poll interval (0.2 s) arrive as one
+        message with the latest state; credential_ids always lists every credential so far.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
