@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TextIO
@@ -91,9 +92,26 @@ def _result_line(result: pb.IssueCredentialBatchResult, **extra: Any) -> dict[st
 
 
 def _write(out: TextIO, line: dict[str, Any], tally: Tally) -> None:
-    out.write(json.dumps(line, ensure_ascii=False) + "\n")
-    tally.written += 1
-    tally.failed += "error" in line
+    """Writes a result line and counts it, with Ctrl-C held back in between, so that the
+    summary after an interrupt counts exactly the lines written."""
+    text = json.dumps(line, ensure_ascii=False) + "\n"
+    with _sigint_deferred():
+        out.write(text)
+        tally.written += 1
+        tally.failed += "error" in line
+
+
+@contextmanager
+def _sigint_deferred() -> Iterator[None]:
+    """SIGINT arriving in the block is delivered when it ends (where the OS allows it)."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def _progress(total: int) -> AbstractContextManager[_Progress]:

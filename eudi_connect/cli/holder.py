@@ -164,7 +164,7 @@ def _check_disclose(credential: str, names: list[str]) -> None:
         name = unknown[0]
         raise CliError(
             f"--disclose {name!r}: the credential has no such claim{did_you_mean(name, known)} "
-            f"(disclosable: {', '.join(disclosable) or 'none'})"
+            f"(disclosable: {', '.join(sorted(disclosable)) or 'none'})"
         )
 
 

@@ -126,6 +126,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         hint = did_you_mean(command, COMMANDS) or " (eudi-connect --help lists them)"
         print(f"eudi-connect: error: no command {command!r}{hint}", file=sys.stderr)
         raise SystemExit(Exit.USAGE)
+    if command != "serve":  # gRPC's core would print INFO lines (a failed TLS handshake)
+        os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
     args = build_parser(words).parse_args(words)
     if args.command != "serve":  # serve sets up its own (structured) logging
         import logging

@@ -7,12 +7,19 @@ only this and argparse.
 from __future__ import annotations
 
 import argparse
+import textwrap
 from typing import Any
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
     """Appends "(default: X)" to an option's help unless the help already says what the
-    default is, or there is none to show (None, a flag that is off)."""
+    default is, or there is none to show (None, a flag that is off); never breaks a line
+    inside a word (an option name, a path, a URL)."""
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        return textwrap.wrap(
+            " ".join(text.split()), width, break_long_words=False, break_on_hyphens=False
+        )
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
         text = action.help or ""

@@ -51,6 +51,13 @@ def explain(
     """The CliError (message and exit code) for a failed call to `address`."""
     refusal = refusal_of(error)
     code = refusal.code
+    if code == grpc.StatusCode.UNAVAILABLE and "handshake failed" in refusal.message.lower():
+        return CliError(
+            f"the TLS handshake with {address} failed: check --tls-ca (the CA of the server's "
+            "certificate) and, if the server asks for a client certificate, --tls-cert and "
+            "--tls-key",
+            Exit.UNREACHABLE,
+        )
     if code == grpc.StatusCode.UNAVAILABLE and not refusal.reason:
         return CliError(
             f"cannot reach a server at {address}: is `eudi-connect serve` running there? "
