@@ -297,3 +297,29 @@ def test_ctrl_c_during_issue_batch_says_what_was_issued(served: Served, tmp_path
         f"{out} (0 failed); run the same command again to issue the rest "
         "(--request-id-prefix makes the issued ones come back unchanged)"
     ]
+
+
+def test_issue_batch_checks_the_template_and_the_fields_first(
+    served: Served, tmp_path: Path
+) -> None:
+    """issue-batch: a misspelt template stops it before anything is issued (did-you-mean);
+    fields the template does not read give one warning naming them and their lines."""
+    subjects = tmp_path / "subjects.jsonl"
+    rows = [dict(PID_EXAMPLE_SUBJECT), {**PID_EXAMPLE_SUBJECT, "nickname": "E"}]
+    subjects.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    out = tmp_path / "out.jsonl"
+    flags = ["--subjects", str(subjects), "--out", str(out)]
+    misspelt = run_command("issue-batch", "--template", "pdi", *flags, env=served.env)
+    assert misspelt.returncode == Exit.REFUSED
+    assert one_error_line(misspelt).endswith("did you mean 'pid'?")
+    assert not out.exists()
+    issued = run_command("issue-batch", "--template", "pid", *flags, env=served.env)
+    assert issued.returncode == 0, issued.stderr
+    assert issued.stderr == (
+        "warning: template 'pid' does not read the subject field(s) 'nickname', on 1 "
+        "line(s) (2): they are not issued\n"
+    )
+    assert [("credential" in json.loads(row)) for row in out.read_text().splitlines()] == [
+        True,
+        True,
+    ]
