@@ -29,9 +29,9 @@ from eudi.connect.v1 import template_service_pb2_grpc as tpb_grpc
 
 from eudi_connect.cli.client import ClientConfig, add_client_flags
 from eudi_connect.cli.commands import command_parser
-from eudi_connect.cli.credentials import subject_struct
 from eudi_connect.cli.failures import CliError, Exit
 from eudi_connect.cli.inputs import parse_json
+from eudi_connect.cli.issue import subject_struct
 from eudi_connect.cli.output import message_json
 from eudi_connect.cli.parsing import non_negative_int
 from eudi_connect.cli.subjects import describe_fields, get_template, unread_fields

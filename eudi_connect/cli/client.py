@@ -7,16 +7,18 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import grpc
 from eudi.connect.v1 import credential_service_pb2_grpc as pb_grpc
-from eudi.connect.v1 import template_service_pb2_grpc as tpb_grpc
-from eudi.connect.v1 import trust_service_pb2_grpc as trust_grpc
 
 from eudi_connect.cli.failures import CliError, Exit
 from eudi_connect.cli.inputs import read_bytes
 from eudi_connect.cli.output import message_json, print_json
+
+if TYPE_CHECKING:  # each command loads only the stubs it calls
+    from eudi.connect.v1 import template_service_pb2_grpc as tpb_grpc
+    from eudi.connect.v1 import trust_service_pb2_grpc as trust_grpc
 
 __all__ = [
     "ADDRESS_ENV",
@@ -206,11 +208,15 @@ def credential_stub(config: ClientConfig) -> Iterator[pb_grpc.CredentialServiceS
 
 @contextmanager
 def template_stub(config: ClientConfig) -> Iterator[tpb_grpc.TemplateServiceStub]:
+    from eudi.connect.v1 import template_service_pb2_grpc as tpb_grpc
+
     with config.channel() as channel:
         yield tpb_grpc.TemplateServiceStub(channel)
 
 
 @contextmanager
 def trust_stub(config: ClientConfig) -> Iterator[trust_grpc.TrustServiceStub]:
+    from eudi.connect.v1 import trust_service_pb2_grpc as trust_grpc
+
     with config.channel() as channel:
         yield trust_grpc.TrustServiceStub(channel)

@@ -6,8 +6,8 @@ client commands never import the server, the store or the verifier. By role:
 - `serve`: the server (cli.serve);
 - `tenant`, `keys`: the operator's commands on the database (cli.admin);
 - `holder-key`, `present`: the holder's local tools (cli.holder);
-- everything else: clients of a running server over gRPC (cli.credentials, cli.batch,
-  cli.templates, cli.trust).
+- everything else: clients of a running server over gRPC (cli.issue, cli.credentials,
+  cli.batch, cli.templates, cli.trust).
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ COMMANDS: dict[str, Command] = {
         "holder",
         "add_present_command",
     ),
-    "issue": Command("issue a credential", "credentials", "add_issue_command"),
+    "issue": Command("issue a credential", "issue", "add_issue_command"),
     "issue-batch": Command(
         "issue many credentials from a JSONL file (a subject a line)",
         "batch",
