@@ -26,7 +26,7 @@ from typing import Any
 import grpc
 from eudi.connect.v1 import template_service_pb2 as tpb
 from eudi.connect.v1 import template_service_pb2_grpc as tpb_grpc
-from google.protobuf import json_format, struct_pb2
+from google.protobuf import struct_pb2
 
 from eudi_connect.cli.client import ClientConfig, add_client_flags, template_stub
 from eudi_connect.cli.commands import command_parser
@@ -50,6 +50,8 @@ _FORMATS = {
 
 def read_definition(path: Path) -> tpb.Template:
     """A Template message from a JSON file; "@file" sources are read relative to it."""
+    from google.protobuf import json_format  # only create and update read definitions
+
     document = read_json_object(str(path), "template definition")
     for spec_name in ("credential", "notification"):
         spec = document.get(spec_name)
