@@ -64,10 +64,18 @@ def enum_short_name(enum: EnumDescriptor, number: int) -> str | int:
     return name.removeprefix(prefix)
 
 
-def message_json(message: Message) -> dict[str, Any]:
+class Fields(dict[str, Any]):
+    """A message as a JSON object; `unset` names the fields left out (a message or an
+    optional value not set, an enum at UNSPECIFIED), which `--field` prints as nothing."""
+
+    unset: frozenset[str] = frozenset()
+
+
+def message_json(message: Message) -> Fields:
     """A message as JSON data under the conventions above (every field without presence
     is shown, so a 0 or false is never dropped)."""
-    result: dict[str, Any] = {}
+    result = Fields()
+    unset: set[str] = set()
     field: FieldDescriptor
     for field in message.DESCRIPTOR.fields:
         value = getattr(message, field.name)
@@ -80,11 +88,13 @@ def message_json(message: Message) -> dict[str, Any]:
             else:
                 result[field.name] = [_field_json(field, item) for item in value]
             continue
-        if field.has_presence and not message.HasField(field.name):
-            continue
-        if field.type == field.TYPE_ENUM and _unspecified(field, value):
+        if (field.has_presence and not message.HasField(field.name)) or (
+            field.type == field.TYPE_ENUM and _unspecified(field, value)
+        ):
+            unset.add(field.name)
             continue
         result[field.name] = _field_json(field, value)
+    result.unset = frozenset(unset)
     return result
 
 
@@ -211,8 +221,10 @@ def _has_path(document: Any, path: str) -> bool:
     if isinstance(document, list):
         return not document or any(_has_path(element, path) for element in document)
     head, _, rest = path.partition(".")
-    if not isinstance(document, dict) or head not in document:
+    if not isinstance(document, dict):
         return False
+    if head not in document:
+        return head in getattr(document, "unset", ())
     return not rest or _has_path(document[head], rest)
 
 
@@ -222,7 +234,9 @@ def _fields(document: Any) -> list[str]:
         for element in document:
             names.update(dict.fromkeys(_fields(element)))
         return list(names)
-    return list(document) if isinstance(document, dict) else []
+    if not isinstance(document, dict):
+        return []
+    return [*document, *sorted(getattr(document, "unset", ()))]
 
 
 def _compact(value: Any) -> str:

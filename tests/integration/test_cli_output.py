@@ -81,14 +81,18 @@ def test_values_keep_their_json_types(served: Served, subject: Path, tmp_path: P
     assert type(template["credential"]["default_validity_seconds"]) is int
 
 
-def test_field_and_quiet_print_plain_values(served: Served, subject: Path) -> None:
-    """-q prints the main value, --field any (through lists, a line each); an unknown field
-    is a usage error listing the fields there are."""
+def test_field_and_quiet_print_plain_values(served: Served, subject: Path, tmp_path: Path) -> None:
+    """-q prints the main value, --field any (through lists, a line each) and nothing for a
+    field that is unset; an unknown field is a usage error listing the fields there are."""
     credential = ok(
         run_command("issue", "--template", "pid", "--subject", str(subject), "-q", env=served.env)
     )
     assert credential.count("\n") == 1
     assert credential.count("~") >= 8
+    (tmp_path / "credential.txt").write_text(credential)
+    verify = ["verify", f"@{tmp_path / 'credential.txt'}"]
+    assert ok(run_command(*verify, "-q", env=served.env)) == "true\n"
+    assert ok(run_command(*verify, "--field", "failure", env=served.env)) == ""  # none: valid
     cid = ok(
         run_command(
             "issue", "--template", "pid", "--subject", str(subject), "--field", "credential_id",
