@@ -4,36 +4,75 @@ Each input line is one subject (a JSON object). Without --copies the lines are s
 through IssueCredentialStream, so files of any length work; with --copies N every subject
 becomes N one-time-use copies, each bound to a fresh holder key made here (the output
 line carries that key's private JWK, for the wallet that will present it).
+
+Ctrl-C stops at once and says how many credentials were issued and written; with
+--request-id-prefix, running the same command again issues only the rest.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
+import grpc
 from cryptography.hazmat.primitives.asymmetric import ec
 from eudi.connect.v1 import credential_service_pb2 as pb
-from google.protobuf import json_format
-from tqdm import tqdm
+from eudi.connect.v1 import credential_service_pb2_grpc as pb_grpc
+from eudi.connect.v1 import template_service_pb2_grpc as tpb_grpc
 
-from eudi_connect.api.convert import dict_to_struct
-from eudi_connect.cli.client import ClientConfig, add_client_flags, credential_stub
+from eudi_connect.cli.client import ClientConfig, add_client_flags
+from eudi_connect.cli.commands import command_parser
+from eudi_connect.cli.failures import CliError, Exit
+from eudi_connect.cli.inputs import parse_json
+from eudi_connect.cli.issue import subject_struct
+from eudi_connect.cli.output import message_json
+from eudi_connect.cli.parsing import non_negative_int
+from eudi_connect.cli.subjects import describe_fields, get_template, unread_fields
 from eudi_connect.core.formats import FORMATS, MDOC_FORMAT, SD_JWT_VC_FORMAT
 from eudi_connect.core.jose import generate_p256_key, private_jwk, public_jwk
 
+#: Lines named in the warning about subject fields the template does not read.
+_NAMED_LINES = 5
+
+
+class _Progress(Protocol):
+    def update(self, n: float | None = 1) -> bool | None: ...
+
+
+class _NoProgress:
+    def update(self, n: float | None = 1) -> bool | None:
+        return None
+
+
+@dataclass
+class Tally:
+    """What has been issued and written so far (for the summary, also after Ctrl-C)."""
+
+    total: int
+    written: int = 0
+    failed: int = 0
+    unread: dict[str, list[int]] = field(default_factory=dict)  # field -> subject lines
+
 
 def _subjects(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    with path.open(encoding="utf-8") as lines:
+    try:
+        lines = path.open(encoding="utf-8")
+    except OSError as exc:
+        raise CliError(f"cannot read the subjects file {str(path)!r}: {exc.strerror}") from None
+    with lines:
         for number, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
-            subject = json.loads(line)
+            subject = parse_json(line, f"line {number} of {str(path)!r}")
             if not isinstance(subject, dict):
-                raise SystemExit(f"error: line {number} of {path} is not a JSON object")
+                raise CliError(f"line {number} of {str(path)!r} is not a JSON object")
             yield number, subject
 
 
@@ -47,18 +86,46 @@ def _result_line(result: pb.IssueCredentialBatchResult, **extra: Any) -> dict[st
     if result.WhichOneof("outcome") == "error":
         line["error"] = {"code": result.error.code, "message": result.error.message}
     else:
-        line.update(json_format.MessageToDict(result.credential, preserving_proto_field_name=True))
+        line.update(message_json(result.credential))
     line.update({key: value for key, value in extra.items() if value is not None})
     return line
 
 
-def _write(out: TextIO, line: dict[str, Any]) -> None:
-    out.write(json.dumps(line, ensure_ascii=False) + "\n")
+def _write(out: TextIO, line: dict[str, Any], tally: Tally) -> None:
+    """Writes a result line and counts it, with Ctrl-C held back in between, so that the
+    summary after an interrupt counts exactly the lines written."""
+    text = json.dumps(line, ensure_ascii=False) + "\n"
+    with _sigint_deferred():
+        out.write(text)
+        tally.written += 1
+        tally.failed += "error" in line
 
 
-def _stream(args: argparse.Namespace, config: ClientConfig, out: TextIO) -> int:
-    total = sum(1 for _ in _subjects(args.subjects))
+@contextmanager
+def _sigint_deferred() -> Iterator[None]:
+    """SIGINT arriving in the block is delivered when it ends (where the OS allows it)."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
+
+def _progress(total: int) -> AbstractContextManager[_Progress]:
+    """A progress bar on a terminal's standard error; nothing when it is not one."""
+    if not sys.stderr.isatty():
+        return nullcontext(_NoProgress())
+    from tqdm import tqdm  # a tenth of a second to import: only for people watching
+
+    return tqdm(total=total, unit="cred", file=sys.stderr)
+
+
+def _stream(
+    args: argparse.Namespace, config: ClientConfig, channel: grpc.Channel, out: TextIO, tally: Tally
+) -> None:
     # An mdoc is always bound to a device key: without --copies each line gets a fresh one,
     # whose private JWK goes into the result line for the holder's wallet.
     holder_keys: list[ec.EllipticCurvePrivateKey] = []
@@ -72,34 +139,36 @@ def _stream(args: argparse.Namespace, config: ClientConfig, out: TextIO) -> int:
                 holder_jwk = json.dumps(public_jwk(key.public_key()))
             yield pb.IssueCredentialRequest(
                 template_id=args.template,
-                subject=dict_to_struct(subject),
+                subject=subject_struct(subject),
                 request_id=_request_id(args, number),
                 format=args.format,
                 holder_jwk=holder_jwk,
             )
 
-    failed = 0
-    with credential_stub(config) as stub, tqdm(total=total, unit="cred", file=sys.stderr) as bar:
-        for result in stub.IssueCredentialStream(requests(), metadata=config.metadata):
-            failed += result.WhichOneof("outcome") == "error"
-            holder_key = private_jwk(holder_keys[result.index]) if holder_keys else None
-            _write(out, _result_line(result, holder_private_jwk=holder_key))
-            bar.update(1)
-    return failed
+    stub = pb_grpc.CredentialServiceStub(channel)
+    stream = stub.IssueCredentialStream(requests(), metadata=config.metadata)
+    try:
+        with _progress(tally.total) as bar:
+            for result in stream:
+                holder_key = private_jwk(holder_keys[result.index]) if holder_keys else None
+                _write(out, _result_line(result, holder_private_jwk=holder_key), tally)
+                bar.update(1)
+    except KeyboardInterrupt:
+        stream.cancel()
+        raise
 
 
-def _copies(args: argparse.Namespace, config: ClientConfig, out: TextIO) -> int:
+def _copies(
+    args: argparse.Namespace, config: ClientConfig, channel: grpc.Channel, out: TextIO, tally: Tally
+) -> None:
     subjects = list(_subjects(args.subjects))
-    failed = 0
-    with (
-        credential_stub(config) as stub,
-        tqdm(total=len(subjects) * args.copies, unit="cred", file=sys.stderr) as bar,
-    ):
+    stub = pb_grpc.CredentialServiceStub(channel)
+    with _progress(tally.total) as bar:
         for number, subject in subjects:
             keys = [generate_p256_key() for _ in range(args.copies)]
             copies = pb.CredentialCopies(
                 template_id=args.template,
-                subject=dict_to_struct(subject),
+                subject=subject_struct(subject),
                 holder_jwks=[json.dumps(public_jwk(k.public_key())) for k in keys],
                 request_id=_request_id(args, number),
                 format=args.format,
@@ -107,34 +176,92 @@ def _copies(args: argparse.Namespace, config: ClientConfig, out: TextIO) -> int:
             results = stub.IssueCredentialBatch(
                 pb.IssueCredentialBatchRequest(copies=copies), metadata=config.metadata
             )
-            for result in results:
-                failed += result.WhichOneof("outcome") == "error"
-                holder_key = private_jwk(keys[result.index])
-                _write(
-                    out, _result_line(result, subject_line=number, holder_private_jwk=holder_key)
-                )
-                bar.update(1)
-    return failed
+            try:
+                for result in results:
+                    holder_key = private_jwk(keys[result.index])
+                    line = _result_line(result, subject_line=number, holder_private_jwk=holder_key)
+                    _write(out, line, tally)
+                    bar.update(1)
+            except KeyboardInterrupt:
+                results.cancel()
+                raise
+
+
+def _count_subjects(args: argparse.Namespace, config: ClientConfig, channel: grpc.Channel) -> Tally:
+    """Reads the file once before anything is issued: every line must be a JSON object,
+    and subject fields the template does not read are gathered for one warning."""
+    template = get_template(tpb_grpc.TemplateServiceStub(channel), config, args.template)
+    tally = Tally(total=0)
+    for number, subject in _subjects(args.subjects):
+        tally.total += 1
+        for name in unread_fields(subject, template):
+            tally.unread.setdefault(name, []).append(number)
+    if tally.unread:
+        lines = sorted({n for numbers in tally.unread.values() for n in numbers})
+        shown = ", ".join(map(str, lines[:_NAMED_LINES])) + (
+            ", ..." if len(lines) > _NAMED_LINES else ""
+        )
+        print(
+            f"warning: template {args.template!r} does not read the subject field(s) "
+            f"{describe_fields(tally.unread, template.data_schema)}, on {len(lines)} line(s) "
+            f"({shown}): they are not issued",
+            file=sys.stderr,
+        )
+    if args.copies:
+        tally.total *= args.copies
+    return tally
+
+
+def _summary(args: argparse.Namespace, tally: Tally) -> str:
+    where = str(args.out) if args.out else "standard output"
+    issued = tally.written - tally.failed
+    again = (
+        "run the same command again to issue the rest (--request-id-prefix makes the issued "
+        "ones come back unchanged)"
+        if args.request_id_prefix
+        else "a new run issues every line again; give --request-id-prefix to make reruns idempotent"
+    )
+    return (
+        f"interrupted: {issued} of {tally.total} credential(s) issued and written to {where} "
+        f"({tally.failed} failed); {again}"
+    )
 
 
 def cmd_issue_batch(args: argparse.Namespace) -> None:
     config = ClientConfig.from_namespace(args)
-    out = args.out.open("w", encoding="utf-8") if args.out else sys.stdout
-    try:
-        failed = _copies(args, config, out) if args.copies else _stream(args, config, out)
-    finally:
-        if out is not sys.stdout:
-            out.close()
-    if failed:
-        print(f"{failed} item(s) failed; see their error lines", file=sys.stderr)
-        raise SystemExit(3)
+    with config.channel() as channel:
+        tally = _count_subjects(args, config, channel)
+        out = args.out.open("w", encoding="utf-8") if args.out else sys.stdout
+        try:
+            if args.copies:
+                _copies(args, config, channel, out, tally)
+            else:
+                _stream(args, config, channel, out, tally)
+        except KeyboardInterrupt:
+            out.flush()
+            raise CliError(_summary(args, tally), Exit.INTERRUPTED) from None
+        finally:
+            if out is not sys.stdout:
+                out.close()
+    if tally.failed:
+        print(f"{tally.failed} item(s) failed; see their error lines", file=sys.stderr)
+        raise SystemExit(Exit.ITEMS_FAILED)
 
 
-def add_parser(sub: Any) -> None:
-    parser = sub.add_parser("issue-batch", help="issue many credentials from a JSONL file")
-    parser.add_argument("--template", required=True)
-    parser.add_argument("--subjects", required=True, type=Path, help="JSONL: one subject a line")
-    parser.add_argument("--copies", type=int, default=0, help="N holder-bound copies per subject")
+def add_issue_batch_command(sub: Any) -> None:
+    parser = command_parser(sub, "issue-batch")
+    parser.add_argument("--template", required=True, help="the template id (template list)")
+    parser.add_argument(
+        "--subjects", required=True, type=Path, metavar="FILE", help="JSONL: one subject a line"
+    )
+    parser.add_argument(
+        "--copies",
+        type=non_negative_int,
+        default=0,
+        metavar="N",
+        help="N holder-bound copies per subject, each with a new key (0: one credential, "
+        "unbound unless mso_mdoc)",
+    )
     parser.add_argument(
         "--request-id-prefix", help="makes a resend idempotent: line n gets '<prefix>-<n>'"
     )
@@ -142,9 +269,11 @@ def add_parser(sub: Any) -> None:
         "--format",
         choices=sorted(FORMATS),
         default=SD_JWT_VC_FORMAT,
-        help="credential format (default %(default)s); mso_mdoc binds each to a new device "
-        "key, written to the result line",
+        help="credential format; mso_mdoc binds each to a new device key, written to the "
+        "result line",
     )
-    parser.add_argument("--out", type=Path, help="JSONL results (default: standard output)")
+    parser.add_argument(
+        "--out", type=Path, metavar="FILE", help="JSONL results (default: standard output)"
+    )
     add_client_flags(parser)
     parser.set_defaults(func=cmd_issue_batch)

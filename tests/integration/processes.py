@@ -121,3 +121,26 @@ def server_running(db: str, *extra: str) -> Iterator[tuple[subprocess.Popen[str]
             process.wait()
         if process.stdout is not None:
             process.stdout.close()
+
+
+def cli_env(**settings: str) -> dict[str, str]:
+    """This process's environment without EUDI_CONNECT_* settings, plus `settings`
+    (address="...", api_key="..." become EUDI_CONNECT_ADDRESS, EUDI_CONNECT_API_KEY)."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("EUDI_")}
+    env.update({f"EUDI_CONNECT_{name.upper()}": value for name, value in settings.items()})
+    return env
+
+
+def run_command(
+    *args: str, env: dict[str, str] | None = None, cwd: str | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """`eudi-connect ARGS` in its own process, as a shell runs it; any exit code."""
+    return subprocess.run(
+        [*CLI, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=cli_env() if env is None else env,
+        cwd=cwd,
+        check=False,
+    )

@@ -268,5 +268,7 @@ async def test_the_cli_presents_an_mdoc(
     assert response.valid, response.detail
     assert response.key_binding_verified
     assert _claims(response) == {PID_NAMESPACE: {"family_name": "Mustermann"}}
-    with pytest.raises(SystemExit, match="--response-uri"):
+    with pytest.raises(SystemExit) as refused:
         main(["present", issued.credential, "--holder-key", str(key_file), "--nonce", NONCE])
+    assert refused.value.code == 2  # a usage error
+    assert "--response-uri" in capsys.readouterr().err

@@ -35,7 +35,8 @@ async def test_template_commands_round_trip(
     data.write_text('{"degree": "MSc"}', encoding="utf-8")
 
     created = json.loads(await run_cli(capsys, server, tenant, "template", "create", str(spec)))
-    assert created["version"] == "1"  # int64 is a string in protobuf JSON
+    assert created["version"] == 1  # an int64, printed as a JSON number
+    assert created["kind"] == "CREDENTIAL"
     listed = json.loads(await run_cli(capsys, server, tenant, "template", "list"))
     assert [row["template_id"] for row in listed] == ["diploma", "mdl", "pid"]
     rendered = await run_cli(
@@ -45,7 +46,7 @@ async def test_template_commands_round_trip(
 
     (tmp_path / "diploma.j2").write_text('{"degree": {{ degree }}, "v": 2}', encoding="utf-8")
     updated = json.loads(await run_cli(capsys, server, tenant, "template", "update", str(spec)))
-    assert updated["version"] == "2"
+    assert updated["version"] == 2
     rendered = await run_cli(
         capsys, server, tenant, "template", "render", "diploma", "--data", str(data)
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from eudi_connect.api.server import RunningServer, ServerOptions, start_server
 from eudi_connect.services.app import Services
 from eudi_connect.services.settings import ServiceSettings
 
+from .client_helpers import run_cli
 from .conftest import Tenant
 
 
@@ -154,5 +156,34 @@ async def test_mutual_tls(
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await _keys(address, grpc.ssl_channel_credentials(pki.ca), tenant)
         assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+    finally:
+        await running.stop(grace=1.0)
+
+
+@pytest.mark.parametrize("mutual", [False, True], ids=["tls", "mutual"])
+async def test_cli_client_commands_speak_tls_and_mutual_tls(
+    services: Services,
+    settings: ServiceSettings,
+    pki: Pki,
+    tenant: Tenant,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    mutual: bool,
+) -> None:
+    """The CLI's --tls-ca reaches a TLS server and --tls-cert/--tls-key a mutual TLS one;
+    without them (the system's CAs, no client certificate) it stops with exit 6 and a
+    line naming the options."""
+    (tmp_path / "client.pem").write_bytes(pki.client_cert)
+    (tmp_path / "client.key").write_bytes(pki.client_key)
+    ca = ["--tls-ca", str(pki.ca_file)]
+    client = ["--tls-cert", str(tmp_path / "client.pem"), "--tls-key", str(tmp_path / "client.key")]
+    running = await _tls_server(services, settings, pki, mutual=mutual)
+    try:
+        flags = [*ca, *client] if mutual else ca
+        assert "keys" in json.loads(await run_cli(capsys, running, tenant, "jwks", *flags))
+        with pytest.raises(SystemExit) as refused:
+            await run_cli(capsys, running, tenant, "jwks", *(ca if mutual else ["--tls"]))
+        assert refused.value.code == 6
+        assert "--tls-ca" in capsys.readouterr().err
     finally:
         await running.stop(grace=1.0)

@@ -32,14 +32,23 @@ async def test_trust_commands_round_trip(
     assert added["issuer"] == "https://i.example"
     anchor = json.loads(await run_cli(capsys, server, tenant, "trust", "add-anchor", str(root)))
     assert anchor["subject"] == "CN=Foreign Root CA"
-    listed = (await run_cli(capsys, server, tenant, "trust", "list")).splitlines()
-    assert listed == [
-        "issuer\thttps://i.example\tinline JWKS",
-        f"anchor\t{anchor['anchor_id']}\tCN=Foreign Root CA",
+    listed = json.loads(await run_cli(capsys, server, tenant, "trust", "list"))
+    assert [(i["issuer"], i["keys"]) for i in listed["trusted_issuers"]] == [
+        ("https://i.example", "inline JWKS")
+    ]
+    assert [(a["anchor_id"], a["subject"]) for a in listed["trust_anchors"]] == [
+        (anchor["anchor_id"], "CN=Foreign Root CA")
+    ]
+    table = await run_cli(capsys, server, tenant, "trust", "list", "-o", "table")
+    assert table.splitlines()[:3] == [
+        "trusted_issuers:",
+        f"issuer{' ' * 13}keys{' ' * 9}created_at",
+        f"https://i.example  inline JWKS  {listed['trusted_issuers'][0]['created_at']}",
     ]
     await run_cli(capsys, server, tenant, "trust", "remove-issuer", "https://i.example")
     await run_cli(capsys, server, tenant, "trust", "remove-anchor", anchor["anchor_id"])
-    assert await run_cli(capsys, server, tenant, "trust", "list") == ""
+    emptied = json.loads(await run_cli(capsys, server, tenant, "trust", "list"))
+    assert emptied == {"trusted_issuers": [], "trust_anchors": []}
     with pytest.raises(SystemExit):
         await run_cli(capsys, server, tenant, "trust", "remove-anchor", anchor["anchor_id"])
     assert "NOT_FOUND" in capsys.readouterr().err

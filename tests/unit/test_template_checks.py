@@ -183,3 +183,40 @@ def test_cache_stats_and_selective_invalidation(env: TemplateEnvironment) -> Non
     assert env.cached_versions("tenant", "t") == {(1, "claims"), (2, "claims")}
     assert env.invalidate("tenant", "t") == 2
     assert env.cache_stats().invalidated == 5
+
+
+@pytest.mark.parametrize(
+    ("source", "column"),
+    [
+        ('{"name": "{{ name }}"}', 11),
+        ('{"greeting": "Dear {{ name }}!"}', 20),
+        ('{"{{ name }}": 1}', 3),
+        ('{"a": "say \\"hi\\"", "b": "{{ name }}"}', 27),
+    ],
+)
+def test_an_output_inside_a_json_string_is_refused_on_save(
+    env: TemplateEnvironment, source: str, column: int
+) -> None:
+    """A `{{ }}` within quotes in a claims template is refused at save, where it is."""
+    with pytest.raises(InvalidTemplateError) as caught:
+        env.check_credential(claims(source, "name"))
+    assert caught.value.reason == "TEMPLATE_QUOTED_OUTPUT"
+    assert caught.value.metadata == {"field": "claims_template", "line": "1", "column": str(column)}
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        '{"name": {{ name }}}',
+        '{"a": "x\\"y", "b": {{ name }}, "c": "}}"}',
+        '{"a": {{ name | as_str }}{% if name %}, "b": "fixed"{% endif %}}',
+    ],
+)
+def test_outputs_outside_json_strings_are_accepted(env: TemplateEnvironment, source: str) -> None:
+    """Escaped quotes and strings before, after or beside an output do not trip the check."""
+    env.check_credential(claims(source, "name"))
+
+
+def test_a_notification_may_quote_an_output(env: TemplateEnvironment) -> None:
+    """Notification templates write plain text, where quotes around a value are text."""
+    env.check_notification(note(subject='Your "{{ name }}" credential', text='"{{ name }}"'))

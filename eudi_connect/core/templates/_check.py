@@ -16,7 +16,14 @@ from dataclasses import dataclass
 
 from jinja2 import meta, nodes
 from jinja2.exceptions import TemplateSyntaxError
-from jinja2.lexer import TOKEN_DOT, TOKEN_NAME, Token, TokenStream
+from jinja2.lexer import (
+    TOKEN_DATA,
+    TOKEN_DOT,
+    TOKEN_NAME,
+    TOKEN_VARIABLE_BEGIN,
+    Token,
+    TokenStream,
+)
 from jinja2.parser import Parser
 
 from ._sandbox import (
@@ -173,6 +180,8 @@ def check_source(
     `today`). Errors name the `field` and carry line and column in their metadata. Returns
     the compiled template (named `filename` in tracebacks)."""
     tree, tokens = parse_with_positions(environment, source, field=field)
+    if output == "json":
+        _refuse_quoted_output(tokens, field)
     allowed = {*declared, *implicit, *environment.globals}
     try:
         check_policy(tree)
@@ -221,6 +230,33 @@ def check_data_schema(names: Iterable[str], *, reserved: Iterable[str] = ()) -> 
 
 
 # -- helpers ----------------------------------------------------------------------------------
+
+
+def _refuse_quoted_output(tokens: _PositionedTokens, field: str) -> None:
+    """Refuses a `{{ ... }}` inside a JSON string of the template text (`"{{ name }}"`).
+
+    Every output of a claims template is written as JSON, quotes included, so inside a
+    string it renders `""Erika""` (broken JSON) or turns a number into text. The text
+    between tags is scanned for JSON strings, backslash escapes included."""
+    in_string = escaped = False
+    for token in tokens.tokens:
+        if token.type == TOKEN_DATA:
+            for char in token.value:
+                if escaped:
+                    escaped = False
+                elif in_string and char == "\\":
+                    escaped = True
+                elif char == '"':
+                    in_string = not in_string
+        elif token.type == TOKEN_VARIABLE_BEGIN and in_string:
+            position = tokens.position(tokens.starts[id(token)])
+            raise InvalidTemplateError(
+                f"{field} {_where(position)}: {{{{ ... }}}} is inside a JSON string; every "
+                "{{ ... }} writes a JSON value with its own quotes, so drop the quotes around "
+                'it ("name": {{ name }}, not "name": "{{ name }}")',
+                reason="TEMPLATE_QUOTED_OUTPUT",
+                metadata={"field": field, **_position_metadata(position)},
+            )
 
 
 def _first_read(

@@ -8,6 +8,7 @@ SUBJECT_FIELD_MISSING          the template reads a subject field that is absent
 SUBJECT_FIELD_INVALID          a subject field has the wrong type or format
 TEMPLATE_INVALID               a CredentialTemplate field is unusable (bad path, validity)
 TEMPLATE_SYNTAX_ERROR          the Jinja2 source does not parse or names an unknown filter
+TEMPLATE_QUOTED_OUTPUT         a claims template puts a {{ ... }} inside a JSON string
 TEMPLATE_SANDBOX_VIOLATION     the template reaches for something the sandbox forbids
 TEMPLATE_OUTPUT_TOO_LARGE      the output, or a value built on the way, exceeds the limit
 TEMPLATE_LIMIT_EXCEEDED        too many loop iterations, too large a number, too long a run
