@@ -98,7 +98,7 @@ def cmd_status(args: argparse.Namespace, config: ClientConfig) -> None:
 
 
 def cmd_watch(args: argparse.Namespace, config: ClientConfig) -> None:
-    """One JSON line per state, until the offer ends (or Ctrl-C)."""
+    """One JSON line per state, until the offer ends, --timeout passes, or Ctrl-C."""
     with offer_stub(config) as stub:
         stream = stub.WatchCredentialOffer(
             opb.WatchCredentialOfferRequest(offer_id=args.offer_id),
@@ -157,23 +157,22 @@ def add_offer_commands(sub: Any) -> None:
     create.set_defaults(func=bind(cmd_create))
 
     status = actions.add_parser("status", help="an offer's state and credentials")
-    status.add_argument("offer_id")
+    status.add_argument("offer_id", help="as offer create printed it")
     status.set_defaults(func=bind(cmd_status))
 
     watch = actions.add_parser("watch", help="follow an offer's state until it ends")
-    watch.add_argument("offer_id")
-    watch.add_argument("--timeout", type=float, default=None, help="stop after this many seconds")
+    watch.add_argument("offer_id", help="as offer create printed it")
     watch.set_defaults(func=bind(cmd_watch))
 
     complete = actions.add_parser("complete", help="give a deferred offer its subject")
-    complete.add_argument("offer_id")
+    complete.add_argument("offer_id", help="as offer create printed it")
     outcome = complete.add_mutually_exclusive_group(required=True)
     outcome.add_argument("--subject", help="JSON file of subject data")
     outcome.add_argument("--fail", metavar="REASON", help="fail the deferred issuance")
     complete.set_defaults(func=bind(cmd_complete))
 
     delete = actions.add_parser("delete", help="withdraw an offer")
-    delete.add_argument("offer_id")
+    delete.add_argument("offer_id", help="as offer create printed it")
     delete.set_defaults(func=bind(cmd_delete))
 
     policy = actions.add_parser(
