@@ -13,6 +13,7 @@ from google.protobuf import struct_pb2, timestamp_pb2
 from eudi_connect.core.status_list import TokenStatus
 from eudi_connect.core.verdicts import VerificationFailureReason
 from eudi_connect.errors import InvalidArgumentError
+from eudi_connect.reasons import Reason
 
 MAX_STRUCT_DEPTH = 16
 MAX_STRUCT_VALUES = 1000
@@ -58,7 +59,7 @@ class _Budget:
         if self.remaining < 0:
             raise InvalidArgumentError(
                 f"{self.field_name} has more than {MAX_STRUCT_VALUES} values",
-                reason="SUBJECT_TOO_LARGE",
+                reason=Reason.SUBJECT_TOO_LARGE,
                 metadata={"field": self.field_name, "limit": str(MAX_STRUCT_VALUES)},
             )
 
@@ -72,7 +73,7 @@ def _value(value: struct_pb2.Value, depth: int, budget: _Budget) -> Any:
         number = value.number_value
         if not math.isfinite(number):
             raise InvalidArgumentError(
-                f"{budget.field_name} contains a non-finite number", reason="SUBJECT_INVALID"
+                f"{budget.field_name} contains a non-finite number", reason=Reason.SUBJECT_INVALID
             )
         # Struct carries every number as a double; integral ones go back to int.
         return int(number) if number.is_integer() and abs(number) < _MAX_EXACT_INT else number
@@ -90,7 +91,7 @@ def _value(value: struct_pb2.Value, depth: int, budget: _Budget) -> Any:
 def _too_deep(field_name: str) -> InvalidArgumentError:
     return InvalidArgumentError(
         f"{field_name} is nested deeper than {MAX_STRUCT_DEPTH} levels",
-        reason="SUBJECT_TOO_DEEP",
+        reason=Reason.SUBJECT_TOO_DEEP,
         metadata={"field": field_name, "limit": str(MAX_STRUCT_DEPTH)},
     )
 

@@ -22,6 +22,7 @@ from eudi_connect.errors import (
     UnauthenticatedError,
     UnavailableError,
 )
+from eudi_connect.reasons import Reason
 
 ERROR_DOMAIN = "eudi-connect"
 log = logging.getLogger(__name__)
@@ -75,7 +76,7 @@ def internal_error_status() -> status_pb2.Status:
     return status_pb2.Status(
         code=grpc.StatusCode.INTERNAL.value[0],
         message="internal error; the server log has the details",
-        details=[_packed(error_details_pb2.ErrorInfo(reason="INTERNAL", domain=ERROR_DOMAIN))],
+        details=[_packed(error_details_pb2.ErrorInfo(reason=Reason.INTERNAL, domain=ERROR_DOMAIN))],
     )
 
 

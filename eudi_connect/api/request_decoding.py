@@ -17,10 +17,9 @@ from typing import Any
 from google.protobuf.message import DecodeError
 
 from eudi_connect.errors import InvalidArgumentError
+from eudi_connect.reasons import Reason
 
-__all__ = ["MALFORMED_REQUEST", "MalformedRequest", "checked_deserializer"]
-
-MALFORMED_REQUEST = "MALFORMED_REQUEST"
+__all__ = ["MalformedRequest", "checked_deserializer"]
 
 Deserializer = Callable[[bytes], Any]
 
@@ -49,7 +48,7 @@ def _malformed(name: str, error: DecodeError) -> InvalidArgumentError:
     fault = text.rpartition("': ")[2] if "': " in text else text
     message = f"the request is not a valid {name} message"
     return InvalidArgumentError(
-        f"{message}: {fault}" if fault else message, reason=MALFORMED_REQUEST
+        f"{message}: {fault}" if fault else message, reason=Reason.MALFORMED_REQUEST
     )
 
 

@@ -37,6 +37,7 @@ from eudi_connect.errors import ConfigurationError
 from eudi_connect.monitoring.logs import flush_access_log
 from eudi_connect.monitoring.performance_metrics import current_monitor, monitor_installed
 from eudi_connect.monitoring.telemetry import Telemetry, setup_telemetry
+from eudi_connect.reasons import Reason
 from eudi_connect.services.app import Services, default_sign_workers, open_services
 from eudi_connect.services.batch import DEFAULT_MAX_ITEMS, BatchIssuer
 from eudi_connect.services.settings import ServiceSettings
@@ -161,7 +162,7 @@ async def start_server(
     ):
         raise ConfigurationError(
             "TLS needs both --tls-cert and --tls-key (and --tls-client-ca only with them)",
-            reason="TLS",
+            reason=Reason.TLS,
         )
     if options.tls_cert and options.tls_key:
         credentials = server_credentials(options.tls_cert, options.tls_key, options.tls_client_ca)

@@ -18,6 +18,7 @@ from eudi_connect.core.templates import (
     NotificationTemplate,
 )
 from eudi_connect.errors import EudiConnectError, InvalidArgumentError
+from eudi_connect.reasons import Reason
 from eudi_connect.services.app import Services
 from eudi_connect.services.templates import (
     RenderFormat,
@@ -65,7 +66,7 @@ def _enum_value(table: dict[int, Any], number: int, field: str) -> Any:
     if number not in table:
         raise InvalidArgumentError(
             f"{field} has an unknown value {number}",
-            reason="ENUM_VALUE_INVALID",
+            reason=Reason.ENUM_VALUE_INVALID,
             metadata={"field": field},
         )
     return table[number]
@@ -102,7 +103,7 @@ def template_draft(message: pb.Template) -> TemplateDraft:
     else:
         raise InvalidArgumentError(
             "a template needs a credential or a notification spec",
-            reason="TEMPLATE_SPEC_MISSING",
+            reason=Reason.TEMPLATE_SPEC_MISSING,
             metadata={"field": "spec"},
         )
     return TemplateDraft(template, message.description)

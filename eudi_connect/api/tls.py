@@ -7,6 +7,7 @@ from pathlib import Path
 import grpc
 
 from eudi_connect.errors import ConfigurationError
+from eudi_connect.reasons import Reason
 
 
 def _read(path: str | Path, what: str) -> bytes:
@@ -14,7 +15,7 @@ def _read(path: str | Path, what: str) -> bytes:
         return Path(path).read_bytes()
     except OSError as exc:
         raise ConfigurationError(
-            f"cannot read the {what} file: {exc.strerror}", reason="TLS"
+            f"cannot read the {what} file: {exc.strerror}", reason=Reason.TLS
         ) from exc
 
 

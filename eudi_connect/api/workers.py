@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from eudi_connect.api.server import ServerOptions, run
 from eudi_connect.errors import ConfigurationError
+from eudi_connect.reasons import Reason
 from eudi_connect.services.app import master_key_for
 
 if TYPE_CHECKING:
@@ -108,7 +109,7 @@ def reserve_port(host: str, port: int) -> tuple[socket.socket, int]:
         )[0]
     except socket.gaierror as error:
         raise ConfigurationError(
-            f"cannot resolve host {host!r}", reason="LISTEN_ADDRESS"
+            f"cannot resolve host {host!r}", reason=Reason.LISTEN_ADDRESS
         ) from error
     if port != 0:
         with socket.socket(family, kind, proto) as probe:
@@ -288,7 +289,7 @@ def run_workers(
         raise ConfigurationError(
             "with --workers, each worker serves metrics on its own port (metrics_port + its "
             "number), so --metrics-port cannot equal the shared --http-port",
-            reason="WORKERS_HTTP",
+            reason=Reason.WORKERS_HTTP,
         )
     ready_stream = sys.stdout if ready_stream is None else ready_stream
     # Resolve the master key once, here: a new key file is created by the parent alone

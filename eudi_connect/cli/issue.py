@@ -20,6 +20,7 @@ from eudi_connect.cli.output import add_output_flags, emit, message_json
 from eudi_connect.cli.rpc_errors import explain, refusal_of
 from eudi_connect.cli.subjects import check_unread, get_template, missing_fields_hint
 from eudi_connect.core.formats import FORMATS, SD_JWT_VC_FORMAT
+from eudi_connect.reasons import Reason
 
 
 def subject_struct(subject: dict[str, Any]) -> struct_pb2.Struct:
@@ -49,7 +50,7 @@ def cmd_issue(args: argparse.Namespace) -> None:
         except grpc.RpcError as error:
             refusal = refusal_of(error)
             hint = ""
-            if refusal.reason == "SUBJECT_FIELD_MISSING":
+            if refusal.reason == Reason.SUBJECT_FIELD_MISSING:
                 hint = missing_fields_hint(subject, template, refusal.metadata.get("field", ""))
             raise explain(error, config.address, hint=hint, timeout=config.timeout) from None
     if args.credential_out:

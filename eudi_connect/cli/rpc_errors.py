@@ -15,6 +15,7 @@ from google.rpc import error_details_pb2, status_pb2
 
 from eudi_connect.cli.client import ADDRESS_ENV, API_KEY_ENV
 from eudi_connect.cli.failures import CliError, Exit
+from eudi_connect.reasons import Reason
 
 _DETAILS_KEY = "grpc-status-details-bin"
 
@@ -83,17 +84,17 @@ def line(refusal: Refusal) -> str:
 
 def _key_message(refusal: Refusal, address: str) -> str:
     where = f"set {API_KEY_ENV} or pass --api-key"
-    if refusal.reason == "API_KEY_MISSING":
+    if refusal.reason == Reason.API_KEY_MISSING:
         return (
             f"{line(Refusal(refusal.code, 'no API key was sent', refusal.reason))}; {where} "
             "(`eudi-connect tenant create` prints a tenant's first key)"
         )
-    if refusal.reason == "API_KEY_INVALID":
+    if refusal.reason == Reason.API_KEY_INVALID:
         return (
             f"{line(refusal)}; check {API_KEY_ENV} / --api-key: a key is valid only for the "
             f"server at {address} if that server uses the database the key was created in "
             "(tenant create --db, or EUDI_CONNECT_DB)"
         )
-    if refusal.reason in ("API_KEY_EXPIRED", "API_KEY_REVOKED"):
+    if refusal.reason in (Reason.API_KEY_EXPIRED, Reason.API_KEY_REVOKED):
         return f"{line(refusal)}; make a new one with `eudi-connect tenant keys create`"
     return line(refusal)

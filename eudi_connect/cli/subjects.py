@@ -21,6 +21,7 @@ from eudi.connect.v1 import template_service_pb2_grpc as tpb_grpc
 from eudi_connect.cli.client import ClientConfig
 from eudi_connect.cli.failures import CliError, close_matches, did_you_mean
 from eudi_connect.cli.rpc_errors import explain, refusal_of
+from eudi_connect.reasons import Reason
 
 #: A claims source that reads the whole subject may read any field.
 _READS_SUBJECT = re.compile(r"\bsubject\b")
@@ -59,7 +60,7 @@ def not_found_hint(
     error: grpc.RpcError, stub: tpb_grpc.TemplateServiceStub, config: ClientConfig, template_id: str
 ) -> str:
     """The did-you-mean for a TEMPLATE_NOT_FOUND refusal, '' for any other."""
-    if refusal_of(error).reason != "TEMPLATE_NOT_FOUND":
+    if refusal_of(error).reason != Reason.TEMPLATE_NOT_FOUND:
         return ""
     return unknown_template_hint(stub, config, template_id)
 

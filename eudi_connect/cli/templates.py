@@ -35,6 +35,7 @@ from eudi_connect.cli.inputs import read_file, read_json_object
 from eudi_connect.cli.output import add_output_flags, emit, enum_short_name, message_json
 from eudi_connect.cli.rpc_errors import explain, refusal_of
 from eudi_connect.cli.subjects import not_found_hint
+from eudi_connect.reasons import Reason
 
 _SOURCE_FIELDS = ("claims_template", "subject_template", "text_template", "html_template")
 _KINDS = {
@@ -90,9 +91,9 @@ def _hinted(
     except grpc.RpcError as error:
         reason = refusal_of(error).reason
         hint = not_found_hint(error, stub, config, template_id)
-        if reason == "TEMPLATE_EXISTS":
+        if reason == Reason.TEMPLATE_EXISTS:
             hint = f"; to change it, use `eudi-connect template update {file or 'FILE'}`"
-        elif reason == "TEMPLATE_NOT_FOUND" and file and not hint:
+        elif reason == Reason.TEMPLATE_NOT_FOUND and file and not hint:
             hint = f"; to make it, use `eudi-connect template create {file}`"
         raise explain(error, config.address, hint=hint, timeout=config.timeout) from None
 

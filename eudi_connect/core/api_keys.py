@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 
 from eudi_connect.core.encoding import b64url_encode
 from eudi_connect.errors import InvalidArgumentError, UnauthenticatedError
+from eudi_connect.reasons import Reason
 
 API_KEY_PREFIX = "ek_"
 MAX_API_KEY_LENGTH = 256
@@ -59,10 +60,10 @@ def parse_api_key(text: str) -> tuple[str, str]:
     The message never repeats the input: a mistyped key is still mostly a secret.
     """
     if not isinstance(text, str) or len(text) > MAX_API_KEY_LENGTH:
-        raise UnauthenticatedError("API key is malformed", reason="API_KEY_INVALID")
+        raise UnauthenticatedError("API key is malformed", reason=Reason.API_KEY_INVALID)
     match = _API_KEY_RE.fullmatch(text)
     if match is None:
-        raise UnauthenticatedError("API key is malformed", reason="API_KEY_INVALID")
+        raise UnauthenticatedError("API key is malformed", reason=Reason.API_KEY_INVALID)
     return match.group(1), match.group(2)
 
 
@@ -85,7 +86,7 @@ def check_key_id(key_id: str) -> str:
     """A key id as `generate_api_key` makes them (16 lowercase hex), or INVALID_ARGUMENT."""
     if not _KEY_ID_RE.fullmatch(key_id):
         raise InvalidArgumentError(
-            "an API key id is 16 lowercase hexadecimal characters", reason="API_KEY_ID_INVALID"
+            "an API key id is 16 lowercase hexadecimal characters", reason=Reason.API_KEY_ID_INVALID
         )
     return key_id
 
@@ -97,7 +98,7 @@ def check_label(label: str) -> str:
     if len(label) > MAX_LABEL_LENGTH or any(unicodedata.category(c).startswith("C") for c in label):
         raise InvalidArgumentError(
             f"an API key label is at most {MAX_LABEL_LENGTH} printable characters",
-            reason="API_KEY_LABEL_INVALID",
+            reason=Reason.API_KEY_LABEL_INVALID,
         )
     return label
 
@@ -108,7 +109,7 @@ def parse_duration(text: str) -> int:
     if match is None or int(match.group(1)) == 0:
         raise InvalidArgumentError(
             f"{text[:40]!r} is not a duration such as 90d, 12h, 30m or 3600",
-            reason="API_KEY_EXPIRY_INVALID",
+            reason=Reason.API_KEY_EXPIRY_INVALID,
         )
     return int(match.group(1)) * _DURATION_UNITS[match.group(2)]
 
@@ -120,7 +121,7 @@ def parse_timestamp(text: str) -> int:
     except ValueError:
         raise InvalidArgumentError(
             f"{text[:40]!r} is not an ISO 8601 date or date-time, such as 2026-12-31T23:59:59Z",
-            reason="API_KEY_EXPIRY_INVALID",
+            reason=Reason.API_KEY_EXPIRY_INVALID,
         ) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
@@ -133,10 +134,10 @@ def check_expiry(expires_at: int | None, *, now: int) -> int | None:
         return None
     if expires_at <= now:
         raise InvalidArgumentError(
-            "an API key's expiry must lie in the future", reason="API_KEY_EXPIRY_INVALID"
+            "an API key's expiry must lie in the future", reason=Reason.API_KEY_EXPIRY_INVALID
         )
     if expires_at - now > MAX_KEY_LIFETIME_SECONDS:
         raise InvalidArgumentError(
-            "an API key's expiry must lie within 100 years", reason="API_KEY_EXPIRY_INVALID"
+            "an API key's expiry must lie within 100 years", reason=Reason.API_KEY_EXPIRY_INVALID
         )
     return expires_at

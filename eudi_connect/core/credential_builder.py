@@ -26,6 +26,7 @@ from eudi_connect.core.sdjwt import issue_sd_jwt_vc
 from eudi_connect.core.templates import CredentialTemplate, TemplateEnvironment
 from eudi_connect.core.verdicts import StatusReference
 from eudi_connect.errors import InvalidArgumentError
+from eudi_connect.reasons import Reason
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -125,7 +126,7 @@ def sign_draft(
         # The rendered claims break an SD-JWT rule (a reserved name, an `_sd` key).
         raise InvalidArgumentError(
             f"template '{draft.template.template_id}' rendered claims that cannot be issued: {exc}",
-            reason="CLAIMS_INVALID",
+            reason=Reason.CLAIMS_INVALID,
         ) from exc
 
 
@@ -133,7 +134,7 @@ def _sign_mdoc(draft: CredentialDraft, claims: Mapping[str, Any], signing_key: S
     if draft.holder_jwk is None:
         raise InvalidArgumentError(
             "an mso_mdoc credential needs holder_jwk: it becomes the mdoc's device key",
-            reason="HOLDER_KEY_REQUIRED",
+            reason=Reason.HOLDER_KEY_REQUIRED,
         )
     try:
         signed = datetime.fromtimestamp(draft.issued_at, UTC)
@@ -141,7 +142,7 @@ def _sign_mdoc(draft: CredentialDraft, claims: Mapping[str, Any], signing_key: S
     except (OverflowError, OSError, ValueError):
         raise InvalidArgumentError(
             "the credential's validity ends past any date an mdoc can carry",
-            reason="VALIDITY_OUT_OF_RANGE",
+            reason=Reason.VALIDITY_OUT_OF_RANGE,
         ) from None
     try:
         namespaces = to_mdoc_namespaces(
@@ -163,6 +164,6 @@ def _sign_mdoc(draft: CredentialDraft, claims: Mapping[str, Any], signing_key: S
         raise InvalidArgumentError(
             f"template '{draft.template.template_id}' rendered claims that cannot be issued "
             f"as an mdoc: {exc.message}",
-            reason="CLAIMS_INVALID",
+            reason=Reason.CLAIMS_INVALID,
         ) from exc
     return issued.credential

@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 
 from eudi_connect.core.encoding import ascii_json, b64url_decode, b64url_encode, json_bytes
 from eudi_connect.errors import InvalidArgumentError
+from eudi_connect.reasons import Reason
 
 ES256 = "ES256"
 ALLOWED_ALGORITHMS = frozenset({ES256})
@@ -38,7 +39,7 @@ class MalformedJwsError(ValueError):
 class InvalidJwkError(InvalidArgumentError):
     """A JWK that is not a usable P-256 public key."""
 
-    default_reason = "INVALID_JWK"
+    default_reason = Reason.INVALID_JWK
 
 
 def encode_x5c(ders: Sequence[bytes]) -> list[str]:

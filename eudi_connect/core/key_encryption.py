@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eudi_connect.core.encoding import b64url_decode, b64url_encode
 from eudi_connect.core.jose import ES256, SigningKey, generate_p256_key, jwk_thumbprint, public_jwk
 from eudi_connect.errors import ConfigurationError
+from eudi_connect.reasons import Reason
 
 MASTER_KEY_ENV = "EUDI_CONNECT_MASTER_KEY"
 MASTER_KEY_CHECK_PLAINTEXT = b"eudi-connect master key check v1"
@@ -43,7 +44,7 @@ class MasterKey:
     def __init__(self, key: bytes) -> None:
         if len(key) != _MASTER_KEY_BYTES:
             raise ConfigurationError(
-                f"master key must be {_MASTER_KEY_BYTES} bytes", reason="INVALID_MASTER_KEY"
+                f"master key must be {_MASTER_KEY_BYTES} bytes", reason=Reason.INVALID_MASTER_KEY
             )
         self._key = bytes(key)
         self._aead = AESGCM(self._key)
@@ -62,7 +63,7 @@ class MasterKey:
         invalid = ConfigurationError(
             f"master key must be {_MASTER_KEY_BYTES} random bytes in base64url "
             "(43 characters, or 44 with '=' padding)",
-            reason="INVALID_MASTER_KEY",
+            reason=Reason.INVALID_MASTER_KEY,
         )
         if not isinstance(text, str):
             raise invalid
@@ -102,7 +103,7 @@ class MasterKey:
         if len(blob) < _NONCE_BYTES + _TAG_BYTES:
             raise ConfigurationError(
                 "encrypted data is truncated; it was not written by this service",
-                reason="MASTER_KEY_MISMATCH",
+                reason=Reason.MASTER_KEY_MISMATCH,
             )
         try:
             return self._aead.decrypt(blob[:_NONCE_BYTES], blob[_NONCE_BYTES:], aad)
@@ -110,7 +111,7 @@ class MasterKey:
             raise ConfigurationError(
                 "cannot decrypt with this master key: the key differs from the one the data "
                 "was encrypted with, or the data was altered",
-                reason="MASTER_KEY_MISMATCH",
+                reason=Reason.MASTER_KEY_MISMATCH,
             ) from None
 
     def __eq__(self, other: object) -> bool:
@@ -139,7 +140,7 @@ def load_master_key(*, env_value: str | None, key_file: Path) -> MasterKey:
     except (UnicodeDecodeError, OSError) as exc:
         raise ConfigurationError(
             f"cannot read master key file {key_file}: {type(exc).__name__}",
-            reason="INVALID_MASTER_KEY",
+            reason=Reason.INVALID_MASTER_KEY,
         ) from None
     master = MasterKey.generate()
     try:
@@ -186,7 +187,7 @@ def verify_key_check(master: MasterKey, blob: bytes) -> None:
         raise ConfigurationError(
             "the master key differs from the one the database was created with; set "
             f"{MASTER_KEY_ENV} (or the key file) to the original key",
-            reason="MASTER_KEY_MISMATCH",
+            reason=Reason.MASTER_KEY_MISMATCH,
         )
 
 
@@ -214,7 +215,7 @@ def decrypt_private_key(master: MasterKey, kid: str, blob: bytes) -> SigningKey:
         private_key.curve, ec.SECP256R1
     ):
         raise ConfigurationError(
-            f"stored issuer key {kid} is not a P-256 key", reason="INVALID_ISSUER_KEY"
+            f"stored issuer key {kid} is not a P-256 key", reason=Reason.INVALID_ISSUER_KEY
         )
     return SigningKey(kid, private_key)
 

@@ -51,17 +51,31 @@ class TokenStatus(enum.IntEnum):
     SUSPENDED = 2
 
 
-class StatusListError(ValueError):
-    """A status list or Status List Token that cannot be trusted or decoded.
+class StatusListProblem(enum.StrEnum):
+    """Why a status list or its token was refused.
 
-    ``reason`` is one of ``STATUS_LIST_MALFORMED``, ``STATUS_LIST_TOO_LARGE``,
-    ``STATUS_LIST_WRONG_TYP``, ``STATUS_LIST_UNSUPPORTED_ALG``,
-    ``STATUS_LIST_BAD_SIGNATURE``, ``STATUS_LIST_UNSIGNED``, ``STATUS_LIST_EXPIRED``,
-    ``STATUS_LIST_NOT_YET_VALID`` or ``STATUS_LIST_WRONG_SUBJECT``, so callers branch on
-    it rather than on the message.
+    Not ErrorInfo reasons: the caller turns each into a VerificationFailure (a foreign
+    credential's status) or into a reason of its own, so it branches on the problem rather
+    than on the message.
     """
 
-    def __init__(self, message: str, *, reason: str = "STATUS_LIST_MALFORMED") -> None:
+    MALFORMED = "STATUS_LIST_MALFORMED"
+    TOO_LARGE = "STATUS_LIST_TOO_LARGE"
+    WRONG_TYP = "STATUS_LIST_WRONG_TYP"
+    UNSUPPORTED_ALG = "STATUS_LIST_UNSUPPORTED_ALG"
+    BAD_SIGNATURE = "STATUS_LIST_BAD_SIGNATURE"
+    UNSIGNED = "STATUS_LIST_UNSIGNED"
+    EXPIRED = "STATUS_LIST_EXPIRED"
+    NOT_YET_VALID = "STATUS_LIST_NOT_YET_VALID"
+    WRONG_SUBJECT = "STATUS_LIST_WRONG_SUBJECT"
+
+
+class StatusListError(ValueError):
+    """A status list or Status List Token that cannot be trusted or decoded."""
+
+    def __init__(
+        self, message: str, *, reason: StatusListProblem = StatusListProblem.MALFORMED
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.reason = reason
@@ -210,7 +224,7 @@ def _inflate_capped(compressed: bytes, max_bytes: int) -> bytes:
         raise StatusListError("status_list lst is not ZLIB-compressed data") from exc
     if len(data) > max_bytes:
         raise StatusListError(
-            f"status list expands beyond {max_bytes} bytes", reason="STATUS_LIST_TOO_LARGE"
+            f"status list expands beyond {max_bytes} bytes", reason=StatusListProblem.TOO_LARGE
         )
     if not inflater.eof:
         raise StatusListError("status_list lst is a truncated ZLIB stream")
@@ -307,7 +321,7 @@ def decode_status_list_token(
     """
     if isinstance(token, str) and token.lstrip().startswith("{"):
         raise StatusListError(
-            "a bare JSON status list is not signed", reason="STATUS_LIST_UNSIGNED"
+            "a bare JSON status list is not signed", reason=StatusListProblem.UNSIGNED
         )
     try:
         parts = split_jws(token)
@@ -317,21 +331,23 @@ def decode_status_list_token(
     if not _typ_matches(header.get("typ")):
         raise StatusListError(
             f"status list token typ must be {STATUS_LIST_JWT_TYP!r}",
-            reason="STATUS_LIST_WRONG_TYP",
+            reason=StatusListProblem.WRONG_TYP,
         )
     if header.get("alg") not in ALLOWED_ALGORITHMS:
         raise StatusListError(
-            "status list token alg is not allowed", reason="STATUS_LIST_UNSUPPORTED_ALG"
+            "status list token alg is not allowed", reason=StatusListProblem.UNSUPPORTED_ALG
         )
     if "crit" in header:
         # RFC 7515 section 4.1.11: extensions we do not understand make the JWS invalid.
         raise StatusListError("status list token has unsupported critical header parameters")
     if not parts.signature:
-        raise StatusListError("status list token has no signature", reason="STATUS_LIST_UNSIGNED")
+        raise StatusListError(
+            "status list token has no signature", reason=StatusListProblem.UNSIGNED
+        )
     keys = public_key(header) if callable(public_key) else (public_key,)
     if not any(es256_verify(key, parts.signing_input, parts.signature) for key in keys):
         raise StatusListError(
-            "status list token signature does not verify", reason="STATUS_LIST_BAD_SIGNATURE"
+            "status list token signature does not verify", reason=StatusListProblem.BAD_SIGNATURE
         )
 
     sub = claims.get("sub")
@@ -348,15 +364,15 @@ def decode_status_list_token(
     if now is not None:
         # RFC 7519 section 4.1.4: the current time MUST be before exp.
         if exp is not None and now >= exp + leeway:
-            raise StatusListError("status list token has expired", reason="STATUS_LIST_EXPIRED")
+            raise StatusListError("status list token has expired", reason=StatusListProblem.EXPIRED)
         if nbf is not None and now < nbf - leeway:
             raise StatusListError(
-                "status list token is not valid yet", reason="STATUS_LIST_NOT_YET_VALID"
+                "status list token is not valid yet", reason=StatusListProblem.NOT_YET_VALID
             )
     if expected_uri is not None and sub != expected_uri:
         raise StatusListError(
             "status list token sub does not match the referenced URI",
-            reason="STATUS_LIST_WRONG_SUBJECT",
+            reason=StatusListProblem.WRONG_SUBJECT,
         )
     if "status_list" not in claims:
         raise StatusListError("status list token has no status_list claim")

@@ -11,6 +11,7 @@ from pathlib import Path
 from eudi_connect.core.key_encryption import MasterKey, load_master_key
 from eudi_connect.core.templates import TemplateEnvironment
 from eudi_connect.errors import ConfigurationError
+from eudi_connect.reasons import Reason
 from eudi_connect.services.fetch import FetchSettings, HttpFetcher
 from eudi_connect.services.foreign_status import ForeignStatusLists
 from eudi_connect.services.issuance import IssuanceService
@@ -80,13 +81,13 @@ def certificate_policy(settings: ServiceSettings) -> CertificatePolicy:
     """Self-signed issuer certificates, or signed by the CA the settings name."""
     if bool(settings.issuer_ca_cert) != bool(settings.issuer_ca_key):
         raise ConfigurationError(
-            "an issuer CA needs both its certificate and its key", reason="ISSUER_CA_INVALID"
+            "an issuer CA needs both its certificate and its key", reason=Reason.ISSUER_CA_INVALID
         )
     country = settings.issuer_country
     if not (len(country) == 2 and country.isascii() and country.isalpha() and country.isupper()):
         raise ConfigurationError(
             f"issuer country {country!r} is not an ISO 3166-1 alpha-2 code",
-            reason="ISSUER_COUNTRY_INVALID",
+            reason=Reason.ISSUER_COUNTRY_INVALID,
         )
     authority = None
     if settings.issuer_ca_cert and settings.issuer_ca_key:
@@ -110,7 +111,7 @@ def master_key_for(db_url: str) -> MasterKey:
     if folder is None and not (env_value and env_value.strip()):
         raise ConfigurationError(
             f"a PostgreSQL store needs {MASTER_KEY_ENV} (the same key on every instance)",
-            reason="MASTER_KEY_REQUIRED",
+            reason=Reason.MASTER_KEY_REQUIRED,
         )
     key_file = (folder or Path.cwd()) / MASTER_KEY_FILE
     master = load_master_key(env_value=env_value, key_file=key_file)

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from eudi_connect.errors import ResourceExhaustedError
+from eudi_connect.reasons import Reason
 
 
 @dataclass
@@ -61,7 +62,7 @@ class AuthThrottle:
     def limited_error(wait: float) -> ResourceExhaustedError:
         return ResourceExhaustedError(
             f"too many failed authentications from this peer; retry in {wait:.0f} s",
-            reason="AUTH_RATE_LIMITED",
+            reason=Reason.AUTH_RATE_LIMITED,
             retry_after_seconds=wait,
         )
 

@@ -15,6 +15,7 @@ from collections.abc import AsyncGenerator, Iterable
 from dataclasses import dataclass
 
 from eudi_connect.errors import EudiConnectError, ResourceExhaustedError
+from eudi_connect.reasons import Reason
 from eudi_connect.services.issuance import IssuanceService, IssueCommand, IssuedCredential
 from eudi_connect.services.signing_pool import SigningPool
 
@@ -45,7 +46,7 @@ class BatchResult:
 def too_many_items(limit: int) -> ResourceExhaustedError:
     return ResourceExhaustedError(
         f"a batch may hold at most {limit} items",
-        reason="BATCH_TOO_LARGE",
+        reason=Reason.BATCH_TOO_LARGE,
         metadata={"limit": str(limit)},
     )
 

@@ -20,6 +20,7 @@ from eudi_connect.core.templates import CredentialTemplate
 from eudi_connect.core.verdicts import StatusReference
 from eudi_connect.errors import EudiConnectError, InvalidArgumentError
 from eudi_connect.monitoring.performance_metrics import measure_operation_time
+from eudi_connect.reasons import Reason
 from eudi_connect.services.keys import KeyService
 from eudi_connect.services.public_urls import PublicUrls, TenantUrls
 from eudi_connect.services.settings import ServiceSettings
@@ -100,7 +101,7 @@ def _check_request_id(request_id: str) -> None:
     if len(request_id) > MAX_REQUEST_ID_LENGTH:
         raise InvalidArgumentError(
             f"request_id is longer than {MAX_REQUEST_ID_LENGTH} characters",
-            reason="REQUEST_ID_INVALID",
+            reason=Reason.REQUEST_ID_INVALID,
         )
 
 
@@ -217,7 +218,7 @@ class IssuanceService:
         if credential_format == MDOC_FORMAT and holder_jwk is None:
             raise InvalidArgumentError(
                 "an mso_mdoc credential needs holder_jwk: it becomes the mdoc's device key",
-                reason="HOLDER_KEY_REQUIRED",
+                reason=Reason.HOLDER_KEY_REQUIRED,
             )
         claims = None
         if renders is not None:
@@ -308,14 +309,14 @@ def checked_format(requested: str, template: CredentialTemplate) -> str:
     if credential_format not in FORMATS:
         raise InvalidArgumentError(
             f"format {requested!r} is not supported; use one of {', '.join(sorted(FORMATS))}",
-            reason="FORMAT_UNSUPPORTED",
+            reason=Reason.FORMAT_UNSUPPORTED,
             metadata={"format": requested[:64]},
         )
     if credential_format == MDOC_FORMAT and not template.mdoc_doc_type:
         raise InvalidArgumentError(
             f"template '{template.template_id}' declares no mdoc doctype, so it cannot be "
             "issued as mso_mdoc",
-            reason="FORMAT_NOT_OFFERED",
+            reason=Reason.FORMAT_NOT_OFFERED,
             metadata={"template_id": template.template_id, "format": credential_format},
         )
     return credential_format

@@ -15,6 +15,7 @@ from eudi_connect.core.jose import SigningKey
 from eudi_connect.core.mdoc import CertificateAuthority, make_issuer_certificate
 from eudi_connect.core.templates import MAX_TIMESTAMP_GRANULARITY_SECONDS
 from eudi_connect.errors import ConfigurationError
+from eudi_connect.reasons import Reason
 
 #: A document signer outlives its key's rotation period but not by decades: verifiers
 #: must still accept credentials signed before a rotation.
@@ -70,14 +71,14 @@ def load_authority(certificate_path: str, key_path: str) -> CertificateAuthority
         private_key = serialization.load_pem_private_key(Path(key_path).read_bytes(), password=None)
     except (OSError, ValueError, TypeError) as exc:
         raise ConfigurationError(
-            f"cannot read the issuer CA: {exc}", reason="ISSUER_CA_INVALID"
+            f"cannot read the issuer CA: {exc}", reason=Reason.ISSUER_CA_INVALID
         ) from exc
     if not isinstance(private_key, ec.EllipticCurvePrivateKey) or not isinstance(
         private_key.curve, ec.SECP256R1
     ):
-        raise ConfigurationError("the issuer CA key must be P-256", reason="ISSUER_CA_INVALID")
+        raise ConfigurationError("the issuer CA key must be P-256", reason=Reason.ISSUER_CA_INVALID)
     if certificate.public_key() != private_key.public_key():
         raise ConfigurationError(
-            "the issuer CA key does not belong to its certificate", reason="ISSUER_CA_INVALID"
+            "the issuer CA key does not belong to its certificate", reason=Reason.ISSUER_CA_INVALID
         )
     return CertificateAuthority(certificate=certificate, private_key=private_key)

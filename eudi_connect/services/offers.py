@@ -30,6 +30,7 @@ from eudi_connect.errors import (
     InvalidArgumentError,
     NotFoundError,
 )
+from eudi_connect.reasons import Reason
 from eudi_connect.services.issuance import checked_format
 from eudi_connect.services.public_urls import PublicUrls, TenantUrls
 from eudi_connect.services.templates import CredentialTemplates
@@ -97,7 +98,7 @@ def _check_issuer(urls: PublicUrls, tenant_id: str) -> str:
         raise FailedPreconditionError(
             f"wallets accept only https Credential Issuers, not {issuer[:200]!r}: serve "
             "with an https --public-url (plain http only for a loopback host)",
-            reason="OFFER_ISSUER_NOT_HTTPS",
+            reason=Reason.OFFER_ISSUER_NOT_HTTPS,
         )
     return issuer
 
@@ -143,12 +144,12 @@ class OfferService:
     ) -> tuple[OfferedItem, ...]:
         if not command.items:
             raise InvalidArgumentError(
-                "an offer needs at least one credential", reason="OFFER_CREDENTIALS_MISSING"
+                "an offer needs at least one credential", reason=Reason.OFFER_CREDENTIALS_MISSING
             )
         if len(command.items) > MAX_OFFERED_CREDENTIALS:
             raise InvalidArgumentError(
                 f"an offer holds at most {MAX_OFFERED_CREDENTIALS} credentials",
-                reason="OFFER_TOO_LARGE",
+                reason=Reason.OFFER_TOO_LARGE,
             )
         items = []
         for template_id, requested_format in command.items:
@@ -168,7 +169,7 @@ class OfferService:
         if len({item.configuration_id for item in items}) != len(items):
             raise InvalidArgumentError(
                 "an offer names the same credential and format twice",
-                reason="OFFER_CREDENTIALS_REPEATED",
+                reason=Reason.OFFER_CREDENTIALS_REPEATED,
             )
         return tuple(items)
 
@@ -177,13 +178,13 @@ class OfferService:
         if not 1 <= max_copies <= self._wallet.batch_size:
             raise InvalidArgumentError(
                 f"max_copies must be 1 to {self._wallet.batch_size}",
-                reason="OFFER_COPIES_INVALID",
+                reason=Reason.OFFER_COPIES_INVALID,
             )
         lifetime = command.lifetime_seconds or self._wallet.default_offer_lifetime_seconds
         if not 1 <= lifetime <= self._wallet.max_offer_lifetime_seconds:
             raise InvalidArgumentError(
                 f"lifetime_seconds must be 1 to {self._wallet.max_offer_lifetime_seconds}",
-                reason="OFFER_LIFETIME_INVALID",
+                reason=Reason.OFFER_LIFETIME_INVALID,
             )
         return max_copies, lifetime
 
@@ -191,12 +192,12 @@ class OfferService:
         if len(command.request_id) > MAX_REQUEST_ID_LENGTH:
             raise InvalidArgumentError(
                 f"request_id is longer than {MAX_REQUEST_ID_LENGTH} characters",
-                reason="REQUEST_ID_INVALID",
+                reason=Reason.REQUEST_ID_INVALID,
             )
         if command.deferred == (command.subject is not None):
             raise InvalidArgumentError(
                 "give the subject, or mark the offer deferred and give it later",
-                reason="OFFER_SUBJECT_INVALID",
+                reason=Reason.OFFER_SUBJECT_INVALID,
             )
         items = await self._checked_items(tenant_id, command)
         max_copies, lifetime = self._checked_numbers(command)
@@ -241,7 +242,7 @@ class OfferService:
         if record is None:
             raise NotFoundError(
                 f"offer {offer_id[:64]!r} does not exist",
-                reason="OFFER_NOT_FOUND",
+                reason=Reason.OFFER_NOT_FOUND,
                 metadata={"offer_id": offer_id[:64]},
             )
         return record
@@ -275,7 +276,7 @@ class OfferService:
             if updated is not None:
                 return self.view(updated)
         raise FailedPreconditionError(
-            "the offer changed too often to update; try again", reason="OFFER_BUSY"
+            "the offer changed too often to update; try again", reason=Reason.OFFER_BUSY
         )
 
     async def complete_deferred(
@@ -288,7 +289,7 @@ class OfferService:
     ) -> OfferView:
         if (subject is None) == (failure_reason is None):
             raise InvalidArgumentError(
-                "give the subject or a failure reason", reason="OFFER_OUTCOME_MISSING"
+                "give the subject or a failure reason", reason=Reason.OFFER_OUTCOME_MISSING
             )
         if subject is not None:
             record = await self.record(tenant_id, offer_id)
@@ -299,12 +300,12 @@ class OfferService:
         def decide(view: OfferView) -> OfferChange:
             if not view.record.deferred:
                 raise FailedPreconditionError(
-                    "the offer is not deferred", reason="OFFER_NOT_DEFERRED"
+                    "the offer is not deferred", reason=Reason.OFFER_NOT_DEFERRED
                 )
             if view.final or view.record.subject is not None:
                 raise FailedPreconditionError(
                     f"the offer is {view.state.lower()} and cannot be completed",
-                    reason="OFFER_NOT_PENDING",
+                    reason=Reason.OFFER_NOT_PENDING,
                 )
             if failure_reason is not None:
                 return OfferChange(
@@ -318,7 +319,7 @@ class OfferService:
         def decide(view: OfferView) -> OfferChange:
             if view.final:
                 raise FailedPreconditionError(
-                    f"the offer is already {view.state.lower()}", reason="OFFER_FINAL"
+                    f"the offer is already {view.state.lower()}", reason=Reason.OFFER_FINAL
                 )
             return OfferChange(state="DELETED", failure_reason="withdrawn by the issuer")
 

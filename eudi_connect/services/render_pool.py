@@ -31,6 +31,7 @@ from eudi_connect.core.templates import (
     TimeLimitReached,
 )
 from eudi_connect.errors import EudiConnectError, UnavailableError
+from eudi_connect.reasons import Reason
 from eudi_connect.services.rendering import (
     AnyTemplate,
     ErrorCopy,
@@ -196,7 +197,7 @@ class RenderPool:
                 executor.shutdown(wait=False, cancel_futures=True)
             raise UnavailableError(
                 "a template worker process stopped; retry the call",
-                reason="TEMPLATE_WORKER_STOPPED",
+                reason=Reason.TEMPLATE_WORKER_STOPPED,
             ) from None
 
     def close(self) -> None:

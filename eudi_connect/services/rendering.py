@@ -15,6 +15,7 @@ from eudi_connect.core.templates import (
     TemplateEnvironment,
 )
 from eudi_connect.errors import EudiConnectError
+from eudi_connect.reasons import Reason
 
 AnyTemplate = CredentialTemplate | NotificationTemplate
 RenderFormat = Literal["json", "text", "html"]
@@ -38,7 +39,7 @@ class ErrorCopy:
 
     kind: type[EudiConnectError]
     message: str
-    reason: str
+    reason: Reason
     metadata: dict[str, str]
 
     @classmethod

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from eudi_connect.core.status_list import TokenStatus
 from eudi_connect.errors import FailedPreconditionError, InvalidArgumentError, NotFoundError
+from eudi_connect.reasons import Reason
 from eudi_connect.store.base import CredentialRecord, Store
 
 MAX_REASON_LENGTH = 512
@@ -25,15 +26,17 @@ _ALLOWED_FROM: dict[TokenStatus, frozenset[int]] = {
 
 def _check_credential_id(credential_id: str) -> None:
     if not credential_id:
-        raise InvalidArgumentError("credential_id is required", reason="CREDENTIAL_ID_MISSING")
+        raise InvalidArgumentError("credential_id is required", reason=Reason.CREDENTIAL_ID_MISSING)
     if len(credential_id) > MAX_CREDENTIAL_ID_LENGTH or not credential_id.isalnum():
         raise InvalidArgumentError(
-            "credential_id is not a credential id", reason="CREDENTIAL_ID_INVALID"
+            "credential_id is not a credential id", reason=Reason.CREDENTIAL_ID_INVALID
         )
 
 
 def _not_found(credential_id: str) -> NotFoundError:
-    return NotFoundError(f"credential '{credential_id}' not found", reason="CREDENTIAL_NOT_FOUND")
+    return NotFoundError(
+        f"credential '{credential_id}' not found", reason=Reason.CREDENTIAL_NOT_FOUND
+    )
 
 
 class RevocationService:
@@ -63,7 +66,8 @@ class RevocationService:
         _check_credential_id(credential_id)
         if len(reason) > MAX_REASON_LENGTH:
             raise InvalidArgumentError(
-                f"reason is longer than {MAX_REASON_LENGTH} characters", reason="REASON_TOO_LONG"
+                f"reason is longer than {MAX_REASON_LENGTH} characters",
+                reason=Reason.REASON_TOO_LONG,
             )
         change = await self._store.change_status(
             tenant_id,
@@ -81,10 +85,10 @@ class RevocationService:
         if current == TokenStatus.INVALID:
             raise FailedPreconditionError(
                 f"credential '{credential_id}' is revoked; revocation is final",
-                reason="CREDENTIAL_REVOKED",
+                reason=Reason.CREDENTIAL_REVOKED,
             )
         raise FailedPreconditionError(
             f"credential '{credential_id}' is {current.name.lower()}, "
             f"so it cannot become {to_status.name.lower()}",
-            reason="STATUS_TRANSITION_NOT_ALLOWED",
+            reason=Reason.STATUS_TRANSITION_NOT_ALLOWED,
         )

@@ -25,6 +25,7 @@ from eudi_connect.core.credential_builder import CredentialDraft, SharedRenders,
 from eudi_connect.core.jose import SigningKey
 from eudi_connect.core.templates import TemplateEnvironment
 from eudi_connect.errors import EudiConnectError, InvalidArgumentError
+from eudi_connect.reasons import Reason
 
 # Per worker process: one template environment, and keys decoded once per kid.
 _environment: TemplateEnvironment | None = None
@@ -35,7 +36,7 @@ _keys: dict[str, SigningKey] = {}
 class SigningFailure:
     """A picklable stand-in for the domain error of one draft."""
 
-    reason: str
+    reason: Reason
     message: str
     metadata: dict[str, str]
 

@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
 from eudi_connect.core.status_list import (
     DEFAULT_MAX_BYTES,
     StatusListError,
+    StatusListProblem,
     TokenStatus,
     decode_status_list_token,
 )
@@ -51,12 +52,12 @@ _FAILURE_OF_FETCH = {
     FetchProblem.BAD_RESPONSE: Reason.STATUS_LIST_UNREACHABLE,
 }
 _FAILURE_OF_TOKEN = {
-    "STATUS_LIST_TOO_LARGE": Reason.STATUS_LIST_DECOMPRESSION_LIMIT,  # inflated past the cap
-    "STATUS_LIST_UNSIGNED": Reason.STATUS_LIST_UNSIGNED,
-    "STATUS_LIST_UNSUPPORTED_ALG": Reason.STATUS_LIST_ALGORITHM_NOT_ALLOWED,
-    "STATUS_LIST_BAD_SIGNATURE": Reason.STATUS_LIST_BAD_SIGNATURE,
-    "STATUS_LIST_WRONG_SUBJECT": Reason.STATUS_LIST_WRONG_SUBJECT,
-    "STATUS_LIST_EXPIRED": Reason.STATUS_LIST_EXPIRED,
+    StatusListProblem.TOO_LARGE: Reason.STATUS_LIST_DECOMPRESSION_LIMIT,  # inflated past the cap
+    StatusListProblem.UNSIGNED: Reason.STATUS_LIST_UNSIGNED,
+    StatusListProblem.UNSUPPORTED_ALG: Reason.STATUS_LIST_ALGORITHM_NOT_ALLOWED,
+    StatusListProblem.BAD_SIGNATURE: Reason.STATUS_LIST_BAD_SIGNATURE,
+    StatusListProblem.WRONG_SUBJECT: Reason.STATUS_LIST_WRONG_SUBJECT,
+    StatusListProblem.EXPIRED: Reason.STATUS_LIST_EXPIRED,
 }
 
 
@@ -188,7 +189,7 @@ def _status_keys(
             )
         except ChainError as error:
             raise StatusListError(
-                f"status list token x5c: {error.detail}", reason="STATUS_LIST_BAD_SIGNATURE"
+                f"status list token x5c: {error.detail}", reason=StatusListProblem.BAD_SIGNATURE
             ) from error
         key = signer.public_key()
         return [key] if isinstance(key, EllipticCurvePublicKey) else []

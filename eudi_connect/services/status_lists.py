@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from eudi_connect.core.index_permutation import IndexPermutation, new_permutation_key
 from eudi_connect.core.status_list import StatusList, build_status_list_token
 from eudi_connect.errors import NotFoundError
+from eudi_connect.reasons import Reason
 from eudi_connect.services.keys import KeyService
 from eudi_connect.services.public_urls import TenantUrls
 from eudi_connect.services.settings import ServiceSettings
@@ -119,7 +120,7 @@ class StatusListService:
         record = await self._store.get_status_list(status_list_id)
         if record is None or (tenant_id is not None and record.tenant_id != tenant_id):
             raise NotFoundError(
-                f"status list '{status_list_id}' not found", reason="STATUS_LIST_NOT_FOUND"
+                f"status list '{status_list_id}' not found", reason=Reason.STATUS_LIST_NOT_FOUND
             )
         cached = self._tokens.get(status_list_id)
         if cached is not None and self._fresh(cached, record.version):

@@ -31,6 +31,7 @@ from typing import Any, cast
 
 from eudi_connect.core.templates import CompiledPart, TemplateEnvironment, TimeLimitReached
 from eudi_connect.errors import EudiConnectError, ResourceExhaustedError
+from eudi_connect.reasons import Reason
 from eudi_connect.services.render_pool import RenderPool
 from eudi_connect.services.rendering import (
     AnyTemplate,
@@ -82,7 +83,7 @@ class _Allowance:
         return ResourceExhaustedError(
             f"the renders of this call took more than its {self.limit:g} s of CPU time; "
             "send fewer items per call or simplify the template",
-            reason="RENDER_BUDGET_EXHAUSTED",
+            reason=Reason.RENDER_BUDGET_EXHAUSTED,
             metadata={"limit_seconds": f"{self.limit:g}"},
         )
 

@@ -51,6 +51,7 @@ from eudi_connect.errors import (
     NotFoundError,
 )
 from eudi_connect.monitoring.performance_metrics import OperationTimer, measure_operation_time
+from eudi_connect.reasons import Reason
 from eudi_connect.services.render_pool import RenderPool
 from eudi_connect.services.rendering import AnyTemplate as AnyTemplate
 from eudi_connect.services.rendering import RenderFormat as RenderFormat
@@ -104,7 +105,7 @@ def version_of_etag(etag: str) -> int:
     if match is None:
         raise InvalidArgumentError(
             "etag is not one this service issued; read the template again",
-            reason="ETAG_INVALID",
+            reason=Reason.ETAG_INVALID,
         )
     return int(match.group(1))
 
@@ -168,16 +169,16 @@ def template_of(record: TemplateRecord) -> AnyTemplate:
 
 def check_template_id(template_id: str) -> None:
     if not template_id:
-        raise InvalidArgumentError("template_id is required", reason="TEMPLATE_ID_MISSING")
+        raise InvalidArgumentError("template_id is required", reason=Reason.TEMPLATE_ID_MISSING)
     if len(template_id) > MAX_TEMPLATE_ID_LENGTH:
         raise InvalidArgumentError(
             f"template_id is longer than {MAX_TEMPLATE_ID_LENGTH} characters",
-            reason="TEMPLATE_ID_INVALID",
+            reason=Reason.TEMPLATE_ID_INVALID,
         )
 
 
 def _template_not_found(template_id: str) -> NotFoundError:
-    return NotFoundError(f"template '{template_id}' not found", reason="TEMPLATE_NOT_FOUND")
+    return NotFoundError(f"template '{template_id}' not found", reason=Reason.TEMPLATE_NOT_FOUND)
 
 
 # --- the read side: lookups for issuance and rendering ----------------------------------------
@@ -234,7 +235,7 @@ class CredentialTemplates:
         if not isinstance(template, CredentialTemplate):
             raise InvalidArgumentError(
                 f"template '{template_id}' is a notification template, not a credential template",
-                reason="TEMPLATE_KIND_MISMATCH",
+                reason=Reason.TEMPLATE_KIND_MISMATCH,
                 metadata={"template_id": template_id, "kind": "notification"},
             )
         return template
@@ -406,13 +407,13 @@ class TemplateService:
             raise InvalidArgumentError(
                 "template_id must be 1 to 128 letters, digits, '.', '_' or '-', starting "
                 "with a letter or digit",
-                reason="TEMPLATE_ID_INVALID",
+                reason=Reason.TEMPLATE_ID_INVALID,
                 metadata={"field": "template_id"},
             )
         if template_id in BUILTIN_TEMPLATES:
             raise AlreadyExistsError(
                 f"'{template_id}' is a built-in template; choose another id",
-                reason="TEMPLATE_ID_RESERVED",
+                reason=Reason.TEMPLATE_ID_RESERVED,
                 metadata={"template_id": template_id},
             )
         compiled = await self._check(draft)
@@ -448,7 +449,9 @@ class TemplateService:
     ) -> TemplatePage:
         """The built-ins and the tenant's templates ordered by id, a page at a time."""
         if page_size < 0:
-            raise InvalidArgumentError("page_size must not be negative", reason="PAGE_SIZE_INVALID")
+            raise InvalidArgumentError(
+                "page_size must not be negative", reason=Reason.PAGE_SIZE_INVALID
+            )
         size = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
         after = _read_page_token(page_token, kind) if page_token else None
         rows = await self._store.list_templates(tenant_id, after=after, limit=size + 1, kind=kind)
@@ -474,7 +477,7 @@ class TemplateService:
         if not etag:
             raise InvalidArgumentError(
                 "etag is required: read the template and pass its etag",
-                reason="ETAG_MISSING",
+                reason=Reason.ETAG_MISSING,
             )
         expected = version_of_etag(etag)
         current = await self._store.get_template(tenant_id, template_id)
@@ -483,7 +486,7 @@ class TemplateService:
         if current.kind != kind_of(draft.template):
             raise InvalidArgumentError(
                 f"template '{template_id}' is a {current.kind} template; its kind cannot change",
-                reason="TEMPLATE_KIND_IMMUTABLE",
+                reason=Reason.TEMPLATE_KIND_IMMUTABLE,
                 metadata={"kind": current.kind},
             )
         if current.version != expected:
@@ -548,7 +551,7 @@ class TemplateService:
         if len(items) > MAX_RENDER_BATCH_ITEMS:
             raise InvalidArgumentError(
                 f"a render batch may hold at most {MAX_RENDER_BATCH_ITEMS} items",
-                reason="BATCH_TOO_LARGE",
+                reason=Reason.BATCH_TOO_LARGE,
                 metadata={"limit": str(MAX_RENDER_BATCH_ITEMS)},
             )
         template = await self._templates.resolve(tenant_id, template_id)
@@ -565,7 +568,7 @@ class TemplateService:
         if len(draft.description) > MAX_DESCRIPTION_LENGTH:
             raise InvalidArgumentError(
                 f"description is longer than {MAX_DESCRIPTION_LENGTH} characters",
-                reason="TEMPLATE_INVALID",
+                reason=Reason.TEMPLATE_INVALID,
                 metadata={"field": "description"},
             )
         return await self._runner.check(draft.template)
@@ -581,7 +584,7 @@ class TemplateService:
         if template_id in BUILTIN_TEMPLATES:
             raise FailedPreconditionError(
                 f"'{template_id}' is a built-in template and cannot be {what}",
-                reason="TEMPLATE_READ_ONLY",
+                reason=Reason.TEMPLATE_READ_ONLY,
                 metadata={"template_id": template_id},
             )
 
@@ -591,21 +594,21 @@ def _format_for(template: AnyTemplate, format: RenderFormat | None) -> RenderFor
         if format not in (None, "json"):
             raise InvalidArgumentError(
                 "credential templates render JSON only",
-                reason="TEMPLATE_FORMAT_UNSUPPORTED",
+                reason=Reason.TEMPLATE_FORMAT_UNSUPPORTED,
                 metadata={"format": str(format)},
             )
         return "json"
     if format == "json":
         raise InvalidArgumentError(
             "notification templates render TEXT or HTML",
-            reason="TEMPLATE_FORMAT_UNSUPPORTED",
+            reason=Reason.TEMPLATE_FORMAT_UNSUPPORTED,
             metadata={"format": "json"},
         )
     chosen: RenderFormat = format or "text"
     if not template.body_source(NotificationFormat(chosen)):
         raise FailedPreconditionError(
             f"template '{template.template_id}' has no {chosen} body",
-            reason="TEMPLATE_FORMAT_UNAVAILABLE",
+            reason=Reason.TEMPLATE_FORMAT_UNAVAILABLE,
             metadata={"format": chosen},
         )
     return chosen
@@ -614,7 +617,7 @@ def _format_for(template: AnyTemplate, format: RenderFormat | None) -> RenderFor
 def _stale(template_id: str, version: int) -> AbortedError:
     return AbortedError(
         f"template '{template_id}' changed since it was read; read it again",
-        reason="TEMPLATE_ETAG_MISMATCH",
+        reason=Reason.TEMPLATE_ETAG_MISMATCH,
         metadata={"current_etag": etag_of(version)},
     )
 
@@ -634,10 +637,10 @@ def _read_page_token(token: str, kind: TemplateKind | None) -> str:
         after, token_kind = payload["a"], payload["k"]
     except (ValueError, KeyError, TypeError, binascii.Error, UnicodeError):
         raise InvalidArgumentError(
-            "page_token is not one this service issued", reason="PAGE_TOKEN_INVALID"
+            "page_token is not one this service issued", reason=Reason.PAGE_TOKEN_INVALID
         ) from None
     if not isinstance(after, str) or token_kind != (kind or ""):
         raise InvalidArgumentError(
-            "page_token was made for other list parameters", reason="PAGE_TOKEN_INVALID"
+            "page_token was made for other list parameters", reason=Reason.PAGE_TOKEN_INVALID
         )
     return after

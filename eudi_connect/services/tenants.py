@@ -30,6 +30,7 @@ from eudi_connect.core.api_keys import (
     secret_matches,
 )
 from eudi_connect.errors import InvalidArgumentError, NotFoundError, UnauthenticatedError
+from eudi_connect.reasons import Reason
 from eudi_connect.services.auth_throttle import AuthThrottle
 from eudi_connect.store.base import ApiKeyRecord, Store, TenantRecord
 
@@ -112,7 +113,7 @@ class TenantService:
         if not name or len(name) > MAX_TENANT_NAME_LENGTH:
             raise InvalidArgumentError(
                 f"tenant name must be 1 to {MAX_TENANT_NAME_LENGTH} characters",
-                reason="TENANT_NAME_INVALID",
+                reason=Reason.TENANT_NAME_INVALID,
             )
         now = int(self._clock())
         tenant_id = uuid.uuid4().hex
@@ -152,7 +153,7 @@ class TenantService:
     async def list_api_keys(self, tenant_id: str) -> list[ApiKeyRecord]:
         """Every key of the tenant, revoked and expired ones included, oldest first."""
         if await self._store.get_tenant(tenant_id) is None:
-            raise NotFoundError(f"no tenant '{tenant_id[:64]}'", reason="TENANT_NOT_FOUND")
+            raise NotFoundError(f"no tenant '{tenant_id[:64]}'", reason=Reason.TENANT_NOT_FOUND)
         return await self._store.list_api_keys(tenant_id)
 
     async def revoke_api_key(self, tenant_id: str, key_id: str) -> ApiKeyRecord:
@@ -163,7 +164,8 @@ class TenantService:
         )
         if record is None:
             raise NotFoundError(
-                f"tenant '{tenant_id[:64]}' has no API key '{key_id}'", reason="API_KEY_NOT_FOUND"
+                f"tenant '{tenant_id[:64]}' has no API key '{key_id}'",
+                reason=Reason.API_KEY_NOT_FOUND,
             )
         self._verified.pop(key_id, None)
         return record
@@ -187,7 +189,8 @@ class TenantService:
     async def _authenticate(self, api_key: str | None, *, cached_only: bool) -> str:
         if not api_key:
             raise UnauthenticatedError(
-                "missing API key: send it in the 'x-api-key' metadata", reason="API_KEY_MISSING"
+                "missing API key: send it in the 'x-api-key' metadata",
+                reason=Reason.API_KEY_MISSING,
             )
         key_id, secret = parse_api_key(api_key)
         now = self._clock()
@@ -195,23 +198,23 @@ class TenantService:
         if entry is None:
             if cached_only:
                 # A locked-out peer's unknown keys cost no store read.
-                raise UnauthenticatedError("API key is not valid", reason="API_KEY_INVALID")
+                raise UnauthenticatedError("API key is not valid", reason=Reason.API_KEY_INVALID)
             entry = await self._read(key_id)
         elif now - entry.checked_at >= self.key_cache_seconds:
             entry = await self._refresh(key_id)
         record = entry.record
         if not secret_matches(secret, record.secret_hash):
-            raise UnauthenticatedError("API key is not valid", reason="API_KEY_INVALID")
+            raise UnauthenticatedError("API key is not valid", reason=Reason.API_KEY_INVALID)
         # Only the key's holder learns why it no longer works.
         if record.revoked_at is not None:
             raise UnauthenticatedError(
                 f"API key {key_id} was revoked at {_utc(record.revoked_at)}",
-                reason="API_KEY_REVOKED",
+                reason=Reason.API_KEY_REVOKED,
             )
         if record.expires_at is not None and now >= record.expires_at:
             raise UnauthenticatedError(
                 f"API key {key_id} expired at {_utc(record.expires_at)}",
-                reason="API_KEY_EXPIRED",
+                reason=Reason.API_KEY_EXPIRED,
             )
         self._note_use(record, now)
         return record.tenant_id
@@ -221,7 +224,7 @@ class TenantService:
         record = await self._store.get_api_key(key_id)
         if record is None:
             self._verified.pop(key_id, None)
-            raise UnauthenticatedError("API key is not valid", reason="API_KEY_INVALID")
+            raise UnauthenticatedError("API key is not valid", reason=Reason.API_KEY_INVALID)
         entry = _Verified(record, checked_at)
         self._verified[key_id] = entry
         return entry

@@ -38,6 +38,7 @@ from eudi_connect.core.trust_material import (
     load_jwks,
 )
 from eudi_connect.errors import AlreadyExistsError, InvalidArgumentError, NotFoundError
+from eudi_connect.reasons import Reason
 from eudi_connect.services.fetch import FetchError, HttpFetcher
 from eudi_connect.services.settings import DEFAULT_MAX_TRUST_ENTRIES
 from eudi_connect.store.base import Store, TrustEntryKind, TrustEntryRecord
@@ -97,7 +98,7 @@ def _page(items: list[Any], key: Callable[[Any], str], page_size: int, page_toke
     """One page of `items` (sorted by `key`) after the id the token names."""
     if page_size < 0 or page_size > MAX_PAGE_SIZE:
         raise InvalidArgumentError(
-            f"page_size must be 0 to {MAX_PAGE_SIZE}", reason="PAGE_SIZE_INVALID"
+            f"page_size must be 0 to {MAX_PAGE_SIZE}", reason=Reason.PAGE_SIZE_INVALID
         )
     size = page_size or DEFAULT_PAGE_SIZE
     after = None
@@ -106,7 +107,7 @@ def _page(items: list[Any], key: Callable[[Any], str], page_size: int, page_toke
             after = b64url_decode(page_token).decode("utf-8")
         except ValueError as exc:  # UnicodeDecodeError included
             raise InvalidArgumentError(
-                "page_token is not one this service issued", reason="PAGE_TOKEN_INVALID"
+                "page_token is not one this service issued", reason=Reason.PAGE_TOKEN_INVALID
             ) from exc
     remaining = [item for item in items if after is None or key(item) > after]
     page = remaining[:size]
@@ -149,12 +150,12 @@ class TrustService:
         """Trusts `issuer` by an inline JWKS (JSON text) or a JWKS URL, exactly one."""
         if not issuer or len(issuer) > MAX_ISSUER_LENGTH:
             raise InvalidArgumentError(
-                f"issuer must be 1 to {MAX_ISSUER_LENGTH} characters", reason="ISSUER_INVALID"
+                f"issuer must be 1 to {MAX_ISSUER_LENGTH} characters", reason=Reason.ISSUER_INVALID
             )
         if bool(jwks) == bool(jwks_uri):
             raise InvalidArgumentError(
                 "give the issuer's keys as jwks or jwks_uri, one of them",
-                reason="TRUSTED_ISSUER_KEYS_REQUIRED",
+                reason=Reason.TRUSTED_ISSUER_KEYS_REQUIRED,
             )
         document: dict[str, Any]
         if jwks:
@@ -164,7 +165,7 @@ class TrustService:
             except (ValueError, RecursionError) as exc:
                 raise InvalidArgumentError(
                     f"jwks: {exc}" if isinstance(exc, JwksError) else "jwks is not JSON",
-                    reason="JWKS_INVALID",
+                    reason=Reason.JWKS_INVALID,
                 ) from exc
             document = {"jwks": parsed}
         else:
@@ -172,7 +173,7 @@ class TrustService:
                 self._fetcher.check_url(jwks_uri)
             except FetchError as exc:
                 raise InvalidArgumentError(
-                    f"jwks_uri: {exc.detail}", reason="JWKS_URI_INVALID"
+                    f"jwks_uri: {exc.detail}", reason=Reason.JWKS_URI_INVALID
                 ) from exc
             document = {"jwks_uri": jwks_uri}
         record = TrustEntryRecord(
@@ -182,7 +183,9 @@ class TrustService:
             document=document,
             created_at=int(self._clock()),
         )
-        await self._add(record, exists=("the issuer is already trusted", "TRUSTED_ISSUER_EXISTS"))
+        await self._add(
+            record, exists=("the issuer is already trusted", Reason.TRUSTED_ISSUER_EXISTS)
+        )
         return _issuer_of(record)
 
     async def add_anchor(self, tenant_id: str, certificate: bytes) -> TrustAnchor:
@@ -195,7 +198,7 @@ class TrustService:
         except ValueError as exc:
             raise InvalidArgumentError(
                 "certificate is not an X.509 certificate in DER or PEM",
-                reason="TRUST_ANCHOR_INVALID",
+                reason=Reason.TRUST_ANCHOR_INVALID,
             ) from exc
         record = TrustEntryRecord(
             tenant_id=tenant_id,
@@ -208,10 +211,12 @@ class TrustService:
             },
             created_at=int(self._clock()),
         )
-        await self._add(record, exists=("the trust anchor is already there", "TRUST_ANCHOR_EXISTS"))
+        await self._add(
+            record, exists=("the trust anchor is already there", Reason.TRUST_ANCHOR_EXISTS)
+        )
         return _anchor_of(record)
 
-    async def _add(self, record: TrustEntryRecord, *, exists: tuple[str, str]) -> None:
+    async def _add(self, record: TrustEntryRecord, *, exists: tuple[str, Reason]) -> None:
         """Raises ResourceExhaustedError (TRUST_ENTRIES_LIMIT) past `max_entries`."""
         try:
             await self._store.add_trust_entry(record, max_entries=self._max_entries)
@@ -220,13 +225,13 @@ class TrustService:
         self._snapshots.pop(record.tenant_id, None)
 
     async def remove_issuer(self, tenant_id: str, issuer: str) -> None:
-        await self._remove(tenant_id, "issuer", issuer, "TRUSTED_ISSUER_NOT_FOUND")
+        await self._remove(tenant_id, "issuer", issuer, Reason.TRUSTED_ISSUER_NOT_FOUND)
 
     async def remove_anchor(self, tenant_id: str, anchor: str) -> None:
-        await self._remove(tenant_id, "anchor", anchor, "TRUST_ANCHOR_NOT_FOUND")
+        await self._remove(tenant_id, "anchor", anchor, Reason.TRUST_ANCHOR_NOT_FOUND)
 
     async def _remove(
-        self, tenant_id: str, kind: TrustEntryKind, entry_id: str, reason: str
+        self, tenant_id: str, kind: TrustEntryKind, entry_id: str, reason: Reason
     ) -> None:
         if not await self._store.delete_trust_entry(tenant_id, kind, entry_id):
             raise NotFoundError(f"no {kind} {entry_id[:64]!r} is configured", reason=reason)

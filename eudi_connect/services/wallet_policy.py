@@ -33,6 +33,7 @@ from eudi_connect.core.oid4vci.metadata import KeyAttestationRequirement
 from eudi_connect.core.trust_material import JwksError, certificate_der, load_jwks
 from eudi_connect.core.x509_chain import HAIP_POLICY, UNREADABLE
 from eudi_connect.errors import InvalidArgumentError
+from eudi_connect.reasons import Reason
 from eudi_connect.services.status_check import StatusTrust
 from eudi_connect.store.base import Store
 from eudi_connect.store.wallet_sessions import WalletPolicyRecord
@@ -113,7 +114,7 @@ class WalletPolicy:
         return StatusTrust(keys=keys, anchors=self.trust.anchors, policy=HAIP_POLICY)
 
 
-def _invalid(message: str, reason: str) -> InvalidArgumentError:
+def _invalid(message: str, reason: Reason) -> InvalidArgumentError:
     return InvalidArgumentError(message, reason=reason)
 
 
@@ -125,7 +126,7 @@ def _certificates(entries: Sequence[bytes]) -> tuple[bytes, ...]:
         if len(entry) > MAX_CERTIFICATE_BYTES:
             raise _invalid(
                 f"{what} is larger than {MAX_CERTIFICATE_BYTES} bytes",
-                "WALLET_POLICY_CERTIFICATE_INVALID",
+                Reason.WALLET_POLICY_CERTIFICATE_INVALID,
             )
         try:
             if entry.lstrip().startswith(b"-----BEGIN"):
@@ -139,24 +140,24 @@ def _certificates(entries: Sequence[bytes]) -> tuple[bytes, ...]:
                 if not constraints.ca:
                     raise _invalid(
                         f"{what} is not a CA certificate: x5c chains end at a CA",
-                        "WALLET_POLICY_CERTIFICATE_INVALID",
+                        Reason.WALLET_POLICY_CERTIFICATE_INVALID,
                     )
                 ders.append(certificate_der(certificate))
         except x509.ExtensionNotFound as exc:
             raise _invalid(
                 f"{what} has no basicConstraints, so it is no CA certificate",
-                "WALLET_POLICY_CERTIFICATE_INVALID",
+                Reason.WALLET_POLICY_CERTIFICATE_INVALID,
             ) from exc
         except UNREADABLE as exc:
             raise _invalid(
                 f"{what} is not an X.509 certificate in DER or PEM",
-                "WALLET_POLICY_CERTIFICATE_INVALID",
+                Reason.WALLET_POLICY_CERTIFICATE_INVALID,
             ) from exc
     unique = tuple(dict.fromkeys(ders))
     if len(unique) > MAX_PROVIDER_CERTIFICATES:
         raise _invalid(
             f"at most {MAX_PROVIDER_CERTIFICATES} wallet provider certificates",
-            "WALLET_POLICY_CERTIFICATE_INVALID",
+            Reason.WALLET_POLICY_CERTIFICATE_INVALID,
         )
     return unique
 
@@ -168,21 +169,23 @@ def _jwks(text: str) -> str:
     if len(text) > MAX_JWKS_CHARACTERS:
         raise _invalid(
             f"wallet_provider_jwks is longer than {MAX_JWKS_CHARACTERS} characters",
-            "WALLET_POLICY_JWKS_INVALID",
+            Reason.WALLET_POLICY_JWKS_INVALID,
         )
     try:
         document = json.loads(text)
         load_jwks("wallet provider", document)
     except JwksError as exc:
-        raise _invalid(f"wallet_provider_jwks: {exc}", "WALLET_POLICY_JWKS_INVALID") from exc
+        raise _invalid(f"wallet_provider_jwks: {exc}", Reason.WALLET_POLICY_JWKS_INVALID) from exc
     except (ValueError, RecursionError) as exc:
-        raise _invalid("wallet_provider_jwks is not JSON", "WALLET_POLICY_JWKS_INVALID") from exc
+        raise _invalid(
+            "wallet_provider_jwks is not JSON", Reason.WALLET_POLICY_JWKS_INVALID
+        ) from exc
     for position, key in enumerate(document["keys"]):
         if not isinstance(key.get("kid"), str) or not key["kid"]:
             raise _invalid(
                 f"wallet_provider_jwks key {position} has no kid: attestations name "
                 "their signing key by kid",
-                "WALLET_POLICY_JWKS_INVALID",
+                Reason.WALLET_POLICY_JWKS_INVALID,
             )
     return json.dumps(document, separators=(",", ":"))
 
@@ -190,7 +193,7 @@ def _jwks(text: str) -> str:
 def _levels(values: Iterable[str], name: str) -> tuple[str, ...]:
     levels = tuple(dict.fromkeys(values))
     if len(levels) > MAX_LEVELS:
-        raise _invalid(f"at most {MAX_LEVELS} {name} levels", "WALLET_POLICY_LEVEL_INVALID")
+        raise _invalid(f"at most {MAX_LEVELS} {name} levels", Reason.WALLET_POLICY_LEVEL_INVALID)
     for level in levels:
         if (
             not isinstance(level, str)
@@ -200,7 +203,7 @@ def _levels(values: Iterable[str], name: str) -> tuple[str, ...]:
             raise _invalid(
                 f"{name} levels are 1 to {MAX_LEVEL_LENGTH} printable ASCII characters "
                 "without spaces, e.g. iso_18045_high",
-                "WALLET_POLICY_LEVEL_INVALID",
+                Reason.WALLET_POLICY_LEVEL_INVALID,
             )
     return levels
 
@@ -220,14 +223,14 @@ def checked_config(config: WalletPolicyConfig) -> WalletPolicyConfig:
         raise _invalid(
             "key_storage and user_authentication levels apply to required key "
             "attestations: set key_attestation_required too",
-            "WALLET_POLICY_LEVELS_WITHOUT_ATTESTATION",
+            Reason.WALLET_POLICY_LEVELS_WITHOUT_ATTESTATION,
         )
     required = checked.wallet_attestation_required or checked.key_attestation_required
     if required and not (checked.provider_certificates or checked.provider_jwks):
         raise _invalid(
             "a policy that requires attestations needs a trusted wallet provider "
             "(wallet_provider_certificates or wallet_provider_jwks)",
-            "WALLET_POLICY_TRUST_MISSING",
+            Reason.WALLET_POLICY_TRUST_MISSING,
         )
     return checked
 

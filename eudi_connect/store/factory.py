@@ -12,6 +12,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from eudi_connect.errors import ConfigurationError
+from eudi_connect.reasons import Reason
 from eudi_connect.store.base import Store
 from eudi_connect.store.sqlite import SqliteStore
 
@@ -48,7 +49,7 @@ def sqlite_path_of(url: str) -> Path:
     saying what is accepted."""
     text = url.strip()
     if not text:
-        raise ConfigurationError(f"the database URL is empty; {_USAGE}", reason="DATABASE_URL")
+        raise ConfigurationError(f"the database URL is empty; {_USAGE}", reason=Reason.DATABASE_URL)
     if "://" not in text:
         return _file_path(text)
     parts = urlsplit(text)
@@ -56,17 +57,17 @@ def sqlite_path_of(url: str) -> Path:
     if scheme not in _SQLITE_SCHEMES:
         raise ConfigurationError(
             f"unsupported database URL scheme {scheme!r}; {_USAGE} (or a postgresql:// URL)",
-            reason="DATABASE_URL",
+            reason=Reason.DATABASE_URL,
         )
     if parts.netloc:
         raise ConfigurationError(
             f"an SQLite URL names no host (three slashes before a relative path, four before "
             f"an absolute one); {_USAGE}",
-            reason="DATABASE_URL",
+            reason=Reason.DATABASE_URL,
         )
     if parts.query or parts.fragment:
         raise ConfigurationError(
-            f"SQLite URLs take no query or fragment; {_USAGE}", reason="DATABASE_URL"
+            f"SQLite URLs take no query or fragment; {_USAGE}", reason=Reason.DATABASE_URL
         )
     # urlsplit keeps the slash after the empty host: "/rel.db" for sqlite:///rel.db and
     # "//abs.db" for sqlite:////abs.db. Dropping one gives the relative or absolute path.
@@ -77,11 +78,11 @@ def _file_path(text: str) -> Path:
     if text in ("", ":memory:") or text.startswith("file:"):
         raise ConfigurationError(
             "the database must be a file (the store opens several connections to it); " + _USAGE,
-            reason="DATABASE_URL",
+            reason=Reason.DATABASE_URL,
         )
     path = Path(text)
     if text.endswith(("/", "\\")) or path.name in ("", ".", ".."):
         raise ConfigurationError(
-            f"the database path names a folder, not a file; {_USAGE}", reason="DATABASE_URL"
+            f"the database path names a folder, not a file; {_USAGE}", reason=Reason.DATABASE_URL
         )
     return path

@@ -20,6 +20,7 @@ from importlib.resources.abc import Traversable
 from typing import Protocol
 
 from eudi_connect.errors import ConfigurationError
+from eudi_connect.reasons import Reason
 
 _FILE_NAME = re.compile(r"^(?P<version>\d{4})_(?P<name>[a-z0-9_]+)\.sql$")
 
@@ -62,7 +63,7 @@ def load_migrations(folder: Traversable) -> tuple[Migration, ...]:
         if match is None:
             raise ConfigurationError(
                 f"migration file {entry.name!r} is not named NNNN_short_name.sql",
-                reason="MIGRATION_INVALID",
+                reason=Reason.MIGRATION_INVALID,
             )
         sql = entry.read_text(encoding="utf-8")
         found.append(
@@ -79,10 +80,10 @@ def load_migrations(folder: Traversable) -> tuple[Migration, ...]:
             raise ConfigurationError(
                 f"migrations must be numbered 1, 2, 3... without gaps; expected {expected:04d}, "
                 f"found {migration.file_name}",
-                reason="MIGRATION_INVALID",
+                reason=Reason.MIGRATION_INVALID,
             )
     if not found:
-        raise ConfigurationError("no migrations found", reason="MIGRATION_INVALID")
+        raise ConfigurationError("no migrations found", reason=Reason.MIGRATION_INVALID)
     return tuple(found)
 
 
@@ -102,13 +103,13 @@ def pending_migrations(
             raise ConfigurationError(
                 f"the database schema (version {max(applied)}) is newer than this build "
                 f"supports (version {newest_known}); upgrade the service",
-                reason="SCHEMA_TOO_NEW",
+                reason=Reason.SCHEMA_TOO_NEW,
             )
         if migration.checksum != applied_checksum:
             raise ConfigurationError(
                 f"migration {migration.file_name} was changed after it was "
                 "applied; add a new migration instead of editing an applied one",
-                reason="MIGRATION_CHANGED",
+                reason=Reason.MIGRATION_CHANGED,
             )
     return [migration for migration in available if migration.version not in applied]
 
@@ -156,7 +157,7 @@ async def apply_migrations(driver: MigrationDriver, available: Sequence[Migratio
                     raise
                 raise ConfigurationError(
                     f"migration {migration.file_name} failed ({failure})",
-                    reason="MIGRATION_FAILED",
+                    reason=Reason.MIGRATION_FAILED,
                 ) from error
             await driver.record(migration)
         applied_here.append(migration.version)

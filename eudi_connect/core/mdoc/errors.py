@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from eudi_connect.core.verdicts import VerificationError
 from eudi_connect.errors import InvalidArgumentError
+from eudi_connect.reasons import Reason
 
 
 class MdocVerificationError(VerificationError):
@@ -17,4 +18,4 @@ class MdocVerificationError(VerificationError):
 class MdocIssuanceError(InvalidArgumentError):
     """Claims, key or validity that cannot become an mdoc; retrying unchanged cannot help."""
 
-    default_reason = "INVALID_MDOC_INPUT"
+    default_reason = Reason.INVALID_MDOC_INPUT

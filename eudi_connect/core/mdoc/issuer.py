@@ -18,6 +18,7 @@ from eudi_connect.core.encoding import b64url_encode
 from eudi_connect.core.jose import SigningKey
 from eudi_connect.core.verdicts import StatusReference
 from eudi_connect.errors import ConfigurationError
+from eudi_connect.reasons import Reason
 
 from . import _cbor
 from .cose import sign_es256
@@ -71,7 +72,7 @@ def _check_certificate_matches(signing_key: SigningKey, certificate_der: bytes) 
     if ours != theirs:
         raise ConfigurationError(
             f"issuer certificate is not for signing key {signing_key.kid}",
-            reason="CERTIFICATE_KEY_MISMATCH",
+            reason=Reason.CERTIFICATE_KEY_MISMATCH,
         )
 
 

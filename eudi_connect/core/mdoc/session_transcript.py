@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 
 from eudi_connect.errors import InvalidArgumentError
+from eudi_connect.reasons import Reason
 
 from . import _cbor
 
@@ -33,7 +34,7 @@ class SessionTranscriptError(InvalidArgumentError):
     An invalid argument, not a refused credential: no presentation could verify against it.
     """
 
-    default_reason = "SESSION_TRANSCRIPT_INVALID"
+    default_reason = Reason.SESSION_TRANSCRIPT_INVALID
 
 
 def openid4vp_session_transcript(

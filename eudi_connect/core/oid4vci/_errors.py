@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 
 from eudi_connect.errors import InvalidArgumentError
+from eudi_connect.reasons import Reason
 
 
 class WalletErrorCode(enum.StrEnum):
@@ -48,5 +49,5 @@ class ProtocolError(InvalidArgumentError):
     """A wallet request that the protocol refuses, with the code the wallet is told."""
 
     def __init__(self, code: WalletErrorCode, description: str) -> None:
-        super().__init__(_description_text(description), reason=code.name)
+        super().__init__(_description_text(description), reason=Reason[code.name])
         self.code = code

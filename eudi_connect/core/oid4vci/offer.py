@@ -17,6 +17,7 @@ from typing import Any, Literal
 from urllib.parse import quote, urlsplit
 
 from eudi_connect.errors import InvalidArgumentError
+from eudi_connect.reasons import Reason
 
 PRE_AUTHORIZED_GRANT = "urn:ietf:params:oauth:grant-type:pre-authorized_code"
 OFFER_SCHEME = "openid-credential-offer://"
@@ -39,17 +40,17 @@ class TxCodePolicy:
             raise InvalidArgumentError(
                 f"transaction code length must be {MIN_TX_CODE_LENGTH} to "
                 f"{MAX_TX_CODE_LENGTH}, not {self.length}",
-                reason="INVALID_TX_CODE_POLICY",
+                reason=Reason.INVALID_TX_CODE_POLICY,
             )
         if self.input_mode not in ("numeric", "text"):
             raise InvalidArgumentError(
                 "transaction code input_mode must be 'numeric' or 'text'",
-                reason="INVALID_TX_CODE_POLICY",
+                reason=Reason.INVALID_TX_CODE_POLICY,
             )
         if self.description is not None and len(self.description) > MAX_TX_CODE_DESCRIPTION:
             raise InvalidArgumentError(
                 f"transaction code description is longer than {MAX_TX_CODE_DESCRIPTION}",
-                reason="INVALID_TX_CODE_POLICY",
+                reason=Reason.INVALID_TX_CODE_POLICY,
             )
 
     def offer_object(self) -> dict[str, Any]:
@@ -102,7 +103,7 @@ def credential_offer(
     if not ids or len(set(ids)) != len(ids):
         raise InvalidArgumentError(
             "an offer needs one or more distinct credential configurations",
-            reason="INVALID_CREDENTIAL_OFFER",
+            reason=Reason.INVALID_CREDENTIAL_OFFER,
         )
     grant: dict[str, Any] = {"pre-authorized_code": pre_authorized_code}
     if tx_code is not None:

@@ -13,6 +13,7 @@ import enum
 from collections.abc import Mapping
 
 from eudi_connect.errors import InvalidArgumentError
+from eudi_connect.reasons import Reason
 
 
 class ErrorCode(enum.StrEnum):
@@ -50,19 +51,19 @@ class ProtocolError(InvalidArgumentError):
     JWE_DECRYPTION_FAILED, ...) tells operators which check refused it.
     """
 
-    default_reason = "INVALID_REQUEST"
+    default_reason = Reason.INVALID_REQUEST
 
     def __init__(
         self,
         description: str,
         *,
         code: ErrorCode = ErrorCode.INVALID_REQUEST,
-        reason: str | None = None,
+        reason: Reason | None = None,
         metadata: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(
             description_text(description),
-            reason=reason or code.name,
+            reason=reason or Reason[code.name],
             metadata={**(metadata or {}), "error": code.value},
         )
         self.code = code

@@ -16,6 +16,7 @@ from cryptography import x509
 
 from eudi_connect.core.encoding import b64url_encode
 from eudi_connect.errors import FailedPreconditionError, InvalidArgumentError
+from eudi_connect.reasons import Reason
 
 
 class ClientIdPrefix(enum.StrEnum):
@@ -26,7 +27,7 @@ class ClientIdPrefix(enum.StrEnum):
 class VerifierIdentityError(FailedPreconditionError):
     """The verifier's certificate does not name the client identifier asked for."""
 
-    default_reason = "VERIFIER_IDENTITY_INVALID"
+    default_reason = Reason.VERIFIER_IDENTITY_INVALID
 
 
 def x509_hash(leaf_der: bytes) -> str:
@@ -81,7 +82,7 @@ def split_client_id(client_id: str) -> tuple[ClientIdPrefix, str]:
     if not separator or known is None or not original:
         raise InvalidArgumentError(
             "client_id must be x509_san_dns:<dns name> or x509_hash:<hash>",
-            reason="CLIENT_ID_INVALID",
+            reason=Reason.CLIENT_ID_INVALID,
         )
     return known, original
 
@@ -106,5 +107,5 @@ def check_uri_host(client_id: str, uri: str) -> None:
     if host.lower() != original.lower():
         raise InvalidArgumentError(
             f"response_uri host {host[:253]!r} is not the client's DNS name {original[:253]!r}",
-            reason="RESPONSE_URI_INVALID",
+            reason=Reason.RESPONSE_URI_INVALID,
         )

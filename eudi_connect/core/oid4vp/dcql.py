@@ -19,6 +19,7 @@ from typing import Any
 from eudi_connect.core.encoding import json_bytes
 from eudi_connect.core.formats import MDOC_FORMAT, SD_JWT_VC_FORMAT
 from eudi_connect.errors import InvalidArgumentError
+from eudi_connect.reasons import Reason
 
 from .claims_path import ClaimPath, is_path_component, shown
 
@@ -40,7 +41,7 @@ _ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 class DcqlError(InvalidArgumentError):
     """A DCQL query that breaks section 6; `metadata["path"]` names where."""
 
-    default_reason = "DCQL_INVALID"
+    default_reason = Reason.DCQL_INVALID
 
     def __init__(self, path: str, problem: str) -> None:
         super().__init__(f"dcql_query.{path}: {problem}" if path else problem)

@@ -36,6 +36,7 @@ from eudi_connect.core.jose import (
     public_jwk,
     public_key_from_jwk,
 )
+from eudi_connect.reasons import Reason
 
 from ._errors import ProtocolError
 
@@ -56,7 +57,7 @@ _PUBLIC_MEMBERS = ("kty", "crv", "x", "y")
 class JweError(ProtocolError):
     """A JWE this verifier does not decrypt: malformed, another algorithm, or tampered."""
 
-    def __init__(self, reason: str, description: str) -> None:
+    def __init__(self, reason: Reason, description: str) -> None:
         super().__init__(description, reason=reason)
 
 
@@ -116,7 +117,7 @@ def _part(text: str, name: str) -> bytes:
     try:
         return b64url_decode(text)
     except ValueError as exc:
-        raise JweError("JWE_MALFORMED", f"JWE {name} is not base64url") from exc
+        raise JweError(Reason.JWE_MALFORMED, f"JWE {name} is not base64url") from exc
 
 
 def _party_info(header: Mapping[str, Any], name: str) -> bytes:
@@ -124,7 +125,7 @@ def _party_info(header: Mapping[str, Any], name: str) -> bytes:
     if value is None:
         return b""
     if not isinstance(value, str) or len(value) > MAX_PARTY_INFO_BYTES:
-        raise JweError("JWE_MALFORMED", f"JWE header {name} is not a short base64url string")
+        raise JweError(Reason.JWE_MALFORMED, f"JWE header {name} is not a short base64url string")
     return _part(value, f"header {name}")
 
 
@@ -133,26 +134,26 @@ def _check_header(
 ) -> ec.EllipticCurvePublicKey:
     """Every header rule before any key agreement; returns the wallet's ephemeral key."""
     if not isinstance(header, dict):
-        raise JweError("JWE_MALFORMED", "JWE protected header is not a JSON object")
+        raise JweError(Reason.JWE_MALFORMED, "JWE protected header is not a JSON object")
     if header.get("alg") != ECDH_ES:
-        raise JweError("JWE_ALGORITHM_NOT_ALLOWED", f"JWE alg must be {ECDH_ES}")
+        raise JweError(Reason.JWE_ALGORITHM_NOT_ALLOWED, f"JWE alg must be {ECDH_ES}")
     enc = header.get("enc")
     if enc not in allowed_enc or enc not in ENC_KEY_BYTES:
         allowed = ", ".join(e for e in allowed_enc if e in ENC_KEY_BYTES)
-        raise JweError("JWE_ALGORITHM_NOT_ALLOWED", f"JWE enc must be one of {allowed}")
+        raise JweError(Reason.JWE_ALGORITHM_NOT_ALLOWED, f"JWE enc must be one of {allowed}")
     if "zip" in header:
-        raise JweError("JWE_ALGORITHM_NOT_ALLOWED", "compressed JWEs (zip) are not accepted")
+        raise JweError(Reason.JWE_ALGORITHM_NOT_ALLOWED, "compressed JWEs (zip) are not accepted")
     if "crit" in header:  # RFC 7516 section 4.1.13: we understand no extension
-        raise JweError("JWE_MALFORMED", "JWE critical header extensions are not supported")
+        raise JweError(Reason.JWE_MALFORMED, "JWE critical header extensions are not supported")
     if "kid" in header and header["kid"] != key.kid:
-        raise JweError("JWE_KEY_MISMATCH", "JWE kid names another key than this request's")
+        raise JweError(Reason.JWE_KEY_MISMATCH, "JWE kid names another key than this request's")
     epk = header.get("epk")
     if not isinstance(epk, dict):
-        raise JweError("JWE_MALFORMED", "JWE header has no epk (the wallet's ephemeral key)")
+        raise JweError(Reason.JWE_MALFORMED, "JWE header has no epk (the wallet's ephemeral key)")
     try:
         return public_key_from_jwk(epk)
     except InvalidJwkError as exc:
-        raise JweError("JWE_MALFORMED", f"JWE epk: {exc.message}") from exc
+        raise JweError(Reason.JWE_MALFORMED, f"JWE epk: {exc.message}") from exc
 
 
 def decrypt_jwe(
@@ -164,26 +165,26 @@ def decrypt_jwe(
 ) -> bytes:
     """The plaintext of a compact JWE encrypted to `key`; JweError otherwise."""
     if not isinstance(token, str) or not token.isascii():
-        raise JweError("JWE_MALFORMED", "JWE must be ASCII text")
+        raise JweError(Reason.JWE_MALFORMED, "JWE must be ASCII text")
     if len(token) > max_bytes:
-        raise JweError("JWE_TOO_LARGE", f"JWE is larger than {max_bytes} bytes")
+        raise JweError(Reason.JWE_TOO_LARGE, f"JWE is larger than {max_bytes} bytes")
     parts = token.split(".")
     if len(parts) != 5:
-        raise JweError("JWE_MALFORMED", "JWE must have five dot-separated parts")
+        raise JweError(Reason.JWE_MALFORMED, "JWE must have five dot-separated parts")
     protected, encrypted_key, iv_text, ciphertext_text, tag_text = parts
     if len(protected) > MAX_HEADER_BYTES:
-        raise JweError("JWE_MALFORMED", f"JWE header is larger than {MAX_HEADER_BYTES} bytes")
+        raise JweError(Reason.JWE_MALFORMED, f"JWE header is larger than {MAX_HEADER_BYTES} bytes")
     try:
         header = json.loads(_part(protected, "header"))
     except (ValueError, RecursionError) as exc:
-        raise JweError("JWE_MALFORMED", "JWE protected header is not JSON") from exc
+        raise JweError(Reason.JWE_MALFORMED, "JWE protected header is not JSON") from exc
     wallet_key = _check_header(header, key, allowed_enc)
     if encrypted_key:
-        raise JweError("JWE_MALFORMED", "ECDH-ES direct key agreement has no encrypted key")
+        raise JweError(Reason.JWE_MALFORMED, "ECDH-ES direct key agreement has no encrypted key")
     iv, tag = _part(iv_text, "iv"), _part(tag_text, "tag")
     ciphertext = _part(ciphertext_text, "ciphertext")
     if len(iv) != _IV_BYTES or len(tag) != _TAG_BYTES:
-        raise JweError("JWE_MALFORMED", "AES-GCM needs a 96-bit iv and a 128-bit tag")
+        raise JweError(Reason.JWE_MALFORMED, "AES-GCM needs a 96-bit iv and a 128-bit tag")
     shared = key.private_key.exchange(ec.ECDH(), wallet_key)
     content_key = _content_key(
         shared, header["enc"], _party_info(header, "apu"), _party_info(header, "apv")
@@ -192,7 +193,7 @@ def decrypt_jwe(
         return AESGCM(content_key).decrypt(iv, ciphertext + tag, protected.encode("ascii"))
     except InvalidTag as exc:
         raise JweError(
-            "JWE_DECRYPTION_FAILED", "JWE does not decrypt with this request's key"
+            Reason.JWE_DECRYPTION_FAILED, "JWE does not decrypt with this request's key"
         ) from exc
 
 
@@ -204,9 +205,9 @@ def decrypt_response(
     try:
         payload = json.loads(plaintext)
     except (ValueError, RecursionError) as exc:
-        raise JweError("JWE_MALFORMED", "JWE payload is not JSON") from exc
+        raise JweError(Reason.JWE_MALFORMED, "JWE payload is not JSON") from exc
     if not isinstance(payload, dict):
-        raise JweError("JWE_MALFORMED", "JWE payload is not a JSON object")
+        raise JweError(Reason.JWE_MALFORMED, "JWE payload is not a JSON object")
     return payload
 
 

@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from eudi_connect.core.encoding import b64url_decode, b64url_encode, json_bytes
 from eudi_connect.core.jose import encode_x5c, sign_jws
 from eudi_connect.errors import InvalidArgumentError
+from eudi_connect.reasons import Reason
 
 from .client_id import VerifierIdentityError, check_client_id, check_uri_host
 from .dcql import DcqlQuery
@@ -66,7 +67,7 @@ def random_value() -> str:
     return secrets.token_urlsafe(32)
 
 
-def _invalid(reason: str, message: str) -> InvalidArgumentError:
+def _invalid(reason: Reason, message: str) -> InvalidArgumentError:
     return InvalidArgumentError(message, reason=reason)
 
 
@@ -125,32 +126,39 @@ class AuthorizationRequest:
     def _check(self) -> None:
         for name, value in (("nonce", self.nonce), ("state", self.state)):
             if value is not None and not _URL_SAFE.fullmatch(value):
-                raise _invalid("REQUEST_INVALID", f"{name} must be 1 to 512 URL-safe characters")
+                raise _invalid(
+                    Reason.REQUEST_INVALID, f"{name} must be 1 to 512 URL-safe characters"
+                )
         if self.response_mode.encrypted:
             jwk = self.encryption_jwk
             if jwk is None or jwk.get("alg") != "ECDH-ES" or not jwk.get("kid") or "d" in jwk:
                 raise _invalid(
-                    "REQUEST_INVALID", "an encrypted response needs a public ECDH-ES JWK with kid"
+                    Reason.REQUEST_INVALID,
+                    "an encrypted response needs a public ECDH-ES JWK with kid",
                 )
             if not self.enc_values or any(e not in ENC_KEY_BYTES for e in self.enc_values):
-                raise _invalid("REQUEST_INVALID", "enc values must be A128GCM and/or A256GCM")
+                raise _invalid(Reason.REQUEST_INVALID, "enc values must be A128GCM and/or A256GCM")
         if self.response_mode.dc_api:
             if self.response_uri is not None or self.state is not None:
-                raise _invalid("REQUEST_INVALID", "the DC API takes no response_uri or state")
+                raise _invalid(Reason.REQUEST_INVALID, "the DC API takes no response_uri or state")
             _check_origins(self.expected_origins)
         else:
             if not self.response_uri or urlsplit(self.response_uri).scheme not in ("https", "http"):
-                raise _invalid("RESPONSE_URI_INVALID", "direct_post needs an http(s) response_uri")
+                raise _invalid(
+                    Reason.RESPONSE_URI_INVALID, "direct_post needs an http(s) response_uri"
+                )
             check_uri_host(self.client_id, self.response_uri)
             if self.expected_origins:
-                raise _invalid("REQUEST_INVALID", "expected_origins is for the DC API only")
+                raise _invalid(Reason.REQUEST_INVALID, "expected_origins is for the DC API only")
         _check_transaction_data(self.transaction_data, self.dcql_query)
 
 
 def _check_origins(origins: Sequence[str]) -> None:
     """Appendix A.2: required for signed requests; web origins only."""
     if not origins or len(origins) > MAX_EXPECTED_ORIGINS:
-        raise _invalid("REQUEST_INVALID", f"expected_origins needs 1 to {MAX_EXPECTED_ORIGINS}")
+        raise _invalid(
+            Reason.REQUEST_INVALID, f"expected_origins needs 1 to {MAX_EXPECTED_ORIGINS}"
+        )
     for origin in origins:
         parts = urlsplit(origin)
         if (
@@ -158,7 +166,9 @@ def _check_origins(origins: Sequence[str]) -> None:
             or not parts.netloc
             or origin != (f"{parts.scheme}://{parts.netloc}")
         ):
-            raise _invalid("REQUEST_INVALID", f"expected origin {origin[:128]!r} is not an origin")
+            raise _invalid(
+                Reason.REQUEST_INVALID, f"expected origin {origin[:128]!r} is not an origin"
+            )
 
 
 def encode_transaction_data(entry: Mapping[str, Any]) -> str:
@@ -170,7 +180,7 @@ def _check_transaction_data(entries: Sequence[str], query: DcqlQuery) -> None:
     """Each needs a `type` and `credential_ids` naming credentials of the query that
     require holder binding (Appendix B.3.3: transaction data needs a key-bound proof)."""
     if len(entries) > MAX_TRANSACTION_DATA:
-        raise _invalid("TRANSACTION_DATA_INVALID", f"more than {MAX_TRANSACTION_DATA} entries")
+        raise _invalid(Reason.TRANSACTION_DATA_INVALID, f"more than {MAX_TRANSACTION_DATA} entries")
     for index, text in enumerate(entries):
         where = f"transaction_data[{index}]"
         try:
@@ -178,17 +188,19 @@ def _check_transaction_data(entries: Sequence[str], query: DcqlQuery) -> None:
                 raise ValueError("too large")
             entry = json.loads(b64url_decode(text))
         except (ValueError, RecursionError) as exc:
-            raise _invalid("TRANSACTION_DATA_INVALID", f"{where} is not base64url JSON") from exc
+            raise _invalid(
+                Reason.TRANSACTION_DATA_INVALID, f"{where} is not base64url JSON"
+            ) from exc
         if not isinstance(entry, dict) or not isinstance(entry.get("type"), str):
-            raise _invalid("TRANSACTION_DATA_INVALID", f"{where} needs a string type")
+            raise _invalid(Reason.TRANSACTION_DATA_INVALID, f"{where} needs a string type")
         ids = entry.get("credential_ids")
         if not isinstance(ids, list) or not ids:
-            raise _invalid("TRANSACTION_DATA_INVALID", f"{where} needs credential_ids")
+            raise _invalid(Reason.TRANSACTION_DATA_INVALID, f"{where} needs credential_ids")
         for credential_id in ids:
             credential = query.credential(credential_id) if isinstance(credential_id, str) else None
             if credential is None or not credential.require_cryptographic_holder_binding:
                 raise _invalid(
-                    "TRANSACTION_DATA_INVALID",
+                    Reason.TRANSACTION_DATA_INVALID,
                     f"{where} names {str(credential_id)[:64]!r}, not a key-bound credential query",
                 )
 

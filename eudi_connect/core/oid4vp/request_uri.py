@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from eudi_connect.core.jose import ES256
+from eudi_connect.reasons import Reason
 
 from ._errors import ErrorCode, ProtocolError
 from .client_id import ClientIdPrefix
@@ -41,17 +42,17 @@ def parse_request_uri_post(form: Mapping[str, str]) -> RequestUriPost:
         if not isinstance(text, str) or len(text) > MAX_WALLET_METADATA_BYTES:
             raise ProtocolError(
                 f"wallet_metadata is larger than {MAX_WALLET_METADATA_BYTES} bytes",
-                reason="WALLET_METADATA_INVALID",
+                reason=Reason.WALLET_METADATA_INVALID,
             )
         try:
             metadata = json.loads(text)
         except (ValueError, RecursionError) as exc:
             raise ProtocolError(
-                "wallet_metadata is not JSON", reason="WALLET_METADATA_INVALID"
+                "wallet_metadata is not JSON", reason=Reason.WALLET_METADATA_INVALID
             ) from exc
         if not isinstance(metadata, dict):
             raise ProtocolError(
-                "wallet_metadata is not a JSON object", reason="WALLET_METADATA_INVALID"
+                "wallet_metadata is not a JSON object", reason=Reason.WALLET_METADATA_INVALID
             )
     nonce = form.get("wallet_nonce")
     if nonce is not None and (
@@ -61,7 +62,7 @@ def parse_request_uri_post(form: Mapping[str, str]) -> RequestUriPost:
     ):
         raise ProtocolError(
             f"wallet_nonce must be 1 to {MAX_WALLET_NONCE_CHARS} printable ASCII characters",
-            reason="WALLET_NONCE_INVALID",
+            reason=Reason.WALLET_NONCE_INVALID,
         )
     return RequestUriPost(metadata, nonce)
 
@@ -72,7 +73,7 @@ def _strings(metadata: Mapping[str, Any], name: str) -> list[Any] | None:
     return value if isinstance(value, list) else None
 
 
-def _refuse_unless(supported: list[Any] | None, wanted: str, what: str, reason: str) -> None:
+def _refuse_unless(supported: list[Any] | None, wanted: str, what: str, reason: Reason) -> None:
     if supported is not None and wanted not in supported:
         raise ProtocolError(f"the wallet does not support {what} {wanted}", reason=reason)
 
@@ -93,19 +94,19 @@ def negotiate_enc_values(
         _strings(wallet_metadata, "client_id_prefixes_supported"),
         client_id_prefix.value,
         "the client identifier prefix",
-        "CLIENT_ID_PREFIX_UNSUPPORTED",
+        Reason.CLIENT_ID_PREFIX_UNSUPPORTED,
     )
     _refuse_unless(
         _strings(wallet_metadata, "request_object_signing_alg_values_supported"),
         ES256,
         "request object signatures with",
-        "REQUEST_SIGNING_UNSUPPORTED",
+        Reason.REQUEST_SIGNING_UNSUPPORTED,
     )
     _refuse_unless(
         _strings(wallet_metadata, "response_modes_supported"),
         response_mode.value,
         "the response mode",
-        "RESPONSE_MODE_UNSUPPORTED",
+        Reason.RESPONSE_MODE_UNSUPPORTED,
     )
     if not response_mode.encrypted:
         return tuple(offered)
@@ -113,7 +114,7 @@ def negotiate_enc_values(
         _strings(wallet_metadata, "authorization_encryption_alg_values_supported"),
         ECDH_ES,
         "response encryption with",
-        "ENCRYPTION_UNSUPPORTED",
+        Reason.ENCRYPTION_UNSUPPORTED,
     )
     listed = _strings(wallet_metadata, "authorization_encryption_enc_values_supported")
     if listed is None:
@@ -123,6 +124,6 @@ def negotiate_enc_values(
         raise ProtocolError(
             f"the wallet supports none of the content encryptions {', '.join(offered)}",
             code=ErrorCode.INVALID_REQUEST,
-            reason="ENCRYPTION_UNSUPPORTED",
+            reason=Reason.ENCRYPTION_UNSUPPORTED,
         )
     return common

@@ -20,6 +20,8 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from eudi_connect.reasons import Reason
+
 from ._errors import ProtocolError, description_text
 from .dcql import MAX_CREDENTIAL_QUERIES, DcqlQuery
 from .jwe import DEFAULT_ENC_VALUES, MAX_JWE_BYTES, ResponseEncryptionKey, decrypt_response
@@ -49,7 +51,7 @@ class AuthorizationResponse:
     encrypted: bool
 
 
-def _refused(reason: str, description: str) -> ProtocolError:
+def _refused(reason: Reason, description: str) -> ProtocolError:
     return ProtocolError(description, reason=reason)
 
 
@@ -72,29 +74,31 @@ def parse_response(
     encrypted = "response" in params
     if encrypted:
         if not response_mode.encrypted or encryption_key is None:
-            raise _refused("RESPONSE_MODE_MISMATCH", "this request asked for no encrypted response")
+            raise _refused(
+                Reason.RESPONSE_MODE_MISMATCH, "this request asked for no encrypted response"
+            )
         token = params["response"]
         if not isinstance(token, str):
-            raise _refused("JWE_MALFORMED", "response must be a compact JWE string")
+            raise _refused(Reason.JWE_MALFORMED, "response must be a compact JWE string")
         inner = decrypt_response(token, encryption_key, allowed_enc=enc_values)
         outer_state = params.get("state")
         if outer_state is not None and inner.get("state", outer_state) != outer_state:
-            raise _refused("STATE_MISMATCH", "the state outside the JWE differs from inside")
+            raise _refused(Reason.STATE_MISMATCH, "the state outside the JWE differs from inside")
         params = {**({"state": outer_state} if outer_state is not None else {}), **inner}
     state = params.get("state")
     if expected_state is not None:
         if not isinstance(state, str) or not hmac.compare_digest(
             state.encode("utf-8"), expected_state.encode("utf-8")
         ):
-            raise _refused("STATE_MISMATCH", "state is not this request's")
+            raise _refused(Reason.STATE_MISMATCH, "state is not this request's")
     elif state is not None and not isinstance(state, str):
-        raise _refused("RESPONSE_INVALID", "state must be a string")
+        raise _refused(Reason.RESPONSE_INVALID, "state must be a string")
     if "error" in params:
         return AuthorizationResponse(None, _wallet_error(params), state, encrypted)
     if response_mode.encrypted and not encrypted:
-        raise _refused("ENCRYPTION_REQUIRED", "this request asked for an encrypted response")
+        raise _refused(Reason.ENCRYPTION_REQUIRED, "this request asked for an encrypted response")
     if "vp_token" not in params:
-        raise _refused("VP_TOKEN_MISSING", "the response holds neither vp_token nor error")
+        raise _refused(Reason.VP_TOKEN_MISSING, "the response holds neither vp_token nor error")
     vp_token = parse_vp_token(params["vp_token"])
     if query is not None:
         check_vp_token_ids(vp_token, query)
@@ -104,10 +108,10 @@ def parse_response(
 def _wallet_error(params: Mapping[str, Any]) -> WalletError:
     code = params.get("error")
     if not isinstance(code, str) or not 0 < len(code) <= MAX_ERROR_CHARS:
-        raise _refused("RESPONSE_INVALID", f"error must be a code of 1 to {MAX_ERROR_CHARS}")
+        raise _refused(Reason.RESPONSE_INVALID, f"error must be a code of 1 to {MAX_ERROR_CHARS}")
     description = params.get("error_description")
     if description is not None and not isinstance(description, str):
-        raise _refused("RESPONSE_INVALID", "error_description must be a string")
+        raise _refused(Reason.RESPONSE_INVALID, "error_description must be a string")
     return WalletError(
         description_text(code),
         None
@@ -121,24 +125,32 @@ def parse_vp_token(value: Any) -> dict[str, tuple[str, ...]]:
     a non-empty array of presentations; ours (dc+sd-jwt, mso_mdoc) are strings."""
     if isinstance(value, str):
         if len(value) > MAX_JWE_BYTES:
-            raise _refused("VP_TOKEN_INVALID", f"vp_token is larger than {MAX_JWE_BYTES} bytes")
+            raise _refused(
+                Reason.VP_TOKEN_INVALID, f"vp_token is larger than {MAX_JWE_BYTES} bytes"
+            )
         try:
             value = json.loads(value)
         except (ValueError, RecursionError) as exc:
-            raise _refused("VP_TOKEN_INVALID", "vp_token is not JSON") from exc
+            raise _refused(Reason.VP_TOKEN_INVALID, "vp_token is not JSON") from exc
     if not isinstance(value, dict) or not value:
-        raise _refused("VP_TOKEN_INVALID", "vp_token must be a non-empty JSON object")
+        raise _refused(Reason.VP_TOKEN_INVALID, "vp_token must be a non-empty JSON object")
     if len(value) > MAX_CREDENTIAL_QUERIES:
-        raise _refused("VP_TOKEN_INVALID", f"vp_token holds more than {MAX_CREDENTIAL_QUERIES} ids")
+        raise _refused(
+            Reason.VP_TOKEN_INVALID, f"vp_token holds more than {MAX_CREDENTIAL_QUERIES} ids"
+        )
     token: dict[str, tuple[str, ...]] = {}
     for credential_id, presentations in value.items():
         shown = repr(credential_id[:64])
         if not isinstance(presentations, list) or not presentations:
-            raise _refused("VP_TOKEN_INVALID", f"vp_token {shown} is not a non-empty array")
+            raise _refused(Reason.VP_TOKEN_INVALID, f"vp_token {shown} is not a non-empty array")
         if len(presentations) > MAX_PRESENTATIONS:
-            raise _refused("VP_TOKEN_INVALID", f"vp_token {shown} holds too many presentations")
+            raise _refused(
+                Reason.VP_TOKEN_INVALID, f"vp_token {shown} holds too many presentations"
+            )
         if not all(isinstance(p, str) and p for p in presentations):
-            raise _refused("VP_TOKEN_INVALID", f"vp_token {shown} holds a non-string presentation")
+            raise _refused(
+                Reason.VP_TOKEN_INVALID, f"vp_token {shown} holds a non-string presentation"
+            )
         token[credential_id] = tuple(presentations)
     return token
 
@@ -149,12 +161,12 @@ def check_vp_token_ids(vp_token: Mapping[str, tuple[str, ...]], query: DcqlQuery
         credential = query.credential(credential_id)
         if credential is None:
             raise _refused(
-                "CREDENTIAL_NOT_REQUESTED",
+                Reason.CREDENTIAL_NOT_REQUESTED,
                 f"vp_token holds {credential_id[:64]!r}, which the query does not name",
             )
         if len(presentations) > 1 and not credential.multiple:
             raise _refused(
-                "TOO_MANY_PRESENTATIONS",
+                Reason.TOO_MANY_PRESENTATIONS,
                 f"vp_token holds {len(presentations)} presentations for {credential_id!r}, "
                 "where the query allows one",
             )

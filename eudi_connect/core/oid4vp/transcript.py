@@ -19,6 +19,7 @@ from eudi_connect.core.mdoc import (
     openid4vp_session_transcript,
 )
 from eudi_connect.errors import InvalidArgumentError
+from eudi_connect.reasons import Reason
 
 
 def thumbprint_bytes(encryption_jwk: Mapping[str, Any] | None) -> bytes | None:
@@ -66,5 +67,7 @@ def dc_api_session_transcript(
 def dc_api_audience(origin: str) -> str:
     """Appendix A.4: over the DC API a KB-JWT's `aud` is the origin with `origin:`."""
     if not isinstance(origin, str) or not origin or origin.startswith("origin:"):
-        raise InvalidArgumentError("origin must be the bare web origin", reason="ORIGIN_INVALID")
+        raise InvalidArgumentError(
+            "origin must be the bare web origin", reason=Reason.ORIGIN_INVALID
+        )
     return f"origin:{origin}"

@@ -26,8 +26,9 @@ from jinja2.lexer import (
 )
 from jinja2.parser import Parser
 
+from eudi_connect.reasons import Reason
+
 from ._sandbox import (
-    LIMIT_REASON,
     ClaimsSandbox,
     LiteralTooLarge,
     OutputMode,
@@ -41,7 +42,6 @@ from .errors import InvalidTemplateError
 _NEWLINES = re.compile(r"\r\n|\r|\n")
 _IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}", re.ASCII)
 
-SYNTAX_REASON = "TEMPLATE_SYNTAX_ERROR"
 
 #: At most this many names in a data schema.
 MAX_SCHEMA_NAMES = 256
@@ -159,7 +159,11 @@ def parse_with_positions(
             offset = tokens.next_visible(tokens.lexed_to)
         # The lexer's "unexpected char '$' at 19" counts from the start; the column says it.
         message = re.sub(r" at \d+$", "", exc.message or "invalid syntax")
-        reason = LIMIT_REASON if isinstance(exc, LiteralTooLarge) else SYNTAX_REASON
+        reason = (
+            Reason.TEMPLATE_LIMIT_EXCEEDED
+            if isinstance(exc, LiteralTooLarge)
+            else Reason.TEMPLATE_SYNTAX_ERROR
+        )
         raise _syntax_error(field, message, tokens.position(offset), reason=reason) from None
     except (RecursionError, SyntaxError):
         raise _syntax_error(field, "nested too deeply", tokens.position(tokens.lexed_to)) from None
@@ -191,7 +195,7 @@ def check_source(
             name, position = _first_read(tree, tokens, undeclared)
             raise InvalidTemplateError(
                 f"{field} {_where(position)}: variable {name!r} is not in data_schema",
-                reason="TEMPLATE_UNDEFINED_VARIABLE",
+                reason=Reason.TEMPLATE_UNDEFINED_VARIABLE,
                 metadata={"field": field, "variable": name, **_position_metadata(position)},
             )
         return prepare_tree(environment, tree, filename or f"<check {field}>", output=output)
@@ -199,7 +203,7 @@ def check_source(
         position = _line_position(tokens, exc.lineno, _quoted(str(exc)))
         raise InvalidTemplateError(
             f"{field} {_where(position)}: {exc}",
-            reason="TEMPLATE_SANDBOX_VIOLATION",
+            reason=Reason.TEMPLATE_SANDBOX_VIOLATION,
             metadata={"field": field, **_position_metadata(position)},
         ) from None
     except TemplateSyntaxError as exc:  # an unknown filter or test, found by the compiler
@@ -254,7 +258,7 @@ def _refuse_quoted_output(tokens: _PositionedTokens, field: str) -> None:
                 f"{field} {_where(position)}: {{{{ ... }}}} is inside a JSON string; every "
                 "{{ ... }} writes a JSON value with its own quotes, so drop the quotes around "
                 'it ("name": {{ name }}, not "name": "{{ name }}")',
-                reason="TEMPLATE_QUOTED_OUTPUT",
+                reason=Reason.TEMPLATE_QUOTED_OUTPUT,
                 metadata={"field": field, **_position_metadata(position)},
             )
 
@@ -310,7 +314,7 @@ def _position_metadata(position: Position | None) -> dict[str, str]:
 
 
 def _syntax_error(
-    field: str, message: str, position: Position, *, reason: str = SYNTAX_REASON
+    field: str, message: str, position: Position, *, reason: Reason = Reason.TEMPLATE_SYNTAX_ERROR
 ) -> InvalidTemplateError:
     return InvalidTemplateError(
         f"{field} {_where(position)}: {message}",

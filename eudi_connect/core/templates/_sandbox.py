@@ -37,8 +37,7 @@ from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.visitor import NodeTransformer
 
-LIMIT_REASON = "TEMPLATE_LIMIT_EXCEEDED"
-SIZE_REASON = "TEMPLATE_OUTPUT_TOO_LARGE"
+from eudi_connect.reasons import Reason
 
 #: Claims never need integers this large; the cap stops `2 ** 10000000` style CPU bombs.
 MAX_INT_BITS = 1024
@@ -104,7 +103,7 @@ _SAFE_METHODS: tuple[tuple[type, frozenset[str]], ...] = (
 class LimitExceeded(Exception):
     """A resource bound was hit; `reason` is the error reason to report."""
 
-    def __init__(self, message: str, *, reason: str = LIMIT_REASON) -> None:
+    def __init__(self, message: str, *, reason: Reason = Reason.TEMPLATE_LIMIT_EXCEEDED) -> None:
         super().__init__(message)
         self.reason = reason
 
@@ -313,7 +312,9 @@ def min_text_size(value: object, limit: int) -> int:
 
 
 def too_large(what: str, limit: int) -> LimitExceeded:
-    return LimitExceeded(f"{what} exceeds the limit of {limit} characters", reason=SIZE_REASON)
+    return LimitExceeded(
+        f"{what} exceeds the limit of {limit} characters", reason=Reason.TEMPLATE_OUTPUT_TOO_LARGE
+    )
 
 
 def bounded_str(value: object, limit: int) -> str:

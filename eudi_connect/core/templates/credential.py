@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from eudi_connect.core.sdjwt import path_segments
 from eudi_connect.errors import InvalidArgumentError
+from eudi_connect.reasons import Reason
 
 from ._check import check_data_schema
 from .errors import InvalidTemplateError
@@ -139,14 +140,14 @@ class CredentialTemplate:
         if requested < 0:
             raise InvalidArgumentError(
                 f"requested validity of {requested} s is below the minimum of 1 s",
-                reason="VALIDITY_OUT_OF_RANGE",
+                reason=Reason.VALIDITY_OUT_OF_RANGE,
                 metadata={"requested_seconds": str(requested), "min_validity_seconds": "1"},
             )
         if requested > self.max_validity_seconds:
             raise InvalidArgumentError(
                 f"requested validity of {requested} s exceeds the maximum of "
                 f"{self.max_validity_seconds} s for template {self.template_id!r}",
-                reason="VALIDITY_OUT_OF_RANGE",
+                reason=Reason.VALIDITY_OUT_OF_RANGE,
                 metadata={
                     "requested_seconds": str(requested),
                     "max_validity_seconds": str(self.max_validity_seconds),

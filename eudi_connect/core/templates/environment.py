@@ -18,11 +18,11 @@ from jinja2.exceptions import SecurityError, TemplateError, TemplateSyntaxError
 from jinja2.utils import missing
 
 from eudi_connect.errors import EudiConnectError
+from eudi_connect.reasons import Reason
 
 from ._check import check_source
 from ._filters import CLAIMS_FILTERS
 from ._sandbox import (
-    LIMIT_REASON,
     MAX_INT_BITS,
     ClaimsSandbox,
     LimitExceeded,
@@ -104,7 +104,7 @@ class CompiledPart:
     filename: str
     bytecode: bytes | None
     needs_budget: bool
-    failure: tuple[str, str, dict[str, str]] | None  # reason, message, metadata
+    failure: tuple[Reason, str, dict[str, str]] | None  # reason, message, metadata
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +114,7 @@ class _Compiled:
 
     source: str
     prepared: Prepared | None
-    failure: tuple[str, str, dict[str, str]] | None  # reason, message, metadata
+    failure: tuple[Reason, str, dict[str, str]] | None  # reason, message, metadata
 
 
 class TemplateEnvironment:
@@ -338,7 +338,7 @@ class TemplateEnvironment:
         if not body_source:
             raise TemplateRenderError(
                 f"template {template.template_id!r} has no {format.value} body",
-                reason="TEMPLATE_FORMAT_UNAVAILABLE",
+                reason=Reason.TEMPLATE_FORMAT_UNAVAILABLE,
                 metadata={"format": format.value},
             )
         today = (now if now is not None else datetime.now(UTC)).date()
@@ -459,14 +459,14 @@ class TemplateEnvironment:
         try:
             return _Compiled(source, prepare(sandbox, source, filename, output=output), None)
         except PolicyViolation as exc:
-            reason, message, line = "TEMPLATE_SANDBOX_VIOLATION", str(exc), exc.lineno
+            reason, message, line = Reason.TEMPLATE_SANDBOX_VIOLATION, str(exc), exc.lineno
         except LiteralTooLarge as exc:  # stored before such literals were refused
-            reason, message, line = LIMIT_REASON, exc.message or "", exc.lineno
+            reason, message, line = Reason.TEMPLATE_LIMIT_EXCEEDED, exc.message or "", exc.lineno
         except TemplateSyntaxError as exc:
-            reason, message, line = "TEMPLATE_SYNTAX_ERROR", exc.message or "", exc.lineno
+            reason, message, line = Reason.TEMPLATE_SYNTAX_ERROR, exc.message or "", exc.lineno
         except (RecursionError, SyntaxError):
             # Jinja's parser, or Python compiling its output, gave up on the nesting depth.
-            reason, message, line = "TEMPLATE_SYNTAX_ERROR", "nested too deeply", None
+            reason, message, line = Reason.TEMPLATE_SYNTAX_ERROR, "nested too deeply", None
         where = f" line {line}" if line else ""
         metadata = {"line": str(line)} if line else {}
         return _Compiled(source, None, (reason, f"{label}{where}: {message}", metadata))
@@ -552,7 +552,7 @@ def _render_error(
     if isinstance(exc, SecurityError):
         return TemplateRenderError(
             f"{label} was stopped by the sandbox{where}: {exc.message}",
-            reason="TEMPLATE_SANDBOX_VIOLATION",
+            reason=Reason.TEMPLATE_SANDBOX_VIOLATION,
             metadata=metadata,
         )
     if isinstance(exc, LimitExceeded):
@@ -597,7 +597,9 @@ def _undefined_error(
 
 
 class _BadClaims(ValueError):
-    def __init__(self, message: str, *, reason: str = "TEMPLATE_RENDER_FAILED", claim: str = ""):
+    def __init__(
+        self, message: str, *, reason: Reason = Reason.TEMPLATE_RENDER_FAILED, claim: str = ""
+    ):
         super().__init__(message)
         self.reason = reason
         self.claim = claim
@@ -614,7 +616,9 @@ def _claims_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     if not RESERVED_NESTED_CLAIMS.isdisjoint(result):
         claim = min(RESERVED_NESTED_CLAIMS.intersection(result))
         raise _BadClaims(
-            f"rendered the reserved name {claim!r}", reason="TEMPLATE_RESERVED_CLAIM", claim=claim
+            f"rendered the reserved name {claim!r}",
+            reason=Reason.TEMPLATE_RESERVED_CLAIM,
+            claim=claim,
         )
     return result
 
@@ -634,7 +638,8 @@ def _bounded_int(text: str) -> int:
     # Python refuses to convert more than 4,300 digits; the sandbox's bound comes first.
     if int_too_large(text):
         raise _BadClaims(
-            f"rendered an integer larger than {MAX_INT_BITS} bits", reason=LIMIT_REASON
+            f"rendered an integer larger than {MAX_INT_BITS} bits",
+            reason=Reason.TEMPLATE_LIMIT_EXCEEDED,
         )
     return int(text)
 
@@ -671,7 +676,7 @@ def _parse_claims(text: str, template_id: str) -> dict[str, Any]:
         claim = min(reserved)
         raise TemplateRenderError(
             f"{label} rendered {claim!r}, a claim the issuer sets itself",
-            reason="TEMPLATE_RESERVED_CLAIM",
+            reason=Reason.TEMPLATE_RESERVED_CLAIM,
             metadata={"claim": claim},
         )
     return claims

@@ -20,28 +20,29 @@ TEMPLATE_RENDER_FAILED         anything else: output not a JSON object, a runtim
 from __future__ import annotations
 
 from eudi_connect.errors import InvalidArgumentError
+from eudi_connect.reasons import Reason
 
 
 class InvalidTemplateError(InvalidArgumentError):
     """A credential template definition that can never issue a credential."""
 
-    default_reason = "TEMPLATE_INVALID"
+    default_reason = Reason.TEMPLATE_INVALID
 
 
 class MissingSubjectFieldError(InvalidArgumentError):
     """The subject lacks a field the template reads; `metadata["field"]` names it."""
 
-    default_reason = "SUBJECT_FIELD_MISSING"
+    default_reason = Reason.SUBJECT_FIELD_MISSING
 
 
 class InvalidSubjectFieldError(InvalidArgumentError):
     """A subject field has the wrong type or format; `metadata["field"]` names it if known."""
 
-    default_reason = "SUBJECT_FIELD_INVALID"
+    default_reason = Reason.SUBJECT_FIELD_INVALID
 
 
 class TemplateRenderError(InvalidArgumentError):
     """The template itself failed: it does not compile, breaks the sandbox or a limit, or
     renders something that is not a JSON object of claims."""
 
-    default_reason = "TEMPLATE_RENDER_FAILED"
+    default_reason = Reason.TEMPLATE_RENDER_FAILED

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from eudi_connect.core.mdoc import check_session_transcript, openid4vp_session_transcript
 from eudi_connect.errors import InvalidArgumentError
+from eudi_connect.reasons import Reason
 
 MAX_CLOCK_SKEW_SECONDS = 3600
 MAX_KEY_BINDING_AGE_SECONDS = 86_400
@@ -34,7 +35,7 @@ class VerificationPolicy:
         elif len(self.allowed_vcts) > MAX_ALLOWED_VCTS or "" in self.allowed_vcts:
             problem = f"allowed_vcts holds 1 to {MAX_ALLOWED_VCTS} non-empty types"
         if problem:
-            raise InvalidArgumentError(problem, reason="POLICY_INVALID")
+            raise InvalidArgumentError(problem, reason=Reason.POLICY_INVALID)
 
     def clock_skew(self, default: int) -> int:
         """The caller's clock skew, or the server's `default` when the caller set none."""
@@ -76,7 +77,7 @@ class VerifyCommand:
                 "a DeviceResponse is verified against its session transcript: set "
                 "mdoc_session_transcript, or expected_audience (client_id), expected_nonce "
                 "and expected_response_uri",
-                reason="SESSION_TRANSCRIPT_MISSING",
+                reason=Reason.SESSION_TRANSCRIPT_MISSING,
             )
         return openid4vp_session_transcript(
             client_id=self.expected_audience,
@@ -96,7 +97,7 @@ class VerifyCommand:
             raise InvalidArgumentError(
                 "key binding is checked against the verifier and the session: set both "
                 "expected_audience and expected_nonce (the KB-JWT's aud and nonce)",
-                reason="KEY_BINDING_CHECK_INCOMPLETE",
+                reason=Reason.KEY_BINDING_CHECK_INCOMPLETE,
             )
 
     def asks_for_device_authentication(self) -> bool:

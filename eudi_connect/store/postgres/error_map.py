@@ -15,6 +15,7 @@ from eudi_connect.errors import (
     EudiConnectError,
     UnavailableError,
 )
+from eudi_connect.reasons import Reason
 from eudi_connect.store.checks import (
     api_key_exists,
     credential_exists,
@@ -82,14 +83,16 @@ def _map_postgres_error(error: Any) -> BaseException:
         if known is None and state == "23503" and name.endswith("_tenant_fk"):
             known = tenant_not_found
         mapped: BaseException = (
-            known() if known else AlreadyExistsError("the record exists", reason="ALREADY_EXISTS")
+            known()
+            if known
+            else AlreadyExistsError("the record exists", reason=Reason.ALREADY_EXISTS)
         )
     elif state.startswith(("22", "23")):
         # Data exceptions (a NUL character in text, a number out of range) and the other
         # integrity checks (CHECK, NOT NULL): the values sent cannot be stored.
         mapped = invalid_record()
     elif state in ("40001", "40P01"):  # serialization_failure, deadlock_detected
-        mapped = AbortedError("a concurrent change won; retry", reason="STORE_CONFLICT")
+        mapped = AbortedError("a concurrent change won; retry", reason=Reason.STORE_CONFLICT)
     elif state == "53100":  # disk_full
         mapped = unavailable("full")
     elif (
@@ -119,7 +122,7 @@ def raise_open_error(error: BaseException) -> NoReturn:
     if isinstance(error, Exception) and not isinstance(error, EudiConnectError):
         if isinstance(error, OSError | TimeoutError):
             raise UnavailableError(
-                "the PostgreSQL server cannot be reached", reason="STORE_UNAVAILABLE"
+                "the PostgreSQL server cannot be reached", reason=Reason.STORE_UNAVAILABLE
             ) from error
         state = str(getattr(error, "sqlstate", "") or "")
         if state.startswith("28") or state == "3D000":
@@ -127,6 +130,6 @@ def raise_open_error(error: BaseException) -> NoReturn:
             raise ConfigurationError(
                 "the PostgreSQL server refused the connection "
                 f"({type(error).__name__}); check the URL's user, password and database",
-                reason="DATABASE_UNUSABLE",
+                reason=Reason.DATABASE_UNUSABLE,
             ) from error
     raise_mapped(error)

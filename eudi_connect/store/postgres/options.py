@@ -18,6 +18,7 @@ from typing import Any, Final
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from eudi_connect.errors import ConfigurationError
+from eudi_connect.reasons import Reason
 
 DEFAULT_SERVER_SETTINGS: Final = {
     "application_name": "eudi-connect",
@@ -42,18 +43,18 @@ class PostgresOptions:
         if self.min_size < 0 or self.max_size < 1 or self.min_size > self.max_size:
             raise ConfigurationError(
                 "the PostgreSQL pool needs 0 <= min_size <= max_size and max_size >= 1",
-                reason="DATABASE_URL",
+                reason=Reason.DATABASE_URL,
             )
         for value in (self.acquire_timeout, self.command_timeout):
             if not (value > 0 and math.isfinite(value)):
                 raise ConfigurationError(
                     "acquire_timeout and command_timeout must be positive seconds",
-                    reason="DATABASE_URL",
+                    reason=Reason.DATABASE_URL,
                 )
         if self.statement_cache_size < 0 or self.max_group_rows < 1:
             raise ConfigurationError(
                 "statement_cache_size must not be negative, max_group_rows at least 1",
-                reason="DATABASE_URL",
+                reason=Reason.DATABASE_URL,
             )
 
 
@@ -71,12 +72,12 @@ def parse_postgres_url(url: str) -> tuple[str, PostgresOptions, dict[str, str]]:
         query = parse_qsl(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query))
     except ValueError:
         raise ConfigurationError(
-            "the PostgreSQL URL cannot be parsed", reason="DATABASE_URL"
+            "the PostgreSQL URL cannot be parsed", reason=Reason.DATABASE_URL
         ) from None
     if not parts.hostname and "host" not in dict(query):
         raise ConfigurationError(
             "a PostgreSQL URL names a host: postgresql://user@host:5432/database",
-            reason="DATABASE_URL",
+            reason=Reason.DATABASE_URL,
         )
     values: dict[str, Any] = {}
     passed: list[tuple[str, str]] = []
@@ -86,7 +87,7 @@ def parse_postgres_url(url: str) -> tuple[str, PostgresOptions, dict[str, str]]:
                 values[key] = int(value) if key in _INT_OPTIONS else float(value)
             except ValueError:
                 raise ConfigurationError(
-                    f"the PostgreSQL URL option {key} must be a number", reason="DATABASE_URL"
+                    f"the PostgreSQL URL option {key} must be a number", reason=Reason.DATABASE_URL
                 ) from None
         else:
             passed.append((key, value))

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Literal
 
 from eudi_connect.errors import ConfigurationError
+from eudi_connect.reasons import Reason
 from eudi_connect.store.sqlite.error_map import is_busy
 
 Synchronous = Literal["NORMAL", "FULL"]
@@ -68,6 +69,6 @@ def _enable_wal(conn: sqlite3.Connection, *, timeout_s: float) -> None:
             continue
         if str(mode).lower() != "wal":
             raise ConfigurationError(
-                "the database cannot use WAL journaling", reason="SQLITE_NO_WAL"
+                "the database cannot use WAL journaling", reason=Reason.SQLITE_NO_WAL
             )
         return

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Final
 
 from eudi_connect.errors import AbortedError, EudiConnectError
+from eudi_connect.reasons import Reason
 from eudi_connect.store.base import CredentialRecord, InsertOutcome, NewCredential, StatusChange
 from eudi_connect.store.checks import (
     credential_exists,
@@ -89,7 +90,7 @@ class SqliteCredentials(SqliteAccess):
                 _SET_STATUS, (to_status, at, credential_id, current.status)
             ).rowcount
             if updated != 1:
-                raise AbortedError("the credential changed concurrently", reason="STATUS_RACE")
+                raise AbortedError("the credential changed concurrently", reason=Reason.STATUS_RACE)
             conn.execute(
                 _INSERT_STATUS_EVENT, (credential_id, current.status, to_status, reason, at)
             )

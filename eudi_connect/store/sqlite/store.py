@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Final
 
 from eudi_connect.errors import ConfigurationError
+from eudi_connect.reasons import Reason
 from eudi_connect.store.base import Store
 from eudi_connect.store.migrations import apply_migrations, backend_folder, load_migrations
 from eudi_connect.store.private_files import create_private_file, warn_if_open_to_others
@@ -105,7 +106,7 @@ class SqliteStore(
         if sqlite3.sqlite_version_info < MIN_SQLITE_VERSION:
             raise ConfigurationError(
                 f"SQLite {sqlite3.sqlite_version} is too old; the store needs 3.37 or newer",
-                reason="SQLITE_TOO_OLD",
+                reason=Reason.SQLITE_TOO_OLD,
             )
         migrations = load_migrations(backend_folder("sqlite"))
         self._create_file()
@@ -125,7 +126,7 @@ class SqliteStore(
                 # Not a database (SQLITE_NOTADB), corrupt, read-only...: waiting will not help.
                 raise ConfigurationError(
                     f"the database file cannot be used ({error_name(error)})",
-                    reason="DATABASE_UNUSABLE",
+                    reason=Reason.DATABASE_UNUSABLE,
                 ) from error
             if isinstance(error, sqlite3.Error):
                 raise database_unavailable(error) from error
@@ -163,14 +164,14 @@ class SqliteStore(
         except OSError as error:
             self._state = "closed"
             raise ConfigurationError(
-                "the database folder cannot be created", reason="DATABASE_PATH"
+                "the database folder cannot be created", reason=Reason.DATABASE_PATH
             ) from error
         try:
             created = create_private_file(self._path)
         except OSError as error:
             self._state = "closed"
             raise ConfigurationError(
-                "the database file cannot be created", reason="DATABASE_PATH"
+                "the database file cannot be created", reason=Reason.DATABASE_PATH
             ) from error
         if not created:
             warn_if_open_to_others(self._path, what="database file")
