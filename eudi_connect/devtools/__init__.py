@@ -1,1 +1,1 @@
-"""Developer tools: stub generation. Not imported by the service."""
+"""Developer tools: stub generation, the README's reason table. Not imported by the service."""

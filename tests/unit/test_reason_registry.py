@@ -19,6 +19,7 @@ import pytest
 
 from eudi_connect.core.oid4vci import WalletErrorCode
 from eudi_connect.core.oid4vp import ErrorCode
+from eudi_connect.devtools.reasons import README, readme_table, table
 from eudi_connect.reasons import Reason
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -207,6 +208,13 @@ def test_each_reason_has_a_one_line_meaning_and_its_name_as_value() -> None:
     ]
     assert problems == []
     assert len(Reason.__members__) == len(Reason), "two members share one value"
+
+
+def test_the_readme_lists_exactly_the_registry() -> None:
+    """The README's table of reasons is the one the registry generates."""
+    listed = readme_table(README.read_text(encoding="utf-8"))
+    assert listed is not None, "README.md lost its reasons markers"
+    assert listed == table(), "run: python -m eudi_connect.devtools.reasons --write"
 
 
 @pytest.mark.parametrize("code", [*WalletErrorCode, *ErrorCode], ids=lambda code: code.name)
