@@ -217,6 +217,33 @@ def test_the_readme_lists_exactly_the_registry() -> None:
     assert listed == table(), "run: python -m eudi_connect.devtools.reasons --write"
 
 
+def _registry_names(tree: ast.Module) -> set[str]:
+    """The names a module binds to the registry's enum (`Reason`, or an alias of it)."""
+    return {
+        alias.asname or alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module == "eudi_connect.reasons"
+        for alias in node.names
+        if alias.name == "Reason"
+    }
+
+
+def test_every_reason_is_given_somewhere() -> None:
+    """No member is dead: the service raises each one, or it is a wallet protocol code."""
+    used = {code.name for code in [*WalletErrorCode, *ErrorCode]}
+    for path in _service_sources():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        names = _registry_names(tree)
+        used.update(
+            node.attr
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id in names
+        )
+    assert [reason.name for reason in Reason if reason.name not in used] == []
+
+
 @pytest.mark.parametrize("code", [*WalletErrorCode, *ErrorCode], ids=lambda code: code.name)
 def test_every_wallet_protocol_code_has_a_reason(code: WalletErrorCode | ErrorCode) -> None:
     """A ProtocolError without a finer reason reports its code's name, a registry member."""
