@@ -2,8 +2,9 @@
 
 The codes are the protocols' own (RFC 6749 section 5.2, RFC 6750 section 3.1, RFC 9449
 sections 7.1 and 8, OpenID4VCI 1.0 sections 6.3, 8.3.1.2, 9.3 and 11.3). The HTTP layer
-turns a ProtocolError into its status and JSON body in one place; the `reason` (the code
-in UPPER_SNAKE) is what logs and metrics see, as for every other domain error.
+turns a ProtocolError into its status and JSON body in one place; the `reason` (the
+registry member named like the code) is what logs and metrics see, as for every other
+domain error.
 """
 
 from __future__ import annotations

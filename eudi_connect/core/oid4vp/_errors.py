@@ -47,8 +47,8 @@ def description_text(text: str) -> str:
 class ProtocolError(InvalidArgumentError):
     """A request or response that the protocol refuses, with the code the wallet is told.
 
-    `reason` defaults to the code in UPPER_SNAKE; a finer one (STATE_MISMATCH,
-    JWE_DECRYPTION_FAILED, ...) tells operators which check refused it.
+    `reason` defaults to the registry member named like the code; a finer one
+    (STATE_MISMATCH, JWE_DECRYPTION_FAILED, ...) tells operators which check refused it.
     """
 
     default_reason = Reason.INVALID_REQUEST
