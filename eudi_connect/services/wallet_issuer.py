@@ -46,7 +46,7 @@ from eudi_connect.services.issuance import IssuanceService, IssueCommand
 from eudi_connect.services.offers import code_hash, effective_state, new_secret
 from eudi_connect.services.public_urls import TenantUrls
 from eudi_connect.services.status_check import StatusChecker
-from eudi_connect.services.templates import TemplateService
+from eudi_connect.services.template_admin import TemplateService
 from eudi_connect.services.wallet_policy import WalletPolicy
 from eudi_connect.services.wallet_settings import WalletSettings, configuration_id
 from eudi_connect.store.base import Store
