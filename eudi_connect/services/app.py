@@ -29,7 +29,7 @@ from eudi_connect.services.templates import CredentialTemplates
 from eudi_connect.services.tenants import TenantService
 from eudi_connect.services.trust import TrustService
 from eudi_connect.services.verification import VerificationService
-from eudi_connect.services.wallet_issuer import WalletIssuer
+from eudi_connect.services.wallet_issuer.issuer import WalletIssuer
 from eudi_connect.services.wallet_policy import WalletPolicyService
 from eudi_connect.services.wallet_settings import WalletSettings
 from eudi_connect.store.base import Store
