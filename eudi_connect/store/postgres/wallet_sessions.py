@@ -91,22 +91,18 @@ class PostgresWalletSessions(SqlWalletSessions, PostgresAccess):
         return None if row is None else offer_record(tuple(row))
 
     async def _change_offer(
-        self,
-        tenant_id: str,
-        offer_id: str,
-        expected_version: int,
-        decide: OfferDecision,
-        token: AccessTokenRecord | None = None,
+        self, tenant_id: str, offer_id: str, decide: OfferDecision, token: AccessTokenRecord | None
     ) -> OfferRecord | None:
         async with self._transaction() as connection:
             row = await connection.fetchrow(_OFFER_FOR_UPDATE, offer_id, tenant_id)
             if row is None:
                 return None
-            updated = decide(offer_record(tuple(row)))
+            current = offer_record(tuple(row))
+            updated = decide(current)
             if updated is None:
                 return None
             status = await connection.execute(
-                _UPDATE_OFFER, *offer_change_values(updated), tenant_id, offer_id, expected_version
+                _UPDATE_OFFER, *offer_change_values(updated), tenant_id, offer_id, current.version
             )
             if not status.endswith(" 1"):
                 return None

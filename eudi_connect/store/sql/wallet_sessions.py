@@ -79,7 +79,7 @@ class SqlWalletSessions(abc.ABC):
         def decide(current: OfferRecord) -> OfferRecord | None:
             return offer_update(current, expected_version, change, now)
 
-        return await self._change_offer(tenant_id, offer_id, expected_version, decide)
+        return await self._change_offer(tenant_id, offer_id, decide, None)
 
     async def redeem_offer(
         self, offer: OfferRecord, token: AccessTokenRecord, now: int
@@ -87,9 +87,7 @@ class SqlWalletSessions(abc.ABC):
         def decide(current: OfferRecord) -> OfferRecord | None:
             return offer_redemption(current, offer, now)
 
-        return await self._change_offer(
-            offer.tenant_id, offer.offer_id, offer.version, decide, token
-        )
+        return await self._change_offer(offer.tenant_id, offer.offer_id, decide, token)
 
     async def claim_once(
         self,
@@ -115,16 +113,12 @@ class SqlWalletSessions(abc.ABC):
 
     @abc.abstractmethod
     async def _change_offer(
-        self,
-        tenant_id: str,
-        offer_id: str,
-        expected_version: int,
-        decide: OfferDecision,
-        token: AccessTokenRecord | None = None,
+        self, tenant_id: str, offer_id: str, decide: OfferDecision, token: AccessTokenRecord | None
     ) -> OfferRecord | None:
         """In one transaction that holds the offer: reads it, writes what `decide` makes
-        of it when the version is still `expected_version` (and stores `token`, if any);
-        the offer written, None when there was nothing to write or another writer won."""
+        of it (compare-and-set on the version read; `decide` refuses a version other than
+        the caller's) and stores `token`, if any; the offer written, None when there was
+        nothing to write or another writer won."""
 
     @abc.abstractmethod
     async def _claim(

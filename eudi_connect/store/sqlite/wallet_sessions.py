@@ -78,23 +78,19 @@ class SqliteWalletSessions(SqlWalletSessions, SqliteAccess):
         return None if row is None else offer_record(row)
 
     async def _change_offer(
-        self,
-        tenant_id: str,
-        offer_id: str,
-        expected_version: int,
-        decide: OfferDecision,
-        token: AccessTokenRecord | None = None,
+        self, tenant_id: str, offer_id: str, decide: OfferDecision, token: AccessTokenRecord | None
     ) -> OfferRecord | None:
         def work(conn: sqlite3.Connection) -> OfferRecord | None:
             row = conn.execute(_OFFER_BY["offer_id"], (offer_id, tenant_id)).fetchone()
             if row is None:
                 return None
-            updated = decide(offer_record(row))
+            current = offer_record(row)
+            updated = decide(current)
             if updated is None:
                 return None
             conn.execute(
                 _UPDATE_OFFER,
-                (*offer_change_values(updated), tenant_id, offer_id, expected_version),
+                (*offer_change_values(updated), tenant_id, offer_id, current.version),
             )
             if token is not None:
                 conn.execute(_INSERT_TOKEN, token_values(token))
