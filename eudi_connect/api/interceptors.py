@@ -7,7 +7,7 @@ import contextlib
 import inspect
 import logging
 from collections.abc import AsyncGenerator, Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 import grpc
 
@@ -161,7 +161,28 @@ class WrappedHandlers:
         return cached[1]
 
 
-class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
+class HandlerCache(Protocol):
+    def get(self, method: str, handler: Handler) -> Handler: ...
+
+
+class WrappingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
+    """A server interceptor that wraps each method's handler once (`_handlers`, a
+    `WrappedHandlers` or one built on it) and hands out the wrapped one on every call."""
+
+    _handlers: HandlerCache
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> Handler:
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return None
+        return self._handlers.get(handler_call_details.method, handler)
+
+
+class AuthInterceptor(WrappingInterceptor):
     """Resolves `x-api-key` to a tenant for every non-public RPC and maps domain errors;
     public RPCs get the same error mapping (a malformed request too), without a key."""
 
@@ -181,13 +202,3 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
                 metadata_value(context, API_KEY_METADATA), peer=context.peer()
             )
         )
-
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> Handler:
-        handler = await continuation(handler_call_details)
-        if handler is None:
-            return None
-        return self._handlers.get(handler_call_details.method, handler)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator
 from time import perf_counter
 from typing import Any
 
@@ -24,6 +24,7 @@ from eudi_connect.api.interceptors import (
     StreamBehavior,
     UnaryBehavior,
     WrappedHandlers,
+    WrappingInterceptor,
     wrap_handler,
 )
 from eudi_connect.monitoring.logs import access_log, log_access
@@ -161,7 +162,7 @@ class _Observer:
         return observed
 
 
-class MetricsInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
+class MetricsInterceptor(WrappingInterceptor):
     """Put it first in the server's interceptor list, so that it wraps all the others."""
 
     def __init__(self, monitor: PerformanceMonitor) -> None:
@@ -171,13 +172,3 @@ class MetricsInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
     def _observed(self, method: str, handler: Handler) -> Handler:
         observer = _Observer(method, self._monitor)
         return wrap_handler(handler, unary=observer.unary, stream=observer.stream)
-
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> Handler:
-        handler = await continuation(handler_call_details)
-        if handler is None:
-            return None
-        return self._handlers.get(handler_call_details.method, handler)

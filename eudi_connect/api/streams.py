@@ -24,13 +24,12 @@ from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextvars import ContextVar
 from typing import Any
 
-import grpc
-
 from eudi_connect.api.interceptors import (
     Context,
     Handler,
     StreamBehavior,
     WrappedHandlers,
+    WrappingInterceptor,
     wrap_handler,
 )
 
@@ -107,17 +106,9 @@ class StreamHandlers:
         return self._handlers.get(method, handler)
 
 
-class ResponseStreamInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
+class ResponseStreamInterceptor(WrappingInterceptor):
     """Put it first in the server's interceptor list: it drives the stream of every
     server-streaming method in the call's task."""
 
     def __init__(self) -> None:
         self._handlers = StreamHandlers(_driven)
-
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> Handler:
-        handler = await continuation(handler_call_details)
-        return self._handlers.get(handler_call_details.method, handler)

@@ -20,13 +20,9 @@ from eudi_connect.core.templates import (
 from eudi_connect.errors import EudiConnectError, InvalidArgumentError
 from eudi_connect.reasons import Reason
 from eudi_connect.services.app import Services
-from eudi_connect.services.templates import (
-    RenderFormat,
-    Rendering,
-    StoredTemplate,
-    TemplateDraft,
-    check_template_id,
-)
+from eudi_connect.services.rendering import RenderFormat, Rendering
+from eudi_connect.services.template_admin import StoredTemplate, TemplateDraft
+from eudi_connect.services.template_codec import check_template_id
 from eudi_connect.store.base import TemplateKind
 
 Context = grpc.aio.ServicerContext[Any, Any]

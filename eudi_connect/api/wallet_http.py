@@ -34,7 +34,8 @@ from eudi_connect.core.oid4vci.metadata import (
     ISSUER_WELL_KNOWN,
 )
 from eudi_connect.errors import EudiConnectError
-from eudi_connect.services.wallet_issuer import Answer, WalletIssuer
+from eudi_connect.services.wallet_issuer.context import Answer
+from eudi_connect.services.wallet_issuer.issuer import WalletIssuer
 
 ID_PATTERN = "[A-Za-z0-9_-]{1,64}"
 #: Wallet requests are small: proofs and attestations, a few KB each.

@@ -25,11 +25,12 @@ from eudi_connect.services.settings import ServiceSettings
 from eudi_connect.services.signing_pool import SigningPool
 from eudi_connect.services.status_check import StatusChecker
 from eudi_connect.services.status_lists import StatusListService
-from eudi_connect.services.templates import CredentialTemplates, TemplateService
+from eudi_connect.services.template_admin import TemplateService
+from eudi_connect.services.templates import CredentialTemplates
 from eudi_connect.services.tenants import TenantService
 from eudi_connect.services.trust import TrustService
 from eudi_connect.services.verification import VerificationService
-from eudi_connect.services.wallet_issuer import WalletIssuer
+from eudi_connect.services.wallet_issuer.issuer import WalletIssuer
 from eudi_connect.services.wallet_policy import WalletPolicyService
 from eudi_connect.services.wallet_settings import WalletSettings
 from eudi_connect.store.base import Store

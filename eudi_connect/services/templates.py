@@ -1,9 +1,9 @@
-"""Where templates come from and how they are managed and rendered.
+"""Where templates come from on the issuance hot path, and how renders are timed.
 
-`CredentialTemplates` is the read side, on the issuance hot path: built-ins first (from
-code, never the store), then the tenant's templates from the store, parsed once per version
-and kept in process. `TemplateService` is the write side and the render API: create,
-update (optimistic concurrency on an etag), delete, list, render one or many.
+`CredentialTemplates` is the read side: built-ins first (from code, never the store), then
+the tenant's templates from the store, parsed once per version and kept in process. The
+write side and the render API are `services/template_admin.py:TemplateService`; the forms a
+template is stored and addressed in are `services/template_codec.py`.
 
 Cache and versions, across workers and instances: every stored template has a version that
 the store bumps on each change (and on deletion; re-created ids continue it). The compile
@@ -17,62 +17,36 @@ next issuance everywhere. Changes made through this process refresh its caches a
 
 from __future__ import annotations
 
-import base64
-import binascii
 import functools
-import json
-import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from opentelemetry.util.types import AttributeValue
 
 from eudi_connect.core.templates import (
-    BUILTIN_TEMPLATES,
-    MAX_VALIDITY_SECONDS,
-    CompiledPart,
     CredentialTemplate,
-    NotificationEvent,
-    NotificationFormat,
-    NotificationTemplate,
     TemplateEnvironment,
     builtin_template,
 )
-from eudi_connect.errors import (
-    AbortedError,
-    AlreadyExistsError,
-    EudiConnectError,
-    FailedPreconditionError,
-    InvalidArgumentError,
-    NotFoundError,
-)
+from eudi_connect.errors import InvalidArgumentError
 from eudi_connect.monitoring.performance_metrics import OperationTimer, measure_operation_time
 from eudi_connect.reasons import Reason
 from eudi_connect.services.render_pool import RenderPool
-from eudi_connect.services.rendering import AnyTemplate as AnyTemplate
-from eudi_connect.services.rendering import RenderFormat as RenderFormat
-from eudi_connect.services.rendering import Rendering as Rendering
-from eudi_connect.services.template_runner import DEFAULT_CALL_RENDER_SECONDS, TemplateRunner
+from eudi_connect.services.rendering import AnyTemplate, RenderFormat
+from eudi_connect.services.template_codec import (
+    check_template_id,
+    template_not_found,
+    template_of,
+)
+from eudi_connect.services.template_runner import TemplateRunner
 from eudi_connect.store.base import Store, TemplateKind, TemplateRecord
 
-MAX_TEMPLATE_ID_LENGTH = 128
-MAX_DESCRIPTION_LENGTH = 1024
-DEFAULT_PAGE_SIZE = 50
-MAX_PAGE_SIZE = 200
-MAX_RENDER_BATCH_ITEMS = 1000
 #: The operation name renders are timed under (``operation.time``).
 RENDER_OPERATION = "template.render"
-
-_TEMPLATE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}", re.ASCII)
-_ETAG = re.compile(r'"v([1-9][0-9]{0,17})"', re.ASCII)
-
-_BUILTIN_DESCRIPTIONS = {
-    "pid": "EU Digital Identity Person Identification Data (ARF PID Rulebook), SD-JWT VC",
-}
 
 
 # --- timing hook ------------------------------------------------------------------------------
@@ -90,95 +64,6 @@ def _render_attributes(
 ) -> Mapping[str, AttributeValue]:
     # Made once per combination, not per render (readers copy it, never change it).
     return {"template.kind": kind, "template.format": format, "template.items": items}
-
-
-# --- definitions: what the store keeps ----------------------------------------------------------
-
-
-def etag_of(version: int) -> str:
-    """The etag of a template version (a quoted string, as in HTTP)."""
-    return f'"v{version}"'
-
-
-def version_of_etag(etag: str) -> int:
-    match = _ETAG.fullmatch(etag)
-    if match is None:
-        raise InvalidArgumentError(
-            "etag is not one this service issued; read the template again",
-            reason=Reason.ETAG_INVALID,
-        )
-    return int(match.group(1))
-
-
-def kind_of(template: AnyTemplate) -> TemplateKind:
-    return "credential" if isinstance(template, CredentialTemplate) else "notification"
-
-
-def definition_of(template: AnyTemplate) -> dict[str, Any]:
-    """The JSON document the store keeps for a template (ids and versions live in the row)."""
-    if isinstance(template, CredentialTemplate):
-        return {
-            "vct": template.vct,
-            "claims_template": template.claims_template,
-            "disclosable": list(template.disclosable),
-            "default_validity_seconds": template.default_validity_seconds,
-            "max_validity_seconds": template.max_validity_seconds,
-            "data_schema": list(template.data_schema),
-            "mdoc_doc_type": template.mdoc_doc_type,
-            "mdoc_namespace": template.mdoc_namespace,
-        }
-    return {
-        "event": None if template.event is None else template.event.value,
-        "subject_template": template.subject_template,
-        "text_template": template.text_template,
-        "html_template": template.html_template,
-        "data_schema": list(template.data_schema),
-    }
-
-
-def template_of(record: TemplateRecord) -> AnyTemplate:
-    """The template a stored row describes. Validity periods stored before they had an
-    upper bound are read as the bound."""
-    d = record.definition
-    if record.kind == "credential":
-        return CredentialTemplate(
-            template_id=record.template_id,
-            vct=d["vct"],
-            claims_template=d["claims_template"],
-            disclosable=tuple(d["disclosable"]),
-            default_validity_seconds=min(d["default_validity_seconds"], MAX_VALIDITY_SECONDS),
-            max_validity_seconds=min(d["max_validity_seconds"], MAX_VALIDITY_SECONDS),
-            data_schema=tuple(d["data_schema"]),
-            version=record.version,
-            tenant_id=record.tenant_id,
-            # Absent from definitions stored before templates could name a docType.
-            mdoc_doc_type=d.get("mdoc_doc_type", ""),
-            mdoc_namespace=d.get("mdoc_namespace", ""),
-        )
-    return NotificationTemplate(
-        template_id=record.template_id,
-        subject_template=d["subject_template"],
-        text_template=d["text_template"],
-        html_template=d["html_template"],
-        event=None if d["event"] is None else NotificationEvent(d["event"]),
-        data_schema=tuple(d["data_schema"]),
-        version=record.version,
-        tenant_id=record.tenant_id,
-    )
-
-
-def check_template_id(template_id: str) -> None:
-    if not template_id:
-        raise InvalidArgumentError("template_id is required", reason=Reason.TEMPLATE_ID_MISSING)
-    if len(template_id) > MAX_TEMPLATE_ID_LENGTH:
-        raise InvalidArgumentError(
-            f"template_id is longer than {MAX_TEMPLATE_ID_LENGTH} characters",
-            reason=Reason.TEMPLATE_ID_INVALID,
-        )
-
-
-def _template_not_found(template_id: str) -> NotFoundError:
-    return NotFoundError(f"template '{template_id}' not found", reason=Reason.TEMPLATE_NOT_FOUND)
 
 
 # --- the read side: lookups for issuance and rendering ----------------------------------------
@@ -247,7 +132,7 @@ class CredentialTemplates:
         if builtin is not None:
             return builtin
         if self._store is None:
-            raise _template_not_found(template_id)
+            raise template_not_found(template_id)
         key = (tenant_id, template_id)
         entry = self._entries.get(key)
         now = self._monotonic()
@@ -258,7 +143,7 @@ class CredentialTemplates:
         version = await self._store.get_template_version(tenant_id, template_id)
         if version is None:
             self._forget_if_known(key)
-            raise _template_not_found(template_id)
+            raise template_not_found(template_id)
         entry = self._entries.get(key)  # another task may have refreshed it meanwhile
         if entry is not None and entry.template.version == version:
             entry.checked_at = now
@@ -267,7 +152,7 @@ class CredentialTemplates:
         record = await self._store.get_template(tenant_id, template_id)
         if record is None:  # deleted between the two reads
             self._forget_if_known(key)
-            raise _template_not_found(template_id)
+            raise template_not_found(template_id)
         return self.remember(record, checked_at=now)
 
     def remember(self, record: TemplateRecord, *, checked_at: float | None = None) -> AnyTemplate:
@@ -319,328 +204,3 @@ class CredentialTemplates:
         other calls (see `TemplateRunner`)."""
         with render_timer("credential", "json"):
             return await self.runner.claims(template, subject)
-
-
-# --- the write side and the render API --------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TemplateDraft:
-    """What a client asks to store: the template (its version and tenant are ignored)."""
-
-    template: AnyTemplate
-    description: str = ""
-
-
-@dataclass(frozen=True)
-class StoredTemplate:
-    template: AnyTemplate
-    description: str
-    builtin: bool
-    created_at: int  # 0 for built-ins
-    updated_at: int
-
-    @property
-    def template_id(self) -> str:
-        return self.template.template_id
-
-    @property
-    def kind(self) -> TemplateKind:
-        return kind_of(self.template)
-
-    @property
-    def version(self) -> int:
-        return self.template.version
-
-    @property
-    def etag(self) -> str:
-        return etag_of(self.template.version)
-
-    @classmethod
-    def from_record(cls, record: TemplateRecord) -> StoredTemplate:
-        return cls(
-            template=template_of(record),
-            description=record.description,
-            builtin=False,
-            created_at=record.created_at,
-            updated_at=record.updated_at,
-        )
-
-    @classmethod
-    def from_builtin(cls, template: CredentialTemplate) -> StoredTemplate:
-        description = _BUILTIN_DESCRIPTIONS.get(template.template_id, "")
-        return cls(template, description, builtin=True, created_at=0, updated_at=0)
-
-
-@dataclass(frozen=True)
-class TemplatePage:
-    templates: list[StoredTemplate]
-    next_page_token: str
-
-
-class TemplateService:
-    """Creates, changes, lists and renders a tenant's templates. Sources are checked
-    before anything is written (syntax, sandbox policy, variables against `data_schema`),
-    so a refused request leaves nothing behind. Checks and slow renders run off the event
-    loop (`CredentialTemplates.runner`); a render batch may spend at most
-    `call_render_seconds` of CPU."""
-
-    def __init__(
-        self,
-        store: Store,
-        templates: CredentialTemplates,
-        *,
-        clock: Callable[[], float] = time.time,
-        call_render_seconds: float = DEFAULT_CALL_RENDER_SECONDS,
-    ) -> None:
-        self._store = store
-        self._templates = templates
-        self._runner = templates.runner
-        self._clock = clock
-        self._call_seconds = call_render_seconds
-
-    # -- management -------------------------------------------------------------------------
-
-    async def create(self, tenant_id: str, draft: TemplateDraft) -> StoredTemplate:
-        template_id = draft.template.template_id
-        if not _TEMPLATE_ID.fullmatch(template_id):
-            raise InvalidArgumentError(
-                "template_id must be 1 to 128 letters, digits, '.', '_' or '-', starting "
-                "with a letter or digit",
-                reason=Reason.TEMPLATE_ID_INVALID,
-                metadata={"field": "template_id"},
-            )
-        if template_id in BUILTIN_TEMPLATES:
-            raise AlreadyExistsError(
-                f"'{template_id}' is a built-in template; choose another id",
-                reason=Reason.TEMPLATE_ID_RESERVED,
-                metadata={"template_id": template_id},
-            )
-        compiled = await self._check(draft)
-        record = await self._store.create_template(
-            tenant_id,
-            template_id,
-            kind=kind_of(draft.template),
-            definition=definition_of(draft.template),
-            description=draft.description,
-            created_at=int(self._clock()),
-        )
-        self._remember(record, compiled)
-        return StoredTemplate.from_record(record)
-
-    async def get(self, tenant_id: str, template_id: str) -> StoredTemplate:
-        """The template as stored now (read from the store, not from a cache)."""
-        check_template_id(template_id)
-        builtin = builtin_template(template_id)
-        if builtin is not None:
-            return StoredTemplate.from_builtin(builtin)
-        record = await self._store.get_template(tenant_id, template_id)
-        if record is None:
-            raise _template_not_found(template_id)
-        return StoredTemplate.from_record(record)
-
-    async def list_templates(
-        self,
-        tenant_id: str,
-        *,
-        page_size: int = 0,
-        page_token: str = "",
-        kind: TemplateKind | None = None,
-    ) -> TemplatePage:
-        """The built-ins and the tenant's templates ordered by id, a page at a time."""
-        if page_size < 0:
-            raise InvalidArgumentError(
-                "page_size must not be negative", reason=Reason.PAGE_SIZE_INVALID
-            )
-        size = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
-        after = _read_page_token(page_token, kind) if page_token else None
-        rows = await self._store.list_templates(tenant_id, after=after, limit=size + 1, kind=kind)
-        builtins = [
-            StoredTemplate.from_builtin(template)
-            for template_id, template in BUILTIN_TEMPLATES.items()
-            if (after is None or template_id > after) and kind in (None, "credential")
-        ]
-        merged = sorted(
-            [*builtins, *(StoredTemplate.from_record(row) for row in rows)],
-            key=lambda stored: stored.template_id,
-        )
-        page = merged[:size]
-        more = len(merged) > size
-        token = _page_token(page[-1].template_id, kind) if more and page else ""
-        return TemplatePage(page, token)
-
-    async def update(self, tenant_id: str, draft: TemplateDraft, *, etag: str) -> StoredTemplate:
-        """Replaces the content of the template at `etag`; ABORTED when it changed since."""
-        template_id = draft.template.template_id
-        check_template_id(template_id)
-        self._refuse_builtin(template_id, "updated")
-        if not etag:
-            raise InvalidArgumentError(
-                "etag is required: read the template and pass its etag",
-                reason=Reason.ETAG_MISSING,
-            )
-        expected = version_of_etag(etag)
-        current = await self._store.get_template(tenant_id, template_id)
-        if current is None:
-            raise _template_not_found(template_id)
-        if current.kind != kind_of(draft.template):
-            raise InvalidArgumentError(
-                f"template '{template_id}' is a {current.kind} template; its kind cannot change",
-                reason=Reason.TEMPLATE_KIND_IMMUTABLE,
-                metadata={"kind": current.kind},
-            )
-        if current.version != expected:
-            raise _stale(template_id, current.version)
-        compiled = await self._check(draft)
-        record = await self._store.update_template(
-            tenant_id,
-            template_id,
-            definition=definition_of(draft.template),
-            description=draft.description,
-            expected_version=expected,
-            updated_at=int(self._clock()),
-        )
-        if record is None:  # deleted since it was read
-            raise _template_not_found(template_id)
-        self._remember(record, compiled)
-        return StoredTemplate.from_record(record)
-
-    async def delete(self, tenant_id: str, template_id: str, *, etag: str = "") -> None:
-        check_template_id(template_id)
-        self._refuse_builtin(template_id, "deleted")
-        expected = version_of_etag(etag) if etag else None
-        deleted = await self._store.delete_template(
-            tenant_id, template_id, expected_version=expected, deleted_at=int(self._clock())
-        )
-        self._templates.forget(tenant_id, template_id)
-        if not deleted:
-            raise _template_not_found(template_id)
-
-    # -- rendering --------------------------------------------------------------------------
-
-    async def render(
-        self,
-        tenant_id: str,
-        template_id: str,
-        data: Mapping[str, Any],
-        *,
-        format: RenderFormat | None = None,
-    ) -> Rendering:
-        template = await self._templates.resolve(tenant_id, template_id)
-        chosen = _format_for(template, format)
-        with render_timer(kind_of(template), chosen):
-            (result,) = await self._runner.renderings(
-                template, chosen, [data], call_seconds=self._call_seconds
-            )
-        if isinstance(result, EudiConnectError):
-            raise result
-        return result
-
-    async def render_many(
-        self,
-        tenant_id: str,
-        template_id: str,
-        items: Sequence[Mapping[str, Any] | EudiConnectError],
-        *,
-        format: RenderFormat | None = None,
-    ) -> list[Rendering | EudiConnectError]:
-        """One result per item, in order; an item that fails gets its error in place. The
-        template is looked up once; errors about it (unknown, wrong format) fail the call,
-        and so do renders that together pass the call's CPU allowance (RESOURCE_EXHAUSTED,
-        RENDER_BUDGET_EXHAUSTED)."""
-        if len(items) > MAX_RENDER_BATCH_ITEMS:
-            raise InvalidArgumentError(
-                f"a render batch may hold at most {MAX_RENDER_BATCH_ITEMS} items",
-                reason=Reason.BATCH_TOO_LARGE,
-                metadata={"limit": str(MAX_RENDER_BATCH_ITEMS)},
-            )
-        template = await self._templates.resolve(tenant_id, template_id)
-        chosen = _format_for(template, format)
-        with render_timer(kind_of(template), chosen, items=len(items)):
-            return await self._runner.renderings(
-                template, chosen, items, call_seconds=self._call_seconds
-            )
-
-    # -- internals --------------------------------------------------------------------------
-
-    async def _check(self, draft: TemplateDraft) -> tuple[CompiledPart, ...]:
-        """Refuses a draft that cannot be stored; what its sources compiled to otherwise."""
-        if len(draft.description) > MAX_DESCRIPTION_LENGTH:
-            raise InvalidArgumentError(
-                f"description is longer than {MAX_DESCRIPTION_LENGTH} characters",
-                reason=Reason.TEMPLATE_INVALID,
-                metadata={"field": "description"},
-            )
-        return await self._runner.check(draft.template)
-
-    def _remember(self, record: TemplateRecord, compiled: Sequence[CompiledPart]) -> None:
-        """Keeps the stored version as current, compiled: its first render compiles nothing."""
-        template = self._templates.remember(record)
-        if template.version == record.version:
-            self._runner.install(template, compiled)
-
-    @staticmethod
-    def _refuse_builtin(template_id: str, what: str) -> None:
-        if template_id in BUILTIN_TEMPLATES:
-            raise FailedPreconditionError(
-                f"'{template_id}' is a built-in template and cannot be {what}",
-                reason=Reason.TEMPLATE_READ_ONLY,
-                metadata={"template_id": template_id},
-            )
-
-
-def _format_for(template: AnyTemplate, format: RenderFormat | None) -> RenderFormat:
-    if isinstance(template, CredentialTemplate):
-        if format not in (None, "json"):
-            raise InvalidArgumentError(
-                "credential templates render JSON only",
-                reason=Reason.TEMPLATE_FORMAT_UNSUPPORTED,
-                metadata={"format": str(format)},
-            )
-        return "json"
-    if format == "json":
-        raise InvalidArgumentError(
-            "notification templates render TEXT or HTML",
-            reason=Reason.TEMPLATE_FORMAT_UNSUPPORTED,
-            metadata={"format": "json"},
-        )
-    chosen: RenderFormat = format or "text"
-    if not template.body_source(NotificationFormat(chosen)):
-        raise FailedPreconditionError(
-            f"template '{template.template_id}' has no {chosen} body",
-            reason=Reason.TEMPLATE_FORMAT_UNAVAILABLE,
-            metadata={"format": chosen},
-        )
-    return chosen
-
-
-def _stale(template_id: str, version: int) -> AbortedError:
-    return AbortedError(
-        f"template '{template_id}' changed since it was read; read it again",
-        reason=Reason.TEMPLATE_ETAG_MISMATCH,
-        metadata={"current_etag": etag_of(version)},
-    )
-
-
-# AIP-158 page tokens: opaque to clients, bound to the filter they were made for.
-
-
-def _page_token(after: str, kind: TemplateKind | None) -> str:
-    payload = json.dumps({"a": after, "k": kind or ""}, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(payload).decode().rstrip("=")
-
-
-def _read_page_token(token: str, kind: TemplateKind | None) -> str:
-    try:
-        padded = token + "=" * (-len(token) % 4)
-        payload = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
-        after, token_kind = payload["a"], payload["k"]
-    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeError):
-        raise InvalidArgumentError(
-            "page_token is not one this service issued", reason=Reason.PAGE_TOKEN_INVALID
-        ) from None
-    if not isinstance(after, str) or token_kind != (kind or ""):
-        raise InvalidArgumentError(
-            "page_token was made for other list parameters", reason=Reason.PAGE_TOKEN_INVALID
-        )
-    return after

@@ -4,6 +4,12 @@ Backends: `sqlite` (embedded default, sqlite3 on threads of its own) and `postgr
 (asyncpg). Services generate ids and timestamps (unix seconds); stores persist them and
 enforce uniqueness (tenant + request_id, list + index) in the database, never by
 check-then-insert.
+
+One module on purpose although it is over 400 lines: it is one contract, read as a whole
+by whoever writes a backend, and the contract tests (`tests/store/test_store_contract.py`)
+check each promise its docstrings make. The wallet half lives in `store/wallet_sessions.py`;
+what the two SQL backends share in implementing it is in `store/sql/`, `store/rows.py` and
+`store/checks.py`.
 """
 
 from __future__ import annotations

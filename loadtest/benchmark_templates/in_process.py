@@ -19,7 +19,8 @@ from eudi_connect.core.templates import (
 )
 from eudi_connect.services.app import Services, open_services
 from eudi_connect.services.issuance import IssueCommand
-from eudi_connect.services.templates import CredentialTemplates, TemplateDraft, TemplateService
+from eudi_connect.services.template_admin import TemplateDraft, TemplateService
+from eudi_connect.services.templates import CredentialTemplates
 from loadtest.benchmark_templates.alerts import alert_data, alert_template
 
 __all__ = ["Rows", "in_process"]

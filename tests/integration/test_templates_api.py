@@ -24,7 +24,8 @@ from eudi_connect.api.template_servicer import template_draft
 from eudi_connect.core.templates import PID_EXAMPLE_SUBJECT
 from eudi_connect.monitoring.performance_metrics import PerformanceMonitor, monitor_installed
 from eudi_connect.services.app import Services
-from eudi_connect.services.templates import CredentialTemplates, TemplateDraft
+from eudi_connect.services.template_admin import TemplateDraft
+from eudi_connect.services.templates import CredentialTemplates
 from eudi_connect.store.factory import open_store_from_url
 
 from .conftest import Tenant

@@ -32,7 +32,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 # What the wheel is built from; a copy, so no build/ or egg-info lands in the checkout
 # and no stale build output of an earlier run reaches the wheel.
 SOURCES = ("pyproject.toml", "README.md", "eudi_connect", "generated")
-DEV_ONLY_MODULES = ("grpc_tools", "pytest", "sd_jwt", "mypy")
+DEV_ONLY_MODULES = ("grpc_tools", "pytest", "sd_jwt", "mypy", "aiosqlite")
 # Run by the new environment's python: where eudi_connect comes from, which dev-only
 # modules it can import, and the versions of the stubs' runtime packages.
 PROBE = """

@@ -25,7 +25,7 @@ from eudi_connect.core.key_encryption import MasterKey
 from eudi_connect.core.templates import NotificationFormat, NotificationTemplate
 from eudi_connect.services.app import Services, open_services
 from eudi_connect.services.settings import ServiceSettings
-from eudi_connect.services.templates import TemplateDraft
+from eudi_connect.services.template_admin import TemplateDraft
 
 ITEMS = 100
 DATA = {"holder_name": "Erika <Mustermann>", "credential_type": "PID"}

@@ -24,9 +24,10 @@ from eudi_connect.store.rows import (
     credential_values,
     insert_outcomes,
 )
+from eudi_connect.store.sql.statements import CREDENTIALS
 
-_BY_ID: Final = SELECT_CREDENTIAL + "WHERE tenant_id = $1 AND credential_id = $2"
-_BY_REQUEST: Final = SELECT_CREDENTIAL + "WHERE tenant_id = $1 AND request_id = $2"
+_SQL: Final = CREDENTIALS
+
 # All rows of a call in one statement: one round trip, one implicit transaction (the call
 # commits whole or not at all). DO NOTHING waits for a concurrent insert of the same
 # request_id to commit or roll back, so a conflict always has a committed row behind it.
@@ -43,7 +44,6 @@ _BY_REQUESTS: Final = SELECT_CREDENTIAL + (
     "JOIN unnest($1::text[], $2::text[]) AS wanted (tenant_id, request_id) "
     "USING (tenant_id, request_id)"
 )
-_STATUS_AT: Final = "SELECT status FROM credentials WHERE status_list_id = $1 AND status_index = $2"
 # One statement: lock the row (FOR UPDATE waits for, then sees, a concurrent change),
 # change it if its status allows, record the event, bump the list's version. The data-
 # modifying CTEs all run, and commit together, whether or not the outer SELECT reads them.
@@ -100,17 +100,17 @@ class PostgresCredentials(PostgresAccess):
         return insert_outcomes(batch, inserted, stored)
 
     async def get_credential(self, tenant_id: str, credential_id: str) -> CredentialRecord | None:
-        row = await self._fetch_one(_BY_ID, tenant_id, credential_id)
+        row = await self._fetch_one(_SQL.by_id, tenant_id, credential_id)
         return None if row is None else credential_record(row)
 
     async def get_credential_by_request_id(
         self, tenant_id: str, request_id: str
     ) -> CredentialRecord | None:
-        row = await self._fetch_one(_BY_REQUEST, tenant_id, request_id)
+        row = await self._fetch_one(_SQL.by_request, tenant_id, request_id)
         return None if row is None else credential_record(row)
 
     async def get_status_at(self, status_list_id: str, index: int) -> int | None:
-        row = await self._fetch_one(_STATUS_AT, status_list_id, index)
+        row = await self._fetch_one(_SQL.status_at, status_list_id, index)
         return None if row is None else int(row[0])
 
     async def change_status(

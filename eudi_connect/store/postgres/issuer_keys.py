@@ -9,8 +9,10 @@ from eudi_connect.store.base import IssuerKeyRecord
 from eudi_connect.store.checks import check_new_issuer_key, issuer_key_not_found, issuer_key_race
 from eudi_connect.store.postgres.access import PostgresAccess, lock_tenant
 from eudi_connect.store.rows import SELECT_ISSUER_KEY, issuer_key_record, issuer_key_values
+from eudi_connect.store.sql.statements import ISSUER_KEYS
 
-_ACTIVE_KEY: Final = SELECT_ISSUER_KEY + "WHERE tenant_id = $1 AND retired_at IS NULL"
+_SQL: Final = ISSUER_KEYS
+
 _KEYS_NEWEST_FIRST: Final = (
     SELECT_ISSUER_KEY + "WHERE tenant_id = $1 ORDER BY created_at DESC, seq DESC"
 )
@@ -25,13 +27,6 @@ _INSERT_KEY: Final = (
     "INSERT INTO issuer_keys (kid, tenant_id, private_key_encrypted, public_jwk, created_at, "
     "certificate) VALUES ($1, $2, $3, $4, $5, $6)"
 )
-_RETIRE_ACTIVE_KEY: Final = (
-    "UPDATE issuer_keys SET retired_at = $1 WHERE tenant_id = $2 AND retired_at IS NULL"
-)
-_SET_CERTIFICATE: Final = (
-    "UPDATE issuer_keys SET certificate = $1 WHERE kid = $2 AND certificate IS NULL"
-)
-_CERTIFICATE: Final = "SELECT certificate FROM issuer_keys WHERE kid = $1"
 
 
 class PostgresIssuerKeys(PostgresAccess):
@@ -46,7 +41,7 @@ class PostgresIssuerKeys(PostgresAccess):
                 )
                 if inserted is not None:
                     return candidate
-                row = await connection.fetchrow(_ACTIVE_KEY, candidate.tenant_id)
+                row = await connection.fetchrow(_SQL.active_key, candidate.tenant_id)
                 if row is not None:
                     return issuer_key_record(row)
         raise issuer_key_race()
@@ -57,7 +52,7 @@ class PostgresIssuerKeys(PostgresAccess):
             # Two rotations at once (two instances) take turns, so the second retires the
             # first one's key instead of clashing with it on issuer_keys_one_active.
             await lock_tenant(connection, new_key.tenant_id)
-            await connection.execute(_RETIRE_ACTIVE_KEY, retired_at, new_key.tenant_id)
+            await connection.execute(_SQL.retire_active_key, retired_at, new_key.tenant_id)
             await connection.execute(_INSERT_KEY, *issuer_key_values(new_key))
 
     async def list_issuer_keys(self, tenant_id: str) -> list[IssuerKeyRecord]:
@@ -66,8 +61,8 @@ class PostgresIssuerKeys(PostgresAccess):
 
     async def set_issuer_key_certificate(self, kid: str, certificate: bytes) -> bytes:
         async with self._transaction() as connection:
-            await connection.execute(_SET_CERTIFICATE, certificate, kid)
-            stored = await connection.fetchval(_CERTIFICATE, kid)
+            await connection.execute(_SQL.set_certificate, certificate, kid)
+            stored = await connection.fetchval(_SQL.certificate, kid)
         if stored is None:
             raise issuer_key_not_found()
         return bytes(stored)

@@ -3,18 +3,13 @@ checks, so compare-and-set holds across instances."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Final
+from typing import Final
 
 from eudi_connect.store.base import TemplateKind, TemplateRecord
-from eudi_connect.store.checks import etag_mismatch, template_exists
-from eudi_connect.store.postgres.access import PostgresAccess
-from eudi_connect.store.rows import (
-    SELECT_TEMPLATE,
-    template_definition_json,
-    template_record,
-    written_template,
-)
+from eudi_connect.store.checks import template_exists
+from eudi_connect.store.postgres.access import PostgresAccess, Row
+from eudi_connect.store.rows import SELECT_TEMPLATE, template_record
+from eudi_connect.store.sql.templates import LiveTemplate, SqlTemplates, TemplateWrite
 
 _LIVE: Final = SELECT_TEMPLATE + "WHERE tenant_id = $1 AND template_id = $2 AND deleted_at IS NULL"
 # Answered from the covering index templates_live.
@@ -64,33 +59,20 @@ _DELETE: Final = (
 )
 
 
-class PostgresTemplates(PostgresAccess):
-    async def create_template(
-        self,
-        tenant_id: str,
-        template_id: str,
-        *,
-        kind: TemplateKind,
-        definition: Mapping[str, Any],
-        description: str,
-        created_at: int,
-    ) -> TemplateRecord:
-        definition_json = template_definition_json(definition)
+class PostgresTemplates(SqlTemplates, PostgresAccess):
+    async def _insert_template(self, write: TemplateWrite, kind: TemplateKind) -> int:
         row = await self._fetch_one(
-            _CREATE, tenant_id, template_id, kind, created_at, description, definition_json
+            _CREATE,
+            write.tenant_id,
+            write.template_id,
+            kind,
+            write.at,
+            write.description,
+            write.definition_json,
         )
         if row is None:
             raise template_exists()
-        return written_template(
-            tenant_id,
-            template_id,
-            kind,
-            definition_json,
-            description,
-            row[0],
-            created_at,
-            created_at,
-        )
+        return int(row[0])
 
     async def get_template(self, tenant_id: str, template_id: str) -> TemplateRecord | None:
         row = await self._fetch_one(_LIVE, tenant_id, template_id)
@@ -100,66 +82,30 @@ class PostgresTemplates(PostgresAccess):
         row = await self._fetch_one(_LIVE_VERSION, tenant_id, template_id)
         return None if row is None else int(row[0])
 
-    async def list_templates(
-        self,
-        tenant_id: str,
-        *,
-        after: str | None,
-        limit: int,
-        kind: TemplateKind | None = None,
-    ) -> list[TemplateRecord]:
-        if limit < 1:
-            return []
-        rows = await self._fetch(_PAGE, tenant_id, after, kind, limit)
-        return [template_record(row) for row in rows]
+    async def _template_page(
+        self, tenant_id: str, after: str | None, kind: TemplateKind | None, limit: int
+    ) -> list[Row]:
+        return await self._fetch(_PAGE, tenant_id, after, kind, limit)
 
-    async def update_template(
-        self,
-        tenant_id: str,
-        template_id: str,
-        *,
-        definition: Mapping[str, Any],
-        description: str,
-        expected_version: int,
-        updated_at: int,
-    ) -> TemplateRecord | None:
-        definition_json = template_definition_json(definition)
+    async def _replace_template(
+        self, write: TemplateWrite, expected_version: int
+    ) -> tuple[LiveTemplate, bool] | None:
         row = await self._fetch_one(
             _UPDATE,
-            tenant_id,
-            template_id,
+            write.tenant_id,
+            write.template_id,
             expected_version,
-            updated_at,
-            description,
-            definition_json,
+            write.at,
+            write.description,
+            write.definition_json,
         )
         if row is None:
             return None
-        _, kind, created_at, version = row
-        if version is None:
-            raise etag_mismatch()
-        return written_template(
-            tenant_id,
-            template_id,
-            kind,
-            definition_json,
-            description,
-            version,
-            created_at,
-            updated_at,
-        )
+        version, kind, created_at, new_version = row
+        return LiveTemplate(version, kind, created_at), new_version is not None
 
-    async def delete_template(
-        self,
-        tenant_id: str,
-        template_id: str,
-        *,
-        expected_version: int | None,
-        deleted_at: int,
-    ) -> bool:
+    async def _remove_template(
+        self, tenant_id: str, template_id: str, expected_version: int | None, deleted_at: int
+    ) -> bool | None:
         row = await self._fetch_one(_DELETE, tenant_id, template_id, expected_version, deleted_at)
-        if row is None:
-            return False
-        if not row[1]:
-            raise etag_mismatch()
-        return True
+        return None if row is None else bool(row[1])

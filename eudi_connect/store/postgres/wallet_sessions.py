@@ -19,19 +19,22 @@ from eudi_connect.store.rows import (
     TOKEN_COLUMNS,
     offer_change_values,
     offer_record,
-    offer_redemption,
-    offer_update,
     offer_values,
     policy_record,
     policy_values,
     token_record,
     token_values,
 )
+from eudi_connect.store.sql.wallet_sessions import (
+    OFFER_KEYS,
+    KeyClaim,
+    OfferDecision,
+    OfferKey,
+    SqlWalletSessions,
+)
 from eudi_connect.store.wallet_sessions import (
-    COPIES_EXHAUSTED,
     PROOF_KEY_USED,
     AccessTokenRecord,
-    OfferChange,
     OfferRecord,
     OnceScope,
     OnceValue,
@@ -43,7 +46,10 @@ _INSERT_OFFER: Final = (
     f"VALUES ({', '.join(f'${n}' for n in range(1, 24))}) "
     "ON CONFLICT (tenant_id, request_id) WHERE request_id IS NOT NULL DO NOTHING"
 )
-_OFFER_FOR_UPDATE: Final = SELECT_OFFER + "WHERE offer_id = $1 AND tenant_id = $2 FOR UPDATE"
+_OFFER_BY: Final = {
+    key: SELECT_OFFER + f"WHERE {key} = $1 AND tenant_id = $2" for key in OFFER_KEYS
+}
+_OFFER_FOR_UPDATE: Final = _OFFER_BY["offer_id"] + " FOR UPDATE"
 _UPDATE_OFFER: Final = (
     "UPDATE credential_offers SET "  # noqa: S608 constant columns
     + ", ".join(f"{column} = ${n}" for n, column in enumerate(OFFER_UPDATE_COLUMNS, start=1))
@@ -65,7 +71,7 @@ _RECORD_ONCE: Final = (
 )
 
 
-class PostgresWalletSessions(PostgresAccess):
+class PostgresWalletSessions(SqlWalletSessions, PostgresAccess):
     async def create_offer(self, offer: OfferRecord) -> OfferRecord:
         async with self._transaction() as connection:
             status = await connection.execute(_INSERT_OFFER, *offer_values(offer))
@@ -78,73 +84,30 @@ class PostgresWalletSessions(PostgresAccess):
             )
         return offer_record(tuple(row))
 
-    async def _one_offer(self, where: str, *args: Any) -> OfferRecord | None:
-        row = await self._fetch_one(SELECT_OFFER + where, *args)
+    async def _offer_by(
+        self, key: OfferKey, value: str | bytes, tenant_id: str
+    ) -> OfferRecord | None:
+        row = await self._fetch_one(_OFFER_BY[key], value, tenant_id)
         return None if row is None else offer_record(tuple(row))
 
-    async def get_offer(self, tenant_id: str, offer_id: str) -> OfferRecord | None:
-        return await self._one_offer("WHERE offer_id = $1 AND tenant_id = $2", offer_id, tenant_id)
-
-    async def find_offer_by_code(self, tenant_id: str, code_hash: bytes) -> OfferRecord | None:
-        return await self._one_offer(
-            "WHERE code_hash = $1 AND tenant_id = $2", code_hash, tenant_id
-        )
-
-    async def find_offer_by_transaction(
-        self, tenant_id: str, transaction_id: str
-    ) -> OfferRecord | None:
-        return await self._one_offer(
-            "WHERE transaction_id = $1 AND tenant_id = $2", transaction_id, tenant_id
-        )
-
-    async def find_offer_by_notification(
-        self, tenant_id: str, notification_id: str
-    ) -> OfferRecord | None:
-        return await self._one_offer(
-            "WHERE notification_id = $1 AND tenant_id = $2", notification_id, tenant_id
-        )
-
-    async def _compare_and_set(
-        self, connection: Any, current: OfferRecord, expected_version: int, updated: OfferRecord
-    ) -> bool:
-        status = await connection.execute(
-            _UPDATE_OFFER,
-            *offer_change_values(updated),
-            current.tenant_id,
-            current.offer_id,
-            expected_version,
-        )
-        return bool(status.endswith(" 1"))
-
-    async def update_offer(
-        self, tenant_id: str, offer_id: str, expected_version: int, change: OfferChange, now: int
+    async def _change_offer(
+        self, tenant_id: str, offer_id: str, decide: OfferDecision, token: AccessTokenRecord | None
     ) -> OfferRecord | None:
         async with self._transaction() as connection:
             row = await connection.fetchrow(_OFFER_FOR_UPDATE, offer_id, tenant_id)
             if row is None:
                 return None
             current = offer_record(tuple(row))
-            updated = offer_update(current, expected_version, change, now)
+            updated = decide(current)
             if updated is None:
                 return None
-            if not await self._compare_and_set(connection, current, expected_version, updated):
+            status = await connection.execute(
+                _UPDATE_OFFER, *offer_change_values(updated), tenant_id, offer_id, current.version
+            )
+            if not status.endswith(" 1"):
                 return None
-            return updated
-
-    async def redeem_offer(
-        self, offer: OfferRecord, token: AccessTokenRecord, now: int
-    ) -> OfferRecord | None:
-        async with self._transaction() as connection:
-            row = await connection.fetchrow(_OFFER_FOR_UPDATE, offer.offer_id, offer.tenant_id)
-            if row is None:
-                return None
-            current = offer_record(tuple(row))
-            updated = offer_redemption(current, offer, now)
-            if updated is None:
-                return None
-            if not await self._compare_and_set(connection, current, offer.version, updated):
-                return None
-            await connection.execute(_INSERT_TOKEN, *token_values(token))
+            if token is not None:
+                await connection.execute(_INSERT_TOKEN, *token_values(token))
             return updated
 
     async def get_access_token(self, token_hash: bytes) -> AccessTokenRecord | None:
@@ -157,16 +120,8 @@ class PostgresWalletSessions(PostgresAccess):
         row = await self._fetch_one(_RECORD_ONCE, tenant_id, scope, value, expires_at, now)
         return row is not None
 
-    async def claim_once(
-        self,
-        tenant_id: str,
-        values: Sequence[OnceValue],
-        now: int,
-        *,
-        offer_id: str | None = None,
-        configuration_id: str = "",
-        key_thumbprints: Sequence[str] = (),
-        max_keys: int | None = None,
+    async def _claim(
+        self, tenant_id: str, values: Sequence[OnceValue], now: int, keys: KeyClaim
     ) -> str | None:
         try:
             async with self._transaction() as connection:
@@ -176,55 +131,11 @@ class PostgresWalletSessions(PostgresAccess):
                     )
                     if row is None:
                         raise _ClaimRefused(once.scope)
-                if key_thumbprints:
-                    await self._claim_keys(
-                        connection,
-                        tenant_id,
-                        offer_id,
-                        configuration_id,
-                        key_thumbprints,
-                        max_keys,
-                    )
+                if keys.thumbprints:
+                    await _claim_keys(connection, tenant_id, keys)
         except _ClaimRefused as refused:
             return refused.what
         return None
-
-    async def _claim_keys(
-        self,
-        connection: Any,
-        tenant_id: str,
-        offer_id: str | None,
-        configuration_id: str,
-        thumbprints: Sequence[str],
-        max_keys: int | None,
-    ) -> None:
-        # The offer's row lock serializes claims on one offer across instances, so the
-        # count below cannot change before this transaction commits.
-        owner = await connection.fetchrow(
-            "SELECT 1 FROM credential_offers WHERE offer_id = $1 AND tenant_id = $2 FOR UPDATE",
-            offer_id,
-            tenant_id,
-        )
-        if owner is None:
-            raise _ClaimRefused(PROOF_KEY_USED)
-        if max_keys is not None:
-            claimed = await connection.fetchval(
-                "SELECT count(*) FROM offer_proof_keys "
-                "WHERE offer_id = $1 AND configuration_id = $2",
-                offer_id,
-                configuration_id,
-            )
-            if claimed + len(thumbprints) > max_keys:
-                raise _ClaimRefused(COPIES_EXHAUSTED)
-        inserted = await connection.fetch(
-            "INSERT INTO offer_proof_keys (offer_id, key_thumb, configuration_id) "
-            "SELECT $1, unnest($2::text[]), $3 ON CONFLICT DO NOTHING RETURNING key_thumb",
-            offer_id,
-            list(thumbprints),
-            configuration_id,
-        )
-        if len(inserted) != len(thumbprints):
-            raise _ClaimRefused(PROOF_KEY_USED)  # one was claimed before: undo the lot
 
     async def purge_wallet_sessions(self, now: int) -> int:
         removed = 0
@@ -249,6 +160,35 @@ class PostgresWalletSessions(PostgresAccess):
                 "document = EXCLUDED.document, updated_at = EXCLUDED.updated_at",
                 *policy_values(policy),
             )
+
+
+async def _claim_keys(connection: Any, tenant_id: str, keys: KeyClaim) -> None:
+    # The offer's row lock serializes claims on one offer across instances, so the
+    # count below cannot change before this transaction commits.
+    owner = await connection.fetchrow(
+        "SELECT 1 FROM credential_offers WHERE offer_id = $1 AND tenant_id = $2 FOR UPDATE",
+        keys.offer_id,
+        tenant_id,
+    )
+    claimed = 0
+    if keys.max_keys is not None:
+        claimed = await connection.fetchval(
+            "SELECT count(*) FROM offer_proof_keys WHERE offer_id = $1 AND configuration_id = $2",
+            keys.offer_id,
+            keys.configuration_id,
+        )
+    refused = keys.refusal(offer_found=owner is not None, claimed=claimed)
+    if refused is not None:
+        raise _ClaimRefused(refused)
+    inserted = await connection.fetch(
+        "INSERT INTO offer_proof_keys (offer_id, key_thumb, configuration_id) "
+        "SELECT $1, unnest($2::text[]), $3 ON CONFLICT DO NOTHING RETURNING key_thumb",
+        keys.offer_id,
+        list(keys.thumbprints),
+        keys.configuration_id,
+    )
+    if len(inserted) != len(keys.thumbprints):
+        raise _ClaimRefused(PROOF_KEY_USED)  # one was claimed before: undo the lot
 
 
 class _ClaimRefused(Exception):

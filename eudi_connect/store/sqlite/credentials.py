@@ -16,24 +16,23 @@ from eudi_connect.store.checks import (
     tenant_not_found,
 )
 from eudi_connect.store.rows import (
-    SELECT_CREDENTIAL,
     changed_status,
     credential_record,
     credential_values,
     insert_outcomes,
 )
+from eudi_connect.store.sql.statements import CREDENTIALS
 from eudi_connect.store.sqlite.access import SqliteAccess
 from eudi_connect.store.sqlite.error_map import record_error
 
-_BY_ID: Final = SELECT_CREDENTIAL + "WHERE tenant_id = ? AND credential_id = ?"
-_BY_REQUEST: Final = SELECT_CREDENTIAL + "WHERE tenant_id = ? AND request_id = ?"
+_SQL: Final = CREDENTIALS.in_sqlite()
+
 _INSERT: Final = (
     "INSERT INTO credentials (credential_id, tenant_id, request_id, template_id, format, "
     "credential, status_list_id, status_index, issued_at, expires_at) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
     "ON CONFLICT (tenant_id, request_id) DO NOTHING"
 )
-_STATUS_AT: Final = "SELECT status FROM credentials WHERE status_list_id = ? AND status_index = ?"
 _SET_STATUS: Final = (
     "UPDATE credentials SET status = ?, status_updated_at = ? "
     "WHERE credential_id = ? AND status = ?"
@@ -54,17 +53,17 @@ class SqliteCredentials(SqliteAccess):
         return await self._write(lambda conn: _insert(conn, batch), rows=len(batch))
 
     async def get_credential(self, tenant_id: str, credential_id: str) -> CredentialRecord | None:
-        row = await self._fetch_point(_BY_ID, (tenant_id, credential_id))
+        row = await self._fetch_point(_SQL.by_id, (tenant_id, credential_id))
         return None if row is None else credential_record(row)
 
     async def get_credential_by_request_id(
         self, tenant_id: str, request_id: str
     ) -> CredentialRecord | None:
-        row = await self._fetch_point(_BY_REQUEST, (tenant_id, request_id))
+        row = await self._fetch_point(_SQL.by_request, (tenant_id, request_id))
         return None if row is None else credential_record(row)
 
     async def get_status_at(self, status_list_id: str, index: int) -> int | None:
-        row = await self._fetch_point(_STATUS_AT, (status_list_id, index))
+        row = await self._fetch_point(_SQL.status_at, (status_list_id, index))
         return None if row is None else int(row[0])
 
     async def change_status(
@@ -80,7 +79,7 @@ class SqliteCredentials(SqliteAccess):
         def work(conn: sqlite3.Connection) -> StatusChange | None:
             # The writer holds the write lock (BEGIN IMMEDIATE), so nothing can change the
             # row between this read and the conditional UPDATE below.
-            row = conn.execute(_BY_ID, (tenant_id, credential_id)).fetchone()
+            row = conn.execute(_SQL.by_id, (tenant_id, credential_id)).fetchone()
             if row is None:
                 return None
             current = credential_record(row)
@@ -111,7 +110,7 @@ def _insert(conn: sqlite3.Connection, batch: Sequence[NewCredential]) -> list[In
         except sqlite3.IntegrityError as error:
             raise _conflict(conn, error, row) from error
         # The tenant already used this request_id: answer with what is stored.
-        found = conn.execute(_BY_REQUEST, (row.tenant_id, row.request_id)).fetchone()
+        found = conn.execute(_SQL.by_request, (row.tenant_id, row.request_id)).fetchone()
         if found is not None:
             stored[(row.tenant_id, row.request_id)] = credential_record(found)
     return insert_outcomes(batch, inserted, stored)

@@ -8,10 +8,12 @@ from typing import Final
 from eudi_connect.store.base import IssuerKeyRecord
 from eudi_connect.store.checks import check_new_issuer_key, issuer_key_exists, issuer_key_not_found
 from eudi_connect.store.rows import SELECT_ISSUER_KEY, issuer_key_record, issuer_key_values
+from eudi_connect.store.sql.statements import ISSUER_KEYS
 from eudi_connect.store.sqlite.access import SqliteAccess
 from eudi_connect.store.sqlite.error_map import record_error
 
-_ACTIVE_KEY: Final = SELECT_ISSUER_KEY + "WHERE tenant_id = ? AND retired_at IS NULL"
+_SQL: Final = ISSUER_KEYS.in_sqlite()
+
 _KEYS_NEWEST_FIRST: Final = (
     SELECT_ISSUER_KEY + "WHERE tenant_id = ? ORDER BY created_at DESC, rowid DESC"
 )
@@ -19,13 +21,6 @@ _INSERT_KEY: Final = (
     "INSERT INTO issuer_keys (kid, tenant_id, private_key_encrypted, public_jwk, created_at, "
     "retired_at, certificate) VALUES (?, ?, ?, ?, ?, NULL, ?)"
 )
-_RETIRE_ACTIVE_KEY: Final = (
-    "UPDATE issuer_keys SET retired_at = ? WHERE tenant_id = ? AND retired_at IS NULL"
-)
-_SET_CERTIFICATE: Final = (
-    "UPDATE issuer_keys SET certificate = ? WHERE kid = ? AND certificate IS NULL"
-)
-_CERTIFICATE: Final = "SELECT certificate FROM issuer_keys WHERE kid = ?"
 
 
 class SqliteIssuerKeys(SqliteAccess):
@@ -33,7 +28,7 @@ class SqliteIssuerKeys(SqliteAccess):
         check_new_issuer_key(candidate)
 
         def work(conn: sqlite3.Connection) -> IssuerKeyRecord:
-            row = conn.execute(_ACTIVE_KEY, (candidate.tenant_id,)).fetchone()
+            row = conn.execute(_SQL.active_key, (candidate.tenant_id,)).fetchone()
             if row is not None:
                 return issuer_key_record(row)
             _insert_key(conn, candidate)
@@ -45,7 +40,7 @@ class SqliteIssuerKeys(SqliteAccess):
         check_new_issuer_key(new_key)
 
         def work(conn: sqlite3.Connection) -> None:
-            conn.execute(_RETIRE_ACTIVE_KEY, (retired_at, new_key.tenant_id))
+            conn.execute(_SQL.retire_active_key, (retired_at, new_key.tenant_id))
             _insert_key(conn, new_key)
 
         await self._write(work)
@@ -56,8 +51,8 @@ class SqliteIssuerKeys(SqliteAccess):
 
     async def set_issuer_key_certificate(self, kid: str, certificate: bytes) -> bytes:
         def work(conn: sqlite3.Connection) -> bytes:
-            conn.execute(_SET_CERTIFICATE, (certificate, kid))
-            row = conn.execute(_CERTIFICATE, (kid,)).fetchone()
+            conn.execute(_SQL.set_certificate, (certificate, kid))
+            row = conn.execute(_SQL.certificate, (kid,)).fetchone()
             if row is None:
                 raise issuer_key_not_found()
             return bytes(row[0])

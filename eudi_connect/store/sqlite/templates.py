@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Mapping
-from typing import Any, Final
+from typing import Final
 
 from eudi_connect.store.base import TemplateKind, TemplateRecord
-from eudi_connect.store.checks import etag_mismatch, template_exists
-from eudi_connect.store.rows import (
-    SELECT_TEMPLATE,
-    template_definition_json,
-    template_record,
-    written_template,
-)
-from eudi_connect.store.sqlite.access import SqliteAccess
+from eudi_connect.store.checks import template_exists
+from eudi_connect.store.rows import SELECT_TEMPLATE, template_record
+from eudi_connect.store.sql.templates import LiveTemplate, SqlTemplates, TemplateWrite
+from eudi_connect.store.sqlite.access import Row, SqliteAccess
 from eudi_connect.store.sqlite.error_map import record_error
 
 _LIVE: Final = SELECT_TEMPLATE + "WHERE tenant_id = ? AND template_id = ? AND deleted_at IS NULL"
@@ -59,39 +54,22 @@ _DELETE: Final = (
 )
 
 
-class SqliteTemplates(SqliteAccess):
-    async def create_template(
-        self,
-        tenant_id: str,
-        template_id: str,
-        *,
-        kind: TemplateKind,
-        definition: Mapping[str, Any],
-        description: str,
-        created_at: int,
-    ) -> TemplateRecord:
-        definition_json = template_definition_json(definition)
-
-        def work(conn: sqlite3.Connection) -> TemplateRecord:
-            state = conn.execute(_STATE, (tenant_id, template_id)).fetchone()
+class SqliteTemplates(SqlTemplates, SqliteAccess):
+    async def _insert_template(self, write: TemplateWrite, kind: TemplateKind) -> int:
+        def work(conn: sqlite3.Connection) -> int:
+            state = conn.execute(_STATE, (write.tenant_id, write.template_id)).fetchone()
             if state is not None and state[1] is None:
                 raise template_exists()
             version = 1 if state is None else int(state[0]) + 1
-            values = (tenant_id, template_id, version, kind, created_at, description)
+            values = (write.tenant_id, write.template_id, version, kind, write.at)
             try:
-                conn.execute(_INSERT if state is None else _REVIVE, (*values, definition_json))
+                conn.execute(
+                    _INSERT if state is None else _REVIVE,
+                    (*values, write.description, write.definition_json),
+                )
             except sqlite3.IntegrityError as error:
                 raise record_error(error, exists=template_exists) from error
-            return written_template(
-                tenant_id,
-                template_id,
-                kind,
-                definition_json,
-                description,
-                version,
-                created_at,
-                created_at,
-            )
+            return version
 
         return await self._write(work)
 
@@ -103,72 +81,48 @@ class SqliteTemplates(SqliteAccess):
         row = await self._fetch_point(_LIVE_VERSION, (tenant_id, template_id))
         return None if row is None else int(row[0])
 
-    async def list_templates(
-        self,
-        tenant_id: str,
-        *,
-        after: str | None,
-        limit: int,
-        kind: TemplateKind | None = None,
-    ) -> list[TemplateRecord]:
-        if limit < 1:
-            return []
+    async def _template_page(
+        self, tenant_id: str, after: str | None, kind: TemplateKind | None, limit: int
+    ) -> list[Row]:
         # SQLite compares TEXT bytewise as UTF-8, which orders like Python's str.
         sql = _PAGE if after is None else _PAGE_AFTER
-        rows = await self._fetch(sql, (tenant_id, after, kind, limit))
-        return [template_record(row) for row in rows]
+        return await self._fetch(sql, (tenant_id, after, kind, limit))
 
-    async def update_template(
-        self,
-        tenant_id: str,
-        template_id: str,
-        *,
-        definition: Mapping[str, Any],
-        description: str,
-        expected_version: int,
-        updated_at: int,
-    ) -> TemplateRecord | None:
-        definition_json = template_definition_json(definition)
-
-        def work(conn: sqlite3.Connection) -> TemplateRecord | None:
-            state = conn.execute(_STATE, (tenant_id, template_id)).fetchone()
+    async def _replace_template(
+        self, write: TemplateWrite, expected_version: int
+    ) -> tuple[LiveTemplate, bool] | None:
+        def work(conn: sqlite3.Connection) -> tuple[LiveTemplate, bool] | None:
+            state = conn.execute(_STATE, (write.tenant_id, write.template_id)).fetchone()
             if state is None or state[1] is not None:
                 return None
-            version, _, kind, created_at = state
-            if version != expected_version:
-                raise etag_mismatch()
+            live = LiveTemplate(version=state[0], kind=state[2], created_at=state[3])
+            if live.version != expected_version:
+                return live, False
             conn.execute(
                 _UPDATE,
-                (updated_at, description, definition_json, tenant_id, template_id, version),
+                (
+                    write.at,
+                    write.description,
+                    write.definition_json,
+                    write.tenant_id,
+                    write.template_id,
+                    live.version,
+                ),
             )
-            return written_template(
-                tenant_id,
-                template_id,
-                kind,
-                definition_json,
-                description,
-                version + 1,
-                created_at,
-                updated_at,
-            )
+            return live, True
 
         return await self._write(work)
 
-    async def delete_template(
-        self,
-        tenant_id: str,
-        template_id: str,
-        *,
-        expected_version: int | None,
-        deleted_at: int,
-    ) -> bool:
-        def work(conn: sqlite3.Connection) -> bool:
+    async def _remove_template(
+        self, tenant_id: str, template_id: str, expected_version: int | None, deleted_at: int
+    ) -> bool | None:
+        def work(conn: sqlite3.Connection) -> bool | None:
             state = conn.execute(_STATE, (tenant_id, template_id)).fetchone()
             if state is None or state[1] is not None:
-                return False
+                return None
             version = state[0]
             if expected_version is not None and version != expected_version:
-                raise etag_mismatch()
+                return False
             conn.execute(_DELETE, (deleted_at, tenant_id, template_id, version))
             return True
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Final
 
 from eudi_connect.store.rows import (
@@ -21,20 +20,23 @@ from eudi_connect.store.rows import (
     TOKEN_COLUMNS,
     offer_change_values,
     offer_record,
-    offer_redemption,
-    offer_update,
     offer_values,
     policy_record,
     policy_values,
     token_record,
     token_values,
 )
+from eudi_connect.store.sql.wallet_sessions import (
+    OFFER_KEYS,
+    KeyClaim,
+    OfferDecision,
+    OfferKey,
+    SqlWalletSessions,
+)
 from eudi_connect.store.sqlite.access import SqliteAccess
 from eudi_connect.store.wallet_sessions import (
-    COPIES_EXHAUSTED,
     PROOF_KEY_USED,
     AccessTokenRecord,
-    OfferChange,
     OfferRecord,
     OnceScope,
     OnceValue,
@@ -45,7 +47,7 @@ _INSERT_OFFER: Final = (
     f"INSERT INTO credential_offers ({OFFER_COLUMNS}) VALUES ({', '.join('?' * 23)}) "  # noqa: S608
     "ON CONFLICT (tenant_id, request_id) WHERE request_id IS NOT NULL DO NOTHING"
 )
-_OFFER: Final = SELECT_OFFER + "WHERE offer_id = ? AND tenant_id = ?"
+_OFFER_BY: Final = {key: SELECT_OFFER + f"WHERE {key} = ? AND tenant_id = ?" for key in OFFER_KEYS}
 _UPDATE_OFFER: Final = (
     "UPDATE credential_offers SET "  # noqa: S608 constant columns
     + ", ".join(f"{column} = ?" for column in OFFER_UPDATE_COLUMNS)
@@ -55,7 +57,7 @@ _INSERT_TOKEN: Final = f"INSERT INTO access_tokens ({TOKEN_COLUMNS}) VALUES (?, 
 _TOKEN: Final = f"SELECT {TOKEN_COLUMNS} FROM access_tokens WHERE token_hash = ?"  # noqa: S608
 
 
-class SqliteWalletSessions(SqliteAccess):
+class SqliteWalletSessions(SqlWalletSessions, SqliteAccess):
     async def create_offer(self, offer: OfferRecord) -> OfferRecord:
         def work(conn: sqlite3.Connection) -> OfferRecord:
             inserted = conn.execute(_INSERT_OFFER, offer_values(offer)).rowcount
@@ -69,67 +71,29 @@ class SqliteWalletSessions(SqliteAccess):
 
         return await self._write(work)
 
-    async def get_offer(self, tenant_id: str, offer_id: str) -> OfferRecord | None:
-        row = await self._fetch_point(_OFFER, (offer_id, tenant_id))
-        return None if row is None else offer_record(row)
-
-    async def find_offer_by_code(self, tenant_id: str, code_hash: bytes) -> OfferRecord | None:
-        row = await self._fetch_point(
-            SELECT_OFFER + "WHERE code_hash = ? AND tenant_id = ?", (code_hash, tenant_id)
-        )
-        return None if row is None else offer_record(row)
-
-    async def find_offer_by_transaction(
-        self, tenant_id: str, transaction_id: str
+    async def _offer_by(
+        self, key: OfferKey, value: str | bytes, tenant_id: str
     ) -> OfferRecord | None:
-        row = await self._fetch_point(
-            SELECT_OFFER + "WHERE transaction_id = ? AND tenant_id = ?",
-            (transaction_id, tenant_id),
-        )
+        row = await self._fetch_point(_OFFER_BY[key], (value, tenant_id))
         return None if row is None else offer_record(row)
 
-    async def find_offer_by_notification(
-        self, tenant_id: str, notification_id: str
-    ) -> OfferRecord | None:
-        row = await self._fetch_point(
-            SELECT_OFFER + "WHERE notification_id = ? AND tenant_id = ?",
-            (notification_id, tenant_id),
-        )
-        return None if row is None else offer_record(row)
-
-    async def update_offer(
-        self, tenant_id: str, offer_id: str, expected_version: int, change: OfferChange, now: int
+    async def _change_offer(
+        self, tenant_id: str, offer_id: str, decide: OfferDecision, token: AccessTokenRecord | None
     ) -> OfferRecord | None:
         def work(conn: sqlite3.Connection) -> OfferRecord | None:
-            row = conn.execute(_OFFER, (offer_id, tenant_id)).fetchone()
+            row = conn.execute(_OFFER_BY["offer_id"], (offer_id, tenant_id)).fetchone()
             if row is None:
                 return None
-            updated = offer_update(offer_record(row), expected_version, change, now)
+            current = offer_record(row)
+            updated = decide(current)
             if updated is None:
                 return None
             conn.execute(
                 _UPDATE_OFFER,
-                (*offer_change_values(updated), tenant_id, offer_id, expected_version),
+                (*offer_change_values(updated), tenant_id, offer_id, current.version),
             )
-            return updated
-
-        return await self._write(work)
-
-    async def redeem_offer(
-        self, offer: OfferRecord, token: AccessTokenRecord, now: int
-    ) -> OfferRecord | None:
-        def work(conn: sqlite3.Connection) -> OfferRecord | None:
-            row = conn.execute(_OFFER, (offer.offer_id, offer.tenant_id)).fetchone()
-            if row is None:
-                return None
-            updated = offer_redemption(offer_record(row), offer, now)
-            if updated is None:
-                return None
-            conn.execute(
-                _UPDATE_OFFER,
-                (*offer_change_values(updated), offer.tenant_id, offer.offer_id, offer.version),
-            )
-            conn.execute(_INSERT_TOKEN, token_values(token))
+            if token is not None:
+                conn.execute(_INSERT_TOKEN, token_values(token))
             return updated
 
         return await self._write(work)
@@ -146,28 +110,18 @@ class SqliteWalletSessions(SqliteAccess):
 
         return await self._write(work)
 
-    async def claim_once(
-        self,
-        tenant_id: str,
-        values: Sequence[OnceValue],
-        now: int,
-        *,
-        offer_id: str | None = None,
-        configuration_id: str = "",
-        key_thumbprints: Sequence[str] = (),
-        max_keys: int | None = None,
+    async def _claim(
+        self, tenant_id: str, values: Sequence[OnceValue], now: int, keys: KeyClaim
     ) -> str | None:
-        keys = _OfferKeys(offer_id, configuration_id, key_thumbprints, max_keys)
-
         def work(conn: sqlite3.Connection) -> str | None:
             conn.execute("SAVEPOINT claim_once")
-            refused = _claim(conn, tenant_id, values, now, keys)
+            refused = _claim_in(conn, tenant_id, values, now, keys)
             if refused is not None:
                 conn.execute("ROLLBACK TO claim_once")
             conn.execute("RELEASE claim_once")
             return refused
 
-        return await self._write(work, rows=len(values) + len(key_thumbprints))
+        return await self._write(work, rows=len(values) + len(keys.thumbprints))
 
     async def purge_wallet_sessions(self, now: int) -> int:
         def work(conn: sqlite3.Connection) -> int:
@@ -213,20 +167,12 @@ def _record_once(conn: sqlite3.Connection, tenant_id: str, once: OnceValue, now:
     )
 
 
-@dataclass(frozen=True)
-class _OfferKeys:
-    offer_id: str | None
-    configuration_id: str
-    thumbprints: Sequence[str]
-    max_keys: int | None
-
-
-def _claim(
+def _claim_in(
     conn: sqlite3.Connection,
     tenant_id: str,
     values: Sequence[OnceValue],
     now: int,
-    keys: _OfferKeys,
+    keys: KeyClaim,
 ) -> str | None:
     """What `claim_once` refuses, if anything; the caller rolls back when it does. The
     writer holds the write lock (BEGIN IMMEDIATE), so the count cannot change under it."""
@@ -239,15 +185,15 @@ def _claim(
         "SELECT 1 FROM credential_offers WHERE offer_id = ? AND tenant_id = ?",
         (keys.offer_id, tenant_id),
     ).fetchone()
-    if owner is None:
-        return PROOF_KEY_USED
+    claimed = 0
     if keys.max_keys is not None:
         (claimed,) = conn.execute(
             "SELECT count(*) FROM offer_proof_keys WHERE offer_id = ? AND configuration_id = ?",
             (keys.offer_id, keys.configuration_id),
         ).fetchone()
-        if claimed + len(keys.thumbprints) > keys.max_keys:
-            return COPIES_EXHAUSTED
+    refused = keys.refusal(offer_found=owner is not None, claimed=claimed)
+    if refused is not None:
+        return refused
     try:
         conn.executemany(
             "INSERT INTO offer_proof_keys (offer_id, key_thumb, configuration_id) VALUES (?, ?, ?)",

@@ -1,0 +1,99 @@
+"""SQL that both backends run as written, in PostgreSQL's numbered placeholders ($1, $2,
+...). `in_sqlite()` gives the same statements with SQLite's numbered ones (?1, ?2, ...),
+which bind the same positions of the same parameters, so both backends pass their
+arguments in one order.
+
+Only statements whose text is the same in both dialects are here; what each writes its own
+way (row locks, upserts, identity columns, array parameters, one-statement CTEs) stays in
+the backend's module beside the code that runs it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import Final, Self
+
+from eudi_connect.store.rows import (
+    SELECT_API_KEY,
+    SELECT_CREDENTIAL,
+    SELECT_ISSUER_KEY,
+    SELECT_TENANT,
+)
+
+_NUMBERED: Final = re.compile(r"\$(\d+)")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Statements:
+    """A set of statements; each field is one, written for PostgreSQL."""
+
+    def in_sqlite(self) -> Self:
+        return dataclasses.replace(
+            self,
+            **{
+                field.name: _NUMBERED.sub(r"?\1", getattr(self, field.name))
+                for field in dataclasses.fields(self)
+            },
+        )
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TenantStatements(Statements):
+    insert_tenant: str = (
+        "INSERT INTO tenants (tenant_id, name, created_at, public_url) VALUES ($1, $2, $3, $4)"
+    )
+    tenant: str = SELECT_TENANT + "WHERE tenant_id = $1"
+    fix_public_url: str = (
+        "UPDATE tenants SET public_url = $2 WHERE tenant_id = $1 AND public_url IS NULL"
+    )
+    public_url: str = "SELECT public_url FROM tenants WHERE tenant_id = $1"
+    public_urls: str = (
+        "SELECT DISTINCT public_url FROM tenants WHERE public_url IS NOT NULL ORDER BY public_url"
+    )
+    insert_api_key: str = (
+        "INSERT INTO api_keys (key_id, tenant_id, secret_hash, created_at, label, expires_at) "
+        "VALUES ($1, $2, $3, $4, $5, $6)"
+    )
+    api_key: str = SELECT_API_KEY + "WHERE key_id = $1"
+    tenant_api_key: str = SELECT_API_KEY + "WHERE tenant_id = $1 AND key_id = $2"
+    tenant_api_keys: str = SELECT_API_KEY + "WHERE tenant_id = $1 ORDER BY created_at, key_id"
+    live_api_keys: str = (
+        "SELECT count(*) FROM api_keys WHERE tenant_id = $1 AND revoked_at IS NULL "
+        "AND (expires_at IS NULL OR expires_at > $2)"
+    )
+    # The first revocation time stays.
+    revoke_api_key: str = (
+        "UPDATE api_keys SET revoked_at = $3 "
+        "WHERE tenant_id = $1 AND key_id = $2 AND revoked_at IS NULL"
+    )
+    touch_api_key: str = (
+        "UPDATE api_keys SET last_used_at = $1 WHERE key_id = $2 "
+        "AND (last_used_at IS NULL OR last_used_at < $1)"
+    )
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class IssuerKeyStatements(Statements):
+    active_key: str = SELECT_ISSUER_KEY + "WHERE tenant_id = $1 AND retired_at IS NULL"
+    retire_active_key: str = (
+        "UPDATE issuer_keys SET retired_at = $1 WHERE tenant_id = $2 AND retired_at IS NULL"
+    )
+    set_certificate: str = (
+        "UPDATE issuer_keys SET certificate = $1 WHERE kid = $2 AND certificate IS NULL"
+    )
+    certificate: str = "SELECT certificate FROM issuer_keys WHERE kid = $1"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CredentialStatements(Statements):
+    by_id: str = SELECT_CREDENTIAL + "WHERE tenant_id = $1 AND credential_id = $2"
+    by_request: str = SELECT_CREDENTIAL + "WHERE tenant_id = $1 AND request_id = $2"
+    status_at: str = (
+        "SELECT status FROM credentials WHERE status_list_id = $1 AND status_index = $2"
+    )
+
+
+TENANTS: Final = TenantStatements()
+ISSUER_KEYS: Final = IssuerKeyStatements()
+CREDENTIALS: Final = CredentialStatements()
