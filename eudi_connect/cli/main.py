@@ -6,6 +6,8 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
+from contextlib import suppress
+from typing import NoReturn
 
 from eudi_connect import __version__
 from eudi_connect.cli.commands import COMMANDS
@@ -118,7 +120,27 @@ def _fail(message: str, code: int) -> int:
     return code
 
 
+def _exit_code(stop: SystemExit) -> int:
+    """The status `SystemExit(code)` exits with, after printing a text code as Python does."""
+    if stop.code is None or isinstance(stop.code, int):
+        return stop.code or 0
+    print(stop.code, file=sys.stderr)
+    return 1
+
+
+def _exit_now(code: int) -> NoReturn:
+    """Ends the process without Python's teardown, which for a client command costs a
+    seventh of its start-up (gRPC's shutdown, freeing every module) and has nothing left
+    to do: the command closed its channel and files. The output is flushed first."""
+    with suppress(BrokenPipeError):  # the reader stopped reading: nothing more to say
+        sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
+    """The program (`argv` None: the process's own arguments, and the process ends here),
+    or one command line run in this process (`argv`: tests)."""
     words = list(sys.argv[1:] if argv is None else argv)
     command = _command_in(words)
     if command is not None and command not in COMMANDS:
@@ -134,9 +156,16 @@ def main(argv: Sequence[str] | None = None) -> None:
 
         level = args.log_level or "WARNING"
         logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    code = run(args)
-    if code:
-        raise SystemExit(code)
+    if argv is not None or COMMANDS[args.command].teardown:
+        code = run(args)
+        if code:
+            raise SystemExit(code)
+        return
+    try:
+        code = run(args)
+    except SystemExit as stop:  # verify's exit 4, argparse's usage errors in a command
+        code = _exit_code(stop)
+    _exit_now(code)
 
 
 if __name__ == "__main__":
