@@ -2,15 +2,14 @@
 
 A template's `data_schema` lists every top-level field its claims source may read (the
 server refuses a template that reads anything else), so a subject field outside it is
-never issued: most often a misspelling, named with the field it probably meant. The server
-reports the first field a template needs and the subject lacks; the CLI adds every other
-schema field the subject lacks, so that one run shows all of them.
+never issued: most often a misspelling, named with the field it probably meant. (When
+the server refuses a subject for lacking fields, its message names every missing field and
+these unread ones itself.)
 """
 
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -98,32 +97,16 @@ def describe_fields(names: Iterable[str], schema: Iterable[str]) -> str:
     return ", ".join(described)
 
 
-def check_unread(
-    subject: Mapping[str, Any], template: tpb.Template, *, strict: bool, where: str = ""
-) -> None:
-    """Warns (or with `strict` refuses) subject fields the template does not read."""
+def unread_warning(subject: Mapping[str, Any], template: tpb.Template, *, strict: bool) -> str:
+    """The warning about subject fields the template does not read ('' when there are
+    none); with `strict`, the CliError that refuses them instead."""
     unread = unread_fields(subject, template)
     if not unread:
-        return
+        return ""
     message = (
-        f"{where}template {template.template_id!r} does not read the subject field(s) "
+        f"template {template.template_id!r} does not read the subject field(s) "
         f"{describe_fields(unread, template.data_schema)}: they would not be issued"
     )
     if strict:
         raise CliError(message + " (--strict)")
-    print(f"warning: {message}", file=sys.stderr)
-
-
-def missing_fields_hint(subject: Mapping[str, Any], template: tpb.Template, reported: str) -> str:
-    """For a SUBJECT_FIELD_MISSING refusal: the other schema fields the subject lacks and
-    the fields it has that the template does not read."""
-    lacking = [n for n in template.data_schema if n not in subject and n != reported]
-    hint = ""
-    if lacking:
-        hint += f"; the subject also lacks {', '.join(lacking)} (in the template's data_schema)"
-    unread = unread_fields(subject, template)
-    if unread:
-        hint += (
-            f"; fields the template does not read: {describe_fields(unread, template.data_schema)}"
-        )
-    return hint
+    return f"warning: {message}"

@@ -208,20 +208,36 @@ def test_a_quoted_output_is_refused_when_the_template_is_saved(
 
 
 def test_every_missing_subject_field_is_named_at_once(served: Served, tmp_path: Path) -> None:
-    """A subject lacking two fields, one of them misspelt: one error names both missing
-    fields and the misspelt one with its likely name."""
+    """A subject lacking two fields, one of them misspelt: the server's one error names
+    both missing fields and the misspelt one with its likely name (no warning beside it)."""
     subject = dict(PID_EXAMPLE_SUBJECT)
     subject["birth_date"] = subject.pop("birthdate")
     del subject["nationalities"]
     path = write_subject(tmp_path, "subject.json", subject)
     completed = run_command("issue", "--template", "pid", "--subject", str(path), env=served.env)
     assert completed.returncode == Exit.REFUSED
-    assert completed.stderr.splitlines()[0].startswith("warning: template 'pid' does not read")
-    line = completed.stderr.splitlines()[1]
-    assert line.startswith("error: INVALID_ARGUMENT SUBJECT_FIELD_MISSING: ")
-    assert "'birthdate'" in line
-    assert "the subject also lacks nationalities" in line
-    assert "'birth_date' (did you mean 'birthdate'?)" in line
+    assert one_error_line(completed) == (
+        "error: INVALID_ARGUMENT SUBJECT_FIELD_MISSING: subject fields 'birthdate', "
+        "'nationalities' are required by template 'pid'; it does not read the subject "
+        "field(s) 'birth_date' (did you mean 'birthdate'?)"
+    )
+    assert completed.stdout == ""
+
+
+def test_an_empty_subject_names_every_field_the_template_needs(
+    served: Served, tmp_path: Path
+) -> None:
+    """`issue` with {} for the mDL: one error naming all its fields, the optional ones
+    (a privilege's dates) left out."""
+    path = write_subject(tmp_path, "empty.json", {})
+    completed = run_command("issue", "--template", "mdl", "--subject", str(path), env=served.env)
+    assert completed.returncode == Exit.REFUSED
+    assert one_error_line(completed) == (
+        "error: INVALID_ARGUMENT SUBJECT_FIELD_MISSING: subject fields 'family_name', "
+        "'given_name', 'birthdate', 'issue_date', 'expiry_date', 'issuing_country', "
+        "'issuing_authority', 'document_number', 'driving_privileges' are required by "
+        "template 'mdl'"
+    )
 
 
 def test_subject_fields_the_template_does_not_read_warn_or_refuse(
