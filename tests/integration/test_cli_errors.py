@@ -284,6 +284,33 @@ def test_present_refuses_a_claim_the_credential_does_not_have(
     assert completed.stdout == ""
 
 
+def test_present_refuses_an_element_the_mdoc_does_not_have(served: Served, tmp_path: Path) -> None:
+    """An mdoc `--disclose birthdat` fails (exit 5) with the likely element and the
+    elements the mdoc holds, rather than a bare refusal."""
+    made = run_command("holder-key", "--out", str(tmp_path / "key.json"))
+    assert made.returncode == 0, made.stderr
+    subject = write_subject(tmp_path, "subject.json", dict(PID_EXAMPLE_SUBJECT))
+    issued = run_command(
+        "issue", "--template", "pid", "--subject", str(subject), "--format", "mso_mdoc",
+        "--holder-jwk", f"@{tmp_path / 'key.pub.json'}", "-q", env=served.env,
+    )  # fmt: skip
+    assert issued.returncode == 0, issued.stderr
+    (tmp_path / "mdoc.txt").write_text(issued.stdout)
+    completed = run_command(
+        "present", f"@{tmp_path / 'mdoc.txt'}", "--disclose", "family_name,birthdat",
+        "--holder-key", str(tmp_path / "key.json"), "--audience", "https://verifier.example",
+        "--nonce", "n-1", "--response-uri", "https://verifier.example/response",
+    )  # fmt: skip
+    assert completed.returncode == Exit.BAD_INPUT
+    assert one_error_line(completed) == (
+        "error: --disclose 'birthdat': the mdoc has no such element; did you mean "
+        "'birth_date'? (its elements: age_over_18, birth_date, expiry_date, family_name, "
+        "given_name, issuance_date, issuing_authority, issuing_country, nationality, "
+        "place_of_birth)"
+    )
+    assert completed.stdout == ""
+
+
 def test_ctrl_c_during_issue_batch_says_what_was_issued(served: Served, tmp_path: Path) -> None:
     """SIGINT while a batch streams: exit 130 and one line counting the credentials issued
     and written (the output file has exactly those), and how to issue the rest."""
