@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import importlib
 import os
 import sys
 from collections.abc import Sequence
-from contextlib import suppress
 from typing import NoReturn
 
 from eudi_connect import __version__
@@ -32,6 +32,8 @@ Client commands read EUDI_CONNECT_ADDRESS and EUDI_CONNECT_API_KEY; serve and th
 commands read EUDI_CONNECT_DB. `eudi-connect COMMAND --help` describes each command."""
 
 _LOG_LEVEL = "--log-level"
+#: Why writing the output may fail, besides a reader that went away.
+_WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO})
 
 
 def _command_in(argv: Sequence[str]) -> str | None:
@@ -112,6 +114,8 @@ def _known_failure(error: Exception, args: object) -> CliError | None:
         return CliError(f"{error.reason}: {error.message}", Exit.REFUSED)
     if isinstance(error, OSError) and error.filename is not None:
         return CliError(f"{error.filename}: {error.strerror}", Exit.BAD_INPUT)
+    if isinstance(error, OSError) and error.errno in _WRITE_ERRNOS:  # printing the output
+        return CliError(f"cannot write the output: {error.strerror}", Exit.BAD_INPUT)
     return None
 
 
@@ -132,8 +136,12 @@ def _exit_now(code: int) -> NoReturn:
     """Ends the process without Python's teardown, which for a client command costs a
     seventh of its start-up (gRPC's shutdown, freeing every module) and has nothing left
     to do: the command closed its channel and files. The output is flushed first."""
-    with suppress(BrokenPipeError):  # the reader stopped reading: nothing more to say
+    try:
         sys.stdout.flush()
+    except BrokenPipeError:  # the reader stopped reading: nothing more to say
+        pass
+    except OSError as error:  # a full disk
+        code = _fail(f"cannot write the output: {error.strerror}", code or Exit.BAD_INPUT)
     sys.stderr.flush()
     os._exit(code)
 

@@ -93,6 +93,29 @@ def test_a_missing_or_malformed_subject_is_one_line(served: Served, tmp_path: Pa
     assert missing.stdout == bad_json.stdout == not_object.stdout == ""
 
 
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+@pytest.mark.parametrize("unbuffered", ["", "1"])
+def test_output_that_cannot_be_written_is_one_line(tmp_path: Path, unbuffered: str) -> None:
+    """Standard output on a full disk (/dev/full), whether Python buffers it or not: exit 5
+    and one line saying the output could not be written, no traceback."""
+    env = cli_env()
+    env.pop("PYTHONUNBUFFERED", None)
+    if unbuffered:
+        env["PYTHONUNBUFFERED"] = unbuffered
+    with open("/dev/full", "w") as full:
+        completed = subprocess.run(
+            [*CLI, "holder-key", "--out", str(tmp_path / "key.json")],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            timeout=60,
+            check=False,
+        )
+    assert completed.returncode == Exit.BAD_INPUT
+    assert one_error_line(completed) == ("error: cannot write the output: No space left on device")
+
+
 def test_usage_mistakes_exit_2_with_a_did_you_mean() -> None:
     """A misspelt command gets a did-you-mean; an unknown option is argparse's usage error."""
     misspelt = run_command("isue")
