@@ -22,8 +22,9 @@ class Exit(IntEnum):
     ITEMS_FAILED = 3
     #: verify: the credential or presentation is not valid.
     NOT_VALID = 4
-    #: A local input is wrong: a file missing, unreadable or not JSON, an unknown claim or
-    #: subject field, an output file that exists already.
+    #: A local input or output is wrong: a file missing, unreadable or not JSON, an unknown
+    #: claim or subject field, an output file that exists already, output that cannot be
+    #: written.
     BAD_INPUT = 5
     #: No connection: nothing answers at the address (serve: its port is taken).
     UNREACHABLE = 6

@@ -22,8 +22,8 @@ exit codes:
   2    the command line is wrong
   3    issue-batch: some items failed (their result lines say why)
   4    verify: the credential or presentation is not valid
-  5    a local input is wrong: a missing or unreadable file, bad JSON, an unknown claim or
-       subject field, a key file that exists
+  5    a local input or output is wrong: a missing or unreadable file, bad JSON, an unknown
+       claim or subject field, a key file that exists, output that cannot be written
   6    no server answers at the address (serve: its port is taken)
   7    the API key was refused
   130  interrupted (Ctrl-C)
