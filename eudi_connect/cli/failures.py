@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from enum import IntEnum
 
+from eudi_connect.core.spelling import close_matches
+
 
 class Exit(IntEnum):
     OK = 0
@@ -41,13 +43,6 @@ class CliError(Exception):
         super().__init__(message)
         self.message = message
         self.code = code
-
-
-def close_matches(word: str, choices: Iterable[str]) -> list[str]:
-    """The choices that look like a misspelling of `word`, closest first."""
-    import difflib  # only a failure needs it
-
-    return difflib.get_close_matches(word, list(choices), n=3, cutoff=0.6)
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:

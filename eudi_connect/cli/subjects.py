@@ -10,7 +10,7 @@ these unread ones itself.)
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import grpc
@@ -18,8 +18,9 @@ from eudi.connect.v1 import template_service_pb2 as tpb
 from eudi.connect.v1 import template_service_pb2_grpc as tpb_grpc
 
 from eudi_connect.cli.client import ClientConfig
-from eudi_connect.cli.failures import CliError, close_matches, did_you_mean
+from eudi_connect.cli.failures import CliError, did_you_mean
 from eudi_connect.cli.rpc_errors import explain, refusal_of
+from eudi_connect.core.spelling import with_guesses
 
 #: A claims source that reads the whole subject may read any field.
 _READS_SUBJECT = re.compile(r"\bsubject\b")
@@ -86,17 +87,6 @@ def unread_fields(subject: Mapping[str, Any], template: tpb.Template) -> list[st
     return [name for name in subject if name not in schema]
 
 
-def describe_fields(names: Iterable[str], schema: Iterable[str]) -> str:
-    """`birth_date (did you mean 'birthdate'?), nickname`."""
-    choices = list(schema)
-    described = []
-    for name in names:
-        close = close_matches(name, choices)
-        guess = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
-        described.append(f"{name!r}{guess}")
-    return ", ".join(described)
-
-
 def unread_warning(subject: Mapping[str, Any], template: tpb.Template, *, strict: bool) -> str:
     """The warning about subject fields the template does not read ('' when there are
     none); with `strict`, the CliError that refuses them instead."""
@@ -105,7 +95,7 @@ def unread_warning(subject: Mapping[str, Any], template: tpb.Template, *, strict
         return ""
     message = (
         f"template {template.template_id!r} does not read the subject field(s) "
-        f"{describe_fields(unread, template.data_schema)}: they would not be issued"
+        f"{with_guesses(unread, template.data_schema)}: they would not be issued"
     )
     if strict:
         raise CliError(message + " (--strict)")

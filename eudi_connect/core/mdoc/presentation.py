@@ -7,13 +7,13 @@ checks the items shown and learns nothing of the others but their number.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePrivateKey
 
 from eudi_connect.core.encoding import b64url_decode, b64url_encode
+from eudi_connect.core.spelling import with_guesses
 
 from . import _cbor
 from .cose import parse_sign1, sign_es256_detached
@@ -48,7 +48,7 @@ class UnknownElementError(ValueError):
         self.unknown = tuple(sorted(unknown))
         self.available = tuple(sorted(available))
         super().__init__(
-            f"the mdoc has no element {_with_guesses(self.unknown, self.available)}; "
+            f"the mdoc has no element {with_guesses(self.unknown, self.available)}; "
             f"its elements: {listed_elements(self.available)}"
         )
 
@@ -60,16 +60,6 @@ def listed_elements(available: Sequence[str]) -> str:
     shown = ", ".join(available[:MAX_ELEMENTS_LISTED])
     more = len(available) - MAX_ELEMENTS_LISTED
     return f"{shown} and {more} more" if more > 0 else shown
-
-
-def _with_guesses(unknown: Sequence[str], available: Sequence[str]) -> str:
-    """`'birthdat' (did you mean 'birth_date'?), 'x'`."""
-    described = []
-    for name in unknown:
-        close = difflib.get_close_matches(name, available, n=2, cutoff=0.6)
-        guess = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
-        described.append(f"{name!r}{guess}")
-    return ", ".join(described)
 
 
 def _selected(namespaces: Any, disclose: Collection[str] | None) -> dict[str, list[Any]]:

@@ -16,12 +16,13 @@ most likely misspells): a template reads nothing else, so such a field is never 
 
 from __future__ import annotations
 
-import difflib
 import functools
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from jinja2 import Environment, nodes
+
+from eudi_connect.core.spelling import with_guesses
 
 from .credential import CREDENTIAL_IMPLICIT_NAMES, CredentialTemplate
 from .errors import MissingSubjectFieldError
@@ -79,7 +80,7 @@ def every_missing_field(
         shown = [name[:_MAX_NAME_CHARS] for name in unread[:MAX_UNREAD_LISTED]]
         more = len(unread) - len(shown)
         message += (
-            f"; it does not read the subject field(s) {_described(shown, template.data_schema)}"
+            f"; it does not read the subject field(s) {with_guesses(shown, template.data_schema)}"
             + (f" and {more} more" if more else "")
         )
         metadata["unread_fields"] = ",".join(shown)
@@ -95,16 +96,6 @@ def _unread(
 ) -> list[str]:
     known = {*template.data_schema, *reads.through_subject}
     return [str(name) for name in subject if name not in known]
-
-
-def _described(names: Sequence[str], schema: Sequence[str]) -> str:
-    """`'birth_date' (did you mean 'birthdate'?), 'nickname'`."""
-    described = []
-    for name in names:
-        close = difflib.get_close_matches(name, schema, n=2, cutoff=0.6)
-        guess = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
-        described.append(f"{name!r}{guess}")
-    return ", ".join(described)
 
 
 def _absent(subject: Mapping[str, object], path: Path) -> str | None:
