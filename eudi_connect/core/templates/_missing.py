@@ -21,6 +21,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from jinja2 import Environment, nodes
+from jinja2.exceptions import TemplateSyntaxError
 
 from eudi_connect.core.spelling import with_guesses
 
@@ -62,7 +63,10 @@ def every_missing_field(
     subject lacks and every field the template does not read. Same reason; metadata
     `field` is still the first field, `fields` all of them (comma-separated) and
     `unread_fields` those outside the schema."""
-    reads = _reads_of(template.claims_template)
+    try:
+        reads = _reads_of(template.claims_template)
+    except (RecursionError, TemplateSyntaxError):  # it compiled, but keep the first field
+        return error
     first = error.metadata.get("field", "")
     missing = _dedupe([first, *(_absent(subject, path) for path in reads.required)])
     unread = [] if reads.any_field else _unread(subject, template, reads)
