@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -24,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from eudi_connect.core.templates import PID_EXAMPLE_SUBJECT
-from loadtest.lib.cpu import plan_cpus
+from loadtest.lib.cpu import children_cpu_seconds, plan_cpus
 from loadtest.lib.report import format_table, write_json
 from loadtest.lib.service import ServiceUnderTest, cli_command
 
@@ -54,11 +53,6 @@ class Timing:
         }
 
 
-def _children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
 def time_command(
     label: str, command: Sequence[str], *, runs: int, env: Mapping[str, str], cwd: Path
 ) -> Timing:
@@ -66,7 +60,7 @@ def time_command(
     walls: list[float] = []
     cpus: list[float] = []
     for attempt in range(runs + 1):
-        cpu_before = _children_cpu()
+        cpu_before = children_cpu_seconds()
         started = time.perf_counter()
         done = subprocess.run(
             list(command), env=dict(env), cwd=cwd, capture_output=True, text=True, timeout=60
@@ -76,7 +70,7 @@ def time_command(
             raise SystemExit(f"{label}: exit {done.returncode}: {done.stderr.strip()}")
         if attempt:  # the first run only warms the caches
             walls.append(wall)
-            cpus.append(_children_cpu() - cpu_before)
+            cpus.append(children_cpu_seconds() - cpu_before)
     return Timing(label, statistics.median(walls), statistics.median(cpus), runs)
 
 
@@ -145,8 +139,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--no-bytecode-cache",
         action="store_true",
-        help="keep PYTHONDONTWRITEBYTECODE if set: every run compiles our modules again "
-        "(an installed package has its .pyc files; by default the runs may write them)",
+        help="keep PYTHONDONTWRITEBYTECODE if set: modules without a .pyc file are compiled "
+        "on every run (an installed package has its .pyc files; by default the runs may "
+        "write them)",
     )
     args = parser.parse_args(argv)
     report = run(args.runs, bytecode_cache=not args.no_bytecode_cache)
