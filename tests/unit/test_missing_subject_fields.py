@@ -15,7 +15,6 @@ from eudi_connect.core.templates import (
     MissingSubjectFieldError,
     TemplateEnvironment,
 )
-from eudi_connect.core.templates._missing import MAX_UNREAD_LISTED
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 PID = BUILTIN_TEMPLATES["pid"]
@@ -125,8 +124,9 @@ def test_the_lists_are_bounded() -> None:
     of the rest."""
     subject = {f"extra_{index}": index for index in range(50)}
     error = refusal(PID, subject)
-    assert len(error.metadata["unread_fields"].split(",")) == MAX_UNREAD_LISTED
-    assert error.message.endswith(f" and {50 - MAX_UNREAD_LISTED} more")
+    listed = error.metadata["unread_fields"].split(",")
+    assert 0 < len(listed) <= 20
+    assert error.message.endswith(f" and {50 - len(listed)} more")
 
 
 def test_mdl_names_its_fields_and_privilege_members() -> None:
