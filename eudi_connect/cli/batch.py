@@ -34,9 +34,10 @@ from eudi_connect.cli.inputs import parse_json
 from eudi_connect.cli.issue import subject_struct
 from eudi_connect.cli.output import message_json
 from eudi_connect.cli.parsing import non_negative_int
-from eudi_connect.cli.subjects import describe_fields, get_template, unread_fields
+from eudi_connect.cli.subjects import get_template, unread_fields
 from eudi_connect.core.formats import FORMATS, MDOC_FORMAT, SD_JWT_VC_FORMAT
 from eudi_connect.core.jose import generate_p256_key, private_jwk, public_jwk
+from eudi_connect.core.spelling import with_guesses
 
 #: Lines named in the warning about subject fields the template does not read.
 _NAMED_LINES = 5
@@ -203,7 +204,7 @@ def _count_subjects(args: argparse.Namespace, config: ClientConfig, channel: grp
         )
         print(
             f"warning: template {args.template!r} does not read the subject field(s) "
-            f"{describe_fields(tally.unread, template.data_schema)}, on {len(lines)} line(s) "
+            f"{with_guesses(tally.unread, template.data_schema)}, on {len(lines)} line(s) "
             f"({shown}): they are not issued",
             file=sys.stderr,
         )

@@ -10,13 +10,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import grpc
-from eudi.connect.v1 import credential_service_pb2_grpc as pb_grpc
 
 from eudi_connect.cli.failures import CliError, Exit
 from eudi_connect.cli.inputs import read_bytes
 from eudi_connect.cli.output import message_json, print_json
 
 if TYPE_CHECKING:  # each command loads only the stubs it calls
+    from eudi.connect.v1 import credential_service_pb2_grpc as pb_grpc
     from eudi.connect.v1 import offer_service_pb2_grpc as opb_grpc
     from eudi.connect.v1 import template_service_pb2_grpc as tpb_grpc
     from eudi.connect.v1 import trust_service_pb2_grpc as trust_grpc
@@ -203,6 +203,8 @@ def traced(channel: grpc.Channel) -> Iterator[grpc.Channel]:
 
 @contextmanager
 def credential_stub(config: ClientConfig) -> Iterator[pb_grpc.CredentialServiceStub]:
+    from eudi.connect.v1 import credential_service_pb2_grpc as pb_grpc
+
     with config.channel() as channel:
         yield pb_grpc.CredentialServiceStub(channel)
 

@@ -19,6 +19,10 @@ class Command(NamedTuple):
     help: str
     module: str
     adder: str  # module function(subparsers) that adds this command (and maybe others)
+    #: Whether the process needs Python's own teardown when the command is done: the
+    #: server's and the database's commands do (threads, stores, workers to close); the
+    #: others have written and closed everything when they return.
+    teardown: bool = False
 
 
 COMMANDS: dict[str, Command] = {
@@ -26,11 +30,17 @@ COMMANDS: dict[str, Command] = {
         "run the gRPC server (and the HTTP endpoints its credentials name)",
         "serve",
         "add_serve_command",
+        teardown=True,
     ),
     "tenant": Command(
-        "manage tenants and their API keys (on the database)", "admin", "add_tenant_commands"
+        "manage tenants and their API keys (on the database)",
+        "admin",
+        "add_tenant_commands",
+        teardown=True,
     ),
-    "keys": Command("manage issuer keys (on the database)", "admin", "add_keys_commands"),
+    "keys": Command(
+        "manage issuer keys (on the database)", "admin", "add_keys_commands", teardown=True
+    ),
     "holder-key": Command(
         "make a holder key pair: a private JWK file and its public JWK file",
         "holder",

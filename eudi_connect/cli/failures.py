@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from enum import IntEnum
 
+from eudi_connect.core.spelling import close_matches
+
 
 class Exit(IntEnum):
     OK = 0
@@ -22,8 +24,9 @@ class Exit(IntEnum):
     ITEMS_FAILED = 3
     #: verify: the credential or presentation is not valid.
     NOT_VALID = 4
-    #: A local input is wrong: a file missing, unreadable or not JSON, an unknown claim or
-    #: subject field, an output file that exists already.
+    #: A local input or output is wrong: a file missing, unreadable or not JSON, an unknown
+    #: claim or subject field, an output file that exists already, output that cannot be
+    #: written.
     BAD_INPUT = 5
     #: No connection: nothing answers at the address (serve: its port is taken).
     UNREACHABLE = 6
@@ -40,13 +43,6 @@ class CliError(Exception):
         super().__init__(message)
         self.message = message
         self.code = code
-
-
-def close_matches(word: str, choices: Iterable[str]) -> list[str]:
-    """The choices that look like a misspelling of `word`, closest first."""
-    import difflib  # only a failure needs it
-
-    return difflib.get_close_matches(word, list(choices), n=3, cutoff=0.6)
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:

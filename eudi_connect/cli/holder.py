@@ -25,7 +25,12 @@ from eudi_connect.core.jose import (
     private_key_from_jwk,
     split_jws,
 )
-from eudi_connect.core.mdoc import make_device_response, openid4vp_session_transcript
+from eudi_connect.core.mdoc import (
+    UnknownElementError,
+    make_device_response,
+    openid4vp_session_transcript,
+)
+from eudi_connect.core.mdoc.presentation import listed_elements
 from eudi_connect.core.sdjwt import decode_disclosures, make_presentation
 
 #: SD-JWT payload members that are not claims.
@@ -117,6 +122,13 @@ def _present_mdoc(credential: str, args: argparse.Namespace, disclose: list[str]
         return make_device_response(
             credential, holder_key=key, session_transcript=transcript, disclose=disclose
         )
+    except UnknownElementError as error:
+        name = error.unknown[0]
+        raise CliError(
+            f"--disclose {name!r}: the mdoc has no such element"
+            f"{did_you_mean(name, error.available)} "
+            f"(its elements: {listed_elements(error.available)})"
+        ) from None
     except ValueError as error:
         raise CliError(f"cannot present this mdoc: {error}") from None
 

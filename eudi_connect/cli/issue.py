@@ -1,9 +1,11 @@
 """`eudi-connect issue`: one credential. The template is read first, so that a misspelt
-id gets a did-you-mean and subject fields it does not read are named before issuing."""
+id gets a did-you-mean and subject fields it does not read are named (with --strict,
+refused before anything is issued)."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,7 @@ from eudi_connect.cli.commands import command_parser
 from eudi_connect.cli.inputs import read_json_object, read_public_jwk, write_private
 from eudi_connect.cli.output import add_output_flags, emit, message_json
 from eudi_connect.cli.rpc_errors import explain, refusal_of
-from eudi_connect.cli.subjects import check_unread, get_template, missing_fields_hint
+from eudi_connect.cli.subjects import get_template, unread_warning
 from eudi_connect.core.formats import FORMATS, SD_JWT_VC_FORMAT
 from eudi_connect.reasons import Reason
 
@@ -44,15 +46,16 @@ def cmd_issue(args: argparse.Namespace) -> None:
     with config.channel() as channel:
         templates = tpb_grpc.TemplateServiceStub(channel)
         template = get_template(templates, config, args.template)
-        check_unread(subject, template, strict=args.strict)
+        warning = unread_warning(subject, template, strict=args.strict)
         try:
             response = config.call(pb_grpc.CredentialServiceStub(channel).IssueCredential, request)
         except grpc.RpcError as error:
-            refusal = refusal_of(error)
-            hint = ""
-            if refusal.reason == Reason.SUBJECT_FIELD_MISSING:
-                hint = missing_fields_hint(subject, template, refusal.metadata.get("field", ""))
-            raise explain(error, config.address, hint=hint, timeout=config.timeout) from None
+            # A refusal for missing fields names the unread ones too: no warning beside it.
+            if warning and refusal_of(error).reason != Reason.SUBJECT_FIELD_MISSING:
+                print(warning, file=sys.stderr)
+            raise explain(error, config.address, timeout=config.timeout) from None
+    if warning:
+        print(warning, file=sys.stderr)
     if args.credential_out:
         write_private(Path(args.credential_out), response.credential + "\n")
     emit(args, message_json(response))

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
-from google.rpc import error_details_pb2, status_pb2
 
 from eudi_connect.cli.client import ADDRESS_ENV, API_KEY_ENV
 from eudi_connect.cli.failures import CliError, Exit
@@ -32,6 +31,9 @@ class Refusal:
 
 def refusal_of(error: grpc.RpcError) -> Refusal:
     """Every RpcError the stubs raise is also a grpc.Call, which has the status."""
+    # Only a refusal needs the rich error model (and the command's stubs may not load it).
+    from google.rpc import error_details_pb2, status_pb2
+
     call: Any = error
     code: grpc.StatusCode = call.code()
     message: str = call.details() or ""

@@ -2,16 +2,15 @@
 
 A template's `data_schema` lists every top-level field its claims source may read (the
 server refuses a template that reads anything else), so a subject field outside it is
-never issued: most often a misspelling, named with the field it probably meant. The server
-reports the first field a template needs and the subject lacks; the CLI adds every other
-schema field the subject lacks, so that one run shows all of them.
+never issued: most often a misspelling, named with the field it probably meant. (When
+the server refuses a subject for lacking fields, its message names every missing field and
+these unread ones itself.)
 """
 
 from __future__ import annotations
 
 import re
-import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import grpc
@@ -19,8 +18,9 @@ from eudi.connect.v1 import template_service_pb2 as tpb
 from eudi.connect.v1 import template_service_pb2_grpc as tpb_grpc
 
 from eudi_connect.cli.client import ClientConfig
-from eudi_connect.cli.failures import CliError, close_matches, did_you_mean
+from eudi_connect.cli.failures import CliError, did_you_mean
 from eudi_connect.cli.rpc_errors import explain, refusal_of
+from eudi_connect.core.spelling import with_guesses
 from eudi_connect.reasons import Reason
 
 #: A claims source that reads the whole subject may read any field.
@@ -88,43 +88,16 @@ def unread_fields(subject: Mapping[str, Any], template: tpb.Template) -> list[st
     return [name for name in subject if name not in schema]
 
 
-def describe_fields(names: Iterable[str], schema: Iterable[str]) -> str:
-    """`birth_date (did you mean 'birthdate'?), nickname`."""
-    choices = list(schema)
-    described = []
-    for name in names:
-        close = close_matches(name, choices)
-        guess = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
-        described.append(f"{name!r}{guess}")
-    return ", ".join(described)
-
-
-def check_unread(
-    subject: Mapping[str, Any], template: tpb.Template, *, strict: bool, where: str = ""
-) -> None:
-    """Warns (or with `strict` refuses) subject fields the template does not read."""
+def unread_warning(subject: Mapping[str, Any], template: tpb.Template, *, strict: bool) -> str:
+    """The warning about subject fields the template does not read ('' when there are
+    none); with `strict`, the CliError that refuses them instead."""
     unread = unread_fields(subject, template)
     if not unread:
-        return
+        return ""
     message = (
-        f"{where}template {template.template_id!r} does not read the subject field(s) "
-        f"{describe_fields(unread, template.data_schema)}: they would not be issued"
+        f"template {template.template_id!r} does not read the subject field(s) "
+        f"{with_guesses(unread, template.data_schema)}: they would not be issued"
     )
     if strict:
         raise CliError(message + " (--strict)")
-    print(f"warning: {message}", file=sys.stderr)
-
-
-def missing_fields_hint(subject: Mapping[str, Any], template: tpb.Template, reported: str) -> str:
-    """For a SUBJECT_FIELD_MISSING refusal: the other schema fields the subject lacks and
-    the fields it has that the template does not read."""
-    lacking = [n for n in template.data_schema if n not in subject and n != reported]
-    hint = ""
-    if lacking:
-        hint += f"; the subject also lacks {', '.join(lacking)} (in the template's data_schema)"
-    unread = unread_fields(subject, template)
-    if unread:
-        hint += (
-            f"; fields the template does not read: {describe_fields(unread, template.data_schema)}"
-        )
-    return hint
+    return f"warning: {message}"

@@ -18,8 +18,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 from eudi.connect.v1 import offer_service_pb2 as opb
 
 from eudi_connect.cli.client import ClientConfig, offer_stub, print_json
@@ -42,6 +40,11 @@ def _read(path: str, what: str) -> bytes:
 
 
 def _pem(der: bytes) -> str:
+    # Only `policy get` shows certificates; cryptography's x509 costs the other offer
+    # commands a tenth of a second to import.
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
     try:
         certificate = x509.load_der_x509_certificate(der)
     except ValueError:

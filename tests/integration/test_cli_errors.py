@@ -93,6 +93,29 @@ def test_a_missing_or_malformed_subject_is_one_line(served: Served, tmp_path: Pa
     assert missing.stdout == bad_json.stdout == not_object.stdout == ""
 
 
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+@pytest.mark.parametrize("unbuffered", ["", "1"])
+def test_output_that_cannot_be_written_is_one_line(tmp_path: Path, unbuffered: str) -> None:
+    """Standard output on a full disk (/dev/full), whether Python buffers it or not: exit 5
+    and one line saying the output could not be written, no traceback."""
+    env = cli_env()
+    env.pop("PYTHONUNBUFFERED", None)
+    if unbuffered:
+        env["PYTHONUNBUFFERED"] = unbuffered
+    with open("/dev/full", "w") as full:
+        completed = subprocess.run(
+            [*CLI, "holder-key", "--out", str(tmp_path / "key.json")],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            timeout=60,
+            check=False,
+        )
+    assert completed.returncode == Exit.BAD_INPUT
+    assert one_error_line(completed) == ("error: cannot write the output: No space left on device")
+
+
 def test_usage_mistakes_exit_2_with_a_did_you_mean() -> None:
     """A misspelt command gets a did-you-mean; an unknown option is argparse's usage error."""
     misspelt = run_command("isue")
@@ -208,20 +231,36 @@ def test_a_quoted_output_is_refused_when_the_template_is_saved(
 
 
 def test_every_missing_subject_field_is_named_at_once(served: Served, tmp_path: Path) -> None:
-    """A subject lacking two fields, one of them misspelt: one error names both missing
-    fields and the misspelt one with its likely name."""
+    """A subject lacking two fields, one of them misspelt: the server's one error names
+    both missing fields and the misspelt one with its likely name (no warning beside it)."""
     subject = dict(PID_EXAMPLE_SUBJECT)
     subject["birth_date"] = subject.pop("birthdate")
     del subject["nationalities"]
     path = write_subject(tmp_path, "subject.json", subject)
     completed = run_command("issue", "--template", "pid", "--subject", str(path), env=served.env)
     assert completed.returncode == Exit.REFUSED
-    assert completed.stderr.splitlines()[0].startswith("warning: template 'pid' does not read")
-    line = completed.stderr.splitlines()[1]
-    assert line.startswith("error: INVALID_ARGUMENT SUBJECT_FIELD_MISSING: ")
-    assert "'birthdate'" in line
-    assert "the subject also lacks nationalities" in line
-    assert "'birth_date' (did you mean 'birthdate'?)" in line
+    assert one_error_line(completed) == (
+        "error: INVALID_ARGUMENT SUBJECT_FIELD_MISSING: subject fields 'birthdate', "
+        "'nationalities' are required by template 'pid'; it does not read the subject "
+        "field(s) 'birth_date' (did you mean 'birthdate'?)"
+    )
+    assert completed.stdout == ""
+
+
+def test_an_empty_subject_names_every_field_the_template_needs(
+    served: Served, tmp_path: Path
+) -> None:
+    """`issue` with {} for the mDL: one error naming all its fields, the optional ones
+    (a privilege's dates) left out."""
+    path = write_subject(tmp_path, "empty.json", {})
+    completed = run_command("issue", "--template", "mdl", "--subject", str(path), env=served.env)
+    assert completed.returncode == Exit.REFUSED
+    assert one_error_line(completed) == (
+        "error: INVALID_ARGUMENT SUBJECT_FIELD_MISSING: subject fields 'family_name', "
+        "'given_name', 'birthdate', 'issue_date', 'expiry_date', 'issuing_country', "
+        "'issuing_authority', 'document_number', 'driving_privileges' are required by "
+        "template 'mdl'"
+    )
 
 
 def test_subject_fields_the_template_does_not_read_warn_or_refuse(
@@ -264,6 +303,33 @@ def test_present_refuses_a_claim_the_credential_does_not_have(
         "error: --disclose 'givenname': the credential has no such claim; did you mean "
         "'given_name'? (disclosable: 18, birthdate, country, family_name, given_name, "
         "locality, nationalities, place_of_birth)"
+    )
+    assert completed.stdout == ""
+
+
+def test_present_refuses_an_element_the_mdoc_does_not_have(served: Served, tmp_path: Path) -> None:
+    """An mdoc `--disclose birthdat` fails (exit 5) with the likely element and the
+    elements the mdoc holds, rather than a bare refusal."""
+    made = run_command("holder-key", "--out", str(tmp_path / "key.json"))
+    assert made.returncode == 0, made.stderr
+    subject = write_subject(tmp_path, "subject.json", dict(PID_EXAMPLE_SUBJECT))
+    issued = run_command(
+        "issue", "--template", "pid", "--subject", str(subject), "--format", "mso_mdoc",
+        "--holder-jwk", f"@{tmp_path / 'key.pub.json'}", "-q", env=served.env,
+    )  # fmt: skip
+    assert issued.returncode == 0, issued.stderr
+    (tmp_path / "mdoc.txt").write_text(issued.stdout)
+    completed = run_command(
+        "present", f"@{tmp_path / 'mdoc.txt'}", "--disclose", "family_name,birthdat",
+        "--holder-key", str(tmp_path / "key.json"), "--audience", "https://verifier.example",
+        "--nonce", "n-1", "--response-uri", "https://verifier.example/response",
+    )  # fmt: skip
+    assert completed.returncode == Exit.BAD_INPUT
+    assert one_error_line(completed) == (
+        "error: --disclose 'birthdat': the mdoc has no such element; did you mean "
+        "'birth_date'? (its elements: age_over_18, birth_date, expiry_date, family_name, "
+        "given_name, issuance_date, issuing_authority, issuing_country, nationality, "
+        "place_of_birth)"
     )
     assert completed.stdout == ""
 

@@ -219,11 +219,56 @@ def test_help_text_and_defaults_for_every_option() -> None:
         ["status", "x"],
         ["template", "get", "pid"],
         ["trust", "list"],
+        ["offer", "create", "--template", "pid", "--deferred"],
     ],
 )
 def test_client_commands_do_not_load_the_server(argv: list[str]) -> None:
     """A client command (and --help) imports neither the server, the store, the services,
     the verifier, aiohttp nor the templates engine; --help not even gRPC."""
+    loaded = modules_loaded_by(argv)
+    heavy = {
+        "aiohttp",
+        "aiosqlite",
+        "asyncpg",
+        "jinja2",
+        "cbor2",
+        "cryptography",
+        "opentelemetry.sdk",
+        "eudi_connect.api.server",
+        "eudi_connect.services",
+        "eudi_connect.store",
+        "eudi_connect.core.sdjwt",
+        "eudi_connect.core.mdoc",
+    }
+    assert heavy.isdisjoint(loaded), heavy & loaded
+    if argv == ["--help"]:
+        assert "grpc" not in loaded
+
+
+_SERVICES = ("credential", "template", "trust", "offer", "presentation")
+
+
+@pytest.mark.parametrize(
+    ("argv", "services"),
+    [
+        (["status", "x"], {"credential"}),
+        (["verify", "-"], {"credential"}),
+        (["issue", "--template", "pid", "--subject", "-"], {"credential", "template"}),
+        (["template", "get", "pid"], {"template"}),
+        (["trust", "list"], {"trust"}),
+        (["offer", "create", "--template", "pid", "--deferred"], {"offer"}),
+    ],
+)
+def test_client_commands_load_only_the_stubs_they_call(argv: list[str], services: set[str]) -> None:
+    """Each client command imports the generated stubs of the services it calls and no
+    others (a service's messages only where another's messages embed them)."""
+    loaded = modules_loaded_by(argv)
+    stubs = {name for name in _SERVICES if f"eudi.connect.v1.{name}_service_pb2_grpc" in loaded}
+    assert stubs == services
+
+
+def modules_loaded_by(argv: list[str]) -> set[str]:
+    """The modules `main(argv)` has imported when it ends (no server at the address)."""
     probe = (
         "import json, sys\n"
         "from eudi_connect.cli.main import main\n"
@@ -242,21 +287,4 @@ def test_client_commands_do_not_load_the_server(argv: list[str]) -> None:
         env=cli_env(address=f"127.0.0.1:{free_port()}", api_key="ek_x.y"),
         check=False,
     )
-    loaded = set(json.loads(completed.stderr.splitlines()[-1]))
-    heavy = {
-        "aiohttp",
-        "aiosqlite",
-        "asyncpg",
-        "jinja2",
-        "cbor2",
-        "cryptography",
-        "opentelemetry.sdk",
-        "eudi_connect.api.server",
-        "eudi_connect.services",
-        "eudi_connect.store",
-        "eudi_connect.core.sdjwt",
-        "eudi_connect.core.mdoc",
-    }
-    assert heavy.isdisjoint(loaded), heavy & loaded
-    if argv == ["--help"]:
-        assert "grpc" not in loaded
+    return set(json.loads(completed.stderr.splitlines()[-1]))

@@ -100,6 +100,28 @@ async def test_missing_subject_field_is_named(
     assert "birthdate" in (error.details() or "")
 
 
+async def test_every_missing_and_unread_subject_field_is_in_the_error_info(
+    stub: pb_grpc.CredentialServiceStub, tenant: Tenant
+) -> None:
+    """A subject lacking two fields and carrying a misspelt one: ErrorInfo keeps the first
+    missing field in `field` and lists all of them in `fields`, the unread one in
+    `unread_fields`."""
+    dropped = ("birthdate", "place_of_birth")
+    subject = {k: v for k, v in PID_EXAMPLE_SUBJECT.items() if k not in dropped}
+    subject["birth_date"] = "1964-08-12"
+    error, info = await expect_error(
+        stub.IssueCredential(pid_request(subject), metadata=tenant.metadata),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "SUBJECT_FIELD_MISSING",
+    )
+    assert dict(info.metadata) == {
+        "field": "birthdate",
+        "fields": "birthdate,place_of_birth",
+        "unread_fields": "birth_date",
+    }
+    assert "'place_of_birth'" in (error.details() or "")
+
+
 @pytest.mark.parametrize("validity", [-5, 10**12])
 async def test_validity_out_of_range(
     stub: pb_grpc.CredentialServiceStub, tenant: Tenant, validity: int

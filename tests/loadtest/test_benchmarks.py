@@ -104,6 +104,22 @@ def test_wallet_flow_benchmark_tiny_run(tmp_path: Path) -> None:
     assert len(document["targets"]) == 2
 
 
+def test_cli_startup_benchmark_tiny_run(tmp_path: Path) -> None:
+    """A tiny run of the start-up benchmark times every client command, --help and the
+    floors, each command having succeeded against its server."""
+    out = tmp_path / "startup.json"
+    done = run_module("loadtest.benchmark_cli_startup", "--runs", "1", "--json", str(out))
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    document = json.loads(out.read_text())
+    commands = [row["command"] for row in document["timings"]]
+    assert commands == [
+        "python (no site)", "python", "python + grpc",
+        "--help", "issue", "verify", "status", "template get", "offer create",
+    ]  # fmt: skip
+    assert all(row["wall_ms"] > 0 and row["cpu_ms"] > 0 for row in document["timings"])
+    assert document["bytecode_cache"] is True
+
+
 def test_scaling_test_tiny_run(tmp_path: Path) -> None:
     """A two-level sweep writes both plots and its points, with a knee among them."""
     done = run_module(

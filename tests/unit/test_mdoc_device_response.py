@@ -33,6 +33,7 @@ from eudi_connect.core.mdoc import (
     IssuedMdoc,
     MdocVerificationError,
     SessionTranscriptError,
+    UnknownElementError,
     ValidityInfo,
     VerifiedPresentation,
     check_session_transcript,
@@ -42,6 +43,7 @@ from eudi_connect.core.mdoc import (
     openid4vp_session_transcript,
     verify_device_response,
 )
+from eudi_connect.core.mdoc.presentation import MAX_ELEMENTS_LISTED
 from eudi_connect.core.verdicts import VerificationFailureReason as Reason
 from tests.unit.mdoc_fixtures import ES256_HEADER, SIGNED, issuer_certificate
 
@@ -303,6 +305,42 @@ def test_a_dropped_item_cannot_be_put_back_altered(
     assert _failure(response, certificate) == Reason.DIGEST_MISMATCH
 
 
+def test_an_unknown_element_is_named_with_its_likely_spelling_and_the_elements_held(
+    issued: IssuedMdoc, holder_key: ec.EllipticCurvePrivateKey
+) -> None:
+    """Disclosing an element the mdoc lacks names the likely one and every element held
+    (in any namespace), rather than presenting less than asked."""
+    with pytest.raises(UnknownElementError) as caught:
+        _present(issued, holder_key, disclose=["given_name", "birthdate", "nickname"])
+    assert caught.value.unknown == ("birthdate", "nickname")
+    assert caught.value.available == (
+        "age_over_18", "birth_date", "family_name", "given_name", "membership",
+    )  # fmt: skip
+    assert str(caught.value) == (
+        "the mdoc has no element 'birthdate' (did you mean 'birth_date'?), 'nickname'; its "
+        "elements: age_over_18, birth_date, family_name, given_name, membership"
+    )
+
+
+def test_the_elements_listed_with_an_unknown_one_are_bounded(
+    issuer_key: SigningKey, certificate: bytes, holder_key: ec.EllipticCurvePrivateKey
+) -> None:
+    """An mdoc with many elements lists a bounded number of them and counts the rest."""
+    many = issue_mdoc(
+        {PID_NAMESPACE: {f"element_{index:03d}": index for index in range(100)}},
+        doc_type=PID_DOCTYPE,
+        holder_jwk=public_jwk(holder_key.public_key()),
+        validity=ValidityInfo(SIGNED, SIGNED, SIGNED + timedelta(days=30)),
+        signing_key=issuer_key,
+        certificate_chain=[certificate],
+    )
+    with pytest.raises(UnknownElementError) as caught:
+        _present(many, holder_key, disclose=["nickname"])
+    listed = str(caught.value).split("its elements: ", 1)[1]
+    assert listed.endswith(f"element_{MAX_ELEMENTS_LISTED - 1:03d} and 60 more")
+    assert listed.count("element_") == MAX_ELEMENTS_LISTED
+
+
 # --- device-signed elements and keyAuthorizations -------------------------------------------
 
 
@@ -488,13 +526,6 @@ def test_disclosing_nothing_still_authenticates_the_device(
     response = _present(issued, holder_key, disclose=[])
     assert "nameSpaces" not in _document(_decoded(response))["issuerSigned"]
     assert _verify(response, certificate).mdoc.claims == {}
-
-
-def test_disclosing_an_unknown_element_is_an_error(
-    issued: IssuedMdoc, holder_key: ec.EllipticCurvePrivateKey
-) -> None:
-    with pytest.raises(ValueError, match="no element nickname"):
-        _present(issued, holder_key, disclose=["given_name", "nickname"])
 
 
 def test_holder_refuses_what_is_not_an_mdoc(holder_key: ec.EllipticCurvePrivateKey) -> None:

@@ -184,7 +184,7 @@ def test_pid_missing_field_is_named(env: TemplateEnvironment, field: str) -> Non
     with pytest.raises(MissingSubjectFieldError) as caught:
         env.render_claims(PID, subject, now=NOW)
     assert caught.value.reason == "SUBJECT_FIELD_MISSING"
-    assert caught.value.metadata == {"field": field}
+    assert caught.value.metadata == {"field": field, "fields": field}
     assert isinstance(caught.value, InvalidArgumentError)
 
 
@@ -193,7 +193,10 @@ def test_pid_missing_nested_field_names_the_deepest(env: TemplateEnvironment) ->
     subject = pid_subject(place_of_birth={"country": "DE"})
     with pytest.raises(MissingSubjectFieldError) as caught:
         env.render_claims(PID, subject, now=NOW)
-    assert caught.value.metadata == {"field": "place_of_birth.locality"}
+    assert caught.value.metadata == {
+        "field": "place_of_birth.locality",
+        "fields": "place_of_birth.locality",
+    }
 
 
 @pytest.mark.parametrize(

@@ -36,7 +36,7 @@ from .mappings import (
     to_mdoc_namespaces,
 )
 from .mso import ValidityInfo
-from .presentation import make_device_response
+from .presentation import UnknownElementError, make_device_response
 from .session_transcript import (
     SessionTranscriptError,
     check_session_transcript,
@@ -72,6 +72,7 @@ __all__ = [
     "RandomSource",
     "SessionTranscriptError",
     "TrustAnchor",
+    "UnknownElementError",
     "ValidityInfo",
     "VerifiedMdoc",
     "VerifiedPresentation",

@@ -7,12 +7,13 @@ checks the items shown and learns nothing of the others but their number.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePrivateKey
 
 from eudi_connect.core.encoding import b64url_decode, b64url_encode
+from eudi_connect.core.spelling import with_guesses
 
 from . import _cbor
 from .cose import parse_sign1, sign_es256_detached
@@ -34,26 +35,54 @@ def _issuer_signed(credential: str) -> dict[Any, Any]:
     return value
 
 
+#: At most this many element identifiers are listed when a requested one is missing.
+MAX_ELEMENTS_LISTED = 40
+
+
+class UnknownElementError(ValueError):
+    """`disclose` names elements the mdoc does not hold. `unknown` are those (sorted),
+    `available` every element identifier it holds (sorted); the message names the likely
+    spelling of each and lists the available ones (at most MAX_ELEMENTS_LISTED)."""
+
+    def __init__(self, unknown: Collection[str], available: Collection[str]) -> None:
+        self.unknown = tuple(sorted(unknown))
+        self.available = tuple(sorted(available))
+        super().__init__(
+            f"the mdoc has no element {with_guesses(self.unknown, self.available)}; "
+            f"its elements: {listed_elements(self.available)}"
+        )
+
+
+def listed_elements(available: Sequence[str]) -> str:
+    """`a, b, c` (and how many more past MAX_ELEMENTS_LISTED), or `none`."""
+    if not available:
+        return "none"
+    shown = ", ".join(available[:MAX_ELEMENTS_LISTED])
+    more = len(available) - MAX_ELEMENTS_LISTED
+    return f"{shown} and {more} more" if more > 0 else shown
+
+
 def _selected(namespaces: Any, disclose: Collection[str] | None) -> dict[str, list[Any]]:
-    """The items to show per namespace; ValueError names what `disclose` asks for in vain."""
+    """The items to show per namespace; UnknownElementError for what `disclose` asks for
+    in vain."""
     if not isinstance(namespaces, dict):
         raise ValueError("IssuerSigned nameSpaces is not a map")
     kept: dict[str, list[Any]] = {}
-    found: set[str] = set()
+    held: set[str] = set()
     for namespace, tagged_items in namespaces.items():
         if not isinstance(tagged_items, list):
             raise ValueError("IssuerSigned nameSpaces maps names to arrays of items")
         items = []
         for tagged in tagged_items:
             identifier = parse_item(tagged).element_identifier
+            held.add(identifier)
             if disclose is None or identifier in disclose:
                 items.append(tagged)
-                found.add(identifier)
         if items:
             kept[namespace] = items
-    missing = sorted(set(disclose or ()) - found)
-    if missing:
-        raise ValueError(f"the mdoc has no element {', '.join(missing)}")
+    unknown = set(disclose or ()) - held
+    if unknown:
+        raise UnknownElementError(unknown, held)
     return kept
 
 

@@ -22,6 +22,7 @@ from eudi_connect.reasons import Reason
 
 from ._check import check_source
 from ._filters import CLAIMS_FILTERS
+from ._missing import every_missing_field
 from ._sandbox import (
     MAX_INT_BITS,
     ClaimsSandbox,
@@ -366,7 +367,10 @@ class TemplateEnvironment:
         compiled = self._compiled(template)
         prepared = _prepared_or_raise(compiled)
         today = (now if now is not None else datetime.now(UTC)).date()
-        text = self._run(prepared, template.template_id, subject, today, cpu_seconds)
+        try:
+            text = self._run(prepared, template.template_id, subject, today, cpu_seconds)
+        except MissingSubjectFieldError as error:  # name every field lacking, not the first
+            raise every_missing_field(error, template, subject) from error
         return _parse_claims(text, template.template_id)
 
     # -- internals -----------------------------------------------------------------------------
