@@ -14,6 +14,7 @@ import pytest
 from eudi_connect.core.templates import PID_EXAMPLE_SUBJECT
 from tests.wallet import PresentationWallet, ResponseOptions, certificate_hash
 
+from .verifier_client import state_name
 from .verifier_helpers import (
     PID_NAMESPACE,
     Holder,
@@ -24,7 +25,6 @@ from .verifier_helpers import (
     final_state,
     mdoc_query,
     sd_jwt_query,
-    state_name,
     status_name,
 )
 

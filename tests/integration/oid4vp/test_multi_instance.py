@@ -18,6 +18,7 @@ from tests.integration.oid4vci.issuer_processes import Cluster, Offers, running_
 from tests.postgres_fixture import new_database, remove_database
 from tests.wallet import PresentationWallet
 
+from .verifier_client import state_name
 from .verifier_helpers import (
     Holder,
     Presentations,
@@ -25,7 +26,6 @@ from .verifier_helpers import (
     final_state,
     mdoc_query,
     sd_jwt_query,
-    state_name,
     trusted_verifier,
 )
 

@@ -18,6 +18,7 @@ from tests.integration.foreign_issuer import ForeignIssuer
 from tests.integration.oid4vci.issuer_processes import new_tenant, raw_post
 from tests.wallet import KeyPair, ResponseOptions
 
+from .verifier_client import state_name
 from .verifier_helpers import (
     Holder,
     Presentations,
@@ -27,7 +28,6 @@ from .verifier_helpers import (
     final_state,
     mdoc_query,
     sd_jwt_query,
-    state_name,
 )
 
 

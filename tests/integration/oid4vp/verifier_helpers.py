@@ -14,7 +14,6 @@ import grpc
 from eudi.connect.v1 import credential_service_pb2 as pb
 from eudi.connect.v1 import credential_service_pb2_grpc as pb_grpc
 from eudi.connect.v1 import presentation_service_pb2 as ppb
-from eudi.connect.v1 import presentation_service_pb2_grpc as ppb_grpc
 from google.protobuf import json_format
 
 from tests.integration.conftest import Tenant
@@ -28,7 +27,10 @@ from tests.wallet import (
 )
 from tests.wallet.replies import Reply
 
-PID_VCT = "urn:eudi:pid:1"
+from . import verifier_client
+from .verifier_client import state_name
+
+PID_VCT = verifier_client.PID_VCT
 PID_DOCTYPE = "eu.europa.ec.eudi.pid.1"
 PID_NAMESPACE = "eu.europa.ec.eudi.pid.1"
 FINAL_STATES = {"VERIFIED", "FAILED", "EXPIRED"}
@@ -66,10 +68,6 @@ def dcql(*credentials: Mapping[str, Any], **rest: Any) -> str:
     return json.dumps({"credentials": [dict(c) for c in credentials], **rest})
 
 
-def state_name(transaction: ppb.PresentationTransaction) -> str:
-    return str(ppb.PresentationState.Name(transaction.state)).removeprefix("PRESENTATION_STATE_")
-
-
 def failure_name(verification: pb.VerifyCredentialResponse) -> str:
     return str(pb.VerificationFailure.Name(verification.failure)).removeprefix(
         "VERIFICATION_FAILURE_"
@@ -85,60 +83,31 @@ def claims_of(presented: ppb.PresentedCredential) -> dict[str, Any]:
     return document
 
 
-class Presentations:
-    """The PresentationService as one tenant's relying party calls it."""
+class Presentations(verifier_client.Presentations):
+    """The PresentationService as one tenant's relying party calls it, with the shorthands
+    the exchange tests use (`lifetime`, `transaction_data`), DC API submissions and the
+    issuer's revocation."""
 
     def __init__(self, channel: grpc.aio.Channel, tenant: Tenant) -> None:
-        self.stub = ppb_grpc.PresentationServiceStub(channel)
+        super().__init__(channel, tenant)
         self.credentials = pb_grpc.CredentialServiceStub(channel)
-        self.tenant = tenant
 
     async def create(
         self,
-        dcql_query_json: str,
+        query: dict[str, Any] | str = verifier_client.PID_QUERY,
         *,
-        client_id_prefix: str = "",
-        response_mode: str = "",
         lifetime: int = 0,
-        policy: pb.VerificationPolicy | None = None,
-        request_id: str = "",
-        redirect_uri: str = "",
-        request_uri_method: str = "",
-        expected_origins: Sequence[str] = (),
         transaction_data: Sequence[str] = (),
+        **fields: Any,
     ) -> ppb.CreatePresentationRequestResponse:
-        request = ppb.CreatePresentationRequestRequest(
-            dcql_query_json=dcql_query_json,
-            client_id_prefix=client_id_prefix,
-            response_mode=response_mode,
-            lifetime_seconds=lifetime,
-            request_id=request_id,
-            redirect_uri=redirect_uri,
-            request_uri_method=request_uri_method,
-            expected_origins=list(expected_origins),
-            transaction_data_json=list(transaction_data),
-        )
-        if policy is not None:
-            request.policy.CopyFrom(policy)
-        response: ppb.CreatePresentationRequestResponse = await self.stub.CreatePresentationRequest(
-            request, metadata=self.tenant.metadata
-        )
-        return response
+        if lifetime:
+            fields["lifetime_seconds"] = lifetime
+        if transaction_data:
+            fields["transaction_data_json"] = list(transaction_data)
+        return await super().create(query, **fields)
 
     async def result(self, transaction_id: str) -> ppb.PresentationTransaction:
-        response = await self.stub.GetPresentationResult(
-            ppb.GetPresentationResultRequest(transaction_id=transaction_id),
-            metadata=self.tenant.metadata,
-        )
-        transaction: ppb.PresentationTransaction = response.transaction
-        return transaction
-
-    def watch(self, transaction_id: str, *, timeout: float = 30.0) -> Any:
-        return self.stub.WatchPresentation(
-            ppb.WatchPresentationRequest(transaction_id=transaction_id),
-            metadata=self.tenant.metadata,
-            timeout=timeout,
-        )
+        return await self.get(transaction_id)
 
     async def submit(
         self, transaction_id: str, *, origin: str, response: Mapping[str, Any] | str
@@ -152,12 +121,6 @@ class Presentations:
         )
         transaction: ppb.PresentationTransaction = reply.transaction
         return transaction
-
-    async def identity(self) -> ppb.GetVerifierIdentityResponse:
-        response: ppb.GetVerifierIdentityResponse = await self.stub.GetVerifierIdentity(
-            ppb.GetVerifierIdentityRequest(), metadata=self.tenant.metadata
-        )
-        return response
 
     async def revoke(self, credential_id: str) -> None:
         await self.credentials.RevokeCredential(
