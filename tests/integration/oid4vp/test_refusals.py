@@ -6,6 +6,7 @@ failure reason, the failed check per credential), never a 500."""
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 from typing import Any
 
@@ -434,13 +435,10 @@ async def test_an_oversized_body_is_refused_without_a_500(
     created = await presentations.create(dcql(sd_jwt_query()))
     request = await holder.wallet.fetch_request(created.transaction.authorization_request_uri)
     assert request.response_uri is not None
-    status, _document, _headers = await raw_post(
-        holder.wallet.session,
-        request.response_uri,
-        "response=" + "A" * (8 * 1024 * 1024),
-        content_type="application/x-www-form-urlencoded",
-    )
-    assert 400 <= status < 500
+    body = io.BytesIO(b"response=" + b"A" * (8 * 1024 * 1024))
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    async with holder.wallet.session.post(request.response_uri, data=body, headers=headers) as big:
+        assert 400 <= big.status < 500, big.status
     reply = await holder.wallet.post_response(request, holder.wallet.build_response(request))
     assert reply.status == 200, reply.describe()
 
