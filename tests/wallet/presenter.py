@@ -77,6 +77,7 @@ class ResponseOptions:
     nonce: str | None = None  # KB-JWT nonce and mdoc transcript nonce
     audience: str | None = None  # KB-JWT aud (and the transcript's client id)
     transcript_response_uri: str | None = None
+    omit_transcript_thumbprint: bool = False  # a null thumbprint although encrypted
     state: str | None = None  # another state value
     drop_state: bool = False
     plaintext: bool = False  # direct_post form fields where direct_post.jwt is asked
@@ -295,6 +296,8 @@ class PresentationWallet:
         thumbprint: bytes | None,
     ) -> str:
         paths = [p for p in chosen.paths if p not in set(options.drop_paths)]
+        if options.omit_transcript_thumbprint:
+            thumbprint = None
         key = self.keys[chosen.held.holder_key_index]
         nonce = options.nonce if options.nonce is not None else request.nonce
         if chosen.held.format == SD_JWT_VC:
