@@ -16,13 +16,15 @@ from urllib.parse import urlencode
 import grpc
 import pytest
 
-from tests.wallet import ResponseOptions
+from tests.integration.oid4vci.issuer_processes import Offers, new_tenant
+from tests.wallet import PresentationWallet, ResponseOptions, Wallet
 
 from .verifier_client import state_name
 from .verifier_helpers import (
     Holder,
     Presentations,
     assert_refused,
+    collect_pid,
     dcql,
     failure_name,
     final_state,
@@ -299,3 +301,63 @@ async def test_a_huge_dcql_query_is_refused_cleanly(presentations: Presentations
         grpc.StatusCode.INVALID_ARGUMENT,
         grpc.StatusCode.RESOURCE_EXHAUSTED,
     ), refused.value.details()
+
+
+async def test_a_pid_from_another_tenant_of_the_server_is_untrusted(
+    presentations: Presentations, holder: Holder, local: Any, channel: grpc.aio.Channel
+) -> None:
+    """A PID issued by another tenant of the same server: that tenant is a stranger to this
+    verifier, so the presentation fails on trust, not on its signature."""
+    other_tenant = await new_tenant(local, "Other Issuer")
+    [credential], keys, _ids = await collect_pid(
+        Wallet(holder.wallet.session), Offers(channel, other_tenant)
+    )
+    stranger = PresentationWallet(holder.wallet.session, trusted=holder.wallet.trusted)
+    stranger.hold(credential, keys)
+    created = await presentations.create(dcql(sd_jwt_query()))
+    presented = await stranger.present(created.transaction.authorization_request_uri)
+    assert_refused(presented.reply)
+    result = await final_state(presentations, created.transaction.transaction_id)
+    assert state_name(result) == "FAILED"
+    [shown] = result.credentials
+    assert failure_name(shown.verification) in {"UNTRUSTED_ISSUER", "UNKNOWN_ISSUER_KEY"}
+
+
+async def test_a_dc_api_response_is_taken_once(
+    presentations: Presentations, holder: Holder
+) -> None:
+    """The browser's data submitted twice: the first verifies, the second is refused and
+    leaves the result as it was."""
+    origin = "https://rp.example"
+    created = await presentations.create(
+        dcql(sd_jwt_query()), response_mode="dc_api.jwt", expected_origins=[origin]
+    )
+    request = holder.wallet.open_dc_api_request(created.dc_api_request_json, origin=origin)
+    data = holder.wallet.answer_dc_api(request, origin=origin)
+    transaction_id = created.transaction.transaction_id
+    first = await presentations.submit(transaction_id, origin=origin, response=data)
+    assert state_name(first) == "VERIFIED", first.failure_detail
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await presentations.submit(transaction_id, origin=origin, response=data)
+    assert refused.value.code() in (
+        grpc.StatusCode.FAILED_PRECONDITION,
+        grpc.StatusCode.INVALID_ARGUMENT,
+        grpc.StatusCode.ALREADY_EXISTS,
+    )
+    assert state_name(await presentations.result(transaction_id)) == "VERIFIED"
+
+
+async def test_a_malformed_dc_api_response_is_an_invalid_argument(
+    presentations: Presentations,
+) -> None:
+    """Browser data that is not JSON, or holds no response: INVALID_ARGUMENT, never INTERNAL."""
+    origin = "https://rp.example"
+    created = await presentations.create(
+        dcql(sd_jwt_query()), response_mode="dc_api.jwt", expected_origins=[origin]
+    )
+    for data in ("not json", "[]", '{"response": 5}', '{"response": "a.b.c.d.e"}'):
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await presentations.submit(
+                created.transaction.transaction_id, origin=origin, response=data
+            )
+        assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT, (data, refused.value)
