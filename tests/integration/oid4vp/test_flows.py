@@ -1,0 +1,205 @@
+"""Whole presentations through a real server: the tenant issues an SD-JWT VC and an mdoc
+(CredentialService), a holder presents them to the tenant's own verifier at the response
+URI (the wallet's side written here from the specification, with jwcrypto for the JWE),
+and the result is read over gRPC."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from typing import Any
+
+import aiohttp
+import grpc
+from cryptography.hazmat.primitives.asymmetric import ec
+from eudi.connect.v1 import credential_service_pb2 as pb
+from eudi.connect.v1 import credential_service_pb2_grpc as pb_grpc
+from jwcrypto import jwk
+
+from eudi_connect.api.convert import struct_to_dict
+from eudi_connect.core.jose import generate_p256_key, public_jwk
+from eudi_connect.core.mdoc import PID_NAMESPACE, make_device_response, openid4vp_session_transcript
+from eudi_connect.core.sdjwt import make_presentation
+from tests.integration.client_helpers import issue_pid_mdoc, pid_request
+
+from .test_response_refusals import encrypt_to, post, request_claims
+from .verifier_client import PID_QUERY, PID_VCT, Presentations, state_name
+
+MDOC_QUERY: dict[str, Any] = {
+    "id": "mdl",
+    "format": "mso_mdoc",
+    "meta": {"doctype_value": PID_NAMESPACE},
+    "claims": [{"path": [PID_NAMESPACE, "given_name"]}],
+}
+
+
+async def issue_sd_jwt(
+    channel: grpc.aio.Channel, presentations: Presentations
+) -> tuple[pb.IssueCredentialResponse, ec.EllipticCurvePrivateKey]:
+    holder = generate_p256_key()
+    issued: pb.IssueCredentialResponse = await pb_grpc.CredentialServiceStub(
+        channel
+    ).IssueCredential(
+        pid_request(holder_jwk=json.dumps(public_jwk(holder.public_key()))),
+        metadata=presentations.tenant.metadata,
+    )
+    return issued, holder
+
+
+def present_sd_jwt(
+    credential: str, holder: ec.EllipticCurvePrivateKey, claims: dict[str, Any], **overrides: Any
+) -> str:
+    return make_presentation(
+        credential,
+        disclose=overrides.pop("disclose", ["given_name", "family_name"]),
+        holder_key=holder,
+        audience=overrides.pop("audience", claims["client_id"]),
+        nonce=overrides.pop("nonce", claims["nonce"]),
+        issued_at=int(time.time()),
+    )
+
+
+def mdoc_transcript(claims: dict[str, Any]) -> bytes:
+    """Appendix B.2.6.1, as the wallet computes it from the request object."""
+    (key,) = claims["client_metadata"]["jwks"]["keys"]
+    thumbprint = jwk.JWK(**key).thumbprint()
+    return openid4vp_session_transcript(
+        client_id=claims["client_id"],
+        nonce=claims["nonce"],
+        response_uri=claims["response_uri"],
+        jwk_thumbprint=base64.urlsafe_b64decode(thumbprint + "=" * (-len(thumbprint) % 4)),
+    )
+
+
+async def respond(
+    session: aiohttp.ClientSession, claims: dict[str, Any], vp_token: dict[str, list[str]]
+) -> tuple[int, dict[str, Any]]:
+    form = {"response": encrypt_to(claims, {"state": claims["state"], "vp_token": vp_token})}
+    return await post(session, claims["response_uri"], form)
+
+
+async def test_an_sd_jwt_vc_and_an_mdoc_verify_in_one_encrypted_response(
+    presentations: Presentations, channel: grpc.aio.Channel, session: aiohttp.ClientSession
+) -> None:
+    """Both presentations verify (key binding to the client id and nonce, the mdoc over
+    the session transcript with the key's thumbprint) and the result names each."""
+    query = {"credentials": [*PID_QUERY["credentials"], MDOC_QUERY]}
+    created = (await presentations.create(query)).transaction
+    claims = await request_claims(session, created.request_uri)
+    issued, holder = await issue_sd_jwt(channel, presentations)
+    device = generate_p256_key()
+    stub = pb_grpc.CredentialServiceStub(channel)
+    mdoc = await issue_pid_mdoc(stub, presentations.tenant, device)
+    vp_token = {
+        "pid": [present_sd_jwt(issued.credential, holder, claims)],
+        "mdl": [
+            make_device_response(
+                mdoc.credential,
+                holder_key=device,
+                session_transcript=mdoc_transcript(claims),
+                disclose=["given_name"],
+            )
+        ],
+    }
+    assert await respond(session, claims, vp_token) == (200, {})
+    result = await presentations.get(created.transaction_id)
+    assert state_name(result) == "VERIFIED", (result.failure_reason, result.failure_detail)
+    by_id = {c.credential_query_id: c.verification for c in result.credentials}
+    assert set(by_id) == {"pid", "mdl"}
+    assert by_id["pid"].valid
+    assert by_id["pid"].key_binding_verified
+    assert by_id["pid"].vct == PID_VCT
+    assert by_id["pid"].format == "dc+sd-jwt"
+    assert set(dict(by_id["pid"].claims)) >= {"given_name", "family_name"}
+    assert by_id["mdl"].valid
+    assert by_id["mdl"].key_binding_verified
+    assert by_id["mdl"].format == "mso_mdoc"
+    assert "given_name" in struct_to_dict(by_id["mdl"].claims)[PID_NAMESPACE]
+
+
+async def test_refused_presentations_fail_the_transaction(
+    presentations: Presentations, channel: grpc.aio.Channel, session: aiohttp.ClientSession
+) -> None:
+    """A wrong nonce, a wrong audience, a claim not asked for, a missing required claim and
+    a revoked credential: 400 at the response URI and FAILED with a reason."""
+    issued, holder = await issue_sd_jwt(channel, presentations)
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({"nonce": "another-nonce"}, "PRESENTATION_INVALID"),
+        ({"audience": "x509_san_dns:elsewhere.example"}, "PRESENTATION_INVALID"),
+        ({"disclose": ["given_name", "family_name", "birthdate"]}, "DCQL_QUERY_NOT_SATISFIED"),
+        ({"disclose": ["given_name"]}, "DCQL_QUERY_NOT_SATISFIED"),
+    ]
+    for overrides, reason in cases:
+        created = (await presentations.create()).transaction
+        claims = await request_claims(session, created.request_uri)
+        token = {"pid": [present_sd_jwt(issued.credential, holder, claims, **overrides)]}
+        status, body = await respond(session, claims, token)
+        assert (status, body["error"]) == (400, "invalid_request"), overrides
+        result = await presentations.get(created.transaction_id)
+        assert state_name(result) == "FAILED"
+        assert result.failure_reason == reason, (overrides, result.failure_detail)
+    await pb_grpc.CredentialServiceStub(channel).RevokeCredential(
+        pb.RevokeCredentialRequest(credential_id=issued.credential_id),
+        metadata=presentations.tenant.metadata,
+    )
+    created = (await presentations.create()).transaction
+    claims = await request_claims(session, created.request_uri)
+    status, _ = await respond(
+        session, claims, {"pid": [present_sd_jwt(issued.credential, holder, claims)]}
+    )
+    assert status == 400
+    result = await presentations.get(created.transaction_id)
+    assert (state_name(result), result.failure_reason) == ("FAILED", "PRESENTATION_INVALID")
+    assert result.credentials[0].verification.status == pb.CREDENTIAL_STATUS_REVOKED
+
+
+async def test_a_credential_not_asked_for_is_refused(
+    presentations: Presentations, channel: grpc.aio.Channel, session: aiohttp.ClientSession
+) -> None:
+    """A vp_token id the query does not name fails the transaction without verifying."""
+    issued, holder = await issue_sd_jwt(channel, presentations)
+    created = (await presentations.create()).transaction
+    claims = await request_claims(session, created.request_uri)
+    presentation = present_sd_jwt(issued.credential, holder, claims)
+    status, _ = await respond(session, claims, {"pid": [presentation], "extra": [presentation]})
+    assert status == 400
+    result = await presentations.get(created.transaction_id)
+    assert (state_name(result), result.failure_reason) == ("FAILED", "CREDENTIAL_NOT_REQUESTED")
+
+
+async def test_plain_direct_post_with_a_redirect_and_watch(
+    presentations: Presentations, channel: grpc.aio.Channel, session: aiohttp.ClientSession
+) -> None:
+    """direct_post answers with the redirect_uri and a response_code that the transaction
+    shows; Watch streams PENDING, RETRIEVED and VERIFIED."""
+    created = (
+        await presentations.create(
+            response_mode="direct_post", redirect_uri="http://127.0.0.1/done?x=1"
+        )
+    ).transaction
+    watch = presentations.watch(created.transaction_id)
+    first = await watch.read()
+    assert state_name(first.transaction) == "PENDING"
+    claims = await request_claims(session, created.request_uri)
+    assert "jwks" not in claims["client_metadata"]
+    issued, holder = await issue_sd_jwt(channel, presentations)
+    form = {
+        "vp_token": json.dumps({"pid": [present_sd_jwt(issued.credential, holder, claims)]}),
+        "state": claims["state"],
+    }
+    status, body = await post(session, claims["response_uri"], form)
+    assert status == 200
+    result = await presentations.get(created.transaction_id)
+    assert state_name(result) == "VERIFIED"
+    redirect = f"http://127.0.0.1/done?x=1&response_code={result.response_code}"
+    assert body == {"redirect_uri": redirect}
+    seen = [state_name(first.transaction)]
+    for _ in range(10):
+        message = await watch.read()
+        if message is grpc.aio.EOF:  # type: ignore[attr-defined]  # exported, not typed
+            break
+        seen.append(state_name(message.transaction))
+    assert seen[0] == "PENDING"
+    assert seen[-1] == "VERIFIED"
+    assert set(seen) <= {"PENDING", "RETRIEVED", "RESPONDED", "VERIFIED"}
