@@ -15,16 +15,23 @@ import grpc
 from cryptography.hazmat.primitives.asymmetric import ec
 from eudi.connect.v1 import credential_service_pb2 as pb
 from eudi.connect.v1 import credential_service_pb2_grpc as pb_grpc
+from eudi.connect.v1 import presentation_service_pb2 as ppb
 from jwcrypto import jwk
 
 from eudi_connect.api.convert import struct_to_dict
 from eudi_connect.core.jose import generate_p256_key, public_jwk
-from eudi_connect.core.mdoc import PID_NAMESPACE, make_device_response, openid4vp_session_transcript
+from eudi_connect.core.mdoc import (
+    PID_NAMESPACE,
+    make_device_response,
+    openid4vp_dc_api_session_transcript,
+    openid4vp_session_transcript,
+)
 from eudi_connect.core.sdjwt import make_presentation
 from tests.integration.client_helpers import issue_pid_mdoc, pid_request
+from tests.integration.template_helpers import expect_error
 
 from .test_response_refusals import encrypt_to, post, request_claims
-from .verifier_client import PID_QUERY, PID_VCT, Presentations, state_name
+from .verifier_client import PID_QUERY, PID_VCT, Presentations, jws_parts, state_name
 
 MDOC_QUERY: dict[str, Any] = {
     "id": "mdl",
@@ -203,3 +210,65 @@ async def test_plain_direct_post_with_a_redirect_and_watch(
     assert seen[0] == "PENDING"
     assert seen[-1] == "VERIFIED"
     assert set(seen) <= {"PENDING", "RETRIEVED", "RESPONDED", "VERIFIED"}
+
+
+async def test_a_dc_api_response_is_submitted_and_verified(
+    presentations: Presentations, channel: grpc.aio.Channel
+) -> None:
+    """dc_api.jwt: the browser's encrypted data goes to SubmitPresentationResponse with the
+    page's origin; the KB-JWT's aud is origin:<origin> and the mdoc signs the DC API
+    transcript. Another origin is refused, and a second submission too."""
+    origin = "https://rp.example"
+    query = {"credentials": [*PID_QUERY["credentials"], MDOC_QUERY]}
+    created = await presentations.create(
+        query, response_mode="dc_api.jwt", expected_origins=[origin]
+    )
+    _, claims = jws_parts(created.request_object)
+    issued, holder = await issue_sd_jwt(channel, presentations)
+    device = generate_p256_key()
+    stub = pb_grpc.CredentialServiceStub(channel)
+    mdoc = await issue_pid_mdoc(stub, presentations.tenant, device)
+    (key,) = claims["client_metadata"]["jwks"]["keys"]
+    thumbprint = jwk.JWK(**key).thumbprint()
+    transcript = openid4vp_dc_api_session_transcript(
+        origin=origin,
+        nonce=claims["nonce"],
+        jwk_thumbprint=base64.urlsafe_b64decode(thumbprint + "=" * (-len(thumbprint) % 4)),
+    )
+    vp_token = {
+        "pid": [present_sd_jwt(issued.credential, holder, claims, audience=f"origin:{origin}")],
+        "mdl": [
+            make_device_response(
+                mdoc.credential,
+                holder_key=device,
+                session_transcript=transcript,
+                disclose=["given_name"],
+            )
+        ],
+    }
+    data = json.dumps({"response": encrypt_to(claims, {"vp_token": vp_token})})
+    submit = presentations.stub.SubmitPresentationResponse
+    transaction_id = created.transaction.transaction_id
+    await expect_error(
+        submit(
+            ppb.SubmitPresentationResponseRequest(
+                transaction_id=transaction_id, origin="https://evil.example", response_json=data
+            ),
+            metadata=presentations.tenant.metadata,
+        ),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "ORIGIN_NOT_EXPECTED",
+    )
+    request = ppb.SubmitPresentationResponseRequest(
+        transaction_id=transaction_id, origin=origin, response_json=data
+    )
+    answer = await submit(request, metadata=presentations.tenant.metadata)
+    result = answer.transaction
+    assert state_name(result) == "VERIFIED", (result.failure_reason, result.failure_detail)
+    assert {c.credential_query_id for c in result.credentials} == {"pid", "mdl"}
+    assert all(c.verification.key_binding_verified for c in result.credentials)
+    await expect_error(
+        submit(request, metadata=presentations.tenant.metadata),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "RESPONSE_ALREADY_RECEIVED",
+    )
