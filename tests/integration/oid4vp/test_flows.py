@@ -6,6 +6,7 @@ and the result is read over gRPC."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import time
 from typing import Any
@@ -64,6 +65,7 @@ def present_sd_jwt(
         audience=overrides.pop("audience", claims["client_id"]),
         nonce=overrides.pop("nonce", claims["nonce"]),
         issued_at=int(time.time()),
+        key_binding_claims=overrides.pop("key_binding_claims", None),
     )
 
 
@@ -271,4 +273,40 @@ async def test_a_dc_api_response_is_submitted_and_verified(
         submit(request, metadata=presentations.tenant.metadata),
         grpc.StatusCode.INVALID_ARGUMENT,
         "RESPONSE_ALREADY_RECEIVED",
+    )
+
+
+async def test_transaction_data_must_be_hashed_in_the_key_binding(
+    presentations: Presentations, channel: grpc.aio.Channel, session: aiohttp.ClientSession
+) -> None:
+    """A request with transaction data verifies only a KB-JWT whose
+    transaction_data_hashes hold the SHA-256 of each entry as sent; without them the
+    presentation fails key binding. Transaction data for an mdoc is refused up front."""
+    entry = json.dumps({"type": "payment", "credential_ids": ["pid"], "amount": "42 EUR"})
+    issued, holder = await issue_sd_jwt(channel, presentations)
+    outcomes = {}
+    for hashed in (True, False):
+        created = (await presentations.create(transaction_data_json=[entry])).transaction
+        claims = await request_claims(session, created.request_uri)
+        (sent,) = claims["transaction_data"]
+        digest = base64.urlsafe_b64encode(hashlib.sha256(sent.encode()).digest()).rstrip(b"=")
+        extra = {"transaction_data_hashes": [digest.decode()]} if hashed else None
+        token = {
+            "pid": [present_sd_jwt(issued.credential, holder, claims, key_binding_claims=extra)]
+        }
+        status, _ = await respond(session, claims, token)
+        result = await presentations.get(created.transaction_id)
+        outcomes[hashed] = (status, state_name(result), result.failure_reason)
+        if not hashed:
+            verification = result.credentials[0].verification
+            assert verification.failure == pb.VERIFICATION_FAILURE_KEY_BINDING_INVALID
+    assert outcomes == {True: (200, "VERIFIED", ""), False: (400, "FAILED", "PRESENTATION_INVALID")}
+    mdoc_entry = json.dumps({"type": "payment", "credential_ids": ["mdl"]})
+    await expect_error(
+        presentations.create(
+            {"credentials": [*PID_QUERY["credentials"], MDOC_QUERY]},
+            transaction_data_json=[mdoc_entry],
+        ),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "TRANSACTION_DATA_UNSUPPORTED",
     )
