@@ -26,6 +26,9 @@ from eudi_connect.core.oid4vp import (
     random_value,
     sign_request_object,
 )
+from eudi_connect.core.oid4vp.transaction_data import (
+    check_supported as check_transaction_data_supported,
+)
 from eudi_connect.errors import FailedPreconditionError, InvalidArgumentError
 from eudi_connect.services.verification import VerificationPolicy
 from eudi_connect.services.verifier_identity import VerifierIdentity
@@ -246,6 +249,7 @@ def new_record(
             "x509_san_dns (eudi-connect verifier set-dns-name), or use x509_hash",
             reason="VERIFIER_DNS_NAME_MISMATCH",
         ) from error
+    check_transaction_data_supported(record.transaction_data, query)
     return record, key
 
 

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from eudi_connect.core.formats import MDOC_FORMAT
+from eudi_connect.core.jose import MalformedJwsError, split_jws
 from eudi_connect.core.oid4vp import (
     DcqlQuery,
     MatchFailure,
@@ -22,9 +23,12 @@ from eudi_connect.core.oid4vp import (
     disclosed_paths,
     match_query,
 )
+from eudi_connect.core.oid4vp.transaction_data import entries_for, hashes_problem
+from eudi_connect.core.verdicts import Check, VerificationFailureReason
 from eudi_connect.errors import InvalidArgumentError
 from eudi_connect.services.presentation.results import PresentedResult
 from eudi_connect.services.verification import (
+    CheckResult,
     VerificationOutcome,
     VerificationPolicy,
     VerificationService,
@@ -97,6 +101,29 @@ def presented(outcome: VerificationOutcome) -> Presented:
     )
 
 
+def _with_transaction_data(
+    outcome: VerificationOutcome, presentation: str, entries: Sequence[str]
+) -> VerificationOutcome:
+    """Appendix B.3.3: the verified KB-JWT must hash every transaction data entry for its
+    credential id; otherwise the presentation is refused as a key binding failure."""
+    problem: str | None = "an mdoc cannot carry transaction data here"
+    if outcome.format != MDOC_FORMAT:
+        try:
+            problem = hashes_problem(split_jws(presentation.rsplit("~", 1)[1]).payload, entries)
+        except MalformedJwsError:
+            problem = "the presentation has no KB-JWT to carry transaction data hashes"
+    if problem is None:
+        return outcome
+    failure = VerificationFailureReason.KEY_BINDING_INVALID
+    return replace(
+        outcome,
+        valid=False,
+        failure=failure,
+        detail=problem,
+        checks=(*outcome.checks, CheckResult(Check.KEY_BINDING, False, failure, problem)),
+    )
+
+
 def _refused_outcome(presentation: str, error: InvalidArgumentError) -> VerificationOutcome:
     fmt = MDOC_FORMAT if "~" not in presentation else "dc+sd-jwt"
     return VerificationOutcome(valid=False, detail=f"{error.reason}: {error.message}", format=fmt)
@@ -121,6 +148,9 @@ async def verify_response(
                 outcome = await verification.verify(record.tenant_id, command)
             except InvalidArgumentError as error:
                 outcome = _refused_outcome(presentation, error)
+        entries = entries_for(record.transaction_data, credential_id)
+        if entries and outcome.valid:
+            outcome = _with_transaction_data(outcome, presentation, entries)
         return PresentedResult(credential_id, index, outcome)
 
     results = tuple(

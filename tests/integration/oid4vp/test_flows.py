@@ -1,332 +1,312 @@
-"""Whole OpenID4VP exchanges through a real `eudi-connect serve` process: the relying party
-creates a request over gRPC, the test wallet (which holds a PID collected from the same
-server over OpenID4VCI) fetches and checks the signed request object, answers the DCQL
-query and posts its response; the relying party then reads what was verified."""
+"""Whole presentations through a real server: the tenant issues an SD-JWT VC and an mdoc
+(CredentialService), a holder presents them to the tenant's own verifier at the response
+URI (the wallet's side written here from the specification, with jwcrypto for the JWE),
+and the result is read over gRPC."""
 
 from __future__ import annotations
 
-import asyncio
+import base64
+import hashlib
 import json
+import time
 from typing import Any
 
-import pytest
+import aiohttp
+import grpc
+from cryptography.hazmat.primitives.asymmetric import ec
+from eudi.connect.v1 import credential_service_pb2 as pb
+from eudi.connect.v1 import credential_service_pb2_grpc as pb_grpc
+from eudi.connect.v1 import presentation_service_pb2 as ppb
+from jwcrypto import jwk
 
-from eudi_connect.core.templates import PID_EXAMPLE_SUBJECT
-from tests.wallet import PresentationWallet, ResponseOptions, certificate_hash
-
-from .verifier_client import state_name
-from .verifier_helpers import (
+from eudi_connect.api.convert import struct_to_dict
+from eudi_connect.core.jose import generate_p256_key, public_jwk
+from eudi_connect.core.mdoc import (
     PID_NAMESPACE,
-    Holder,
-    Presentations,
-    claims_of,
-    collect_pid,
-    dcql,
-    final_state,
-    mdoc_query,
-    sd_jwt_query,
-    status_name,
+    make_device_response,
+    openid4vp_dc_api_session_transcript,
+    openid4vp_session_transcript,
 )
+from eudi_connect.core.sdjwt import make_presentation
+from tests.integration.client_helpers import issue_pid_mdoc, pid_request
+from tests.integration.template_helpers import expect_error
+
+from .test_response_refusals import encrypt_to, post, request_claims
+from .verifier_client import PID_QUERY, PID_VCT, Presentations, jws_parts, state_name
+
+MDOC_QUERY: dict[str, Any] = {
+    "id": "mdl",
+    "format": "mso_mdoc",
+    "meta": {"doctype_value": PID_NAMESPACE},
+    "claims": [{"path": [PID_NAMESPACE, "given_name"]}],
+}
 
 
-async def test_an_sd_jwt_vc_alone_is_verified_with_only_the_asked_claims(
-    presentations: Presentations, holder: Holder
+async def issue_sd_jwt(
+    channel: grpc.aio.Channel, presentations: Presentations
+) -> tuple[pb.IssueCredentialResponse, ec.EllipticCurvePrivateKey]:
+    holder = generate_p256_key()
+    issued: pb.IssueCredentialResponse = await pb_grpc.CredentialServiceStub(
+        channel
+    ).IssueCredential(
+        pid_request(holder_jwk=json.dumps(public_jwk(holder.public_key()))),
+        metadata=presentations.tenant.metadata,
+    )
+    return issued, holder
+
+
+def present_sd_jwt(
+    credential: str, holder: ec.EllipticCurvePrivateKey, claims: dict[str, Any], **overrides: Any
+) -> str:
+    return make_presentation(
+        credential,
+        disclose=overrides.pop("disclose", ["given_name", "family_name"]),
+        holder_key=holder,
+        audience=overrides.pop("audience", claims["client_id"]),
+        nonce=overrides.pop("nonce", claims["nonce"]),
+        issued_at=int(time.time()),
+        key_binding_claims=overrides.pop("key_binding_claims", None),
+    )
+
+
+def mdoc_transcript(claims: dict[str, Any]) -> bytes:
+    """Appendix B.2.6.1, as the wallet computes it from the request object."""
+    (key,) = claims["client_metadata"]["jwks"]["keys"]
+    thumbprint = jwk.JWK(**key).thumbprint()
+    return openid4vp_session_transcript(
+        client_id=claims["client_id"],
+        nonce=claims["nonce"],
+        response_uri=claims["response_uri"],
+        jwk_thumbprint=base64.urlsafe_b64decode(thumbprint + "=" * (-len(thumbprint) % 4)),
+    )
+
+
+async def respond(
+    session: aiohttp.ClientSession, claims: dict[str, Any], vp_token: dict[str, list[str]]
+) -> tuple[int, dict[str, Any]]:
+    form = {"response": encrypt_to(claims, {"state": claims["state"], "vp_token": vp_token})}
+    return await post(session, claims["response_uri"], form)
+
+
+async def test_an_sd_jwt_vc_and_an_mdoc_verify_in_one_encrypted_response(
+    presentations: Presentations, channel: grpc.aio.Channel, session: aiohttp.ClientSession
 ) -> None:
-    """One SD-JWT VC query: 200 at the response URI, VERIFIED with the given name only."""
-    created = await presentations.create(dcql(sd_jwt_query()))
-    transaction = created.transaction
-    assert transaction.authorization_request_uri.startswith("openid4vp://")
-    assert transaction.client_id.startswith("x509_san_dns:")
-    assert transaction.response_mode == "direct_post.jwt"
-    presented = await holder.wallet.present(transaction.authorization_request_uri)
-    assert presented.reply.status == 200, presented.reply.describe()
-    assert presented.response.encrypted
-    result = await final_state(presentations, transaction.transaction_id)
-    assert state_name(result) == "VERIFIED", result.failure_detail
-    [shown] = result.credentials
-    assert shown.credential_query_id == "pid"
-    assert shown.index == 0
-    assert shown.verification.valid
-    assert shown.verification.format == "dc+sd-jwt"
-    assert shown.verification.key_binding_verified
-    assert status_name(shown.verification) == "VALID"
-    claims = claims_of(shown)
-    assert claims["given_name"] == PID_EXAMPLE_SUBJECT["given_name"]
-    assert "family_name" not in claims
-    assert "birthdate" not in claims
-
-
-async def test_an_mdoc_alone_is_verified_over_the_openid4vp_session(
-    presentations: Presentations, holder: Holder
-) -> None:
-    """One mdoc query: the DeviceResponse signed over the handover with the encryption key's
-    thumbprint verifies, showing the asked element only."""
-    created = await presentations.create(dcql(mdoc_query()))
-    presented = await holder.wallet.present(created.transaction.authorization_request_uri)
-    assert presented.reply.status == 200, presented.reply.describe()
-    result = await final_state(presentations, created.transaction.transaction_id)
-    assert state_name(result) == "VERIFIED", result.failure_detail
-    [shown] = result.credentials
-    assert shown.credential_query_id == "mdoc"
-    assert shown.verification.format == "mso_mdoc"
-    assert shown.verification.key_binding_verified
-    shown_claims = json.dumps(claims_of(shown))
-    assert PID_EXAMPLE_SUBJECT["family_name"] in shown_claims
-    assert PID_EXAMPLE_SUBJECT["given_name"] not in shown_claims
-
-
-async def test_both_formats_in_one_response(presentations: Presentations, holder: Holder) -> None:
-    """An SD-JWT VC and an mdoc query together: both verified, each under its id."""
-    created = await presentations.create(dcql(sd_jwt_query(), mdoc_query()))
-    presented = await holder.wallet.present(created.transaction.authorization_request_uri)
-    assert presented.reply.status == 200, presented.reply.describe()
-    result = await final_state(presentations, created.transaction.transaction_id)
-    assert state_name(result) == "VERIFIED", result.failure_detail
-    assert sorted(c.credential_query_id for c in result.credentials) == ["mdoc", "pid"]
-    assert all(c.verification.valid for c in result.credentials)
-
-
-async def test_credential_sets_accept_the_alternative_the_wallet_holds(
-    presentations: Presentations, holder: Holder
-) -> None:
-    """credential_sets with an mDL or the PID mdoc: the wallet has only the PID, sends it,
-    and that option satisfies the set."""
-    mdl = {
-        "id": "mdl",
-        "format": "mso_mdoc",
-        "meta": {"doctype_value": "org.iso.18013.5.1.mDL"},
-        "claims": [{"path": ["org.iso.18013.5.1", "family_name"]}],
-    }
-    query = dcql(
-        mdl,
-        mdoc_query(),
-        sd_jwt_query(),
-        credential_sets=[
-            {"options": [["mdl"], ["mdoc"]]},
-            {"options": [["pid"]], "required": False},
+    """Both presentations verify (key binding to the client id and nonce, the mdoc over
+    the session transcript with the key's thumbprint) and the result names each."""
+    query = {"credentials": [*PID_QUERY["credentials"], MDOC_QUERY]}
+    created = (await presentations.create(query)).transaction
+    claims = await request_claims(session, created.request_uri)
+    issued, holder = await issue_sd_jwt(channel, presentations)
+    device = generate_p256_key()
+    stub = pb_grpc.CredentialServiceStub(channel)
+    mdoc = await issue_pid_mdoc(stub, presentations.tenant, device)
+    vp_token = {
+        "pid": [present_sd_jwt(issued.credential, holder, claims)],
+        "mdl": [
+            make_device_response(
+                mdoc.credential,
+                holder_key=device,
+                session_transcript=mdoc_transcript(claims),
+                disclose=["given_name"],
+            )
         ],
-    )
-    created = await presentations.create(query)
-    presented = await holder.wallet.present(created.transaction.authorization_request_uri)
-    assert presented.reply.status == 200, presented.reply.describe()
-    assert sorted(presented.response.payload["vp_token"]) == ["mdoc", "pid"]
-    result = await final_state(presentations, created.transaction.transaction_id)
-    assert state_name(result) == "VERIFIED", result.failure_detail
-    assert sorted(c.credential_query_id for c in result.credentials) == ["mdoc", "pid"]
+    }
+    assert await respond(session, claims, vp_token) == (200, {})
+    result = await presentations.get(created.transaction_id)
+    assert state_name(result) == "VERIFIED", (result.failure_reason, result.failure_detail)
+    by_id = {c.credential_query_id: c.verification for c in result.credentials}
+    assert set(by_id) == {"pid", "mdl"}
+    assert by_id["pid"].valid
+    assert by_id["pid"].key_binding_verified
+    assert by_id["pid"].vct == PID_VCT
+    assert by_id["pid"].format == "dc+sd-jwt"
+    assert set(dict(by_id["pid"].claims)) >= {"given_name", "family_name"}
+    assert by_id["mdl"].valid
+    assert by_id["mdl"].key_binding_verified
+    assert by_id["mdl"].format == "mso_mdoc"
+    assert "given_name" in struct_to_dict(by_id["mdl"].claims)[PID_NAMESPACE]
 
 
-async def test_an_optional_credential_set_may_be_left_out(
-    presentations: Presentations, holder: Holder
+async def test_refused_presentations_fail_the_transaction(
+    presentations: Presentations, channel: grpc.aio.Channel, session: aiohttp.ClientSession
 ) -> None:
-    """The optional set's credential not sent: still VERIFIED with the required one."""
-    query = dcql(
-        mdoc_query(),
-        sd_jwt_query(),
-        credential_sets=[{"options": [["mdoc"]]}, {"options": [["pid"]], "required": False}],
-    )
-    created = await presentations.create(query)
-    presented = await holder.wallet.present(
-        created.transaction.authorization_request_uri, ResponseOptions(drop_queries=["pid"])
-    )
-    assert presented.reply.status == 200, presented.reply.describe()
-    result = await final_state(presentations, created.transaction.transaction_id)
-    assert state_name(result) == "VERIFIED", result.failure_detail
-    assert [c.credential_query_id for c in result.credentials] == ["mdoc"]
-
-
-async def test_claim_sets_accept_the_first_option_the_wallet_can_meet(
-    presentations: Presentations, holder: Holder
-) -> None:
-    """claim_sets [email] or [given_name, family_name]: the PID has no email, so the second
-    option is shown, and nothing else."""
-    query = sd_jwt_query(claims=())
-    query["claims"] = [
-        {"id": "email", "path": ["email"]},
-        {"id": "given", "path": ["given_name"]},
-        {"id": "family", "path": ["family_name"]},
+    """A wrong nonce, a wrong audience, a claim not asked for, a missing required claim and
+    a revoked credential: 400 at the response URI and FAILED with a reason."""
+    issued, holder = await issue_sd_jwt(channel, presentations)
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({"nonce": "another-nonce"}, "PRESENTATION_INVALID"),
+        ({"audience": "x509_san_dns:elsewhere.example"}, "PRESENTATION_INVALID"),
+        ({"disclose": ["given_name", "family_name", "birthdate"]}, "DCQL_QUERY_NOT_SATISFIED"),
+        ({"disclose": ["given_name"]}, "DCQL_QUERY_NOT_SATISFIED"),
     ]
-    query["claim_sets"] = [["email"], ["given", "family"]]
-    created = await presentations.create(dcql(query))
-    presented = await holder.wallet.present(created.transaction.authorization_request_uri)
-    assert presented.reply.status == 200, presented.reply.describe()
-    result = await final_state(presentations, created.transaction.transaction_id)
-    assert state_name(result) == "VERIFIED", result.failure_detail
-    claims = claims_of(result.credentials[0])
-    assert claims["given_name"] == PID_EXAMPLE_SUBJECT["given_name"]
-    assert claims["family_name"] == PID_EXAMPLE_SUBJECT["family_name"]
-    assert "birthdate" not in claims
-
-
-async def test_nested_and_array_claims_paths(presentations: Presentations, holder: Holder) -> None:
-    """place_of_birth.country and every nationality: the disclosures for exactly those."""
-    query = sd_jwt_query(claims=(("place_of_birth", "country"), ("nationalities", None)))
-    created = await presentations.create(dcql(query))
-    presented = await holder.wallet.present(created.transaction.authorization_request_uri)
-    assert presented.reply.status == 200, presented.reply.describe()
-    result = await final_state(presentations, created.transaction.transaction_id)
-    assert state_name(result) == "VERIFIED", result.failure_detail
-    claims = claims_of(result.credentials[0])
-    assert claims["place_of_birth"] == {"country": PID_EXAMPLE_SUBJECT["place_of_birth"]["country"]}
-    assert claims["nationalities"] == list(PID_EXAMPLE_SUBJECT["nationalities"])
-
-
-async def test_multiple_accepts_several_credentials_for_one_query(
-    presentations: Presentations, holder: Holder, offers: Any
-) -> None:
-    """multiple: two PIDs held, both sent for one query, both verified with indices 0 and 1."""
-    from tests.wallet import Wallet
-
-    [second], keys, _ids = await collect_pid(Wallet(holder.wallet.session), offers)
-    holder.wallet.hold(second, keys)
-    created = await presentations.create(dcql(sd_jwt_query(multiple=True)))
-    presented = await holder.wallet.present(created.transaction.authorization_request_uri)
-    assert presented.reply.status == 200, presented.reply.describe()
-    assert len(presented.response.payload["vp_token"]["pid"]) == 2
-    result = await final_state(presentations, created.transaction.transaction_id)
-    assert state_name(result) == "VERIFIED", result.failure_detail
-    assert sorted(c.index for c in result.credentials) == [0, 1]
-
-
-async def test_request_uri_method_post_with_wallet_metadata(
-    presentations: Presentations, holder: Holder
-) -> None:
-    """request_uri_method=post: the link says so, the request object comes back for a POST
-    with wallet_metadata and echoes the wallet_nonce; the exchange verifies."""
-    created = await presentations.create(dcql(sd_jwt_query()), request_uri_method="post")
-    uri = created.transaction.authorization_request_uri
-    assert "request_uri_method=post" in uri
-    presented = await holder.wallet.present(uri)
-    assert "wallet_nonce" in presented.request.claims
-    assert presented.reply.status == 200, presented.reply.describe()
-    result = await final_state(presentations, created.transaction.transaction_id)
-    assert state_name(result) == "VERIFIED", result.failure_detail
-
-
-async def test_an_x509_hash_client_identifier(presentations: Presentations, holder: Holder) -> None:
-    """x509_hash: the client id is the leaf certificate's hash, which the wallet checks."""
-    identity = await presentations.identity()
-    created = await presentations.create(dcql(sd_jwt_query()), client_id_prefix="x509_hash")
-    transaction = created.transaction
-    presented = await holder.wallet.present(transaction.authorization_request_uri)
-    leaf = presented.request.chain[0]
-    assert transaction.client_id == f"x509_hash:{certificate_hash(leaf)}"
-    assert transaction.client_id in identity.client_ids
-    assert presented.reply.status == 200, presented.reply.describe()
-    result = await final_state(presentations, transaction.transaction_id)
-    assert state_name(result) == "VERIFIED", result.failure_detail
-
-
-async def test_direct_post_without_encryption(presentations: Presentations, holder: Holder) -> None:
-    """direct_post: vp_token and state as plain form fields; the mdoc's transcript has a
-    null thumbprint."""
-    created = await presentations.create(
-        dcql(sd_jwt_query(), mdoc_query()), response_mode="direct_post"
+    for overrides, reason in cases:
+        created = (await presentations.create()).transaction
+        claims = await request_claims(session, created.request_uri)
+        token = {"pid": [present_sd_jwt(issued.credential, holder, claims, **overrides)]}
+        status, body = await respond(session, claims, token)
+        assert (status, body["error"]) == (400, "invalid_request"), overrides
+        result = await presentations.get(created.transaction_id)
+        assert state_name(result) == "FAILED"
+        assert result.failure_reason == reason, (overrides, result.failure_detail)
+    await pb_grpc.CredentialServiceStub(channel).RevokeCredential(
+        pb.RevokeCredentialRequest(credential_id=issued.credential_id),
+        metadata=presentations.tenant.metadata,
     )
-    presented = await holder.wallet.present(created.transaction.authorization_request_uri)
-    assert not presented.response.encrypted
-    assert set(presented.response.form) == {"vp_token", "state"}
-    assert presented.reply.status == 200, presented.reply.describe()
-    result = await final_state(presentations, created.transaction.transaction_id)
-    assert state_name(result) == "VERIFIED", result.failure_detail
-
-
-async def test_the_same_device_flow_redirects_with_a_response_code(
-    presentations: Presentations, holder: Holder
-) -> None:
-    """With redirect_uri the response URI answers with it plus a response_code, the same
-    code the relying party reads on the transaction."""
-    created = await presentations.create(
-        dcql(sd_jwt_query()), redirect_uri="https://rp.example/done"
+    created = (await presentations.create()).transaction
+    claims = await request_claims(session, created.request_uri)
+    status, _ = await respond(
+        session, claims, {"pid": [present_sd_jwt(issued.credential, holder, claims)]}
     )
-    presented = await holder.wallet.present(created.transaction.authorization_request_uri)
-    assert presented.reply.status == 200, presented.reply.describe()
-    redirect = presented.redirect_uri
-    assert redirect is not None
-    assert redirect.startswith("https://rp.example/done")
-    result = await final_state(presentations, created.transaction.transaction_id)
-    assert result.response_code
-    assert f"response_code={result.response_code}" in redirect
+    assert status == 400
+    result = await presentations.get(created.transaction_id)
+    assert (state_name(result), result.failure_reason) == ("FAILED", "PRESENTATION_INVALID")
+    assert result.credentials[0].verification.status == pb.CREDENTIAL_STATUS_REVOKED
 
 
-async def test_watch_sees_pending_retrieved_then_verified(
-    presentations: Presentations, holder: Holder
+async def test_a_credential_not_asked_for_is_refused(
+    presentations: Presentations, channel: grpc.aio.Channel, session: aiohttp.ClientSession
 ) -> None:
-    """WatchPresentation streams PENDING, RETRIEVED once the wallet fetched the request, and
-    VERIFIED after the response, then ends."""
-    created = await presentations.create(dcql(sd_jwt_query()))
-    transaction_id = created.transaction.transaction_id
-    states: list[str] = []
-
-    async def watch() -> None:
-        async for update in presentations.watch(transaction_id):
-            states.append(state_name(update.transaction))
-
-    watching = asyncio.create_task(watch())
-    await asyncio.sleep(0.3)
-    request = await holder.wallet.fetch_request(created.transaction.authorization_request_uri)
-    await asyncio.sleep(0.5)
-    reply = await holder.wallet.post_response(request, holder.wallet.build_response(request))
-    assert reply.status == 200, reply.describe()
-    await asyncio.wait_for(watching, 15)
-    assert states[0] == "PENDING"
-    assert "RETRIEVED" in states
-    assert states[-1] == "VERIFIED"
-    assert states.index("RETRIEVED") < len(states) - 1
+    """A vp_token id the query does not name fails the transaction without verifying."""
+    issued, holder = await issue_sd_jwt(channel, presentations)
+    created = (await presentations.create()).transaction
+    claims = await request_claims(session, created.request_uri)
+    presentation = present_sd_jwt(issued.credential, holder, claims)
+    status, _ = await respond(session, claims, {"pid": [presentation], "extra": [presentation]})
+    assert status == 400
+    result = await presentations.get(created.transaction_id)
+    assert (state_name(result), result.failure_reason) == ("FAILED", "CREDENTIAL_NOT_REQUESTED")
 
 
-async def test_the_request_is_idempotent_on_request_id(presentations: Presentations) -> None:
-    """The same request_id returns the same transaction."""
-    first = await presentations.create(dcql(sd_jwt_query()), request_id="rp-order-17")
-    again = await presentations.create(dcql(sd_jwt_query()), request_id="rp-order-17")
-    assert again.transaction.transaction_id == first.transaction.transaction_id
-    assert again.transaction.request_uri == first.transaction.request_uri
-
-
-async def test_the_digital_credentials_api_path(
-    presentations: Presentations, holder: Holder
+async def test_plain_direct_post_with_a_redirect_and_watch(
+    presentations: Presentations, channel: grpc.aio.Channel, session: aiohttp.ClientSession
 ) -> None:
-    """dc_api.jwt: the signed request object for the page, the browser's answer handed to
-    SubmitPresentationResponse with the origin: aud origin:<origin>, the DC API transcript."""
+    """direct_post answers with the redirect_uri and a response_code that the transaction
+    shows; Watch streams PENDING, RETRIEVED and VERIFIED."""
+    created = (
+        await presentations.create(
+            response_mode="direct_post", redirect_uri="http://127.0.0.1/done?x=1"
+        )
+    ).transaction
+    watch = presentations.watch(created.transaction_id)
+    first = await watch.read()
+    assert state_name(first.transaction) == "PENDING"
+    claims = await request_claims(session, created.request_uri)
+    assert "jwks" not in claims["client_metadata"]
+    issued, holder = await issue_sd_jwt(channel, presentations)
+    form = {
+        "vp_token": json.dumps({"pid": [present_sd_jwt(issued.credential, holder, claims)]}),
+        "state": claims["state"],
+    }
+    status, body = await post(session, claims["response_uri"], form)
+    assert status == 200
+    result = await presentations.get(created.transaction_id)
+    assert state_name(result) == "VERIFIED"
+    redirect = f"http://127.0.0.1/done?x=1&response_code={result.response_code}"
+    assert body == {"redirect_uri": redirect}
+    seen = [state_name(first.transaction)]
+    for _ in range(10):
+        message = await watch.read()
+        if message is grpc.aio.EOF:  # type: ignore[attr-defined]  # exported, not typed
+            break
+        seen.append(state_name(message.transaction))
+    assert seen[0] == "PENDING"
+    assert seen[-1] == "VERIFIED"
+    assert set(seen) <= {"PENDING", "RETRIEVED", "RESPONDED", "VERIFIED"}
+
+
+async def test_a_dc_api_response_is_submitted_and_verified(
+    presentations: Presentations, channel: grpc.aio.Channel
+) -> None:
+    """dc_api.jwt: the browser's encrypted data goes to SubmitPresentationResponse with the
+    page's origin; the KB-JWT's aud is origin:<origin> and the mdoc signs the DC API
+    transcript. Another origin is refused, and a second submission too."""
     origin = "https://rp.example"
+    query = {"credentials": [*PID_QUERY["credentials"], MDOC_QUERY]}
     created = await presentations.create(
-        dcql(sd_jwt_query(), mdoc_query()), response_mode="dc_api.jwt", expected_origins=[origin]
+        query, response_mode="dc_api.jwt", expected_origins=[origin]
     )
-    assert created.request_object
-    assert created.transaction.authorization_request_uri == ""
-    request = holder.wallet.open_dc_api_request(created.dc_api_request_json, origin=origin)
-    assert request.token == created.request_object
-    assert request.claims["expected_origins"] == [origin]
-    data = holder.wallet.answer_dc_api(request, origin=origin)
-    assert set(data) == {"response"}
-    result = await presentations.submit(
-        created.transaction.transaction_id, origin=origin, response=data
+    _, claims = jws_parts(created.request_object)
+    issued, holder = await issue_sd_jwt(channel, presentations)
+    device = generate_p256_key()
+    stub = pb_grpc.CredentialServiceStub(channel)
+    mdoc = await issue_pid_mdoc(stub, presentations.tenant, device)
+    (key,) = claims["client_metadata"]["jwks"]["keys"]
+    thumbprint = jwk.JWK(**key).thumbprint()
+    transcript = openid4vp_dc_api_session_transcript(
+        origin=origin,
+        nonce=claims["nonce"],
+        jwk_thumbprint=base64.urlsafe_b64decode(thumbprint + "=" * (-len(thumbprint) % 4)),
     )
-    assert state_name(result) == "VERIFIED", result.failure_detail
-    assert sorted(c.credential_query_id for c in result.credentials) == ["mdoc", "pid"]
+    vp_token = {
+        "pid": [present_sd_jwt(issued.credential, holder, claims, audience=f"origin:{origin}")],
+        "mdl": [
+            make_device_response(
+                mdoc.credential,
+                holder_key=device,
+                session_transcript=transcript,
+                disclose=["given_name"],
+            )
+        ],
+    }
+    data = json.dumps({"response": encrypt_to(claims, {"vp_token": vp_token})})
+    submit = presentations.stub.SubmitPresentationResponse
+    transaction_id = created.transaction.transaction_id
+    await expect_error(
+        submit(
+            ppb.SubmitPresentationResponseRequest(
+                transaction_id=transaction_id, origin="https://evil.example", response_json=data
+            ),
+            metadata=presentations.tenant.metadata,
+        ),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "ORIGIN_NOT_EXPECTED",
+    )
+    request = ppb.SubmitPresentationResponseRequest(
+        transaction_id=transaction_id, origin=origin, response_json=data
+    )
+    answer = await submit(request, metadata=presentations.tenant.metadata)
+    result = answer.transaction
+    assert state_name(result) == "VERIFIED", (result.failure_reason, result.failure_detail)
+    assert {c.credential_query_id for c in result.credentials} == {"pid", "mdl"}
+    assert all(c.verification.key_binding_verified for c in result.credentials)
+    await expect_error(
+        submit(request, metadata=presentations.tenant.metadata),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "RESPONSE_ALREADY_RECEIVED",
+    )
 
 
-async def test_an_mdoc_element_path_with_values(
-    presentations: Presentations, holder: Holder
+async def test_transaction_data_must_be_hashed_in_the_key_binding(
+    presentations: Presentations, channel: grpc.aio.Channel, session: aiohttp.ClientSession
 ) -> None:
-    """A claims query with values the mdoc matches (age_over_18 true) verifies."""
-    query = mdoc_query(elements=())
-    query["claims"] = [{"path": [PID_NAMESPACE, "age_over_18"], "values": [True]}]
-    created = await presentations.create(dcql(query))
-    presented = await holder.wallet.present(created.transaction.authorization_request_uri)
-    assert presented.reply.status == 200, presented.reply.describe()
-    result = await final_state(presentations, created.transaction.transaction_id)
-    assert state_name(result) == "VERIFIED", result.failure_detail
-
-
-@pytest.mark.parametrize("prefix", ["x509_san_dns", "x509_hash"])
-async def test_a_wallet_that_does_not_trust_the_verifier_refuses(
-    presentations: Presentations, holder: Holder, prefix: str
-) -> None:
-    """A wallet configured with another certificate refuses the request as invalid_client."""
-    from tests.wallet import RequestRefused
-
-    created = await presentations.create(dcql(sd_jwt_query()), client_id_prefix=prefix)
-    stranger = PresentationWallet(holder.wallet.session, trusted=[])
-    with pytest.raises(RequestRefused) as refused:
-        await stranger.fetch_request(created.transaction.authorization_request_uri)
-    assert refused.value.code == "invalid_client"
+    """A request with transaction data verifies only a KB-JWT whose
+    transaction_data_hashes hold the SHA-256 of each entry as sent; without them the
+    presentation fails key binding. Transaction data for an mdoc is refused up front."""
+    entry = json.dumps({"type": "payment", "credential_ids": ["pid"], "amount": "42 EUR"})
+    issued, holder = await issue_sd_jwt(channel, presentations)
+    outcomes = {}
+    for hashed in (True, False):
+        created = (await presentations.create(transaction_data_json=[entry])).transaction
+        claims = await request_claims(session, created.request_uri)
+        (sent,) = claims["transaction_data"]
+        digest = base64.urlsafe_b64encode(hashlib.sha256(sent.encode()).digest()).rstrip(b"=")
+        extra = {"transaction_data_hashes": [digest.decode()]} if hashed else None
+        token = {
+            "pid": [present_sd_jwt(issued.credential, holder, claims, key_binding_claims=extra)]
+        }
+        status, _ = await respond(session, claims, token)
+        result = await presentations.get(created.transaction_id)
+        outcomes[hashed] = (status, state_name(result), result.failure_reason)
+        if not hashed:
+            verification = result.credentials[0].verification
+            assert verification.failure == pb.VERIFICATION_FAILURE_KEY_BINDING_INVALID
+    assert outcomes == {True: (200, "VERIFIED", ""), False: (400, "FAILED", "PRESENTATION_INVALID")}
+    mdoc_entry = json.dumps({"type": "payment", "credential_ids": ["mdl"]})
+    await expect_error(
+        presentations.create(
+            {"credentials": [*PID_QUERY["credentials"], MDOC_QUERY]},
+            transaction_data_json=[mdoc_entry],
+        ),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "TRANSACTION_DATA_UNSUPPORTED",
+    )

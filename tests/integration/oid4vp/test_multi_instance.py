@@ -1,118 +1,87 @@
-"""Two `eudi-connect serve` instances on one PostgreSQL database serve one OpenID4VP
-exchange: the request is created on one, the wallet fetches the request object from one and
-posts its response to the other (one public URL, as behind a load balancer), and a watch on
-the first instance sees every state the second wrote."""
+"""Two server processes on one PostgreSQL database serve one presentation: the request is
+created at one instance, fetched at the other, answered at the first, and watched at the
+second; one response posted to both at once is accepted by exactly one."""
 
 from __future__ import annotations
 
 import asyncio
-import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 import grpc
 import pytest
 
-from tests.integration.oid4vci.issuer_processes import Cluster, Offers, running_issuers
+from tests.integration.conftest import Tenant
+from tests.integration.oid4vci.issuer_processes import Cluster, running_issuers
 from tests.postgres_fixture import new_database, remove_database
-from tests.wallet import PresentationWallet
 
-from .verifier_client import state_name
-from .verifier_helpers import (
-    Holder,
-    Presentations,
-    dcql,
-    final_state,
-    mdoc_query,
-    sd_jwt_query,
-    trusted_verifier,
-)
+from .test_flows import issue_sd_jwt, present_sd_jwt
+from .test_response_refusals import encrypt_to, post, request_claims
+from .verifier_client import Presentations, state_name
 
 
 @pytest.fixture(scope="module")
-def issuer_cluster(postgres_server: str) -> Iterator[Cluster]:
+def verifier_cluster(postgres_server: str) -> Iterator[Cluster]:
     url = new_database(postgres_server)
     try:
-        with running_issuers(url, 2) as (issuers, master):
-            yield Cluster(url, issuers, master)
+        with running_issuers(url, 2) as (servers, master):
+            yield Cluster(url, servers, master)
     finally:
         remove_database(postgres_server, url)
 
 
-def alternating(cluster: Cluster, routed: list[str]) -> Callable[[str], str]:
-    """Sends each wallet request to the next instance in turn; `routed` records where."""
-    targets = itertools.cycle([issuer.netloc for issuer in cluster.issuers])
-    public = cluster.first.netloc
-
-    def route(url: str) -> str:
-        parts = urlsplit(url)
-        assert parts.netloc == public, url
-        target = next(targets)
-        routed.append(target)
-        return urlunsplit(parts._replace(netloc=target))
-
-    return route
+@pytest.fixture
+async def second(verifier_cluster: Cluster, tenant: Tenant) -> AsyncIterator[Presentations]:
+    async with grpc.aio.insecure_channel(verifier_cluster.issuers[1].grpc_address) as channel:
+        yield Presentations(channel, tenant)
 
 
-async def test_one_exchange_across_two_instances(
-    issuer_cluster: Cluster,
+def at(cluster: Cluster, index: int, url: str) -> str:
+    """`url` (named by the first instance's public URL) sent to instance `index`."""
+    parts = urlsplit(url)
+    assert parts.netloc == cluster.first.netloc
+    return urlunsplit(parts._replace(netloc=cluster.issuers[index].netloc))
+
+
+@pytest.mark.postgres
+async def test_one_presentation_across_two_instances(
+    verifier_cluster: Cluster,
     presentations: Presentations,
-    holder: Holder,
+    second: Presentations,
+    channel: grpc.aio.Channel,
     session: aiohttp.ClientSession,
 ) -> None:
-    """Request object from one instance, response to the other: VERIFIED, and the second
-    instance's gRPC reads and watches what the first wrote."""
-    routed: list[str] = []
-    wallet = PresentationWallet(
-        session,
-        trusted=await trusted_verifier(presentations),
-        connect_to=alternating(issuer_cluster, routed),
-    )
-    wallet.held.extend(holder.wallet.held)
-    wallet.keys.extend(holder.wallet.keys)
-    created = await presentations.create(dcql(sd_jwt_query(), mdoc_query()))
-    transaction_id = created.transaction.transaction_id
-    async with grpc.aio.insecure_channel(issuer_cluster.issuers[1].grpc_address) as channel:
-        other = Presentations(channel, presentations.tenant)
-        states: list[str] = []
-
-        async def watch() -> None:
-            async for update in other.watch(transaction_id):
-                states.append(state_name(update.transaction))
-
-        watching = asyncio.create_task(watch())
-        await asyncio.sleep(0.3)
-        presented = await wallet.present(created.transaction.authorization_request_uri)
-        assert presented.reply.status == 200, presented.reply.describe()
-        assert len(set(routed)) == 2
-        await asyncio.wait_for(watching, 15)
-        assert states[0] == "PENDING"
-        assert states[-1] == "VERIFIED"
-        result = await final_state(other, transaction_id)
-        assert state_name(result) == "VERIFIED", result.failure_detail
-        assert len(result.credentials) == 2
+    """Created at the first, fetched at the second, answered at the first: VERIFIED, and
+    a watch on the second instance sees it; a replay at the second is refused."""
+    created = (await presentations.create()).transaction
+    watch = second.watch(created.transaction_id)
+    assert state_name((await watch.read()).transaction) == "PENDING"
+    claims = await request_claims(session, at(verifier_cluster, 1, created.request_uri))
+    issued, holder = await issue_sd_jwt(channel, presentations)
+    token = {"pid": [present_sd_jwt(issued.credential, holder, claims)]}
+    form = {"response": encrypt_to(claims, {"state": claims["state"], "vp_token": token})}
+    assert await post(session, at(verifier_cluster, 0, claims["response_uri"]), form) == (200, {})
+    seen = []
+    for _ in range(10):
+        message = await watch.read()
+        if message is grpc.aio.EOF:  # type: ignore[attr-defined]  # exported, not typed
+            break
+        seen.append(state_name(message.transaction))
+    assert seen[-1] == "VERIFIED"
+    replayed = await post(session, at(verifier_cluster, 1, claims["response_uri"]), form)
+    assert replayed[0] == 400
 
 
-async def test_a_replay_at_the_other_instance_is_refused(
-    issuer_cluster: Cluster, presentations: Presentations, holder: Holder, offers: Offers
+@pytest.mark.postgres
+async def test_a_response_raced_to_both_instances_is_accepted_once(
+    verifier_cluster: Cluster, presentations: Presentations, session: aiohttp.ClientSession
 ) -> None:
-    """The same response posted to each instance: one 200, one 400 (the store decides)."""
-    created = await presentations.create(dcql(sd_jwt_query()))
-    request = await holder.wallet.fetch_request(created.transaction.authorization_request_uri)
-    response = holder.wallet.build_response(request)
-    assert request.response_uri is not None
-    public = issuer_cluster.first.netloc
-    replies = await asyncio.gather(
-        *(
-            holder.wallet.post_response(
-                request,
-                response,
-                url=request.response_uri.replace(public, issuer.netloc),
-            )
-            for issuer in issuer_cluster.issuers
-        )
-    )
-    assert sorted(r.status for r in replies) == [200, 400], [r.describe() for r in replies]
-    result = await final_state(presentations, created.transaction.transaction_id)
-    assert state_name(result) == "VERIFIED"
+    """Four copies of one response to each instance at once: one 200, seven 400."""
+    created = (await presentations.create()).transaction
+    claims = await request_claims(session, created.request_uri)
+    form = {"response": encrypt_to(claims, {"state": claims["state"], "error": "access_denied"})}
+    targets = [at(verifier_cluster, i % 2, claims["response_uri"]) for i in range(8)]
+    answers = await asyncio.gather(*(post(session, uri, form) for uri in targets))
+    assert sorted(status for status, _ in answers) == [200] + [400] * 7
+    assert state_name(await presentations.get(created.transaction_id)) == "FAILED"
