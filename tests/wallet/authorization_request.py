@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -168,10 +168,16 @@ def verify_request_object(
     link: AuthorizationRequestLink | None = None,
     wallet_nonce: str | None = None,
     expected_origin: str | None = None,
+    trusted_client_ids: Collection[str] = (),
     now: int | None = None,
     leeway: int = 60,
 ) -> RequestObject:
-    """Checks a Request Object as §5.9.3, §5.10 and RFC 9101 §6 ask, or raises."""
+    """Checks a Request Object as §5.9.3, §5.10 and RFC 9101 §6 ask, or raises.
+
+    For `x509_san_dns` outside the DC API, the response URI's host must be the client
+    identifier's DNS name unless the wallet lists the client id in `trusted_client_ids`
+    (§5.9.3: only a trusted client may choose its redirect or response URI freely).
+    """
     try:
         header, claims = decode_jwt(token)
     except ValueError as exc:
@@ -206,6 +212,7 @@ def verify_request_object(
     if "exp" in claims and claims["exp"] <= moment - leeway:
         raise RequestRefused("invalid_request_object", "the request object has expired")
     _check_parameters(claims, expected_origin)
+    _check_response_uri_host(claims, client_id, trusted_client_ids)
     return RequestObject(token, header, claims, tuple(chain), link)
 
 
@@ -232,6 +239,21 @@ def _check_parameters(claims: Mapping[str, Any], expected_origin: str | None) ->
             )
         if expected_origin is not None and expected_origin not in origins:
             raise RequestRefused("invalid_request", f"origin {expected_origin!r} not expected")
+
+
+def _check_response_uri_host(
+    claims: Mapping[str, Any], client_id: str, trusted_client_ids: Collection[str]
+) -> None:
+    prefix, _sep, dns_name = client_id.partition(":")
+    uri = claims.get("response_uri") or claims.get("redirect_uri")
+    if prefix != X509_SAN_DNS or client_id in trusted_client_ids or not isinstance(uri, str):
+        return
+    if str(claims.get("response_mode", "")).startswith("dc_api"):
+        return
+    if (urlsplit(uri).hostname or "").lower() != dns_name.lower():
+        raise RequestRefused(
+            "invalid_request", f"response URI host of {uri!r} is not the client's {dns_name!r}"
+        )
 
 
 def wallet_metadata_json(*, encryption: bool = True) -> str:

@@ -140,12 +140,15 @@ class PresentationWallet:
         session: aiohttp.ClientSession,
         *,
         trusted: Sequence[x509.Certificate] = (),
+        trusted_client_ids: Sequence[str] = (),
         loopback_only: bool = True,
         timeout: float = 10.0,
         connect_to: Callable[[str], str] | None = None,
     ) -> None:
         self.session = session
         self.trusted = list(trusted)
+        # Client ids the wallet trusts by name: they may use any response URI (§5.9.3).
+        self.trusted_client_ids = list(trusted_client_ids)
         self.loopback_only = loopback_only
         self.timeout = aiohttp.ClientTimeout(total=timeout)
         self.connect_to = connect_to
@@ -278,6 +281,7 @@ class PresentationWallet:
             trusted=self.trusted,
             link=link,
             wallet_nonce=wallet_nonce if chosen == "post" else None,
+            trusted_client_ids=self.trusted_client_ids,
         )
 
     # -- The response ---------------------------------------------------------------------

@@ -358,6 +358,23 @@ def test_request_objects_are_checked_against_the_certificate_and_client_id() -> 
     assert untrusted.value.code == "invalid_client"
 
 
+def test_an_x509_san_dns_client_answers_only_at_its_own_host() -> None:
+    """§5.9.3: a response URI on another host than the DNS name is refused, unless the
+    wallet trusts that client id by name."""
+    key = KeyPair.generate()
+    certificate = _certificate(key, "v.example")
+    header = {"typ": "oauth-authz-req+jwt", "x5c": x5c_value([certificate])}
+    claims = _request_claims("x509_san_dns:v.example", response_uri="https://evil.example/r")
+    token = sign_jwt(key, header, claims)
+    with pytest.raises(RequestRefused) as refused:
+        verify_request_object(token, trusted=[certificate])
+    assert refused.value.code == "invalid_request"
+    trusted = verify_request_object(
+        token, trusted=[certificate], trusted_client_ids=["x509_san_dns:v.example"]
+    )
+    assert trusted.response_uri == "https://evil.example/r"
+
+
 def test_authorization_request_links_are_parsed() -> None:
     """client_id, request_uri and request_uri_method come from the link; others refused."""
     link = parse_authorization_request_uri(
