@@ -104,6 +104,31 @@ def test_wallet_flow_benchmark_tiny_run(tmp_path: Path) -> None:
     assert len(document["targets"]) == 2
 
 
+def test_presentation_benchmark_tiny_run(tmp_path: Path) -> None:
+    """A tiny run of the OpenID4VP exchange benchmark measures every step at 1 and 2 in
+    flight (each exchange VERIFIED) and judges the response POST target."""
+    out = tmp_path / "presentations.json"
+    done = run_module(
+        "loadtest.benchmark_presentations",
+        *("--exchanges", "4", "--warmup", "2", "--concurrency", "2", "--no-pin"),
+        *("--server-log-level", "WARNING", "--json", str(out)),
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    document = json.loads(out.read_text())
+    phases = list(document["phases"].values())
+    assert [p["in_flight"] for p in phases] == [1, 2]
+    for phase in phases:
+        steps = {row["step"]: row for row in phase["rows"]}
+        assert set(steps) == {"create", "fetch", "wallet", "respond", "exchange"}
+        for row in steps.values():
+            assert row["count"] == 4
+            assert 0 < row["p50_ms"] <= row["p95_ms"] <= row["p99_ms"] <= row["max_ms"]
+        assert phase["exchanges"] == 4
+    (target,) = document["targets"]
+    assert target["verdict"] in {"pass", "FAIL"}
+
+
 def test_scaling_test_tiny_run(tmp_path: Path) -> None:
     """A two-level sweep writes both plots and its points, with a knee among them."""
     done = run_module(
