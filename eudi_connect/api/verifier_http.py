@@ -157,7 +157,8 @@ class VerifierHandlers:
 
 def add_verifier_routes(app: web.Application, handlers: VerifierHandlers, base: str) -> None:
     routes = verifier_routes(base)
-    app.router.add_get(routes["request"], handlers.request_object)
+    # No HEAD: fetching the request object marks the transaction RETRIEVED.
+    app.router.add_get(routes["request"], handlers.request_object, allow_head=False)
     app.router.add_post(routes["request"], handlers.request_object)
     app.router.add_post(routes["response"], handlers.response)
     app.router.add_get(routes["certificates"], handlers.certificates)
