@@ -146,10 +146,16 @@ class PresentationService:
             now=self._now(),
         )
         stored = await self._store.create_presentation(record)
-        if not ResponseMode(stored.response_mode).dc_api:
-            return CreatedPresentation(self.view(stored))
+        view = self.view(stored)
+        # A request_id seen before returns its transaction; once that is answered or
+        # expired there is no request object to hand out any more.
+        if (
+            not ResponseMode(stored.response_mode).dc_api
+            or view.state not in OPEN_PRESENTATION_STATES
+        ):
+            return CreatedPresentation(view)
         jwt = await self._signed(stored)
-        return CreatedPresentation(self.view(stored), jwt, dc_api_request(jwt))
+        return CreatedPresentation(view, jwt, dc_api_request(jwt))
 
     async def _signed(
         self,
