@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from urllib.parse import parse_qsl
 
 from aiohttp import web
 
 from eudi_connect.api.convert import pem_certificates
+from eudi_connect.api.http_forms import FormError, read_form
 from eudi_connect.api.wallet_errors import json_response
 from eudi_connect.core.oid4vp import REQUEST_OBJECT_TYP, ErrorCode, ProtocolError
 from eudi_connect.errors import EudiConnectError, UnavailableError
@@ -65,32 +65,13 @@ def refusal(error: EudiConnectError) -> web.Response:
 
 
 async def form_body(request: web.Request, max_bytes: int) -> dict[str, str]:
-    """An `application/x-www-form-urlencoded` body, bounded, UTF-8, no repeated field."""
-    if request.content_type != "application/x-www-form-urlencoded":
-        raise ProtocolError(
-            "the body must be application/x-www-form-urlencoded", reason="BODY_NOT_FORM"
-        )
-    too_large = f"the body is larger than {max_bytes} bytes"
-    if (request.content_length or 0) > max_bytes:
-        raise ProtocolError(too_large, reason="BODY_TOO_LARGE")  # before a byte is read
-    raw = await request.read()
-    if len(raw) > max_bytes:
-        raise ProtocolError(too_large, reason="BODY_TOO_LARGE")
+    """The form the wallet posted; invalid_request for anything else."""
     try:
-        pairs = parse_qsl(
-            raw.decode("utf-8"),
-            keep_blank_values=True,
-            errors="strict",
-            max_num_fields=MAX_FORM_FIELDS,
+        return await read_form(
+            request, what="body", max_bytes=max_bytes, max_fields=MAX_FORM_FIELDS
         )
-    except ValueError as exc:  # UnicodeDecodeError included
-        raise ProtocolError("the body is not a UTF-8 form", reason="BODY_NOT_FORM") from exc
-    form: dict[str, str] = {}
-    for name, value in pairs:
-        if name in form:
-            raise ProtocolError(f"{name[:64]} is repeated", reason="PARAMETER_REPEATED")
-        form[name] = value
-    return form
+    except FormError as error:
+        raise ProtocolError(error.message, reason=error.problem) from error
 
 
 class VerifierHandlers:
@@ -157,7 +138,8 @@ class VerifierHandlers:
 
 def add_verifier_routes(app: web.Application, handlers: VerifierHandlers, base: str) -> None:
     routes = verifier_routes(base)
-    app.router.add_get(routes["request"], handlers.request_object)
+    # No HEAD: fetching the request object marks the transaction RETRIEVED.
+    app.router.add_get(routes["request"], handlers.request_object, allow_head=False)
     app.router.add_post(routes["request"], handlers.request_object)
     app.router.add_post(routes["response"], handlers.response)
     app.router.add_get(routes["certificates"], handlers.certificates)

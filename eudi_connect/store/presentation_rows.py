@@ -40,6 +40,7 @@ PRESENTATION_CHANGE_COLUMNS: Final = (
     "failure_reason",
     "failure_detail",
     "response_code",
+    "encryption_key",
 )
 OPEN_STATES: Final = tuple(sorted(OPEN_PRESENTATION_STATES))
 
@@ -176,6 +177,7 @@ def change_values(record: PresentationRecord) -> tuple[Any, ...]:
         record.failure_reason,
         record.failure_detail,
         record.response_code,
+        record.encryption_key_encrypted,
     )
 
 
@@ -215,6 +217,9 @@ def finished(
         failure_reason=outcome.failure_reason,
         failure_detail=outcome.failure_detail,
         response_code=outcome.response_code,
+        # The response is in: its decryption key goes, so that no later leak of the
+        # database and the master key can open a recorded response.
+        encryption_key_encrypted=None,
         updated_at=now,
         version=current.version + 1,
     )

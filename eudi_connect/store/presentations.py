@@ -61,7 +61,7 @@ class PresentationRecord:
     transaction_data: tuple[str, ...]  # base64url entries, as sent
     policy: str  # the verification policy as JSON text
     # The private response encryption JWK, encrypted with the master key (None: no
-    # encrypted response was asked for).
+    # encrypted response was asked for, or the transaction is finished).
     encryption_key_encrypted: bytes | None = field(repr=False)
     enc_values: tuple[str, ...]  # what the request advertised (after a wallet POST, ours ∩ its)
     created_at: int
@@ -131,4 +131,5 @@ class PresentationStore(abc.ABC):
     async def finish_presentation(
         self, tenant_id: str, transaction_id: str, outcome: PresentationOutcome, now: int
     ) -> PresentationRecord | None:
-        """RESPONDED -> `outcome.state` with its results; None when it was not RESPONDED."""
+        """RESPONDED -> `outcome.state` with its results, the encryption key removed; None
+        when it was not RESPONDED."""

@@ -156,6 +156,7 @@ async def test_a_claimed_response_finishes_once(store: Store) -> None:
         "code",
         160,
     )
+    assert done.encryption_key_encrypted is None
     assert await store.get_presentation("t1", "tx1") == done
     failed = PresentationOutcome(state="FAILED", failure_reason="X")
     assert await store.finish_presentation("t1", "tx1", failed, 170) is None

@@ -176,3 +176,44 @@ def test_results_round_trip_through_their_stored_text() -> None:
     )
     assert parse_results(results_text(results)) == results
     assert parse_results("") == ()
+
+
+def test_a_configured_ca_signs_the_verifier_certificate() -> None:
+    """With an authority the leaf names the CA as its issuer, carries the CA's key
+    identifier and verifies under the CA's key."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    from eudi_connect.core.mdoc import CertificateAuthority
+
+    ca_key = generate_p256_key()
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Verifier CA")])
+    ca_certificate = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(1)
+        .not_valid_before(NOW)
+        .not_valid_after(NOW + timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    leaf = x509.load_der_x509_certificate(
+        make_verifier_certificate(
+            generate_p256_key(),
+            dns_name="verifier.example",
+            subject_name="verifier t1",
+            not_before=NOW,
+            not_after=NOW + timedelta(days=1),
+            authority=CertificateAuthority(ca_certificate, ca_key),
+        )
+    )
+    assert leaf.issuer == ca_name
+    aki = leaf.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
+    expected = x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key())
+    assert aki.key_identifier == expected.key_identifier
+    signature_hash = leaf.signature_hash_algorithm
+    assert signature_hash is not None
+    ca_key.public_key().verify(leaf.signature, leaf.tbs_certificate_bytes, ec.ECDSA(signature_hash))

@@ -10,7 +10,6 @@ URI's host is the client's DNS name" holds there too.
 from __future__ import annotations
 
 import re
-import secrets
 from datetime import datetime
 
 from cryptography import x509
@@ -19,11 +18,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from eudi_connect.core.mdoc import CertificateAuthority
+from eudi_connect.core.x509_leaf import signing_leaf
 from eudi_connect.errors import InvalidArgumentError
 
 MAX_DNS_NAME = 253
 _LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
-_SERIAL_NUMBER_BITS = 159
 
 
 def checked_dns_name(name: str) -> str:
@@ -57,42 +56,16 @@ def make_verifier_certificate(
     name as its only SAN."""
     public_key = private_key.public_key()
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject_name[:64])])
-    builder = x509.CertificateBuilder()
-    signer = private_key
-    if authority is not None:
-        builder = builder.issuer_name(authority.certificate.subject).add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(authority.private_key.public_key()),
-            critical=False,
-        )
-        signer = authority.private_key
-    else:
-        builder = builder.issuer_name(name)
-    certificate = (
-        builder.subject_name(name)
-        .public_key(public_key)
-        .serial_number(secrets.randbits(_SERIAL_NUMBER_BITS) | 1)
-        .not_valid_before(not_before)
-        .not_valid_after(not_after)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
-        .add_extension(
-            x509.SubjectAlternativeName([x509.DNSName(checked_dns_name(dns_name))]),
-            critical=False,
-        )
-        .sign(signer, hashes.SHA256())
+    builder, signer = signing_leaf(
+        public_key,
+        name=name,
+        not_before=not_before,
+        not_after=not_after,
+        own_key=private_key,
+        authority_certificate=authority.certificate if authority is not None else None,
+        authority_key=authority.private_key if authority is not None else None,
     )
+    certificate = builder.add_extension(
+        x509.SubjectAlternativeName([x509.DNSName(checked_dns_name(dns_name))]), critical=False
+    ).sign(signer, hashes.SHA256())
     return certificate.public_bytes(serialization.Encoding.DER)

@@ -146,10 +146,16 @@ class PresentationService:
             now=self._now(),
         )
         stored = await self._store.create_presentation(record)
-        if not ResponseMode(stored.response_mode).dc_api:
-            return CreatedPresentation(self.view(stored))
+        view = self.view(stored)
+        # A request_id seen before returns its transaction; once that is answered or
+        # expired there is no request object to hand out any more.
+        if (
+            not ResponseMode(stored.response_mode).dc_api
+            or view.state not in OPEN_PRESENTATION_STATES
+        ):
+            return CreatedPresentation(view)
         jwt = await self._signed(stored)
-        return CreatedPresentation(self.view(stored), jwt, dc_api_request(jwt))
+        return CreatedPresentation(view, jwt, dc_api_request(jwt))
 
     async def _signed(
         self,
@@ -323,10 +329,9 @@ class PresentationService:
                 raise
             await self._fail(await self._claim(record), error.reason, error.message)
             raise
-        claimed = await self._claim(record)
         if response.error is not None:
             failed = await self._fail(
-                claimed,
+                await self._claim(record),
                 _wallet_reason(response.error.error),
                 response.error.description or response.error.error,
             )
@@ -336,12 +341,16 @@ class PresentationService:
         try:
             check_vp_token_ids(response.vp_token, query)
         except ProtocolError as error:
-            await self._fail(claimed, error.reason, error.message)
+            await self._fail(await self._claim(record), error.reason, error.message)
             raise
+        # The claim's write runs on the store's writer while the presentations are
+        # verified on the loop; nothing is recorded until both are done, and a response
+        # whose claim fails (a replay, another instance first) is refused all the same.
+        claiming = asyncio.ensure_future(self._claim(record))
         try:
             verdict = await verify_response(
                 self._verification,
-                claimed,
+                record,
                 query,
                 response.vp_token,
                 policy=policy_from_text(record.policy),
@@ -349,10 +358,15 @@ class PresentationService:
                 origin=origin,
             )
         except Exception:
+            claimed = await claiming
             await self._fail(
                 claimed, "VERIFICATION_ERROR", "the presentations could not be verified"
             )
             raise
+        except BaseException:
+            claiming.cancel()
+            raise
+        claimed = await claiming
         outcome = PresentationOutcome(
             state="VERIFIED" if verdict.verified else "FAILED",
             results=results_text(verdict.results),

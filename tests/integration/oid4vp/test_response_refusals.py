@@ -146,3 +146,55 @@ async def test_malformed_posts_are_refused_never_a_500(
     ghost = uri.replace(presentations.tenant.tenant_id, "nobody")
     assert (await post(session, ghost, {"error": "access_denied"}))[0] == 404
     assert state_name(await presentations.get(transaction_id)) == "RETRIEVED"
+
+
+async def test_garbage_in_a_plain_response_is_a_400_never_a_500(
+    presentations: Presentations, session: aiohttp.ClientSession
+) -> None:
+    """direct_post responses with the right state and a broken vp_token (not JSON, an
+    array, empty, non-string presentations, garbage presentations, an empty error code)
+    are 400 invalid_request, and end the transaction FAILED with a reason."""
+    broken = [
+        "{",
+        "[]",
+        "{}",
+        json.dumps({"pid": [1]}),
+        json.dumps({"pid": []}),
+        json.dumps({"pid": ["garbage~"]}),
+        json.dumps({"pid": ["b3duZXI"]}),
+        json.dumps({"pid": ["x"] * 17}),
+    ]
+    for vp_token in broken:
+        transaction_id, claims = await opened(presentations, session, response_mode="direct_post")
+        status, body = await post(
+            session, claims["response_uri"], {"vp_token": vp_token, "state": claims["state"]}
+        )
+        assert (status, body["error"]) == (400, "invalid_request"), vp_token
+        ended = await presentations.get(transaction_id)
+        assert state_name(ended) == "FAILED", vp_token
+        assert ended.failure_reason, vp_token
+    transaction_id, claims = await opened(presentations, session, response_mode="direct_post")
+    status, body = await post(
+        session, claims["response_uri"], {"error": "", "state": claims["state"]}
+    )
+    assert status == 400
+    status, body = await post(session, claims["response_uri"], {"state": claims["state"]})
+    assert status == 400
+
+
+async def test_garbage_wallet_metadata_is_a_400_never_a_500(
+    presentations: Presentations, session: aiohttp.ClientSession
+) -> None:
+    """A request URI POST with wallet_metadata that is no JSON object, or names no
+    encryption we offer, or an unprintable wallet_nonce, is 400 with the protocol's code."""
+    created = (await presentations.create(request_uri_method="post")).transaction
+    for form in (
+        {"wallet_metadata": "{"},
+        {"wallet_metadata": "[1]"},
+        {"wallet_metadata": json.dumps({"authorization_encryption_enc_values_supported": ["X"]})},
+        {"wallet_metadata": json.dumps({"client_id_prefixes_supported": ["did"]})},
+        {"wallet_nonce": "a b"},
+    ):
+        status, body = await post(session, created.request_uri, form)
+        assert status == 400, form
+        assert body["error"] == "invalid_request", form
