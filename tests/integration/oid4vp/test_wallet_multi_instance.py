@@ -6,15 +6,14 @@ the first instance sees every state the second wrote."""
 from __future__ import annotations
 
 import asyncio
-import itertools
-from collections.abc import Callable, Iterator
-from urllib.parse import urlsplit, urlunsplit
+from collections.abc import Iterator
 
 import aiohttp
 import grpc
 import pytest
 
 from tests.integration.oid4vci.issuer_processes import Cluster, Offers, running_issuers
+from tests.integration.oid4vci.test_multi_instance import alternating
 from tests.postgres_fixture import new_database, remove_database
 from tests.wallet import PresentationWallet
 
@@ -38,21 +37,6 @@ def issuer_cluster(postgres_server: str) -> Iterator[Cluster]:
             yield Cluster(url, issuers, master)
     finally:
         remove_database(postgres_server, url)
-
-
-def alternating(cluster: Cluster, routed: list[str]) -> Callable[[str], str]:
-    """Sends each wallet request to the next instance in turn; `routed` records where."""
-    targets = itertools.cycle([issuer.netloc for issuer in cluster.issuers])
-    public = cluster.first.netloc
-
-    def route(url: str) -> str:
-        parts = urlsplit(url)
-        assert parts.netloc == public, url
-        target = next(targets)
-        routed.append(target)
-        return urlunsplit(parts._replace(netloc=target))
-
-    return route
 
 
 async def test_one_exchange_across_two_instances(
