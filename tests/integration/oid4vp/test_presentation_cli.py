@@ -123,3 +123,14 @@ async def test_a_missing_query_file_is_a_local_input_error(
     )
     assert completed.returncode == 5, completed.stderr
     assert completed.stderr.startswith("error:")
+
+
+async def test_result_of_an_unknown_transaction_is_refused(
+    issuer: IssuerProcess, tenant: Tenant, tmp_path: Path
+) -> None:
+    """`presentation result` of an id that does not exist: exit 1, NOT_FOUND on stderr."""
+    completed = await asyncio.to_thread(
+        _cli, issuer, tenant, "result", "no-such-transaction", cwd=tmp_path
+    )
+    assert completed.returncode == 1, completed.stderr
+    assert completed.stderr.startswith("error: NOT_FOUND")

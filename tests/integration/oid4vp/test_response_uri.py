@@ -133,3 +133,35 @@ async def test_response_uris_of_no_transaction_are_refused(
         assert 400 <= status < 500, (url, status, document)
     reply = await holder.wallet.post_response(request, answer)
     assert reply.status == 200, reply.describe()
+
+
+async def test_a_jwe_with_an_unadvertised_alg_is_refused(
+    presentations: Presentations, holder: Holder
+) -> None:
+    """ECDH-ES+A128KW to the verifier's own key, where only ECDH-ES was advertised: 400,
+    and the request stays answerable."""
+    created = await presentations.create(dcql(sd_jwt_query()))
+    request = await holder.wallet.fetch_request(created.transaction.authorization_request_uri)
+    wrapped = holder.wallet.build_response(
+        request, ResponseOptions(jwe_header={"alg": "ECDH-ES+A128KW"})
+    )
+    assert_refused(await holder.wallet.post_response(request, wrapped))
+    reply = await holder.wallet.post_response(request, holder.wallet.build_response(request))
+    assert reply.status == 200, reply.describe()
+
+
+async def test_a_watch_of_a_finished_transaction_gives_its_state_and_ends(
+    presentations: Presentations, holder: Holder
+) -> None:
+    """WatchPresentation on a VERIFIED transaction: one message, VERIFIED, then the end."""
+    created = await presentations.create(dcql(sd_jwt_query()))
+    presented = await holder.wallet.present(created.transaction.authorization_request_uri)
+    assert presented.reply.status == 200, presented.reply.describe()
+    states = []
+
+    async def watch() -> None:
+        async for update in presentations.watch(created.transaction.transaction_id):
+            states.append(state_name(update.transaction))
+
+    await asyncio.wait_for(watch(), 10)
+    assert states == ["VERIFIED"]
