@@ -10,6 +10,7 @@ else claims the transaction first (once, across instances) and ends it VERIFIED 
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import secrets
 import time
@@ -33,7 +34,7 @@ from eudi_connect.core.oid4vp import (
     parse_response,
     split_client_id,
 )
-from eudi_connect.errors import InvalidArgumentError, NotFoundError
+from eudi_connect.errors import EudiConnectError, InvalidArgumentError, NotFoundError
 from eudi_connect.services.presentation.requests import (
     CreatePresentationCommand,
     dc_api_request,
@@ -60,7 +61,12 @@ from eudi_connect.store.presentations import (
     PresentationRecord,
 )
 
+log = logging.getLogger(__name__)
+
 DEFAULT_WATCH_POLL_SECONDS = 0.2
+#: How long a transaction's result stays readable after the request expired.
+RESULT_RETENTION_SECONDS = 7 * 86_400
+HOUSEKEEPING_SECONDS = 300.0
 #: Refusals that say the response is not this request's: the transaction stays open.
 _NOT_THIS_REQUEST = ("STATE_MISMATCH", "RESPONSE_MODE_MISMATCH", "ENCRYPTION_REQUIRED")
 MAX_ORIGIN_LENGTH = 512
@@ -198,6 +204,21 @@ class PresentationService:
             if current.record.version != view.record.version or current.state != view.state:
                 view = current
                 yield view
+
+    async def housekeeping(self, *, every_seconds: float = HOUSEKEEPING_SECONDS) -> None:
+        """Runs until cancelled: deletes transactions `RESULT_RETENTION_SECONDS` after they
+        expired, so the table (and the personal data in results) does not grow for good."""
+        while True:
+            await asyncio.sleep(every_seconds)
+            try:
+                removed = await self._store.purge_presentations(
+                    self._now() - RESULT_RETENTION_SECONDS
+                )
+            except EudiConnectError as error:
+                log.warning("presentation purge failed: %s", error.message)
+            else:
+                if removed:
+                    log.info("purged %d presentation transactions", removed)
 
     # --- the wallet's side -------------------------------------------------------------
 
