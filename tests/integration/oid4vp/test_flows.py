@@ -378,3 +378,45 @@ async def test_submit_refuses_what_is_not_a_dc_api_answer(presentations: Present
     await expect_error(
         submit(unknown, metadata=metadata), grpc.StatusCode.NOT_FOUND, "PRESENTATION_NOT_FOUND"
     )
+
+
+async def test_a_credential_set_alternative_and_multiple_presentations(
+    presentations: Presentations, channel: grpc.aio.Channel, session: aiohttp.ClientSession
+) -> None:
+    """With credential_sets [[pid], [mdl]] an mdoc alone satisfies the query; with
+    `multiple` two SD-JWT VCs for one id verify, and two without it are refused."""
+    query = {
+        "credentials": [{**PID_QUERY["credentials"][0]}, MDOC_QUERY],
+        "credential_sets": [{"options": [["pid"], ["mdl"]]}],
+    }
+    created = (await presentations.create(query)).transaction
+    claims = await request_claims(session, created.request_uri)
+    device = generate_p256_key()
+    mdoc = await issue_pid_mdoc(
+        pb_grpc.CredentialServiceStub(channel), presentations.tenant, device
+    )
+    answer = make_device_response(
+        mdoc.credential,
+        holder_key=device,
+        session_transcript=mdoc_transcript(claims),
+        disclose=["given_name"],
+    )
+    assert await respond(session, claims, {"mdl": [answer]}) == (200, {})
+    assert state_name(await presentations.get(created.transaction_id)) == "VERIFIED"
+    first, first_holder = await issue_sd_jwt(channel, presentations)
+    second, second_holder = await issue_sd_jwt(channel, presentations)
+    for multiple, expected in ((True, "VERIFIED"), (False, "FAILED")):
+        pid = {**PID_QUERY["credentials"][0], "multiple": multiple}
+        created = (await presentations.create({"credentials": [pid]})).transaction
+        claims = await request_claims(session, created.request_uri)
+        token = {
+            "pid": [
+                present_sd_jwt(first.credential, first_holder, claims),
+                present_sd_jwt(second.credential, second_holder, claims),
+            ]
+        }
+        await respond(session, claims, token)
+        result = await presentations.get(created.transaction_id)
+        assert state_name(result) == expected, (result.failure_reason, result.failure_detail)
+        if multiple:
+            assert [c.index for c in result.credentials] == [0, 1]
