@@ -57,6 +57,11 @@ def _wallet_reason(code: str) -> str:
     return _UPPER_SNAKE.sub("_", code.upper()).strip("_")[:64] or "WALLET_ERROR"
 
 
+def _response_code() -> str:
+    """Section 8.2: a fresh random value (192 bits) for the redirect back to the front end."""
+    return secrets.token_urlsafe(24)
+
+
 class ResponseAcceptance:
     def __init__(
         self,
@@ -117,12 +122,15 @@ class ResponseAcceptance:
             await self._fail(await self._claim(record), error.reason, error.message)
             raise
         if response.error is not None:
-            failed = await self._fail(
-                await self._claim(record),
-                _wallet_reason(response.error.error),
-                response.error.description or response.error.error,
+            # Section 8.2: an error response may be redirected too, so that the front end
+            # that started the flow learns how it ended.
+            outcome = PresentationOutcome(
+                state="FAILED",
+                failure_reason=_wallet_reason(response.error.error),
+                failure_detail=(response.error.description or response.error.error)[:MAX_DETAIL],
+                response_code=_response_code() if record.redirect_uri else None,
             )
-            return failed, True
+            return await self._finish(await self._claim(record), outcome), True
         assert response.vp_token is not None
         query = parse_dcql(record.dcql_query)
         try:
@@ -159,9 +167,7 @@ class ResponseAcceptance:
             results=results_text(verdict.results),
             failure_reason=verdict.failure_reason,
             failure_detail=verdict.failure_detail,
-            response_code=secrets.token_urlsafe(24)
-            if verdict.verified and record.redirect_uri
-            else None,
+            response_code=_response_code() if verdict.verified and record.redirect_uri else None,
         )
         return await self._finish(claimed, outcome), False
 

@@ -261,16 +261,17 @@ class PresentationService:
                 reason="RESPONSE_MODE_MISMATCH",
             )
         view, wallet_error = await self._acceptance.accept(record, form, origin=None)
+        redirect = None
+        if record.redirect_uri and view.record.response_code:
+            redirect = _with_response_code(record.redirect_uri, view.record.response_code)
         if wallet_error:  # section 8.5: an error response is an answer, received as one
-            return WalletAnswer()
+            return WalletAnswer(redirect)
         if view.state != "VERIFIED":
             raise ProtocolError(
                 view.record.failure_detail or "the presentation was not accepted",
                 reason=view.record.failure_reason or "PRESENTATION_FAILED",
             )
-        if record.redirect_uri and view.record.response_code:
-            return WalletAnswer(_with_response_code(record.redirect_uri, view.record.response_code))
-        return WalletAnswer()
+        return WalletAnswer(redirect)
 
     async def submit(
         self, tenant_id: str, transaction_id: str, *, origin: str, response_json: str
