@@ -197,7 +197,14 @@ async def start_server(
         except BaseException:
             await server.stop(None)
             raise
-    for name in ("", CREDENTIAL_SERVICE, TEMPLATE_SERVICE, TRUST_SERVICE, OFFER_SERVICE):
+    for name in (
+        "",
+        CREDENTIAL_SERVICE,
+        TEMPLATE_SERVICE,
+        TRUST_SERVICE,
+        OFFER_SERVICE,
+        PRESENTATION_SERVICE,
+    ):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     return RunningServer(
         server=server,
@@ -206,8 +213,15 @@ async def start_server(
         services=services,
         http=http,
         housekeeping=asyncio.get_running_loop().create_task(
-            services.wallet_issuer.housekeeping(), name="wallet-housekeeping"
+            _housekeeping(services), name="wallet-housekeeping"
         ),
+    )
+
+
+async def _housekeeping(services: Services) -> None:
+    """The periodic purges of the wallet protocols' expired state, until cancelled."""
+    await asyncio.gather(
+        services.wallet_issuer.housekeeping(), services.presentations.housekeeping()
     )
 
 

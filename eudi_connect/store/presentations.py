@@ -133,3 +133,8 @@ class PresentationStore(abc.ABC):
     ) -> PresentationRecord | None:
         """RESPONDED -> `outcome.state` with its results, the encryption key removed; None
         when it was not RESPONDED."""
+
+    @abc.abstractmethod
+    async def purge_presentations(self, expired_before: int) -> int:
+        """Deletes the transactions that expired before `expired_before`, results and all;
+        returns how many."""

@@ -160,3 +160,14 @@ async def test_a_claimed_response_finishes_once(store: Store) -> None:
     assert await store.get_presentation("t1", "tx1") == done
     failed = PresentationOutcome(state="FAILED", failure_reason="X")
     assert await store.finish_presentation("t1", "tx1", failed, 170) is None
+
+
+async def test_transactions_expired_long_ago_are_purged(store: Store) -> None:
+    """Only transactions that expired before the cut-off go, of every tenant."""
+    await add_tenant(store)
+    await store.create_presentation(transaction("old"))
+    await store.create_presentation(replace(transaction("new"), expires_at=900))
+    assert await store.purge_presentations(400) == 0
+    assert await store.purge_presentations(401) == 1
+    assert await store.get_presentation("t1", "old") is None
+    assert await store.get_presentation("t1", "new") is not None

@@ -3,6 +3,7 @@
 * `requests`: a relying party's request, checked and stored; the signed request object;
 * `responses`: every presentation verified, then the DCQL match over them;
 * `results`: a transaction as callers see it, and its results' stored form;
+* `acceptance`: a wallet's response accepted once, refused or verified and recorded;
 * `service`: `PresentationService`, what the gRPC servicer and the HTTP routes call.
 """
 

@@ -1,21 +1,18 @@
 """`PresentationService`: OpenID4VP transactions for relying parties (over gRPC) and for
 wallets (over HTTP, or through the browser's Digital Credentials API).
 
-A response is refused without touching the transaction when it cannot be this request's
-(it does not decrypt with the request's key, its `state` is another's, or it came in the
-clear where encryption was asked for): the wallet may still answer properly. Anything
-else claims the transaction first (once, across instances) and ends it VERIFIED or FAILED.
+Relying parties create, read and watch transactions; the wallet's fetch of the request
+object and its response come here from the HTTP routes, a browser's from
+SubmitPresentationResponse, and are accepted by `acceptance.ResponseAcceptance`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
-import secrets
+import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import quote
 
 from eudi_connect.core.key_encryption import MasterKey
@@ -26,29 +23,24 @@ from eudi_connect.core.oid4vp import (
     ProtocolError,
     ResponseMode,
     authorization_request_uri,
-    check_vp_token_ids,
     negotiate_enc_values,
-    parse_dcql,
     parse_request_uri_post,
-    parse_response,
     split_client_id,
 )
-from eudi_connect.errors import InvalidArgumentError, NotFoundError
+from eudi_connect.errors import EudiConnectError, InvalidArgumentError, NotFoundError
+from eudi_connect.services.presentation.acceptance import ResponseAcceptance
 from eudi_connect.services.presentation.requests import (
     CreatePresentationCommand,
     dc_api_request,
     new_record,
     open_encryption_key,
-    policy_from_text,
     request_object,
     strict_json,
 )
-from eudi_connect.services.presentation.responses import verify_response
 from eudi_connect.services.presentation.results import (
     PresentationView,
     effective_state,
     parse_results,
-    results_text,
 )
 from eudi_connect.services.public_urls import TenantUrls
 from eudi_connect.services.verification import VerificationService
@@ -56,15 +48,16 @@ from eudi_connect.services.verifier_identity import VerifierIdentities
 from eudi_connect.store.base import Store
 from eudi_connect.store.presentations import (
     OPEN_PRESENTATION_STATES,
-    PresentationOutcome,
     PresentationRecord,
 )
 
+log = logging.getLogger(__name__)
+
 DEFAULT_WATCH_POLL_SECONDS = 0.2
-#: Refusals that say the response is not this request's: the transaction stays open.
-_NOT_THIS_REQUEST = ("STATE_MISMATCH", "RESPONSE_MODE_MISMATCH", "ENCRYPTION_REQUIRED")
+#: How long a transaction's result stays readable after the request expired.
+RESULT_RETENTION_SECONDS = 7 * 86_400
+HOUSEKEEPING_SECONDS = 300.0
 MAX_ORIGIN_LENGTH = 512
-_UPPER_SNAKE = re.compile(r"[^A-Z0-9]+")
 
 
 @dataclass(frozen=True)
@@ -79,14 +72,6 @@ class WalletAnswer:
     """The response URI's 200 answer: `{}` or `{"redirect_uri": ...}`."""
 
     redirect_uri: str | None = None
-
-
-def _not_this_request(error: ProtocolError) -> bool:
-    return error.reason in _NOT_THIS_REQUEST or error.reason.startswith("JWE_")
-
-
-def _wallet_reason(code: str) -> str:
-    return _UPPER_SNAKE.sub("_", code.upper()).strip("_")[:64] or "WALLET_ERROR"
 
 
 def _with_response_code(redirect_uri: str, code: str) -> str:
@@ -113,6 +98,9 @@ class PresentationService:
         self._master = master
         self._clock = clock
         self._watch_poll_seconds = watch_poll_seconds
+        self._acceptance = ResponseAcceptance(
+            store, verification=verification, master=master, clock=clock, view=self.view
+        )
 
     def _now(self) -> int:
         return int(self._clock())
@@ -199,33 +187,29 @@ class PresentationService:
                 view = current
                 yield view
 
+    async def housekeeping(self, *, every_seconds: float = HOUSEKEEPING_SECONDS) -> None:
+        """Runs until cancelled: deletes transactions `RESULT_RETENTION_SECONDS` after they
+        expired, so the table (and the personal data in results) does not grow for good."""
+        while True:
+            await asyncio.sleep(every_seconds)
+            try:
+                removed = await self._store.purge_presentations(
+                    self._now() - RESULT_RETENTION_SECONDS
+                )
+            except EudiConnectError as error:
+                log.warning("presentation purge failed: %s", error.message)
+            else:
+                if removed:
+                    log.info("purged %d presentation transactions", removed)
+
     # --- the wallet's side -------------------------------------------------------------
-
-    async def _wallet_record(self, tenant_id: str, transaction_id: str) -> PresentationRecord:
-        record = await self._store.get_presentation(tenant_id, transaction_id)
-        if record is None:
-            raise ProtocolError(
-                "no such presentation request",
-                code=ErrorCode.INVALID_REQUEST,
-                reason="PRESENTATION_NOT_FOUND",
-            )
-        return record
-
-    def _check_open(self, record: PresentationRecord, code: ErrorCode) -> None:
-        state = effective_state(record, self._now())
-        if state == "EXPIRED":
-            raise ProtocolError("the request has expired", code=code, reason="REQUEST_EXPIRED")
-        if state not in OPEN_PRESENTATION_STATES:
-            raise ProtocolError(
-                "the request was answered already", code=code, reason="RESPONSE_ALREADY_RECEIVED"
-            )
 
     async def wallet_request_object(
         self, tenant_id: str, transaction_id: str, form: Mapping[str, str] | None
     ) -> str:
         """The request object at the request URI: GET (`form` None) or POST with the
         wallet's metadata and nonce (section 5.10)."""
-        record = await self._wallet_record(tenant_id, transaction_id)
+        record = await self._acceptance.wallet_record(tenant_id, transaction_id)
         mode = ResponseMode(record.response_mode)
         if mode.dc_api or record.request_uri is None:
             raise ProtocolError(
@@ -233,7 +217,7 @@ class PresentationService:
                 code=ErrorCode.INVALID_REQUEST_URI,
                 reason="REQUEST_URI_NOT_SERVED",
             )
-        self._check_open(record, ErrorCode.INVALID_REQUEST_URI)
+        self._acceptance.check_open(record, ErrorCode.INVALID_REQUEST_URI)
         wallet_nonce = None
         enc_values = tuple(record.enc_values) or DEFAULT_ENC_VALUES
         if form is not None:
@@ -258,8 +242,9 @@ class PresentationService:
             tenant_id, transaction_id, enc_values if mode.encrypted else (), self._now()
         )
         if updated is None:
-            self._check_open(
-                await self._wallet_record(tenant_id, transaction_id), ErrorCode.INVALID_REQUEST_URI
+            self._acceptance.check_open(
+                await self._acceptance.wallet_record(tenant_id, transaction_id),
+                ErrorCode.INVALID_REQUEST_URI,
             )
             raise ProtocolError("the request is no longer open", reason="REQUEST_CLOSED")
         return await self._signed(updated, enc_values=enc_values, wallet_nonce=wallet_nonce)
@@ -269,23 +254,24 @@ class PresentationService:
     ) -> WalletAnswer:
         """The Authorization Response at the response URI (direct_post, direct_post.jwt).
         ProtocolError for every refusal, a presentation that did not verify included."""
-        record = await self._wallet_record(tenant_id, transaction_id)
+        record = await self._acceptance.wallet_record(tenant_id, transaction_id)
         if ResponseMode(record.response_mode).dc_api:
             raise ProtocolError(
                 "this request is answered through the Digital Credentials API",
                 reason="RESPONSE_MODE_MISMATCH",
             )
-        view, wallet_error = await self._accept(record, form, origin=None)
+        view, wallet_error = await self._acceptance.accept(record, form, origin=None)
+        redirect = None
+        if record.redirect_uri and view.record.response_code:
+            redirect = _with_response_code(record.redirect_uri, view.record.response_code)
         if wallet_error:  # section 8.5: an error response is an answer, received as one
-            return WalletAnswer()
+            return WalletAnswer(redirect)
         if view.state != "VERIFIED":
             raise ProtocolError(
                 view.record.failure_detail or "the presentation was not accepted",
                 reason=view.record.failure_reason or "PRESENTATION_FAILED",
             )
-        if record.redirect_uri and view.record.response_code:
-            return WalletAnswer(_with_response_code(record.redirect_uri, view.record.response_code))
-        return WalletAnswer()
+        return WalletAnswer(redirect)
 
     async def submit(
         self, tenant_id: str, transaction_id: str, *, origin: str, response_json: str
@@ -305,105 +291,5 @@ class PresentationService:
         data = strict_json(response_json, "response_json")
         if not isinstance(data, dict):
             raise InvalidArgumentError("response_json must be a JSON object", reason="JSON_INVALID")
-        view, _ = await self._accept(record, data, origin=origin)
+        view, _ = await self._acceptance.accept(record, data, origin=origin)
         return view
-
-    async def _accept(
-        self, record: PresentationRecord, params: Mapping[str, Any], *, origin: str | None
-    ) -> tuple[PresentationView, bool]:
-        """The transaction once the response is verified (or refused), and whether the
-        wallet answered with an error."""
-        self._check_open(record, ErrorCode.INVALID_REQUEST)
-        key = open_encryption_key(self._master, record)
-        mode = ResponseMode(record.response_mode)
-        try:
-            response = parse_response(
-                params,
-                response_mode=mode,
-                expected_state=record.state_value,
-                encryption_key=key,
-                enc_values=tuple(record.enc_values) or DEFAULT_ENC_VALUES,
-            )
-        except ProtocolError as error:
-            if _not_this_request(error):
-                raise
-            await self._fail(await self._claim(record), error.reason, error.message)
-            raise
-        if response.error is not None:
-            failed = await self._fail(
-                await self._claim(record),
-                _wallet_reason(response.error.error),
-                response.error.description or response.error.error,
-            )
-            return failed, True
-        assert response.vp_token is not None
-        query = parse_dcql(record.dcql_query)
-        try:
-            check_vp_token_ids(response.vp_token, query)
-        except ProtocolError as error:
-            await self._fail(await self._claim(record), error.reason, error.message)
-            raise
-        # The claim's write runs on the store's writer while the presentations are
-        # verified on the loop; nothing is recorded until both are done, and a response
-        # whose claim fails (a replay, another instance first) is refused all the same.
-        claiming = asyncio.ensure_future(self._claim(record))
-        try:
-            verdict = await verify_response(
-                self._verification,
-                record,
-                query,
-                response.vp_token,
-                policy=policy_from_text(record.policy),
-                key=key,
-                origin=origin,
-            )
-        except Exception:
-            claimed = await claiming
-            await self._fail(
-                claimed, "VERIFICATION_ERROR", "the presentations could not be verified"
-            )
-            raise
-        except BaseException:
-            claiming.cancel()
-            raise
-        claimed = await claiming
-        outcome = PresentationOutcome(
-            state="VERIFIED" if verdict.verified else "FAILED",
-            results=results_text(verdict.results),
-            failure_reason=verdict.failure_reason,
-            failure_detail=verdict.failure_detail,
-            response_code=secrets.token_urlsafe(24)
-            if verdict.verified and record.redirect_uri
-            else None,
-        )
-        return await self._finish(claimed, outcome), False
-
-    async def _claim(self, record: PresentationRecord) -> PresentationRecord:
-        claimed = await self._store.claim_presentation_response(
-            record.tenant_id, record.transaction_id, self._now()
-        )
-        if claimed is None:  # another response was first, or the request just expired
-            current = await self._wallet_record(record.tenant_id, record.transaction_id)
-            self._check_open(current, ErrorCode.INVALID_REQUEST)
-            raise ProtocolError(
-                "the request was answered already", reason="RESPONSE_ALREADY_RECEIVED"
-            )
-        return claimed
-
-    async def _fail(self, record: PresentationRecord, reason: str, detail: str) -> PresentationView:
-        outcome = PresentationOutcome(
-            state="FAILED", failure_reason=reason, failure_detail=detail[:1000]
-        )
-        return await self._finish(record, outcome)
-
-    async def _finish(
-        self, record: PresentationRecord, outcome: PresentationOutcome
-    ) -> PresentationView:
-        done = await self._store.finish_presentation(
-            record.tenant_id, record.transaction_id, outcome, self._now()
-        )
-        if done is None:
-            raise ProtocolError(
-                "the request was answered already", reason="RESPONSE_ALREADY_RECEIVED"
-            )
-        return self.view(done)

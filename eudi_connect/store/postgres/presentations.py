@@ -126,6 +126,13 @@ class PostgresPresentations(PostgresAccess):
             tenant_id, transaction_id, lambda current: finished(current, outcome, now)
         )
 
+    async def purge_presentations(self, expired_before: int) -> int:
+        async with self._connection() as connection:
+            status = await connection.execute(
+                "DELETE FROM presentation_transactions WHERE expires_at < $1", expired_before
+            )
+        return int(status.split()[-1])
+
     async def _change(
         self, tenant_id: str, transaction_id: str, change: Change
     ) -> PresentationRecord | None:

@@ -120,6 +120,14 @@ class SqlitePresentations(SqliteAccess):
             tenant_id, transaction_id, lambda current: finished(current, outcome, now)
         )
 
+    async def purge_presentations(self, expired_before: int) -> int:
+        def work(conn: sqlite3.Connection) -> int:
+            return conn.execute(
+                "DELETE FROM presentation_transactions WHERE expires_at < ?", (expired_before,)
+            ).rowcount
+
+        return await self._write(work)
+
     async def _change(
         self, tenant_id: str, transaction_id: str, change: Change
     ) -> PresentationRecord | None:

@@ -28,7 +28,9 @@ from eudi_connect.core.mdoc import (
     openid4vp_session_transcript,
 )
 from eudi_connect.core.sdjwt import make_presentation
+from eudi_connect.services.app import Services
 from tests.integration.client_helpers import issue_pid_mdoc, pid_request
+from tests.integration.oid4vci.issuer_processes import new_tenant
 from tests.integration.template_helpers import expect_error
 
 from .test_response_refusals import encrypt_to, post, request_claims
@@ -310,3 +312,111 @@ async def test_transaction_data_must_be_hashed_in_the_key_binding(
         grpc.StatusCode.INVALID_ARGUMENT,
         "TRANSACTION_DATA_UNSUPPORTED",
     )
+
+
+async def test_the_policy_and_trust_apply_as_verify_credential_applies_them(
+    presentations: Presentations,
+    channel: grpc.aio.Channel,
+    session: aiohttp.ClientSession,
+    local: Services,
+) -> None:
+    """allowed_vcts refuses another type, a credential of an issuer the tenant does not
+    trust is UNKNOWN_ISSUER_KEY, and a policy out of bounds is refused at creation."""
+    issued, holder = await issue_sd_jwt(channel, presentations)
+    policy = pb.VerificationPolicy(allowed_vcts=["urn:other"])
+    created = (await presentations.create(policy=policy)).transaction
+    claims = await request_claims(session, created.request_uri)
+    await respond(session, claims, {"pid": [present_sd_jwt(issued.credential, holder, claims)]})
+    result = await presentations.get(created.transaction_id)
+    assert (state_name(result), result.failure_reason) == ("FAILED", "PRESENTATION_INVALID")
+    assert result.credentials[0].verification.failure == pb.VERIFICATION_FAILURE_WRONG_TYPE
+    stranger = Presentations(channel, await new_tenant(local, "Another Issuer"))
+    foreign, foreign_holder = await issue_sd_jwt(channel, stranger)
+    created = (await presentations.create()).transaction
+    claims = await request_claims(session, created.request_uri)
+    token = {"pid": [present_sd_jwt(foreign.credential, foreign_holder, claims)]}
+    assert (await respond(session, claims, token))[0] == 400
+    result = await presentations.get(created.transaction_id)
+    assert (state_name(result), result.failure_reason) == ("FAILED", "PRESENTATION_INVALID")
+    assert result.credentials[0].verification.failure in (
+        pb.VERIFICATION_FAILURE_UNKNOWN_ISSUER_KEY,
+        pb.VERIFICATION_FAILURE_UNTRUSTED_ISSUER,
+    )
+    await expect_error(
+        presentations.create(policy=pb.VerificationPolicy(clock_skew_seconds=99999)),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "POLICY_INVALID",
+    )
+
+
+async def test_submit_refuses_what_is_not_a_dc_api_answer(presentations: Presentations) -> None:
+    """SubmitPresentationResponse for a direct_post request, with JSON text holding NaN,
+    or for an unknown transaction: INVALID_ARGUMENT / NOT_FOUND with their reasons."""
+    submit = presentations.stub.SubmitPresentationResponse
+    metadata = presentations.tenant.metadata
+    direct = (await presentations.create()).transaction
+    request = ppb.SubmitPresentationResponseRequest(
+        transaction_id=direct.transaction_id, origin="https://rp.example", response_json="{}"
+    )
+    await expect_error(
+        submit(request, metadata=metadata),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "RESPONSE_MODE_MISMATCH",
+    )
+    dc = await presentations.create(response_mode="dc_api", expected_origins=["https://rp.example"])
+    nan = ppb.SubmitPresentationResponseRequest(
+        transaction_id=dc.transaction.transaction_id,
+        origin="https://rp.example",
+        response_json='{"vp_token": {"pid": [NaN]}}',
+    )
+    await expect_error(
+        submit(nan, metadata=metadata), grpc.StatusCode.INVALID_ARGUMENT, "JSON_INVALID"
+    )
+    unknown = ppb.SubmitPresentationResponseRequest(
+        transaction_id="0" * 32, origin="https://rp.example", response_json="{}"
+    )
+    await expect_error(
+        submit(unknown, metadata=metadata), grpc.StatusCode.NOT_FOUND, "PRESENTATION_NOT_FOUND"
+    )
+
+
+async def test_a_credential_set_alternative_and_multiple_presentations(
+    presentations: Presentations, channel: grpc.aio.Channel, session: aiohttp.ClientSession
+) -> None:
+    """With credential_sets [[pid], [mdl]] an mdoc alone satisfies the query; with
+    `multiple` two SD-JWT VCs for one id verify, and two without it are refused."""
+    query = {
+        "credentials": [{**PID_QUERY["credentials"][0]}, MDOC_QUERY],
+        "credential_sets": [{"options": [["pid"], ["mdl"]]}],
+    }
+    created = (await presentations.create(query)).transaction
+    claims = await request_claims(session, created.request_uri)
+    device = generate_p256_key()
+    mdoc = await issue_pid_mdoc(
+        pb_grpc.CredentialServiceStub(channel), presentations.tenant, device
+    )
+    answer = make_device_response(
+        mdoc.credential,
+        holder_key=device,
+        session_transcript=mdoc_transcript(claims),
+        disclose=["given_name"],
+    )
+    assert await respond(session, claims, {"mdl": [answer]}) == (200, {})
+    assert state_name(await presentations.get(created.transaction_id)) == "VERIFIED"
+    first, first_holder = await issue_sd_jwt(channel, presentations)
+    second, second_holder = await issue_sd_jwt(channel, presentations)
+    for multiple, expected in ((True, "VERIFIED"), (False, "FAILED")):
+        pid = {**PID_QUERY["credentials"][0], "multiple": multiple}
+        created = (await presentations.create({"credentials": [pid]})).transaction
+        claims = await request_claims(session, created.request_uri)
+        token = {
+            "pid": [
+                present_sd_jwt(first.credential, first_holder, claims),
+                present_sd_jwt(second.credential, second_holder, claims),
+            ]
+        }
+        await respond(session, claims, token)
+        result = await presentations.get(created.transaction_id)
+        assert state_name(result) == expected, (result.failure_reason, result.failure_detail)
+        if multiple:
+            assert [c.index for c in result.credentials] == [0, 1]

@@ -95,6 +95,25 @@ async def test_a_wallet_error_ends_the_request_and_a_replay_is_refused(
     assert state_name(await presentations.get(transaction_id)) == "FAILED"
 
 
+async def test_a_wallet_error_is_redirected_when_the_request_has_a_redirect_uri(
+    presentations: Presentations, session: aiohttp.ClientSession
+) -> None:
+    """Section 8.2: the error response gets the redirect_uri with the response_code the
+    FAILED transaction shows, so the front end learns how the flow ended."""
+    transaction_id, claims = await opened(
+        presentations, session, redirect_uri="https://rp.example/done"
+    )
+    form = {"response": encrypt_to(claims, {"state": claims["state"], "error": "access_denied"})}
+    status, body = await post(session, claims["response_uri"], form)
+    ended = await presentations.get(transaction_id)
+    assert state_name(ended) == "FAILED"
+    assert len(ended.response_code) >= 32
+    assert (status, body) == (
+        200,
+        {"redirect_uri": f"https://rp.example/done?response_code={ended.response_code}"},
+    )
+
+
 async def test_concurrent_responses_are_accepted_once(
     presentations: Presentations, session: aiohttp.ClientSession
 ) -> None:

@@ -41,3 +41,4 @@ CREATE TABLE presentation_transactions (
 ) STRICT;
 CREATE UNIQUE INDEX presentation_transactions_request
     ON presentation_transactions (tenant_id, request_id) WHERE request_id IS NOT NULL;
+CREATE INDEX presentation_transactions_expiry ON presentation_transactions (expires_at);
