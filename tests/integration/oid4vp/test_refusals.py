@@ -67,7 +67,7 @@ async def test_a_wrong_nonce_fails_both_presentations(
     """KB-JWT and device signature over another nonce: 400, FAILED, nonce / key binding."""
     result = await _refused_presentation(presentations, holder, ResponseOptions(nonce="other"))
     assert state_name(result) == "FAILED"
-    assert result.failure_reason
+    assert result.failure_reason == "PRESENTATION_INVALID"
     failed = _failed_checks(result)
     assert failed["pid"] == "NONCE_MISMATCH"
     assert failed["mdoc"] in {"KEY_BINDING_INVALID", "NONCE_MISMATCH"}
@@ -79,6 +79,7 @@ async def test_a_wrong_audience_fails(presentations: Presentations, holder: Hold
         presentations, holder, ResponseOptions(audience="x509_san_dns:evil.example")
     )
     assert state_name(result) == "FAILED"
+    assert result.failure_reason == "PRESENTATION_INVALID"
     failed = _failed_checks(result)
     assert failed["pid"] == "AUDIENCE_MISMATCH"
     assert failed["mdoc"] in {"KEY_BINDING_INVALID", "AUDIENCE_MISMATCH"}
@@ -92,6 +93,7 @@ async def test_a_presentation_signed_with_another_key_fails(
         presentations, holder, ResponseOptions(sign_with=KeyPair.generate())
     )
     assert state_name(result) == "FAILED"
+    assert result.failure_reason == "PRESENTATION_INVALID"
     assert set(_failed_checks(result)) == {"pid", "mdoc"}
 
 
@@ -179,7 +181,7 @@ async def test_a_claim_not_asked_for_is_refused(
         query=dcql(sd_jwt_query()),
     )
     assert state_name(result) == "FAILED"
-    assert result.failure_reason
+    assert result.failure_reason == "DCQL_QUERY_NOT_SATISFIED"
 
 
 async def test_an_mdoc_element_not_asked_for_is_refused(
@@ -193,6 +195,7 @@ async def test_an_mdoc_element_not_asked_for_is_refused(
         query=dcql(mdoc_query()),
     )
     assert state_name(result) == "FAILED"
+    assert result.failure_reason == "DCQL_QUERY_NOT_SATISFIED"
 
 
 async def test_a_credential_not_asked_for_is_refused(
@@ -208,6 +211,7 @@ async def test_a_credential_not_asked_for_is_refused(
     assert_refused(reply)
     result = await presentations.result(created.transaction.transaction_id)
     assert state_name(result) == "FAILED"
+    assert result.failure_reason == "CREDENTIAL_NOT_REQUESTED"
 
 
 async def test_two_presentations_without_multiple_are_refused(
@@ -233,6 +237,7 @@ async def test_a_revoked_credential_fails_with_its_status(
         presentations, holder, ResponseOptions(), query=dcql(sd_jwt_query())
     )
     assert state_name(result) == "FAILED"
+    assert result.failure_reason == "PRESENTATION_INVALID"
     assert _failed_checks(result) == {"pid": "REVOKED"}
 
 
@@ -245,6 +250,7 @@ async def test_a_revoked_mdoc_fails_with_its_status(
         presentations, holder, ResponseOptions(), query=dcql(mdoc_query())
     )
     assert state_name(result) == "FAILED"
+    assert result.failure_reason == "PRESENTATION_INVALID"
     assert _failed_checks(result) == {"mdoc": "REVOKED"}
 
 
@@ -264,6 +270,7 @@ async def test_an_untrusted_issuer_fails(presentations: Presentations, holder: H
         presentations, holder, ResponseOptions(), query=dcql(query)
     )
     assert state_name(result) == "FAILED"
+    assert result.failure_reason == "PRESENTATION_INVALID"
     assert _failed_checks(result)["foreign"] in {
         "UNTRUSTED_ISSUER",
         "UNKNOWN_ISSUER_KEY",
