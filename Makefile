@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 50051
 DB ?= sqlite:///./eudi-connect.db
 
-.PHONY: help venv proto proto-check run test test-fast test-sqlite lint fmt bench bench-scaling bench-wallet loadtest-ghz clean
+.PHONY: help venv proto proto-check run test test-fast test-sqlite lint fmt bench bench-scaling bench-wallet bench-verifier loadtest-ghz clean
 
 help:
 	@echo "make run      start the service on the embedded SQLite store ($(HOST):$(PORT))"
@@ -19,6 +19,7 @@ help:
 	@echo "make bench    credential exchange benchmark on the embedded store"
 	@echo "make bench-scaling  issuance with 1 vs 2 server processes, SQLite and PostgreSQL"
 	@echo "make bench-wallet   whole OpenID4VCI wallet flows, step by step, with the HTTP echo ceiling"
+	@echo "make bench-verifier whole OpenID4VP exchanges (SD-JWT VC + mdoc), step by step, with the echo ceiling"
 	@echo "make loadtest-ghz  the ghz configs in loadtest/ghz (needs ghz on PATH)"
 	@echo "make fmt      format the code"
 
@@ -69,6 +70,9 @@ bench-scaling: $(STAMP) generated/.stamp
 
 bench-wallet: $(STAMP) generated/.stamp
 	$(BIN)/python -m loadtest.benchmark_wallet_flows --flows 200
+
+bench-verifier: $(STAMP) generated/.stamp
+	$(BIN)/python -m loadtest.benchmark_presentations --exchanges 200
 
 # Starts its own server on a temporary database unless GHZ_ARGS names one
 # (GHZ_ARGS="--endpoint 127.0.0.1:50051 --api-key ek_..."); prints how to get ghz if it is missing.

@@ -3,8 +3,10 @@ own values (VALID 0x00 ...) and the protobuf enum numbers."""
 
 from __future__ import annotations
 
+import base64
 import math
-from collections.abc import Mapping
+import textwrap
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from eudi.connect.v1 import credential_service_pb2 as pb
@@ -111,3 +113,13 @@ def dict_to_struct(data: Mapping[str, Any]) -> struct_pb2.Struct:
     struct = struct_pb2.Struct()
     struct.update(data)
     return struct
+
+
+def pem_certificates(certificates: Iterable[bytes]) -> str:
+    """DER certificates as one PEM text (RFC 7468), in the order given."""
+    return "".join(
+        "-----BEGIN CERTIFICATE-----\n"
+        + "\n".join(textwrap.wrap(base64.b64encode(der).decode("ascii"), 64))
+        + "\n-----END CERTIFICATE-----\n"
+        for der in certificates
+    )

@@ -11,6 +11,8 @@ Public server (``--http-port``), for verifiers and wallets, no API key:
 * ``GET <base>/issuers/{tenant_id}/certificates.pem``: the X.509 certificates that vouch
   for the tenant's credentials (every key's, and the issuer CA's when one is configured),
   as ``application/pem-certificate-chain``: what mdoc and x5c verifiers configure as trust;
+* the OpenID4VP verifier endpoints under ``<base>/verifiers/{tenant_id}``
+  (`api.verifier_http`);
 * ``GET /healthz``.
 
 ``<base>`` is the path of ``--public-url`` (usually empty), so the URLs written into
@@ -27,10 +29,8 @@ an internal port; given the same port as ``--http-port``, one server serves both
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
 import logging
-import textwrap
 from collections.abc import Awaitable, Callable, Sequence
 from time import perf_counter
 from typing import TYPE_CHECKING, Any
@@ -38,6 +38,8 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from eudi_connect.api.convert import pem_certificates
+from eudi_connect.api.verifier_http import VerifierHandlers, add_verifier_routes
 from eudi_connect.api.wallet_http import WalletHandlers, add_wallet_routes
 from eudi_connect.errors import NotFoundError
 from eudi_connect.monitoring.logs import access_log, log_access
@@ -210,12 +212,7 @@ class _Handlers:
         certificates = await self._services.keys.published_certificates(tenant_id)
         if certificates is None:
             raise _not_found("issuer")  # never makes a key for an unknown tenant
-        pem = "".join(
-            "-----BEGIN CERTIFICATE-----\n"
-            + "\n".join(textwrap.wrap(base64.b64encode(der).decode("ascii"), 64))
-            + "\n-----END CERTIFICATE-----\n"
-            for der in certificates
-        )
+        pem = pem_certificates(certificates)
         return web.Response(
             text=pem,
             content_type="application/pem-certificate-chain",
@@ -275,6 +272,9 @@ class HttpEndpoints:
             return True
 
         self._wallet = WalletHandlers(services.wallet_issuer, tenant_exists)
+        self._verifier = VerifierHandlers(
+            services.presentations, services.verifier_identities, tenant_exists
+        )
         self._public_url = services.settings.public_url
         self._shutdown_timeout = shutdown_timeout
         self._runners: list[web.AppRunner] = []
@@ -298,6 +298,7 @@ class HttpEndpoints:
                 app.router.add_get(routes["jwks"], handlers.jwks)
                 app.router.add_get(routes["certificates"], handlers.certificates)
                 add_wallet_routes(app, self._wallet, _base_path(base))
+                add_verifier_routes(app, self._verifier, _base_path(base))
         if metrics and handlers.registry is not None:
             app.router.add_get("/metrics", handlers.metrics)
         return app

@@ -15,6 +15,8 @@ from eudi.connect.v1 import credential_service_pb2 as pb
 from eudi.connect.v1 import credential_service_pb2_grpc as pb_grpc
 from eudi.connect.v1 import offer_service_pb2 as offer_pb
 from eudi.connect.v1 import offer_service_pb2_grpc as offer_pb_grpc
+from eudi.connect.v1 import presentation_service_pb2 as presentation_pb
+from eudi.connect.v1 import presentation_service_pb2_grpc as presentation_pb_grpc
 from eudi.connect.v1 import template_service_pb2 as template_pb
 from eudi.connect.v1 import template_service_pb2_grpc as template_pb_grpc
 from eudi.connect.v1 import trust_service_pb2 as trust_pb
@@ -28,6 +30,7 @@ from eudi_connect.api.http_endpoints import HttpEndpoints
 from eudi_connect.api.interceptors import AuthInterceptor
 from eudi_connect.api.metrics_interceptor import MetricsInterceptor
 from eudi_connect.api.offer_servicer import OfferServicer
+from eudi_connect.api.presentation_servicer import PresentationServicer
 from eudi_connect.api.streams import ResponseStreamInterceptor
 from eudi_connect.api.template_servicer import TemplateServicer
 from eudi_connect.api.tls import server_credentials
@@ -48,6 +51,7 @@ CREDENTIAL_SERVICE = pb.DESCRIPTOR.services_by_name["CredentialService"].full_na
 TEMPLATE_SERVICE = template_pb.DESCRIPTOR.services_by_name["TemplateService"].full_name
 TRUST_SERVICE = trust_pb.DESCRIPTOR.services_by_name["TrustService"].full_name
 OFFER_SERVICE = offer_pb.DESCRIPTOR.services_by_name["OfferService"].full_name
+PRESENTATION_SERVICE = presentation_pb.DESCRIPTOR.services_by_name["PresentationService"].full_name
 # Large enough for a 10,000-item batch request; anything bigger is refused by gRPC itself.
 MAX_RECEIVE_MESSAGE_BYTES = 16 * 1024 * 1024
 
@@ -143,6 +147,9 @@ async def start_server(
     offer_pb_grpc.add_OfferServiceServicer_to_server(
         OfferServicer(services.offers, services.wallet_policies), server
     )
+    presentation_pb_grpc.add_PresentationServiceServicer_to_server(
+        PresentationServicer(services.presentations, services.verifier_identities), server
+    )
     health_servicer = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
@@ -151,6 +158,7 @@ async def start_server(
             TEMPLATE_SERVICE,
             TRUST_SERVICE,
             OFFER_SERVICE,
+            PRESENTATION_SERVICE,
             health.SERVICE_NAME,
             reflection.SERVICE_NAME,
         ),
@@ -190,7 +198,14 @@ async def start_server(
         except BaseException:
             await server.stop(None)
             raise
-    for name in ("", CREDENTIAL_SERVICE, TEMPLATE_SERVICE, TRUST_SERVICE, OFFER_SERVICE):
+    for name in (
+        "",
+        CREDENTIAL_SERVICE,
+        TEMPLATE_SERVICE,
+        TRUST_SERVICE,
+        OFFER_SERVICE,
+        PRESENTATION_SERVICE,
+    ):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     return RunningServer(
         server=server,
@@ -199,8 +214,15 @@ async def start_server(
         services=services,
         http=http,
         housekeeping=asyncio.get_running_loop().create_task(
-            services.wallet_issuer.housekeeping(), name="wallet-housekeeping"
+            _housekeeping(services), name="wallet-housekeeping"
         ),
+    )
+
+
+async def _housekeeping(services: Services) -> None:
+    """The periodic purges of the wallet protocols' expired state, until cancelled."""
+    await asyncio.gather(
+        services.wallet_issuer.housekeeping(), services.presentations.housekeeping()
     )
 
 

@@ -17,10 +17,10 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import parse_qsl
 
 from aiohttp import web
 
+from eudi_connect.api.http_forms import FormError, read_form
 from eudi_connect.api.wallet_errors import (
     EndpointKind,
     domain_error_response,
@@ -85,34 +85,12 @@ async def _form_body(request: web.Request) -> dict[str, str]:
     """The token request's form (RFC 6749 section 3.2), parsed here rather than by aiohttp:
     a body that is no UTF-8 form, too large or with too many fields is invalid_request,
     never an exception."""
-    if request.content_type != "application/x-www-form-urlencoded":
-        raise ProtocolError(
-            WalletErrorCode.INVALID_REQUEST,
-            "the token request must be application/x-www-form-urlencoded",
-        )
-    if (request.content_length or 0) > MAX_BODY_BYTES:
-        raise ProtocolError(WalletErrorCode.INVALID_REQUEST, "the token request is too large")
-    raw = await request.read()  # aiohttp caps it at client_max_size (413 beyond)
-    if len(raw) > MAX_BODY_BYTES:
-        raise ProtocolError(WalletErrorCode.INVALID_REQUEST, "the token request is too large")
     try:
-        pairs = parse_qsl(
-            raw.decode("utf-8"),
-            keep_blank_values=True,
-            errors="strict",
-            max_num_fields=MAX_FORM_FIELDS,
+        return await read_form(
+            request, what="token request", max_bytes=MAX_BODY_BYTES, max_fields=MAX_FORM_FIELDS
         )
-    except ValueError as exc:  # UnicodeDecodeError included
-        raise ProtocolError(
-            WalletErrorCode.INVALID_REQUEST, "the token request is not a UTF-8 form"
-        ) from exc
-    form: dict[str, str] = {}
-    for name, value in pairs:
-        if name in form:
-            # RFC 6749 section 3.2: request parameters must not be included more than once.
-            raise ProtocolError(WalletErrorCode.INVALID_REQUEST, f"{name[:64]} is repeated")
-        form[name] = value
-    return form
+    except FormError as error:
+        raise ProtocolError(WalletErrorCode.INVALID_REQUEST, error.message) from error
 
 
 class WalletHandlers:

@@ -4,10 +4,11 @@
 client commands never import the server, the store or the verifier. By role:
 
 - `serve`: the server (cli.serve);
-- `tenant`, `keys`: the operator's commands on the database (cli.admin);
+- `tenant`, `keys`, `verifier`: the operator's commands on the database (cli.admin,
+  cli.verifier);
 - `holder-key`, `present`: the holder's local tools (cli.holder);
 - everything else: clients of a running server over gRPC (cli.issue, cli.credentials,
-  cli.batch, cli.templates, cli.trust).
+  cli.batch, cli.templates, cli.trust, cli.offers, cli.presentations).
 """
 
 from __future__ import annotations
@@ -40,6 +41,12 @@ COMMANDS: dict[str, Command] = {
     ),
     "keys": Command(
         "manage issuer keys (on the database)", "admin", "add_keys_commands", teardown=True
+    ),
+    "verifier": Command(
+        "a tenant's verifier identity for OpenID4VP: DNS name and certificate (on the database)",
+        "verifier",
+        "add_verifier_commands",
+        teardown=True,
     ),
     "holder-key": Command(
         "make a holder key pair: a private JWK file and its public JWK file",
@@ -83,6 +90,11 @@ COMMANDS: dict[str, Command] = {
     ),
     "offer": Command(
         "credential offers that wallets collect over OpenID4VCI", "offers", "add_offer_commands"
+    ),
+    "presentation": Command(
+        "ask wallets for credentials over OpenID4VP and read what they presented",
+        "presentations",
+        "add_presentation_commands",
     ),
 }
 

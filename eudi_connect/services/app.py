@@ -18,6 +18,7 @@ from eudi_connect.services.issuance import IssuanceService
 from eudi_connect.services.issuer_certificates import CertificatePolicy, load_authority
 from eudi_connect.services.keys import KeyService, check_master_key
 from eudi_connect.services.offers import OfferService
+from eudi_connect.services.presentation import PresentationService
 from eudi_connect.services.public_urls import TenantUrls
 from eudi_connect.services.render_pool import RenderPool
 from eudi_connect.services.revocation import RevocationService
@@ -30,6 +31,7 @@ from eudi_connect.services.templates import CredentialTemplates
 from eudi_connect.services.tenants import TenantService
 from eudi_connect.services.trust import TrustService
 from eudi_connect.services.verification import VerificationService
+from eudi_connect.services.verifier_identity import VerifierIdentities
 from eudi_connect.services.wallet_issuer.issuer import WalletIssuer
 from eudi_connect.services.wallet_policy import WalletPolicyService
 from eudi_connect.services.wallet_settings import WalletSettings
@@ -60,6 +62,9 @@ class Services:
     offers: OfferService
     wallet_issuer: WalletIssuer
     wallet_policies: WalletPolicyService
+    # OpenID4VP: each tenant's verifier identity and its presentation transactions.
+    verifier_identities: VerifierIdentities
+    presentations: PresentationService
     # The HTTP client for what other issuers publish (status lists, JWKS).
     fetcher: HttpFetcher
     # Worker processes that sign batch groups on the other cores; None signs in-process.
@@ -206,7 +211,27 @@ async def open_services(
     wallet_policies = WalletPolicyService(
         store, clock=clock, cache_seconds=wallet.policy_cache_seconds
     )
+    verification = VerificationService(
+        keys=keys, trust=trust, status=status, settings=settings, urls=urls, clock=clock
+    )
+    identities = VerifierIdentities(
+        store,
+        master,
+        urls=urls,
+        certificates=certificates,
+        clock=clock,
+    )
     return Services(
+        verifier_identities=identities,
+        presentations=PresentationService(
+            store,
+            identities=identities,
+            verification=verification,
+            urls=urls,
+            master=master,
+            clock=clock,
+            watch_poll_seconds=wallet.watch_poll_seconds,
+        ),
         trust=trust,
         fetcher=fetcher,
         signing_pool=signing_pool,
@@ -230,9 +255,7 @@ async def open_services(
             clock=clock,
         ),
         wallet_policies=wallet_policies,
-        verification=VerificationService(
-            keys=keys, trust=trust, status=status, settings=settings, urls=urls, clock=clock
-        ),
+        verification=verification,
         revocation=RevocationService(store, clock=clock),
         template_service=template_service,
     )

@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from eudi_connect.store.presentations import PresentationStore
 from eudi_connect.store.wallet_sessions import WalletSessionStore
 
 
@@ -176,7 +177,7 @@ class StatusChange:
     record: CredentialRecord
 
 
-class Store(WalletSessionStore):
+class Store(WalletSessionStore, PresentationStore):
     """Async persistence for tenants, keys, status lists and credentials."""
 
     @abc.abstractmethod

@@ -5,6 +5,10 @@ protocol as published: offers (§4), metadata (§12), the token endpoint with DP
 9449), nonce (§7), credential (§8), deferred (§9) and notification (§11) endpoints, key and
 wallet attestations from a fake wallet provider (Appendix D, E), and the holder's checks of
 SD-JWT VCs and mdocs (Appendix A.2, A.3).
+
+It also presents them over OpenID4VP 1.0 (`PresentationWallet`): signed request objects by
+reference (§5), DCQL (§6, §7), SD-JWT VC and mdoc presentations, encrypted responses (§8.3),
+direct_post (§8.2) and the Digital Credentials API (Appendix A).
 """
 
 from tests.wallet.attestations import (
@@ -20,6 +24,14 @@ from tests.wallet.attestations import (
     WalletProvider,
     status_reference,
 )
+from tests.wallet.authorization_request import (
+    AuthorizationRequestLink,
+    RequestObject,
+    RequestRefused,
+    certificate_hash,
+    parse_authorization_request_uri,
+    verify_request_object,
+)
 from tests.wallet.client import (
     DEFAULT_DPOP,
     NOTIFICATION_EVENTS,
@@ -28,6 +40,7 @@ from tests.wallet.client import (
     FlowFailed,
     Wallet,
 )
+from tests.wallet.dcql import DcqlUnsatisfied, HeldCredential, Selection, evaluate
 from tests.wallet.errors import CredentialRejected, ProtocolViolation, WalletError
 from tests.wallet.holder import (
     VerifiedMdoc,
@@ -53,6 +66,12 @@ from tests.wallet.metadata import (
     IssuerMetadata,
 )
 from tests.wallet.offer import CredentialOffer, OfferLink, TxCodeSpec, parse_offer_uri
+from tests.wallet.presenter import (
+    AuthorizationResponse,
+    PresentationWallet,
+    Presented,
+    ResponseOptions,
+)
 from tests.wallet.provider_host import ProviderHost
 from tests.wallet.replies import CredentialReply, NonceReply, Reply, TokenReply
 from tests.wallet.urls import (
@@ -70,6 +89,8 @@ __all__ = [
     "ISO_18045_HIGH",
     "ISO_18045_MODERATE",
     "NOTIFICATION_EVENTS",
+    "AuthorizationRequestLink",
+    "AuthorizationResponse",
     "AuthorizationServerMetadata",
     "CertificateAuthority",
     "Collected",
@@ -77,16 +98,24 @@ __all__ = [
     "CredentialOffer",
     "CredentialRejected",
     "CredentialReply",
+    "DcqlUnsatisfied",
     "DpopOptions",
     "FlowFailed",
+    "HeldCredential",
     "IssuerMetadata",
     "KeyAttester",
     "KeyPair",
     "NonceReply",
     "OfferLink",
+    "PresentationWallet",
+    "Presented",
     "ProtocolViolation",
     "ProviderHost",
     "Reply",
+    "RequestObject",
+    "RequestRefused",
+    "ResponseOptions",
+    "Selection",
     "TokenReply",
     "TxCodeSpec",
     "VerifiedMdoc",
@@ -97,12 +126,15 @@ __all__ = [
     "WalletProvider",
     "access_token_hash",
     "authorization_server_metadata_url",
+    "certificate_hash",
     "credential_issuer_metadata_url",
     "decode_jwt",
     "dpop_proof",
+    "evaluate",
     "jwt_key_proof",
     "jwt_vc_issuer_metadata_url",
     "load_pem_certificates",
+    "parse_authorization_request_uri",
     "parse_offer_uri",
     "sign_jwt",
     "status_reference",
@@ -110,5 +142,6 @@ __all__ = [
     "validate_chain",
     "verify_jwt",
     "verify_mdoc",
+    "verify_request_object",
     "verify_sd_jwt_vc",
 ]

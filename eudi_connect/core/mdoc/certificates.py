@@ -9,7 +9,6 @@ module applies its mdoc policy and speaks mdoc's failure reasons.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,6 +29,7 @@ from eudi_connect.core.x509_chain import (
     load_trust_anchors,
     validate_path,
 )
+from eudi_connect.core.x509_leaf import signing_leaf
 
 from ._cbor import utc_seconds
 from .errors import MdocVerificationError
@@ -37,7 +37,6 @@ from .errors import MdocVerificationError
 #: ISO/IEC 18013-5 Annex B extended key usage of a document signer (id-mdl-kp-mdlDS).
 MDOC_DOCUMENT_SIGNER_EKU = x509.ObjectIdentifier("1.0.18013.5.1.2")
 _COUNTRY_CODE_LENGTH = 2
-_SERIAL_NUMBER_BITS = 159  # RFC 5280 section 4.1.2.2: positive, at most 20 octets
 __all__ = [
     "MAX_INTERMEDIATES",
     "MDOC_DOCUMENT_SIGNER_EKU",
@@ -95,37 +94,17 @@ def make_issuer_certificate(
             x509.NameAttribute(NameOID.COMMON_NAME, issuer_name),
         ]
     )
-    key_usage = x509.KeyUsage(
-        digital_signature=True,
-        content_commitment=False,
-        key_encipherment=False,
-        data_encipherment=False,
-        key_agreement=False,
-        key_cert_sign=False,
-        crl_sign=False,
-        encipher_only=False,
-        decipher_only=False,
+    builder, signer = signing_leaf(
+        public_key,
+        name=name,
+        not_before=start,
+        not_after=end,
+        own_key=signing_key.private_key,
+        authority_certificate=authority.certificate if authority is not None else None,
+        authority_key=authority.private_key if authority is not None else None,
     )
-    builder = x509.CertificateBuilder()
-    signer: ec.EllipticCurvePrivateKey = signing_key.private_key
-    if authority is not None:
-        builder = builder.issuer_name(authority.certificate.subject).add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(authority.private_key.public_key()),
-            critical=False,
-        )
-        signer = authority.private_key
-    else:
-        builder = builder.issuer_name(name)
-    certificate = (
-        builder.subject_name(name)
-        .public_key(public_key)
-        .serial_number(secrets.randbits(_SERIAL_NUMBER_BITS) | 1)
-        .not_valid_before(start)
-        .not_valid_after(end)
-        .add_extension(key_usage, critical=True)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([MDOC_DOCUMENT_SIGNER_EKU]), critical=False)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+    certificate = builder.add_extension(
+        x509.ExtendedKeyUsage([MDOC_DOCUMENT_SIGNER_EKU]), critical=False
     )
     if issuer_uri:
         certificate = certificate.add_extension(

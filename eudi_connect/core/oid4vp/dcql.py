@@ -145,13 +145,20 @@ def _claim_json(claim: ClaimQuery) -> dict[str, Any]:
     return out
 
 
+def _no_constant(name: str) -> Any:
+    """NaN and Infinity are no JSON (RFC 8259 section 6), though Python reads them."""
+    raise DcqlError("", f"dcql_query holds {name}, which is not a JSON number")
+
+
 def parse_dcql(query: str | bytes | Mapping[str, Any]) -> DcqlQuery:
     """A validated DcqlQuery from JSON text or an already decoded object; DcqlError."""
     value: Any = query
     try:
         if isinstance(query, str | bytes):
             size = len(query)
-            value = json.loads(query) if size <= MAX_DCQL_BYTES else None
+            value = (
+                json.loads(query, parse_constant=_no_constant) if size <= MAX_DCQL_BYTES else None
+            )
         else:
             size = len(json_bytes(query))
     except (TypeError, ValueError, RecursionError) as exc:

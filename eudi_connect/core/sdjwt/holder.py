@@ -6,7 +6,7 @@ Used by tests and the CLI to make presentations; the service itself never holds 
 from __future__ import annotations
 
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePrivateKey
@@ -77,13 +77,15 @@ def make_presentation(
     audience: str | None = None,
     nonce: str | None = None,
     issued_at: int | None = None,
+    key_binding_claims: Mapping[str, Any] | None = None,
 ) -> str:
     """Builds an SD-JWT (or, with `holder_key`, an SD-JWT+KB) revealing the chosen claims.
 
     `disclose` names object properties to reveal at any depth (None reveals everything). A
     disclosure nested in one that is not revealed is dropped, since the verifier could not
     place it (RFC 9901 section 4.2.6); array-element disclosures follow the claim holding
-    the array. With `holder_key`, `audience` and `nonce` are required (section 4.3).
+    the array. With `holder_key`, `audience` and `nonce` are required (section 4.3);
+    `key_binding_claims` adds to the KB-JWT (OpenID4VP's `transaction_data_hashes`).
     """
     issuer_jwt, encoded = _split(credential)
     disclosures = [decode_disclosure(text) for text in encoded]
@@ -103,6 +105,7 @@ def make_presentation(
     if audience is None or nonce is None:
         raise ValueError("a KB-JWT needs both an audience and a nonce (RFC 9901 section 4.3)")
     claims = {
+        **(key_binding_claims or {}),
         "iat": int(time.time()) if issued_at is None else issued_at,
         "aud": audience,
         "nonce": nonce,

@@ -35,6 +35,9 @@ class VerificationOutcome:
     key_binding_verified: bool = False
     checks: tuple[CheckResult, ...] = ()
     format: str = ""
+    #: SD-JWT: the paths of the claims revealed by disclosures (`address.street_address`,
+    #: `nationalities[0]`), which a DCQL match needs to refuse what was not asked for.
+    disclosed: tuple[str, ...] = ()
 
 
 class Refused(Exception):

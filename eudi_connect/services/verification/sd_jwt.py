@@ -71,6 +71,7 @@ class SdJwtVerifier:
                 "issuer": verified.issuer,
                 "vct": verified.vct,
                 "key_binding_verified": verified.key_binding_verified,
+                "disclosed": verified.disclosed,
             }
             if parsed.key_binding_jwt is not None and not verified.key_binding_verified:
                 run.note = (

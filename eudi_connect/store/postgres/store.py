@@ -35,6 +35,7 @@ from eudi_connect.store.postgres.options import (
     PostgresOptions,
     parse_postgres_url,
 )
+from eudi_connect.store.postgres.presentations import PostgresPresentations
 from eudi_connect.store.postgres.status_lists import PostgresStatusLists
 from eudi_connect.store.postgres.templates import PostgresTemplates
 from eudi_connect.store.postgres.tenants import PostgresTenants
@@ -54,6 +55,7 @@ class PostgresStore(
     PostgresTemplates,
     PostgresTrustEntries,
     PostgresWalletSessions,
+    PostgresPresentations,
     Store,
 ):
     """`Store` on a PostgreSQL database through one asyncpg pool per process."""

@@ -27,6 +27,7 @@ from eudi_connect.store.sqlite.credentials import SqliteCredentials
 from eudi_connect.store.sqlite.error_map import database_unavailable, error_name, is_transient
 from eudi_connect.store.sqlite.issuer_keys import SqliteIssuerKeys
 from eudi_connect.store.sqlite.migrations import SqliteMigrations
+from eudi_connect.store.sqlite.presentations import SqlitePresentations
 from eudi_connect.store.sqlite.status_lists import SqliteStatusLists
 from eudi_connect.store.sqlite.templates import SqliteTemplates
 from eudi_connect.store.sqlite.tenants import SqliteTenants
@@ -50,6 +51,7 @@ class SqliteStore(
     SqliteTemplates,
     SqliteTrustEntries,
     SqliteWalletSessions,
+    SqlitePresentations,
     Store,
 ):
     """`Store` on one SQLite file: one group-commit writer, `readers` reader connections.

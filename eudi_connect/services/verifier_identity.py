@@ -1,0 +1,144 @@
+"""Each tenant's verifier identity: a P-256 key (encrypted at rest with the master key)
+and its certificate, whose dNSName SAN the tenant's `x509_san_dns` client identifier names.
+
+Made on first use with the host of the tenant's public URL as its DNS name; the operator
+names another with `eudi-connect verifier set-dns-name`, which makes a new key and
+certificate (a certificate names one identity; the old one is not kept). Instances read
+it from the store and keep it for `refresh_seconds`, so a change reaches every instance
+within that bound.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
+
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from eudi_connect.core.key_encryption import MasterKey, decrypt_private_key, encrypt_private_key
+from eudi_connect.core.key_encryption import new_issuer_key as new_p256_key
+from eudi_connect.core.oid4vp import ClientIdPrefix, client_id_for
+from eudi_connect.core.oid4vp.certificate import checked_dns_name, make_verifier_certificate
+from eudi_connect.errors import FailedPreconditionError, InvalidArgumentError
+from eudi_connect.services.issuer_certificates import CertificatePolicy
+from eudi_connect.services.public_urls import TenantUrls
+from eudi_connect.store.base import Store
+from eudi_connect.store.presentations import VerifierIdentityRecord
+
+#: A verifier certificate is made for the key's life; a new DNS name makes a new one.
+VERIFIER_CERTIFICATE_DAYS = 3 * 365
+#: Valid from a little before it is made, for wallets whose clocks run behind.
+BACKDATE = timedelta(minutes=5)
+DEFAULT_REFRESH_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class VerifierIdentity:
+    dns_name: str
+    private_key: ec.EllipticCurvePrivateKey = field(repr=False)
+    #: DER, leaf first; the CA's certificate after it when a CA signed the leaf.
+    certificate_chain: tuple[bytes, ...]
+
+    @property
+    def leaf(self) -> bytes:
+        return self.certificate_chain[0]
+
+    @property
+    def x5c(self) -> tuple[bytes, ...]:
+        """What a request object carries: the chain without the trust anchor (HAIP)."""
+        return self.certificate_chain[:1]
+
+    def client_id(self, prefix: ClientIdPrefix) -> str:
+        return client_id_for(prefix, self.leaf, dns_name=self.dns_name)
+
+    @property
+    def client_ids(self) -> tuple[str, ...]:
+        return tuple(self.client_id(prefix) for prefix in ClientIdPrefix)
+
+
+def default_dns_name(public_url: str) -> str:
+    """The host of the public URL (a loopback IP host included)."""
+    host = urlsplit(public_url).hostname or ""
+    try:
+        return checked_dns_name(host)
+    except InvalidArgumentError as exc:
+        raise FailedPreconditionError(
+            f"the public URL's host {host[:64]!r} cannot be a verifier DNS name: set one "
+            "with `eudi-connect verifier set-dns-name`",
+            reason="VERIFIER_DNS_NAME_INVALID",
+        ) from exc
+
+
+class VerifierIdentities:
+    def __init__(
+        self,
+        store: Store,
+        master: MasterKey,
+        *,
+        urls: TenantUrls,
+        certificates: CertificatePolicy | None = None,
+        clock: Callable[[], float] = time.time,
+        refresh_seconds: float = DEFAULT_REFRESH_SECONDS,
+    ) -> None:
+        self._store = store
+        self._master = master
+        self._urls = urls
+        self._certificates = certificates or CertificatePolicy()
+        self._clock = clock
+        self._refresh_seconds = refresh_seconds
+        self._cache: dict[str, tuple[float, VerifierIdentity]] = {}
+
+    def _record(self, tenant_id: str, dns_name: str) -> VerifierIdentityRecord:
+        key = new_p256_key()
+        now = self._clock()
+        made = datetime.fromtimestamp(now, UTC)
+        leaf = make_verifier_certificate(
+            key.private_key,
+            dns_name=dns_name,
+            subject_name=f"EUDI-Connect verifier {tenant_id}",
+            not_before=made - BACKDATE,
+            not_after=made + timedelta(days=VERIFIER_CERTIFICATE_DAYS),
+            authority=self._certificates.authority,
+        )
+        return VerifierIdentityRecord(
+            tenant_id=tenant_id,
+            dns_name=checked_dns_name(dns_name),
+            kid=key.kid,
+            private_key_encrypted=encrypt_private_key(self._master, key),
+            certificate_chain=(leaf, *self._certificates.anchors),
+            created_at=int(now),
+            updated_at=int(now),
+        )
+
+    def _identity(self, record: VerifierIdentityRecord) -> VerifierIdentity:
+        key = decrypt_private_key(self._master, record.kid, record.private_key_encrypted)
+        identity = VerifierIdentity(record.dns_name, key.private_key, record.certificate_chain)
+        self._cache[record.tenant_id] = (time.monotonic(), identity)
+        return identity
+
+    async def identity(self, tenant_id: str) -> VerifierIdentity:
+        """The tenant's identity, made now if it has none (NotFoundError for no tenant)."""
+        cached = self._cache.get(tenant_id)
+        if cached is not None and time.monotonic() - cached[0] < self._refresh_seconds:
+            return cached[1]
+        record = await self._store.get_verifier_identity(tenant_id)
+        if record is None:
+            urls = await self._urls.current(tenant_id)
+            candidate = self._record(tenant_id, default_dns_name(urls.base_url))
+            record = await self._store.ensure_verifier_identity(candidate)
+        return self._identity(record)
+
+    async def published(self, tenant_id: str) -> VerifierIdentity | None:
+        """For anonymous readers (HTTP): never makes an identity."""
+        record = await self._store.get_verifier_identity(tenant_id)
+        return None if record is None else self._identity(record)
+
+    async def set_dns_name(self, tenant_id: str, dns_name: str) -> VerifierIdentity:
+        """A new key and certificate naming `dns_name` (InvalidArgumentError for a name
+        that is not a host name, NotFoundError for no tenant)."""
+        record = self._record(tenant_id, checked_dns_name(dns_name))
+        await self._store.put_verifier_identity(record)
+        return self._identity(record)

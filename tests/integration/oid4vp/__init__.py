@@ -1,0 +1,1 @@
+"""End-to-end OpenID4VP exchanges between the test wallet and real server processes."""
