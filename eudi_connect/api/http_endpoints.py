@@ -103,8 +103,9 @@ def _public_headers(max_age: int) -> dict[str, str]:
 
 
 #: Path parameters that are capabilities: an offer id fetches the offer, pre-authorized
-#: code included, so it never reaches a log line.
-SECRET_PATH_PARAMETERS = ("offer_id",)
+#: code included, and a presentation's transaction id its request object (nonce and
+#: state), so neither reaches a log line.
+SECRET_PATH_PARAMETERS = ("offer_id", "transaction_id")
 
 
 def _logged_path(request: web.Request) -> str:

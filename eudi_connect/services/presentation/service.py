@@ -247,7 +247,11 @@ class PresentationService:
                 await self._acceptance.wallet_record(tenant_id, transaction_id),
                 ErrorCode.INVALID_REQUEST_URI,
             )
-            raise ProtocolError("the request is no longer open", reason="REQUEST_CLOSED")
+            raise ProtocolError(
+                "the request is no longer open",
+                code=ErrorCode.INVALID_REQUEST_URI,
+                reason="REQUEST_CLOSED",
+            )
         return await self._signed(updated, enc_values=enc_values, wallet_nonce=wallet_nonce)
 
     async def wallet_response(
