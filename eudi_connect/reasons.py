@@ -473,6 +473,84 @@ class Reason(enum.StrEnum):
         "JWE_DECRYPTION_FAILED",
         "the JWE does not decrypt with the request's key",
     )
+    CLIENT_ID_PREFIX_INVALID = (
+        "CLIENT_ID_PREFIX_INVALID",
+        "client_id_prefix is neither x509_san_dns nor x509_hash",
+    )
+    RESPONSE_MODE_INVALID = (
+        "RESPONSE_MODE_INVALID",
+        "response_mode is none of direct_post.jwt, direct_post, dc_api.jwt, dc_api",
+    )
+    PRESENTATION_LIFETIME_INVALID = (
+        "PRESENTATION_LIFETIME_INVALID",
+        "the presentation request's lifetime is outside 1 to 3600 seconds",
+    )
+    REDIRECT_URI_INVALID = (
+        "REDIRECT_URI_INVALID",
+        "redirect_uri is not https (http only on loopback) or has a fragment",
+    )
+    REQUEST_URI_METHOD_INVALID = (
+        "REQUEST_URI_METHOD_INVALID",
+        "request_uri_method is neither get nor post",
+    )
+    TRANSACTION_DATA_UNSUPPORTED = (
+        "TRANSACTION_DATA_UNSUPPORTED",
+        "transaction data for an mdoc, or a hash algorithm other than sha-256",
+    )
+    JSON_INVALID = "JSON_INVALID", "JSON text does not parse, or holds NaN or Infinity"
+    VERIFIER_DNS_NAME_INVALID = (
+        "VERIFIER_DNS_NAME_INVALID",
+        "the verifier DNS name is not a host name",
+    )
+    VERIFIER_DNS_NAME_MISMATCH = (
+        "VERIFIER_DNS_NAME_MISMATCH",
+        "with x509_san_dns, the verifier DNS name is not the response URI's host",
+    )
+    VERIFIER_URL_NOT_HTTPS = (
+        "VERIFIER_URL_NOT_HTTPS",
+        "the tenant's response URI would not be https",
+    )
+    PRESENTATION_NOT_FOUND = (
+        "PRESENTATION_NOT_FOUND",
+        "no presentation transaction with this id for this tenant",
+    )
+    ORIGIN_NOT_EXPECTED = (
+        "ORIGIN_NOT_EXPECTED",
+        "the Digital Credentials API origin is not one the request allows",
+    )
+    REQUEST_EXPIRED = "REQUEST_EXPIRED", "the presentation request's lifetime is over"
+    RESPONSE_ALREADY_RECEIVED = (
+        "RESPONSE_ALREADY_RECEIVED",
+        "a response to this request was accepted already (a replay, or a race lost)",
+    )
+    REQUEST_CLOSED = "REQUEST_CLOSED", "the presentation request has ended and is no longer served"
+    REQUEST_URI_NOT_SERVED = (
+        "REQUEST_URI_NOT_SERVED",
+        "a Digital Credentials API request has no request URI",
+    )
+    REQUEST_URI_METHOD_NOT_ALLOWED = (
+        "REQUEST_URI_METHOD_NOT_ALLOWED",
+        "a POST to a request URI of a request made for GET",
+    )
+    PRESENTATION_INVALID = (
+        "PRESENTATION_INVALID",
+        "a presentation in the response failed verification",
+    )
+    DCQL_QUERY_NOT_SATISFIED = (
+        "DCQL_QUERY_NOT_SATISFIED",
+        "the presentations lack a credential or claim the DCQL query requires",
+    )
+    VERIFICATION_ERROR = (
+        "VERIFICATION_ERROR",
+        "the presentations could not be verified at all (an error, not a verdict)",
+    )
+    PRESENTATION_FAILED = "PRESENTATION_FAILED", "the response was not accepted"
+    BODY_NOT_FORM = (
+        "BODY_NOT_FORM",
+        "the HTTP body is not a UTF-8 application/x-www-form-urlencoded form",
+    )
+    BODY_TOO_LARGE = "BODY_TOO_LARGE", "the HTTP body is larger than the endpoint accepts"
+    PARAMETER_REPEATED = "PARAMETER_REPEATED", "a form parameter appears more than once"
 
     # The store and the server's start
     STORE_UNAVAILABLE = "STORE_UNAVAILABLE", "the database cannot serve now or is closed"

@@ -9,8 +9,10 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
+from eudi_connect.reasons import Reason
+
 FORM_TYPE = "application/x-www-form-urlencoded"
-FormProblem = Literal["BODY_NOT_FORM", "BODY_TOO_LARGE", "PARAMETER_REPEATED"]
+FormProblem = Literal[Reason.BODY_NOT_FORM, Reason.BODY_TOO_LARGE, Reason.PARAMETER_REPEATED]
 
 
 class FormError(Exception):
@@ -25,21 +27,21 @@ async def read_form(
 ) -> dict[str, str]:
     """The form; FormError (naming `what`) for any body that is not one we read."""
     if request.content_type != FORM_TYPE:
-        raise FormError("BODY_NOT_FORM", f"the {what} must be {FORM_TYPE}")
+        raise FormError(Reason.BODY_NOT_FORM, f"the {what} must be {FORM_TYPE}")
     if (request.content_length or 0) > max_bytes:
-        raise FormError("BODY_TOO_LARGE", f"the {what} is too large")  # before reading
+        raise FormError(Reason.BODY_TOO_LARGE, f"the {what} is too large")  # before reading
     raw = await request.read()  # aiohttp caps it at client_max_size (413 beyond)
     if len(raw) > max_bytes:
-        raise FormError("BODY_TOO_LARGE", f"the {what} is too large")
+        raise FormError(Reason.BODY_TOO_LARGE, f"the {what} is too large")
     try:
         pairs = parse_qsl(
             raw.decode("utf-8"), keep_blank_values=True, errors="strict", max_num_fields=max_fields
         )
     except ValueError as exc:  # UnicodeDecodeError included
-        raise FormError("BODY_NOT_FORM", f"the {what} is not a UTF-8 form") from exc
+        raise FormError(Reason.BODY_NOT_FORM, f"the {what} is not a UTF-8 form") from exc
     form: dict[str, str] = {}
     for name, value in pairs:
         if name in form:
-            raise FormError("PARAMETER_REPEATED", f"{name[:64]} is repeated")
+            raise FormError(Reason.PARAMETER_REPEATED, f"{name[:64]} is repeated")
         form[name] = value
     return form

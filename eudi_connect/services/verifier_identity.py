@@ -23,6 +23,7 @@ from eudi_connect.core.key_encryption import new_issuer_key as new_p256_key
 from eudi_connect.core.oid4vp import ClientIdPrefix, client_id_for
 from eudi_connect.core.oid4vp.certificate import checked_dns_name, make_verifier_certificate
 from eudi_connect.errors import FailedPreconditionError, InvalidArgumentError
+from eudi_connect.reasons import Reason
 from eudi_connect.services.issuer_certificates import CertificatePolicy
 from eudi_connect.services.public_urls import TenantUrls
 from eudi_connect.store.base import Store
@@ -68,7 +69,7 @@ def default_dns_name(public_url: str) -> str:
         raise FailedPreconditionError(
             f"the public URL's host {host[:64]!r} cannot be a verifier DNS name: set one "
             "with `eudi-connect verifier set-dns-name`",
-            reason="VERIFIER_DNS_NAME_INVALID",
+            reason=Reason.VERIFIER_DNS_NAME_INVALID,
         ) from exc
 
 

@@ -20,6 +20,7 @@ from cryptography.x509.oid import NameOID
 from eudi_connect.core.mdoc import CertificateAuthority
 from eudi_connect.core.x509_leaf import signing_leaf
 from eudi_connect.errors import InvalidArgumentError
+from eudi_connect.reasons import Reason
 
 MAX_DNS_NAME = 253
 _LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
@@ -38,7 +39,7 @@ def checked_dns_name(name: str) -> str:
         raise InvalidArgumentError(
             f"{str(name)[:64]!r} is not a DNS host name (letters, digits and hyphens "
             "in dot-separated labels)",
-            reason="VERIFIER_DNS_NAME_INVALID",
+            reason=Reason.VERIFIER_DNS_NAME_INVALID,
         )
     return lowered
 

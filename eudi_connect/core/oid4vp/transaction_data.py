@@ -17,6 +17,7 @@ from typing import Any
 from eudi_connect.core.encoding import b64url_decode, b64url_encode
 from eudi_connect.core.formats import SD_JWT_VC_FORMAT
 from eudi_connect.errors import InvalidArgumentError
+from eudi_connect.reasons import Reason
 
 from .dcql import DcqlQuery
 
@@ -39,7 +40,7 @@ def check_supported(entries: Sequence[str], query: DcqlQuery) -> None:
         ):
             raise InvalidArgumentError(
                 f"transaction_data[{index}]: only {HASH_ALGORITHM} hashes are checked",
-                reason="TRANSACTION_DATA_UNSUPPORTED",
+                reason=Reason.TRANSACTION_DATA_UNSUPPORTED,
             )
         ids = entry.get("credential_ids")
         for credential_id in ids if isinstance(ids, list) else ():
@@ -48,7 +49,7 @@ def check_supported(entries: Sequence[str], query: DcqlQuery) -> None:
                 raise InvalidArgumentError(
                     f"transaction_data[{index}]: transaction data is checked for dc+sd-jwt "
                     f"credentials only, not {credential.format} ({credential_id!r})",
-                    reason="TRANSACTION_DATA_UNSUPPORTED",
+                    reason=Reason.TRANSACTION_DATA_UNSUPPORTED,
                 )
 
 

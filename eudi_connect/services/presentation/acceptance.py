@@ -92,17 +92,19 @@ class ResponseAcceptance:
             raise ProtocolError(
                 "no such presentation request",
                 code=ErrorCode.INVALID_REQUEST,
-                reason="PRESENTATION_NOT_FOUND",
+                reason=Reason.PRESENTATION_NOT_FOUND,
             )
         return record
 
     def check_open(self, record: PresentationRecord, code: ErrorCode) -> None:
         state = effective_state(record, self._now())
         if state == "EXPIRED":
-            raise ProtocolError("the request has expired", code=code, reason="REQUEST_EXPIRED")
+            raise ProtocolError("the request has expired", code=code, reason=Reason.REQUEST_EXPIRED)
         if state not in OPEN_PRESENTATION_STATES:
             raise ProtocolError(
-                "the request was answered already", code=code, reason="RESPONSE_ALREADY_RECEIVED"
+                "the request was answered already",
+                code=code,
+                reason=Reason.RESPONSE_ALREADY_RECEIVED,
             )
 
     async def accept(
@@ -160,7 +162,7 @@ class ResponseAcceptance:
         except Exception:
             claimed = await claiming
             await self._fail(
-                claimed, "VERIFICATION_ERROR", "the presentations could not be verified"
+                claimed, Reason.VERIFICATION_ERROR, "the presentations could not be verified"
             )
             raise
         except BaseException:
@@ -184,11 +186,13 @@ class ResponseAcceptance:
             current = await self.wallet_record(record.tenant_id, record.transaction_id)
             self.check_open(current, ErrorCode.INVALID_REQUEST)
             raise ProtocolError(
-                "the request was answered already", reason="RESPONSE_ALREADY_RECEIVED"
+                "the request was answered already", reason=Reason.RESPONSE_ALREADY_RECEIVED
             )
         return claimed
 
-    async def _fail(self, record: PresentationRecord, reason: str, detail: str) -> PresentationView:
+    async def _fail(
+        self, record: PresentationRecord, reason: Reason, detail: str
+    ) -> PresentationView:
         outcome = PresentationOutcome(
             state="FAILED", failure_reason=reason, failure_detail=detail[:MAX_DETAIL]
         )
@@ -202,6 +206,6 @@ class ResponseAcceptance:
         )
         if done is None:
             raise ProtocolError(
-                "the request was answered already", reason="RESPONSE_ALREADY_RECEIVED"
+                "the request was answered already", reason=Reason.RESPONSE_ALREADY_RECEIVED
             )
         return self._view(done)

@@ -70,7 +70,7 @@ def strict_json(text: str, what: str) -> Any:
     try:
         return json.loads(text, parse_constant=_no_constant)
     except (ValueError, RecursionError) as exc:
-        raise _invalid("JSON_INVALID", f"{what} is not JSON: {str(exc)[:120]}") from exc
+        raise _invalid(Reason.JSON_INVALID, f"{what} is not JSON: {str(exc)[:120]}") from exc
 
 
 def checked_prefix(value: str) -> ClientIdPrefix:
@@ -78,7 +78,7 @@ def checked_prefix(value: str) -> ClientIdPrefix:
         return ClientIdPrefix(value or ClientIdPrefix.X509_SAN_DNS)
     except ValueError as exc:
         raise _invalid(
-            "CLIENT_ID_PREFIX_INVALID", "client_id_prefix must be x509_san_dns or x509_hash"
+            Reason.CLIENT_ID_PREFIX_INVALID, "client_id_prefix must be x509_san_dns or x509_hash"
         ) from exc
 
 
@@ -87,7 +87,7 @@ def checked_mode(value: str) -> ResponseMode:
         return ResponseMode(value or ResponseMode.DIRECT_POST_JWT)
     except ValueError as exc:
         raise _invalid(
-            "RESPONSE_MODE_INVALID",
+            Reason.RESPONSE_MODE_INVALID,
             "response_mode must be direct_post.jwt, direct_post, dc_api.jwt or dc_api",
         ) from exc
 
@@ -96,7 +96,7 @@ def _checked_lifetime(seconds: int) -> int:
     lifetime = seconds or DEFAULT_LIFETIME_SECONDS
     if not 1 <= lifetime <= MAX_LIFETIME_SECONDS:
         raise _invalid(
-            "PRESENTATION_LIFETIME_INVALID",
+            Reason.PRESENTATION_LIFETIME_INVALID,
             f"lifetime_seconds must be 1 to {MAX_LIFETIME_SECONDS}",
         )
     return lifetime
@@ -106,11 +106,13 @@ def _checked_redirect(uri: str, mode: ResponseMode) -> str | None:
     if not uri:
         return None
     if mode.dc_api:
-        raise _invalid("REDIRECT_URI_INVALID", "redirect_uri is for the direct_post modes only")
+        raise _invalid(
+            Reason.REDIRECT_URI_INVALID, "redirect_uri is for the direct_post modes only"
+        )
     parts = urlsplit(uri)
     if len(uri) > MAX_REDIRECT_URI_LENGTH or parts.fragment or not wallets_accept_issuer(uri):
         raise _invalid(
-            "REDIRECT_URI_INVALID",
+            Reason.REDIRECT_URI_INVALID,
             "redirect_uri must be an https URL (http on a loopback host) without a fragment, "
             f"at most {MAX_REDIRECT_URI_LENGTH} characters",
         )
@@ -197,7 +199,7 @@ def new_record(
     redirect_uri = _checked_redirect(command.redirect_uri, mode)
     method = command.request_uri_method or "get"
     if method not in ("get", "post"):
-        raise _invalid("REQUEST_URI_METHOD_INVALID", "request_uri_method must be get or post")
+        raise _invalid(Reason.REQUEST_URI_METHOD_INVALID, "request_uri_method must be get or post")
     policy = VerificationPolicy(
         require_key_binding=True,
         max_key_binding_age_seconds=command.policy.max_key_binding_age_seconds,
@@ -212,7 +214,7 @@ def new_record(
         raise FailedPreconditionError(
             f"wallets post responses only to https URLs, not {base_url[:200]!r}: serve with "
             "an https --public-url (plain http only for a loopback host)",
-            reason="VERIFIER_URL_NOT_HTTPS",
+            reason=Reason.VERIFIER_URL_NOT_HTTPS,
         )
     key = ResponseEncryptionKey.generate() if mode.encrypted else None
     record = PresentationRecord(
@@ -249,7 +251,7 @@ def new_record(
         raise FailedPreconditionError(
             f"{error.message}: the verifier DNS name must be the public URL's host for "
             "x509_san_dns (eudi-connect verifier set-dns-name), or use x509_hash",
-            reason="VERIFIER_DNS_NAME_MISMATCH",
+            reason=Reason.VERIFIER_DNS_NAME_MISMATCH,
         ) from error
     check_transaction_data_supported(record.transaction_data, query)
     return record, key

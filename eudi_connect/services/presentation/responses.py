@@ -172,10 +172,10 @@ async def verify_response(
     return Verdict(results, match, _failure_reason(match, results), match.detail[:MAX_DETAIL])
 
 
-def _failure_reason(match: QueryMatch, results: Sequence[PresentedResult]) -> str:
+def _failure_reason(match: QueryMatch, results: Sequence[PresentedResult]) -> Reason:
     if match.failure is MatchFailure.NOT_REQUESTED:
         return Reason.CREDENTIAL_NOT_REQUESTED
     failed = {m.failure for m in match.credentials.values() if not m.matched}
     if MatchFailure.VERIFICATION_FAILED in failed:
-        return "PRESENTATION_INVALID"
-    return "DCQL_QUERY_NOT_SATISFIED"
+        return Reason.PRESENTATION_INVALID
+    return Reason.DCQL_QUERY_NOT_SATISFIED

@@ -168,7 +168,7 @@ class PresentationService:
         if record is None:
             raise NotFoundError(
                 f"presentation transaction {transaction_id[:64]!r} does not exist",
-                reason="PRESENTATION_NOT_FOUND",
+                reason=Reason.PRESENTATION_NOT_FOUND,
                 metadata={"transaction_id": transaction_id[:64]},
             )
         return record
@@ -216,7 +216,7 @@ class PresentationService:
             raise ProtocolError(
                 "this request goes through the Digital Credentials API",
                 code=ErrorCode.INVALID_REQUEST_URI,
-                reason="REQUEST_URI_NOT_SERVED",
+                reason=Reason.REQUEST_URI_NOT_SERVED,
             )
         self._acceptance.check_open(record, ErrorCode.INVALID_REQUEST_URI)
         wallet_nonce = None
@@ -226,7 +226,7 @@ class PresentationService:
                 raise ProtocolError(
                     "this request_uri is fetched with GET",
                     code=ErrorCode.INVALID_REQUEST_URI_METHOD,
-                    reason="REQUEST_URI_METHOD_NOT_ALLOWED",
+                    reason=Reason.REQUEST_URI_METHOD_NOT_ALLOWED,
                 )
             posted = parse_request_uri_post(form)
             wallet_nonce = posted.wallet_nonce
@@ -250,7 +250,7 @@ class PresentationService:
             raise ProtocolError(
                 "the request is no longer open",
                 code=ErrorCode.INVALID_REQUEST_URI,
-                reason="REQUEST_CLOSED",
+                reason=Reason.REQUEST_CLOSED,
             )
         return await self._signed(updated, enc_values=enc_values, wallet_nonce=wallet_nonce)
 
@@ -274,7 +274,9 @@ class PresentationService:
         if view.state != "VERIFIED":
             raise ProtocolError(
                 view.record.failure_detail or "the presentation was not accepted",
-                reason=view.record.failure_reason or "PRESENTATION_FAILED",
+                reason=Reason.__members__.get(
+                    view.record.failure_reason or "", Reason.PRESENTATION_FAILED
+                ),
             )
         return WalletAnswer(redirect)
 
@@ -291,10 +293,13 @@ class PresentationService:
             )
         if not origin or len(origin) > MAX_ORIGIN_LENGTH or origin not in record.expected_origins:
             raise InvalidArgumentError(
-                "origin is not one of the request's expected origins", reason="ORIGIN_NOT_EXPECTED"
+                "origin is not one of the request's expected origins",
+                reason=Reason.ORIGIN_NOT_EXPECTED,
             )
         data = strict_json(response_json, "response_json")
         if not isinstance(data, dict):
-            raise InvalidArgumentError("response_json must be a JSON object", reason="JSON_INVALID")
+            raise InvalidArgumentError(
+                "response_json must be a JSON object", reason=Reason.JSON_INVALID
+            )
         view, _ = await self._acceptance.accept(record, data, origin=origin)
         return view
