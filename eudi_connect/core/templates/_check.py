@@ -26,16 +26,9 @@ from jinja2.lexer import (
 )
 from jinja2.parser import Parser
 
-from ._sandbox import (
-    LIMIT_REASON,
-    ClaimsSandbox,
-    LiteralTooLarge,
-    OutputMode,
-    PolicyViolation,
-    Prepared,
-    check_policy,
-    prepare_tree,
-)
+from ._compile import OutputMode, PolicyViolation, Prepared, check_policy, prepare_tree
+from ._limits import LIMIT_REASON
+from ._sandbox import ClaimsSandbox, LiteralTooLarge
 from .errors import InvalidTemplateError
 
 _NEWLINES = re.compile(r"\r\n|\r|\n")
