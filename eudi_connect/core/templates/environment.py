@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, cast
 
+from ._builtin_claims import direct_claims
 from ._cache import (
     CacheStats,
     CompileCache,
@@ -295,6 +296,16 @@ class TemplateEnvironment:
         compiled = self._compiled(template)
         prepared = prepared_or_raise(compiled)
         today = (now if now is not None else datetime.now(UTC)).date()
+        if template.tenant_id is None:  # a built-in: its claims computed directly if it can
+            claims = direct_claims(
+                template,
+                subject,
+                today,
+                max_output_chars=self._max_output_chars,
+                max_loop_iterations=self._max_loop_iterations,
+            )
+            if claims is not None:
+                return claims
         text = self._run(prepared, template.template_id, subject, today, cpu_seconds)
         return parse_claims(text, template.template_id)
 
