@@ -33,7 +33,6 @@ from eudi_connect.core.jose import (
     public_jwk,
 )
 from eudi_connect.core.mdoc import make_issuer_certificate
-from eudi_connect.core.sdjwt import issue_sd_jwt_vc
 from eudi_connect.core.templates import PID_EXAMPLE_SUBJECT, TemplateEnvironment, builtin_template
 from eudi_connect.core.verdicts import StatusReference
 
@@ -91,18 +90,7 @@ def measure(runs: int, iterations: int) -> dict[str, Any]:
     claims = environment.render_claims(draft.template, draft.subject)
     signing_input = b"x" * 900  # about the size of a PID's header and payload, base64url
 
-    def build_and_sign() -> object:
-        return issue_sd_jwt_vc(
-            claims,
-            disclosable=draft.template.disclosable,
-            signing_key=key,
-            issuer=draft.issuer,
-            vct=draft.template.vct,
-            issued_at=draft.issued_at,
-            expires_at=draft.expires_at,
-            status=draft.status,
-            holder_jwk=draft.holder_jwk,
-        )
+    rendered = replace(draft, claims=claims)  # sign_draft then skips the render
 
     rows = {
         "es256_sign": _median_us(
@@ -111,7 +99,9 @@ def measure(runs: int, iterations: int) -> dict[str, Any]:
         "render_pid": _median_us(
             lambda: environment.render_claims(draft.template, draft.subject), runs, iterations
         ),
-        "sd_jwt_build_and_sign": _median_us(build_and_sign, runs, iterations),
+        "sd_jwt_build_and_sign": _median_us(
+            lambda: sign_draft(rendered, key, environment), runs, iterations
+        ),
         "pid_sd_jwt": _median_us(lambda: sign_draft(draft, key, environment), runs, iterations),
         "pid_mdoc": _median_us(lambda: sign_draft(mdoc_draft, key, environment), runs, iterations),
     }
