@@ -15,8 +15,8 @@ from eudi_connect.core.templates import (
     PID_EXAMPLE_SUBJECT,
     CredentialTemplate,
     TemplateEnvironment,
+    direct_claims,
 )
-from eudi_connect.core.templates._builtin_claims import direct_claims
 from eudi_connect.core.templates.builtin import MDL, PID
 from eudi_connect.errors import EudiConnectError
 
@@ -99,14 +99,14 @@ def _assert_same(template: CredentialTemplate, subject: dict[str, Any], limit: i
     )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(_pid_subjects)
 def test_pid_claims_and_errors_match_the_template(subject: dict[str, Any]) -> None:
     """Every PID subject gets the claims, or the error, its template renders."""
     _assert_same(PID, subject, 64 * 1024)
 
 
-@settings(max_examples=120, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(_mdl_subjects)
 def test_mdl_claims_and_errors_match_the_template(subject: dict[str, Any]) -> None:
     """Every mDL subject gets the claims, or the error, its template renders."""
