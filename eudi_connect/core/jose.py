@@ -67,8 +67,28 @@ def jwk_thumbprint(jwk: Mapping[str, Any]) -> str:
     return b64url_encode(hashlib.sha256(ascii_json(required, sort_keys=True).encode()).digest())
 
 
+class CheckedJwk(dict[str, str]):
+    """A P-256 public JWK, exactly kty, crv, x and y, whose point `checked_public_jwk`
+    found on the curve: code that needs a valid point need not check this one again."""
+
+    __slots__ = ()
+
+
+def checked_public_jwk(jwk: Mapping[str, Any]) -> CheckedJwk:
+    """`public_key_from_jwk`'s checks, and the key as a clean JWK (kid, alg and the like
+    dropped; x and y in their one base64url form)."""
+    x, y = _checked_point(jwk)
+    return CheckedJwk(kty="EC", crv="P-256", x=b64url_encode(x), y=b64url_encode(y))
+
+
 def public_key_from_jwk(jwk: Mapping[str, Any]) -> ec.EllipticCurvePublicKey:
     """Loads a P-256 public JWK; refuses private parts, other curves and off-curve points."""
+    x, y = _checked_point(jwk)
+    return ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), b"\x04" + x + y)
+
+
+def _checked_point(jwk: Mapping[str, Any]) -> tuple[bytes, bytes]:
+    """The coordinates of a P-256 public JWK, once the point is known to be on the curve."""
     if not isinstance(jwk, Mapping):
         raise InvalidJwkError("JWK must be a JSON object")
     if "d" in jwk:
@@ -85,9 +105,10 @@ def public_key_from_jwk(jwk: Mapping[str, Any]) -> ec.EllipticCurvePublicKey:
     if len(x) != _P256_COORDINATE_BYTES or len(y) != _P256_COORDINATE_BYTES:
         raise InvalidJwkError("JWK x and y must be 32 bytes each for P-256")
     try:
-        return ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), b"\x04" + x + y)
+        ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), b"\x04" + x + y)
     except ValueError as exc:
         raise InvalidJwkError("JWK point is not on the P-256 curve") from exc
+    return x, y
 
 
 def private_jwk(private_key: ec.EllipticCurvePrivateKey) -> dict[str, str]:
@@ -120,9 +141,14 @@ class SigningKey:
         return {**public_jwk(self.private_key.public_key()), "kid": self.kid, "alg": ES256}
 
 
+#: ECDSA with SHA-256, made once: the algorithm objects are immutable, and building them
+#: for every signature costs about a sixth of the signature itself.
+_ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
+
+
 def es256_sign(private_key: ec.EllipticCurvePrivateKey, signing_input: bytes) -> bytes:
     """Signs and returns the JWS form of the signature: r || s, 32 bytes each."""
-    r, s = decode_dss_signature(private_key.sign(signing_input, ec.ECDSA(hashes.SHA256())))
+    r, s = decode_dss_signature(private_key.sign(signing_input, _ECDSA_SHA256))
     return r.to_bytes(32, "big") + s.to_bytes(32, "big")
 
 
@@ -135,7 +161,7 @@ def es256_verify(
         int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
     )
     try:
-        public_key.verify(der, signing_input, ec.ECDSA(hashes.SHA256()))
+        public_key.verify(der, signing_input, _ECDSA_SHA256)
     except InvalidSignature:
         return False
     return True

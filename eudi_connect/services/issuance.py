@@ -15,7 +15,7 @@ from typing import Any
 
 from eudi_connect.core.credential_builder import CredentialDraft, SharedRenders, sign_draft
 from eudi_connect.core.formats import FORMATS, MDOC_FORMAT, SD_JWT_VC_FORMAT
-from eudi_connect.core.jose import InvalidJwkError, SigningKey, public_jwk, public_key_from_jwk
+from eudi_connect.core.jose import CheckedJwk, InvalidJwkError, SigningKey, checked_public_jwk
 from eudi_connect.core.templates import CredentialTemplate
 from eudi_connect.core.verdicts import StatusReference
 from eudi_connect.errors import EudiConnectError, InvalidArgumentError
@@ -84,8 +84,9 @@ def new_credential_id(now: float) -> str:
     return f"{int(now * 1000) & 0xFFFF_FFFF_FFFF:012x}{secrets.token_hex(10)}"
 
 
-def parse_holder_jwk(text: str) -> dict[str, str] | None:
-    """The holder's public key as a clean JWK (kty, crv, x, y); None when unbound."""
+def parse_holder_jwk(text: str) -> CheckedJwk | None:
+    """The holder's public key as a clean JWK (kty, crv, x, y); None when unbound. Checked
+    here once: the mdoc's device key is made from it without checking the point again."""
     if not text:
         return None
     if len(text) > MAX_HOLDER_JWK_LENGTH:
@@ -94,7 +95,7 @@ def parse_holder_jwk(text: str) -> dict[str, str] | None:
         jwk = json.loads(text)
     except ValueError as exc:
         raise InvalidJwkError("holder_jwk is not valid JSON") from exc
-    return public_jwk(public_key_from_jwk(jwk))
+    return checked_public_jwk(jwk)
 
 
 def _check_request_id(request_id: str) -> None:
@@ -297,7 +298,7 @@ class _Prepared:
     command: IssueCommand
     template: CredentialTemplate
     claims: dict[str, Any] | None
-    holder_jwk: dict[str, str] | None
+    holder_jwk: CheckedJwk | None
     validity: int
     format: str = SD_JWT_VC_FORMAT
 

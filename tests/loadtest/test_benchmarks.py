@@ -68,6 +68,27 @@ def test_credential_exchange_benchmark_tiny_run(tmp_path: Path) -> None:
     assert "SLA" in done.stdout
 
 
+def test_signing_benchmark_tiny_run(tmp_path: Path) -> None:
+    """A tiny signing micro-benchmark run writes every figure, ES256 alone beside them."""
+    out = tmp_path / "signing.json"
+    done = run_module(
+        "loadtest.benchmark_signing", "--runs", "2", "--iterations", "5", "--json", str(out)
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    report = json.loads(out.read_text())
+    figures = report["us_per_call"]
+    assert set(figures) == {
+        "es256_sign",
+        "render_pid",
+        "sd_jwt_build_and_sign",
+        "pid_sd_jwt",
+        "pid_mdoc",
+    }
+    assert all(value > 0 for value in figures.values())
+    assert report["pid_within_target"] == (figures["pid_sd_jwt"] <= report["target_us_per_pid"])
+    assert "ES256 alone" in done.stdout
+
+
 def test_wallet_flow_benchmark_tiny_run(tmp_path: Path) -> None:
     """A tiny run of the wallet flow benchmark measures every step of both flows, the
     flows in flight, the HTTP echo ceiling and both targets."""

@@ -10,7 +10,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from eudi_connect.core.encoding import b64url_decode, b64url_encode
-from eudi_connect.core.jose import InvalidJwkError, public_jwk, public_key_from_jwk
+from eudi_connect.core.jose import (
+    CheckedJwk,
+    InvalidJwkError,
+    checked_public_jwk,
+    public_key_from_jwk,
+)
 
 #: COSE_Key labels and values: kty (1) EC2 (2), crv (-1) P-256 (1), x (-2), y (-3).
 KTY = 1
@@ -23,8 +28,9 @@ _P256_COORDINATE_BYTES = 32
 
 
 def cose_key_from_jwk(jwk: Mapping[str, Any]) -> dict[int, int | bytes]:
-    """Raises InvalidJwkError (an invalid argument) for anything but a P-256 public JWK."""
-    key = public_jwk(public_key_from_jwk(jwk))  # validates, and drops kid, alg and the like
+    """Raises InvalidJwkError (an invalid argument) for anything but a P-256 public JWK.
+    A `CheckedJwk` was checked when it was made, so its point is not checked again."""
+    key = jwk if type(jwk) is CheckedJwk else checked_public_jwk(jwk)
     return {
         KTY: KTY_EC2,
         EC2_CRV: CRV_P256,

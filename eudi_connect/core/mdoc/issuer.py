@@ -6,6 +6,7 @@ service hands the holder the base64url form of the CBOR IssuerSigned (OpenID4VCI
 
 from __future__ import annotations
 
+import functools
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -57,8 +58,11 @@ def _digest_ids(count: int, random_bytes: RandomSource) -> list[int]:
     return ordered
 
 
+@functools.lru_cache(maxsize=64)
 def _check_certificate_matches(signing_key: SigningKey, certificate_der: bytes) -> None:
-    """A certificate for another key would make every mdoc we sign unverifiable."""
+    """A certificate for another key would make every mdoc we sign unverifiable. Checked
+    once per key and certificate (a key object hashes by identity): parsing the certificate
+    and both points cost about as much as the signature."""
     try:
         certificate = x509.load_der_x509_certificate(certificate_der)
     except ValueError as exc:
@@ -156,7 +160,7 @@ def issue_mdoc(
         validity=signed_validity,
         status=status,
     )
-    payload = _cbor.encode(_cbor.embedded(mso))
+    payload = _cbor.encode_embedded(mso)
     issuer_auth = sign_es256(payload, signing_key.private_key, certificate_chain)
     issuer_signed = _cbor.encode({"nameSpaces": issuer_namespaces, "issuerAuth": issuer_auth})
     return IssuedMdoc(

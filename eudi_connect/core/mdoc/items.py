@@ -39,17 +39,21 @@ def encode_item(
     digest_id: int, random: bytes, element_identifier: str, element_value: Any
 ) -> cbor2.CBORTag:
     """The `#6.24(bstr)` form of an item; `element_value` must already be CBOR-ready."""
+    # The four keys in canonical order (by encoded length: 6, 8, 12, 17 letters), so that
+    # a plain value needs no canonical mode to come out canonical.
     item = {
-        "digestID": digest_id,
         "random": random,
-        "elementIdentifier": element_identifier,
+        "digestID": digest_id,
         "elementValue": element_value,
+        "elementIdentifier": element_identifier,
     }
+    if _cbor.is_plain(element_value) and type(digest_id) is int:
+        return _cbor.embedded(_cbor.encode_in_order(item))
     return _cbor.embedded(_cbor.encode(item))
 
 
 def digest_of(tagged_item: cbor2.CBORTag) -> bytes:
-    return item_digest(_cbor.encode(tagged_item))
+    return item_digest(_cbor.encode_embedded(tagged_item.value))
 
 
 def _malformed(detail: str) -> MdocVerificationError:

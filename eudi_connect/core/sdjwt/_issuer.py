@@ -124,19 +124,24 @@ class _Concealer:
     ) -> None:
         """Copies `source` into `out`, replacing the members `node` marks by `_sd` digests."""
         digests: list[str] = []
+        members = node.members
+        disclosures = self.disclosures
         for name, value in source.items():
             if type(name) is not str or name in reserved:
                 raise ValueError(f"claim name {name!r} at {path or 'top level'} is reserved")
-            child = node.members.get(name)
+            child = members.get(name)
             if child is None:
-                _check_clear(value, depth + 1)
+                if type(value) is not str:  # text, the usual claim, cannot hide `_sd` keys
+                    _check_clear(value, depth + 1)
                 out[name] = value
                 continue
-            child_path = f"{path}.{name}" if path else name
-            value = self.value(value, child, child_path, depth + 1)
+            if child.members or child.elements is not None or depth + 1 > MAX_CLAIM_DEPTH:
+                value = self.value(value, child, f"{path}.{name}" if path else name, depth + 1)
+            elif type(value) is not str:
+                _check_clear(value, depth + 1)
             if child.disclose:
                 disclosure = object_disclosure(self._next_salt(), name, value)
-                self.disclosures.append(disclosure)
+                disclosures.append(disclosure)
                 digests.append(disclosure_digest(disclosure))
             else:
                 out[name] = value

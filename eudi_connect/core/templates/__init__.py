@@ -2,6 +2,7 @@
 data to claims, the selectively disclosable claim paths and validity bounds. Notification
 templates: a subject line and text / HTML bodies about a credential event."""
 
+from ._builtin_claims import direct_claims
 from .builtin import BUILTIN_TEMPLATES, MDL_EXAMPLE_SUBJECT, PID_EXAMPLE_SUBJECT, builtin_template
 from .credential import (
     CREDENTIAL_IMPLICIT_NAMES,
@@ -53,4 +54,5 @@ __all__ = [
     "TemplateRenderError",
     "TimeLimitReached",
     "builtin_template",
+    "direct_claims",
 ]

@@ -28,15 +28,8 @@ from jinja2.parser import Parser
 
 from eudi_connect.reasons import Reason
 
-from ._sandbox import (
-    ClaimsSandbox,
-    LiteralTooLarge,
-    OutputMode,
-    PolicyViolation,
-    Prepared,
-    check_policy,
-    prepare_tree,
-)
+from ._compile import OutputMode, PolicyViolation, Prepared, check_policy, prepare_tree
+from ._sandbox import ClaimsSandbox, LiteralTooLarge
 from .errors import InvalidTemplateError
 
 _NEWLINES = re.compile(r"\r\n|\r|\n")
@@ -159,11 +152,9 @@ def parse_with_positions(
             offset = tokens.next_visible(tokens.lexed_to)
         # The lexer's "unexpected char '$' at 19" counts from the start; the column says it.
         message = re.sub(r" at \d+$", "", exc.message or "invalid syntax")
-        reason = (
-            Reason.TEMPLATE_LIMIT_EXCEEDED
-            if isinstance(exc, LiteralTooLarge)
-            else Reason.TEMPLATE_SYNTAX_ERROR
-        )
+        reason = Reason.TEMPLATE_SYNTAX_ERROR
+        if isinstance(exc, LiteralTooLarge):
+            reason = Reason.TEMPLATE_LIMIT_EXCEEDED
         raise _syntax_error(field, message, tokens.position(offset), reason=reason) from None
     except (RecursionError, SyntaxError):
         raise _syntax_error(field, "nested too deeply", tokens.position(tokens.lexed_to)) from None

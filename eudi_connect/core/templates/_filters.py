@@ -22,18 +22,10 @@ from jinja2 import Environment, pass_context, pass_environment
 from jinja2.filters import FILTERS as JINJA_FILTERS
 from jinja2.runtime import Context
 
-from ._sandbox import (
-    JSON_ENCODER,
-    ClaimsSandbox,
-    SubjectValueError,
-    bounded_str,
-    check_deadline,
-    counted,
-    fail_if_undefined,
-    guarded,
-    min_text_size,
-    too_large,
-)
+from ._json import JSON_ENCODER
+from ._limits import bounded_str, check_deadline, counted, guarded, min_text_size, too_large
+from ._sandbox import ClaimsSandbox
+from ._values import SubjectValueError, fail_if_undefined
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 _ALPHA2 = re.compile(r"[A-Z]{2}", re.ASCII)
