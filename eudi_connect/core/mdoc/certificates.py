@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from eudi_connect.core.jose import SigningKey
+from eudi_connect.core.signer import Signer
 from eudi_connect.core.verdicts import VerificationFailureReason as Reason
 from eudi_connect.core.x509_chain import (
     MAX_INTERMEDIATES,
@@ -30,6 +30,7 @@ from eudi_connect.core.x509_chain import (
     load_trust_anchors,
     validate_path,
 )
+from eudi_connect.core.x509_signing import sign_certificate
 
 from ._cbor import utc_seconds
 from .errors import MdocVerificationError
@@ -64,7 +65,7 @@ class CertificateAuthority:
 
 
 def make_issuer_certificate(
-    signing_key: SigningKey,
+    signing_key: Signer,
     *,
     issuer_name: str,
     country: str,
@@ -88,7 +89,7 @@ def make_issuer_certificate(
     start, end = utc_seconds(not_before), utc_seconds(not_after)
     if end <= start:
         raise ValueError("certificate must end after it starts")
-    public_key = signing_key.private_key.public_key()
+    public_key = signing_key.public_key()
     name = x509.Name(
         [
             x509.NameAttribute(NameOID.COUNTRY_NAME, country),
@@ -107,13 +108,11 @@ def make_issuer_certificate(
         decipher_only=False,
     )
     builder = x509.CertificateBuilder()
-    signer: ec.EllipticCurvePrivateKey = signing_key.private_key
     if authority is not None:
         builder = builder.issuer_name(authority.certificate.subject).add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(authority.private_key.public_key()),
             critical=False,
         )
-        signer = authority.private_key
     else:
         builder = builder.issuer_name(name)
     certificate = (
@@ -132,8 +131,10 @@ def make_issuer_certificate(
             x509.SubjectAlternativeName([x509.UniformResourceIdentifier(issuer_uri)]),
             critical=False,
         )
-    signed = certificate.sign(signer, hashes.SHA256())
-    return signed.public_bytes(serialization.Encoding.DER)
+    if authority is not None:
+        signed = certificate.sign(authority.private_key, hashes.SHA256())
+        return signed.public_bytes(serialization.Encoding.DER)
+    return sign_certificate(certificate, signing_key)
 
 
 def validate_chain(
