@@ -27,7 +27,6 @@ MODULE_PATHS = (
     "/usr/local/lib/softhsm/libsofthsm2.so",
 )
 TOKEN_LABEL = "eudi-test"
-PIN_ENV = "EUDI_TEST_HSM_PIN"
 
 
 @dataclass(frozen=True)
@@ -94,6 +93,7 @@ def soft_token(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SoftToken:
     config.write_text(
         f"directories.tokendir = {token_dir}\nobjectstore.backend = file\nlog.level = ERROR\n"
     )
+    label = f"{TOKEN_LABEL}-{secrets.token_hex(4)}"  # tokens of earlier tests may be seen
     pin = secrets.token_hex(4)
     pin_file = folder / "pin"
     pin_file.write_text(pin + "\n")
@@ -105,7 +105,7 @@ def soft_token(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SoftToken:
             "--init-token",
             "--free",
             "--label",
-            TOKEN_LABEL,
+            label,
             "--pin",
             pin,
             "--so-pin",
@@ -115,4 +115,4 @@ def soft_token(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SoftToken:
         capture_output=True,
         timeout=60,
     )
-    return SoftToken(module, TOKEN_LABEL, pin, pin_file, config, token_dir)
+    return SoftToken(module, label, pin, pin_file, config, token_dir)

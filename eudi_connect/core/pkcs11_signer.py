@@ -136,6 +136,8 @@ def read_pin(config: TokenConfig) -> str:
 
 _libraries: dict[str, Any] = {}
 _libraries_lock = threading.Lock()
+# Bumped each time a module is initialised again: sessions opened before are gone.
+_generations: dict[str, int] = {}
 
 
 def _library(module: str) -> Any:
@@ -150,6 +152,21 @@ def _library(module: str) -> Any:
                 ) from None
             _libraries[module] = library
         return library
+
+
+def _generation(module: str) -> int:
+    with _libraries_lock:
+        return _generations.get(module, 0)
+
+
+def _reinitialize(module: str) -> None:
+    """C_Finalize and C_Initialize again: a module lists the slots and tokens it found
+    when it was initialised, so a token added or moved since is only seen after this.
+    Every session of the module in this process ends with it."""
+    library = _library(module)
+    with _libraries_lock:
+        library.reinitialize()
+        _generations[module] = _generations.get(module, 0) + 1
 
 
 def _unavailable(config: TokenConfig, error: Exception) -> UnavailableError:
@@ -185,6 +202,7 @@ class Pkcs11Token:
         self._clock = clock
         self._lock = threading.Lock()
         self._session: Any = None
+        self._session_generation = 0
         self._pid = os.getpid()
         self._keys: dict[str, Any] = {}  # key id hex -> private key object of this session
         self._failures = 0
@@ -222,13 +240,19 @@ class Pkcs11Token:
         if os.getpid() != self._pid:
             raise RuntimeError("a PKCS#11 session cannot cross a fork: open one per process")
         with self._lock:
+            if self._session is not None and self._session_generation != _generation(
+                self.config.module
+            ):
+                self._session, self._keys = None, {}  # the module was initialised again
             if self._session is None and self._clock() < self._retry_at:
                 assert self._last_error is not None
                 raise self._last_error
             for attempt in range(2):
                 try:
                     if self._session is None:
+                        generation = _generation(self.config.module)
                         self._session = self._open()
+                        self._session_generation = generation
                     result = work(self._session)
                 except Exception as exc:
                     if not _is_token_failure(exc):
@@ -237,6 +261,9 @@ class Pkcs11Token:
                     error = _unavailable(self.config, exc)
                     if attempt == 0 and error.reason == "HSM_UNAVAILABLE":
                         continue  # a stale session: one fresh one may do
+                    if attempt == 0 and error.reason == "HSM_TOKEN_NOT_FOUND":
+                        _reinitialize(self.config.module)  # it may be back, or elsewhere
+                        continue
                     self._failed(error)
                     raise error from None
                 self._failures = 0
