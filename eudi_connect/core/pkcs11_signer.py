@@ -41,6 +41,7 @@ from eudi_connect.errors import ConfigurationError, UnavailableError
 BACKOFF_FIRST_SECONDS = 0.5
 BACKOFF_MAX_SECONDS = 30.0
 _P256_OID = "secp256r1"
+_ECDSA_MECHANISM: Any = None  # pkcs11.Mechanism.ECDSA once python-pkcs11 is loaded
 _KEY_ID_BYTES = 16
 
 
@@ -96,6 +97,7 @@ class TokenConfig:
 
 
 def _pkcs11() -> Any:
+    global _ECDSA_MECHANISM  # looked up once: signing is the hot path
     try:
         import pkcs11
     except ImportError:
@@ -103,6 +105,7 @@ def _pkcs11() -> Any:
             "PKCS#11 keys need python-pkcs11: install eudi-connect[hsm]",
             reason="HSM_NOT_INSTALLED",
         ) from None
+    _ECDSA_MECHANISM = pkcs11.Mechanism.ECDSA
     return pkcs11
 
 
@@ -327,10 +330,18 @@ class Pkcs11Signer:
     def public_jwk(self) -> dict[str, str]:
         return {**public_jwk(self._public_key), "kid": self.kid, "alg": ES256}
 
+    def _token(self) -> Pkcs11Token:
+        """This process's session holder of the key's token, looked up once per process."""
+        held = self.__dict__.get("_held")
+        if held is None or held._pid != os.getpid():
+            held = token_for(TokenConfig.of(self.key))
+            object.__setattr__(self, "_held", held)  # a cache, not part of the value
+        return held
+
     def sign(self, data: bytes) -> bytes:
         digest = hashlib.sha256(data).digest()
-        token = token_for(TokenConfig.of(self.key))
-        mechanism = _pkcs11().Mechanism.ECDSA
+        token = self._token()
+        mechanism = _ECDSA_MECHANISM or _pkcs11().Mechanism.ECDSA
 
         def work(session: Any) -> bytes:
             signature: bytes = token.private_key(session, self.key.key_id).sign(
