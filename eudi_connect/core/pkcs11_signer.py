@@ -35,7 +35,7 @@ from eudi_connect.core.signer import (
     SignerReference,
     public_point,
 )
-from eudi_connect.errors import ConfigurationError, UnavailableError
+from eudi_connect.errors import InvalidArgumentError, UnavailableError
 
 #: Backoff after consecutive token failures: 0.5 s, 1 s, 2 s, ... at most 30 s.
 BACKOFF_FIRST_SECONDS = 0.5
@@ -83,13 +83,13 @@ class TokenConfig:
     def check(self) -> None:
         """Refuses a configuration that can never open a token."""
         if not self.module:
-            raise ConfigurationError("a PKCS#11 key needs the module path", reason="HSM_CONFIG")
+            raise InvalidArgumentError("a PKCS#11 key needs the module path", reason="HSM_CONFIG")
         if not self.token_label and self.slot is None:
-            raise ConfigurationError(
+            raise InvalidArgumentError(
                 "a PKCS#11 key needs a token label or a slot", reason="HSM_CONFIG"
             )
         if bool(self.pin_file) == bool(self.pin_env):
-            raise ConfigurationError(
+            raise InvalidArgumentError(
                 "a PKCS#11 key needs exactly one PIN source: a PIN file or an environment "
                 "variable name",
                 reason="HSM_CONFIG",
@@ -101,7 +101,7 @@ def _pkcs11() -> Any:
     try:
         import pkcs11
     except ImportError:
-        raise ConfigurationError(
+        raise UnavailableError(
             "PKCS#11 keys need python-pkcs11: install eudi-connect[hsm]",
             reason="HSM_NOT_INSTALLED",
         ) from None
@@ -150,7 +150,7 @@ def _library(module: str) -> Any:
             try:
                 library = _pkcs11().lib(module)
             except RuntimeError as exc:  # python-pkcs11 raises it for a library it cannot load
-                raise ConfigurationError(
+                raise UnavailableError(
                     f"cannot load the PKCS#11 module {module}: {exc}", reason="HSM_MODULE"
                 ) from None
             _libraries[module] = library

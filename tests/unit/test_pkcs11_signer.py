@@ -22,7 +22,7 @@ from eudi_connect.core.pkcs11_signer import (
 )
 from eudi_connect.core.signer import Signer
 from eudi_connect.core.signers import open_signer
-from eudi_connect.errors import ConfigurationError, UnavailableError
+from eudi_connect.errors import InvalidArgumentError, UnavailableError
 from tests.softhsm_fixture import SoftToken, soft_token  # noqa: F401 - fixture
 
 
@@ -115,17 +115,21 @@ def test_missing_pins_and_incomplete_settings_are_refused(
     soft_token: SoftToken,  # noqa: F811
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """A PIN variable that is unset is UNAVAILABLE (HSM_PIN_MISSING); settings without a
-    token, or with two PIN sources, never open anything."""
+    """A PIN variable that is unset, or a module that cannot be loaded, is UNAVAILABLE
+    (HSM_PIN_MISSING, HSM_MODULE); settings without a token, or with two PIN sources, are
+    refused before anything is opened."""
     monkeypatch.delenv("EUDI_TEST_NO_SUCH_PIN", raising=False)
     token = Pkcs11Token(config_of(soft_token, pin_file="", pin_env="EUDI_TEST_NO_SUCH_PIN"))
     with pytest.raises(UnavailableError) as missing:
         token.run(lambda session: None)
     assert missing.value.reason == "HSM_PIN_MISSING"
+    with pytest.raises(UnavailableError) as no_module:
+        Pkcs11Token(config_of(soft_token, module="/no/such/pkcs11.so")).run(lambda s: None)
+    assert no_module.value.reason == "HSM_MODULE"
     for broken in (
         config_of(soft_token, token_label=""),
         config_of(soft_token, pin_env="ALSO"),
         config_of(soft_token, module=""),
     ):
-        with pytest.raises(ConfigurationError):
+        with pytest.raises(InvalidArgumentError):
             Pkcs11Token(broken)
