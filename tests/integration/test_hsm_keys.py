@@ -10,6 +10,7 @@ import json
 import sqlite3
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -100,6 +101,15 @@ def their_sd_jwt_verifier(credential: str, jwks: dict[str, dict[str, Any]]) -> d
 
     payload: dict[str, Any] = SDJWTVerifier(credential, issuer_key).get_verified_payload()
     return payload
+
+
+def http_status(url: str) -> int:
+    """The status of a GET (loopback only), error statuses included."""
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - loopback
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return int(error.code)
 
 
 def scrape(url: str) -> str:
@@ -273,11 +283,16 @@ async def test_a_removed_token_fails_with_unavailable_and_never_falls_back(
     soft_token: SoftToken,  # noqa: F811 - fixture
 ) -> None:
     """Once the token is gone, issuing fails with UNAVAILABLE and an HSM reason, again on
-    retry; no software key is made and nothing is issued."""
+    retry, and a status list that must be signed again answers 503; no software key is
+    made and nothing more is issued."""
     issuer.keys("create", *soft_token.key_flags())
-    with server(issuer) as address:
+    issuer.keys("create", "--purpose", "status", *soft_token.key_flags())
+    http_port = free_port()
+    with server(issuer, "--http-port", str(http_port)) as address:
         async with client(address) as stub:
-            await stub.IssueCredential(pid_request(), metadata=issuer.metadata)
+            issued = await stub.IssueCredential(pid_request(), metadata=issuer.metadata)
+            url = f"http://127.0.0.1:{http_port}/status-lists/{issued.status_list_id}"
+            assert await asyncio.to_thread(http_status, url) == 200
             soft_token.remove()
             for _ in range(3):
                 with pytest.raises(grpc.aio.AioRpcError) as failed:
@@ -285,11 +300,23 @@ async def test_a_removed_token_fails_with_unavailable_and_never_falls_back(
                 assert failed.value.code() == grpc.StatusCode.UNAVAILABLE
                 assert error_info(failed.value).reason.startswith("HSM_")
                 await asyncio.sleep(0.6)
+            # A status change needs a new token for the list: the status key cannot sign it.
+            await stub.RevokeCredential(
+                pb.RevokeCredentialRequest(credential_id=issued.credential_id),
+                metadata=issuer.metadata,
+            )
+            assert await asyncio.to_thread(http_status, url) == 503
+            with pytest.raises(grpc.aio.AioRpcError) as unsigned:
+                await stub.GetStatusList(
+                    pb.GetStatusListRequest(status_list_id=issued.status_list_id),
+                    metadata=issuer.metadata,
+                )
+            assert unsigned.value.code() == grpc.StatusCode.UNAVAILABLE
     with sqlite3.connect(issuer.db_file) as db:
         backends = [row[0] for row in db.execute("SELECT backend FROM issuer_keys")]
-        issued = db.execute("SELECT count(*) FROM credentials").fetchone()[0]
-    assert backends == ["pkcs11"]
-    assert issued == 1
+        count = db.execute("SELECT count(*) FROM credentials").fetchone()[0]
+    assert backends == ["pkcs11", "pkcs11"]
+    assert count == 1
 
 
 async def test_a_wrong_pin_is_unavailable_until_fixed_then_retried(
