@@ -209,7 +209,13 @@ def add_issuer_key_commands(actions: Any) -> None:
     )
     create.add_argument("--tenant", required=True, help="the tenant id")
     _add_purpose(create)
-    create.add_argument("--backend", choices=BACKENDS, default=SOFTWARE_BACKEND)
+    create.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default=SOFTWARE_BACKEND,
+        help="where the keys are made: in this process, encrypted under the master key "
+        "(software), or inside a PKCS#11 token, never leaving it (pkcs11)",
+    )
     token = create.add_argument_group("PKCS#11 token (--backend pkcs11)")
     token.add_argument("--module", help=f"the PKCS#11 library (default: ${PKCS11_MODULE_ENV})")
     where = token.add_mutually_exclusive_group()
