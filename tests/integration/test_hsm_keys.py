@@ -34,7 +34,7 @@ from sd_jwt.verifier import SDJWTVerifier
 from eudi_connect.core.encoding import b64url_decode
 from eudi_connect.core.jose import generate_p256_key, public_jwk, public_key_from_jwk, split_jws
 from eudi_connect.core.status_list import decode_status_list_token
-from tests.softhsm_fixture import SoftToken, soft_token  # noqa: F401 - fixture
+from eudi_connect.devtools.softhsm import SoftToken
 
 from .client_helpers import pid_request
 from .processes import create_tenant, free_port, run_command, start_server
@@ -135,13 +135,13 @@ def kid_of(credential: str) -> str:
 
 
 @pytest.fixture
-def issuer(tmp_path: Path, soft_token: SoftToken) -> Issuer:  # noqa: F811 - fixture
+def issuer(tmp_path: Path, soft_token: SoftToken) -> Issuer:
     return Issuer(tmp_path)
 
 
 async def test_token_keys_sign_credentials_mdocs_and_status_lists_that_verify(
     issuer: Issuer,
-    soft_token: SoftToken,  # noqa: F811 - fixture
+    soft_token: SoftToken,
 ) -> None:
     """Credential and status keys made in the token cannot be read out, and what they sign
     (SD-JWT VC, mdoc, status list token, the key's certificate) verifies independently."""
@@ -210,7 +210,7 @@ async def test_token_keys_sign_credentials_mdocs_and_status_lists_that_verify(
 
 async def test_batch_through_the_signing_worker_uses_its_own_token_session(
     issuer: Issuer,
-    soft_token: SoftToken,  # noqa: F811 - fixture
+    soft_token: SoftToken,
 ) -> None:
     """A batch signed in the worker process (its own PKCS#11 session) verifies item by item."""
     made = issuer.keys("create", *soft_token.key_flags())
@@ -232,7 +232,7 @@ async def test_batch_through_the_signing_worker_uses_its_own_token_session(
 
 async def test_rotation_by_hand_and_on_schedule_keeps_old_credentials_verifying(
     issuer: Issuer,
-    soft_token: SoftToken,  # noqa: F811 - fixture
+    soft_token: SoftToken,
 ) -> None:
     """`keys rotate` and the maximum key age each activate a new token key; credentials
     signed before still verify, and the metrics report the keys' remaining time."""
@@ -280,7 +280,7 @@ async def test_rotation_by_hand_and_on_schedule_keeps_old_credentials_verifying(
 
 async def test_a_removed_token_fails_with_unavailable_and_never_falls_back(
     issuer: Issuer,
-    soft_token: SoftToken,  # noqa: F811 - fixture
+    soft_token: SoftToken,
 ) -> None:
     """Once the token is gone, issuing fails with UNAVAILABLE and an HSM reason, again on
     retry, and a status list that must be signed again answers 503; no software key is
@@ -321,7 +321,7 @@ async def test_a_removed_token_fails_with_unavailable_and_never_falls_back(
 
 async def test_a_wrong_pin_is_unavailable_until_fixed_then_retried(
     issuer: Issuer,
-    soft_token: SoftToken,  # noqa: F811 - fixture
+    soft_token: SoftToken,
 ) -> None:
     """A PIN the token refuses gives UNAVAILABLE with HSM_PIN_INCORRECT; once the PIN
     file is right again, the next attempt after the backoff signs."""
@@ -349,7 +349,7 @@ async def test_a_wrong_pin_is_unavailable_until_fixed_then_retried(
 
 async def test_two_server_processes_share_one_token(
     issuer: Issuer,
-    soft_token: SoftToken,  # noqa: F811 - fixture
+    soft_token: SoftToken,
 ) -> None:
     """Two servers on one database sign with the same token key, each with its own
     session, and each verifies what the other issued."""

@@ -22,8 +22,8 @@ from eudi_connect.core.pkcs11_signer import (
 )
 from eudi_connect.core.signer import Signer
 from eudi_connect.core.signers import open_signer
+from eudi_connect.devtools.softhsm import SoftToken
 from eudi_connect.errors import InvalidArgumentError, UnavailableError
-from tests.softhsm_fixture import SoftToken, soft_token  # noqa: F401 - fixture
 
 
 def config_of(token: SoftToken, **changes: str) -> TokenConfig:
@@ -36,7 +36,7 @@ def config_of(token: SoftToken, **changes: str) -> TokenConfig:
     return TokenConfig(**fields)  # type: ignore[arg-type]
 
 
-def test_a_token_key_signs_jws_and_its_own_certificate(soft_token: SoftToken) -> None:  # noqa: F811
+def test_a_token_key_signs_jws_and_its_own_certificate(soft_token: SoftToken) -> None:
     """Signatures are raw r || s that verify with the public key; a self-signed certificate
     made through the token verifies as issued by itself and holds the token's key."""
     signer = generate_key(config_of(soft_token), "unit")
@@ -60,7 +60,7 @@ def test_a_token_key_signs_jws_and_its_own_certificate(soft_token: SoftToken) ->
     assert certificate.public_key() == signer.public_key()
 
 
-def test_a_reference_reopens_the_same_key(soft_token: SoftToken) -> None:  # noqa: F811
+def test_a_reference_reopens_the_same_key(soft_token: SoftToken) -> None:
     """What crosses to a worker names the key, not a session: reopened, it signs alike."""
     signer = generate_key(config_of(soft_token), "unit")
     reference = signer.reference()
@@ -78,7 +78,7 @@ def _sign_in_child(token: Pkcs11Token, queue: multiprocessing.Queue[str]) -> Non
         queue.put(str(error))
 
 
-def test_a_session_never_crosses_a_fork(soft_token: SoftToken) -> None:  # noqa: F811
+def test_a_session_never_crosses_a_fork(soft_token: SoftToken) -> None:
     """A forked child that inherits a token object refuses to use its session."""
     signer = generate_key(config_of(soft_token), "unit")
     signer.sign(b"open the session")
@@ -92,7 +92,7 @@ def test_a_session_never_crosses_a_fork(soft_token: SoftToken) -> None:  # noqa:
     assert os.getpid() == token._pid
 
 
-def test_a_failing_token_is_retried_only_after_the_backoff(soft_token: SoftToken) -> None:  # noqa: F811
+def test_a_failing_token_is_retried_only_after_the_backoff(soft_token: SoftToken) -> None:
     """After a refused PIN, calls fail at once (without asking the token) until the backoff
     has passed; the next attempt after it reaches the token again."""
     now = [1000.0]
@@ -112,7 +112,7 @@ def test_a_failing_token_is_retried_only_after_the_backoff(soft_token: SoftToken
 
 
 def test_missing_pins_and_incomplete_settings_are_refused(
-    soft_token: SoftToken,  # noqa: F811
+    soft_token: SoftToken,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A PIN variable that is unset, or a module that cannot be loaded, is UNAVAILABLE
