@@ -123,8 +123,7 @@ async def _keys_create(args: argparse.Namespace) -> dict[str, Any]:
             raise CliError(f"no tenant {args.tenant!r} in this database", Exit.REFUSED)
         now = int(datetime.now(UTC).timestamp())
         settings = _settings_from(args, now)
-        await services.keys.configure(settings)
-        kid = await services.keys.rotate(args.tenant, args.purpose)
+        kid = await services.keys.create_key(settings)
         records = await services.keys.list_keys(args.tenant)
     [made] = [r for r in records if r.kid == kid]
     return {

@@ -31,6 +31,7 @@ from eudi_connect.services.key_backends import (
 )
 from eudi_connect.services.public_urls import TenantUrls
 from eudi_connect.store.base import IssuerKeyRecord, KeySettingsRecord, Store
+from eudi_connect.store.checks import tenant_not_found
 
 MASTER_KEY_CHECK = "master_key_check"
 log = logging.getLogger(__name__)
@@ -98,8 +99,13 @@ class KeyService:
         settings = await self._store.list_key_settings(tenant_id)
         return next((s for s in settings if s.purpose == purpose), None)
 
-    async def _new_record(self, tenant_id: str, purpose: str) -> tuple[NewKey, IssuerKeyRecord]:
-        new = await self._backends.new_key(await self._settings_of(tenant_id, purpose))
+    async def _new_record(
+        self, tenant_id: str, purpose: str, settings: KeySettingsRecord | None = None
+    ) -> tuple[NewKey, IssuerKeyRecord]:
+        """A new key where `settings` (default: the stored ones) say, and its record."""
+        if settings is None:
+            settings = await self._settings_of(tenant_id, purpose)
+        new = await self._backends.new_key(settings)
         now = self._clock()
         try:
             certificate = await self._certificate(tenant_id, new.signer, now)
@@ -256,6 +262,26 @@ class KeyService:
         age. Keys already made stay where they are until rotated."""
         check_settings(settings)
         await self._store.put_key_settings(settings)
+
+    async def create_key(self, settings: KeySettingsRecord) -> str:
+        """Makes a key where `settings` say and activates it (retiring the purpose's active
+        key), then keeps the settings for the keys after it. A backend that cannot make
+        the key (a token not found, a PIN refused) leaves the stored settings as they were."""
+        check_settings(settings)
+        if await self._store.get_tenant(settings.tenant_id) is None:
+            raise tenant_not_found()
+        new, record = await self._new_record(settings.tenant_id, settings.purpose, settings)
+        try:
+            await self._store.put_key_settings(settings)
+            await self._store.rotate_issuer_key(record, retired_at=int(self._clock()))
+        except BaseException:
+            await self._backends.discard(new)
+            raise
+        self._active[(settings.tenant_id, settings.purpose)] = _ActiveKey(new.signer, self._clock())
+        if settings.purpose == CREDENTIAL_PURPOSE:
+            self._active.pop((settings.tenant_id, STATUS_PURPOSE), None)
+        self._public.pop(settings.tenant_id, None)
+        return new.signer.kid
 
     async def key_settings(self, tenant_id: str) -> list[KeySettingsRecord]:
         return await self._store.list_key_settings(tenant_id)

@@ -37,7 +37,7 @@ from eudi_connect.core.status_list import decode_status_list_token
 from eudi_connect.devtools.softhsm import SoftToken
 
 from .client_helpers import pid_request
-from .processes import create_tenant, free_port, run_command, start_server
+from .processes import cli_env, create_tenant, free_port, run_command, start_server
 from .template_helpers import error_info
 
 pytestmark = pytest.mark.slow
@@ -369,3 +369,37 @@ async def test_two_server_processes_share_one_token(
                     metadata=issuer.metadata,
                 )
                 assert verified.valid, verified.detail
+
+
+def test_keys_create_refuses_what_cannot_make_a_key(
+    issuer: Issuer, soft_token: SoftToken, tmp_path: Path
+) -> None:
+    """Token options without pkcs11, pkcs11 without a module or PIN source are usage
+    errors; a token that is not there is refused with its reason, and leaves neither a key
+    nor settings behind."""
+    base = ["keys", "create", "--tenant", issuer.tenant_id, "--db", issuer.db]
+    env = {**cli_env(), **soft_token.environment()}
+    no_module = run_command(
+        *base, "--backend", "pkcs11", "--token-label", soft_token.label, "--pin-file",
+        str(soft_token.pin_file), env=env,
+    )  # fmt: skip
+    assert no_module.returncode == 2
+    assert "--module" in no_module.stderr
+    no_pin = run_command(
+        *base, "--backend", "pkcs11", "--module", soft_token.module, "--token-label",
+        soft_token.label, env=env,
+    )  # fmt: skip
+    assert no_pin.returncode == 2
+    assert "--pin-file or --pin-env" in no_pin.stderr
+    stray = run_command(*base, "--token-label", soft_token.label, env=env)
+    assert stray.returncode == 2
+    missing = run_command(
+        *base, *soft_token.key_flags()[:4], "--token-label", "no-such-token", "--pin-file",
+        str(soft_token.pin_file), env=env, timeout=120,
+    )  # fmt: skip
+    assert missing.returncode == 1
+    assert "HSM_TOKEN_NOT_FOUND" in missing.stderr
+    assert soft_token.pin not in missing.stderr + missing.stdout
+    listed = issuer.keys("list")
+    assert listed["keys"] == []
+    assert listed["settings"] == []
