@@ -211,6 +211,9 @@ class Pkcs11Token:
         self._failures = 0
         self._retry_at = 0.0
         self._last_error: UnavailableError | None = None
+        # SHA-256 of the last PIN the token refused: an HSM locks its user PIN after a few
+        # wrong ones, so the same PIN is never offered again; a changed one is.
+        self._refused_pin: bytes | None = None
 
     def _open(self) -> Any:
         pkcs11 = _pkcs11()
@@ -223,11 +226,15 @@ class Pkcs11Token:
                 raise pkcs11.exceptions.NoSuchToken(f"no slot {self.config.slot}")
             token = slots[0].get_token()
         pin = read_pin(self.config)
+        pin_digest = _digest(pin)
         try:
             return token.open(rw=True, user_pin=pin)
         except pkcs11.exceptions.UserAlreadyLoggedIn:
             # Another session of this process logged in already: the login is per process.
             return token.open(rw=True)
+        except pkcs11.exceptions.PinIncorrect:
+            self._refused_pin = pin_digest
+            raise
 
     def _drop_session(self) -> None:
         session, self._session = self._session, None
@@ -247,7 +254,9 @@ class Pkcs11Token:
                 self.config.module
             ):
                 self._session, self._keys = None, {}  # the module was initialised again
-            if self._session is None and self._clock() < self._retry_at:
+            if self._session is None and (
+                self._clock() < self._retry_at or self._pin_refused_before()
+            ):
                 assert self._last_error is not None
                 raise self._last_error
             for attempt in range(2):
@@ -273,6 +282,16 @@ class Pkcs11Token:
                 return result
             raise AssertionError("unreachable")
 
+    def _pin_refused_before(self) -> bool:
+        """Whether the PIN source still holds the PIN the token refused last."""
+        if self._refused_pin is None:
+            return False
+        try:
+            pin = read_pin(self.config)
+        except UnavailableError:
+            return False  # let the attempt report the missing PIN
+        return secrets.compare_digest(_digest(pin), self._refused_pin)
+
     def _failed(self, error: UnavailableError) -> None:
         self._failures += 1
         delay = min(BACKOFF_MAX_SECONDS, BACKOFF_FIRST_SECONDS * 2 ** (self._failures - 1))
@@ -292,6 +311,10 @@ class Pkcs11Token:
     def close(self) -> None:
         with self._lock:
             self._drop_session()
+
+
+def _digest(pin: str) -> bytes:
+    return hashlib.sha256(pin.encode("utf-8")).digest()
 
 
 def _is_token_failure(exc: Exception) -> bool:

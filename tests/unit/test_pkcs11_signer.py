@@ -111,6 +111,30 @@ def test_a_failing_token_is_retried_only_after_the_backoff(soft_token: SoftToken
     token.close()
 
 
+def test_a_refused_pin_is_never_offered_again(soft_token: SoftToken) -> None:
+    """Past the backoff, the same wrong PIN fails without a login (an HSM locks its PIN
+    after a few wrong ones); a changed PIN file is tried, and once right, signs."""
+    now = [1000.0]
+    token = Pkcs11Token(config_of(soft_token), clock=lambda: now[0])
+    soft_token.pin_file.write_text("000000\n")
+    with pytest.raises(UnavailableError) as refused:
+        token.run(lambda session: None)
+    assert refused.value.reason == "HSM_PIN_INCORRECT"
+    now[0] += 3600  # far past any backoff
+    with pytest.raises(UnavailableError) as again:
+        token.run(lambda session: None)
+    assert again.value is refused.value  # the token was not asked again
+    soft_token.pin_file.write_text("111111\n")
+    with pytest.raises(UnavailableError) as other:
+        token.run(lambda session: None)
+    assert other.value is not refused.value  # a new PIN is offered
+    assert other.value.reason == "HSM_PIN_INCORRECT"
+    soft_token.pin_file.write_text(soft_token.pin + "\n")
+    now[0] += 3600
+    assert token.run(lambda session: "signed") == "signed"
+    token.close()
+
+
 def test_missing_pins_and_incomplete_settings_are_refused(
     soft_token: SoftToken,
     monkeypatch: pytest.MonkeyPatch,
