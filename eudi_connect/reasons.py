@@ -81,6 +81,23 @@ class Reason(enum.StrEnum):
     AUTH_RATE_LIMITED = "AUTH_RATE_LIMITED", "too many failed authentications from this peer"
 
     # Issuer keys, the master key and the issuer CA
+    HSM_UNAVAILABLE = (
+        "HSM_UNAVAILABLE",
+        "the key's token failed (session lost, device error, token removed)",
+    )
+    HSM_PIN_INCORRECT = "HSM_PIN_INCORRECT", "the token refused the PIN, or it is locked"
+    HSM_PIN_MISSING = "HSM_PIN_MISSING", "the PIN file or variable is unset, empty or unreadable"
+    HSM_TOKEN_NOT_FOUND = "HSM_TOKEN_NOT_FOUND", "no token with the configured label or slot"
+    HSM_KEY_NOT_FOUND = "HSM_KEY_NOT_FOUND", "the token has no key with the stored id"
+    HSM_MODULE = "HSM_MODULE", "the PKCS#11 module cannot be loaded"
+    HSM_NOT_INSTALLED = "HSM_NOT_INSTALLED", "python-pkcs11 is not installed (the hsm extra)"
+    HSM_CONFIG = (
+        "HSM_CONFIG",
+        "token settings lack a module, a token or slot, or exactly one PIN source",
+    )
+    KEY_PURPOSE_INVALID = "KEY_PURPOSE_INVALID", "a key purpose is neither credential nor status"
+    KEY_BACKEND_INVALID = "KEY_BACKEND_INVALID", "a key backend is neither software nor pkcs11"
+    KEY_MAX_AGE_INVALID = "KEY_MAX_AGE_INVALID", "a maximum key age is not positive"
     ISSUER_KEY_EXISTS = "ISSUER_KEY_EXISTS", "an issuer key with this id exists already"
     ISSUER_KEY_NOT_FOUND = "ISSUER_KEY_NOT_FOUND", "the issuer key does not exist"
     ISSUER_KEY_RACE = "ISSUER_KEY_RACE", "the tenant's active issuer key changed concurrently"

@@ -9,6 +9,9 @@ import pytest
 # Session PostgreSQL server and per-test databases (skipped without PostgreSQL, except in CI).
 from tests.postgres_fixture import postgres_server, postgres_url  # noqa: F401 - fixtures
 
+# A throwaway SoftHSM2 token per test (skipped without SoftHSM2, except in CI).
+from tests.softhsm_fixture import soft_token  # noqa: F401 - fixture
+
 # Tests never read a developer's own settings.
 os.environ.pop("EUDI_CONNECT_MASTER_KEY", None)
 os.environ.pop("EUDI_CONNECT_API_KEY", None)

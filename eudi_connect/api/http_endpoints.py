@@ -41,7 +41,7 @@ from aiohttp import web
 from eudi_connect.api.convert import pem_certificates
 from eudi_connect.api.verifier_http import VerifierHandlers, add_verifier_routes
 from eudi_connect.api.wallet_http import WalletHandlers, add_wallet_routes
-from eudi_connect.errors import NotFoundError
+from eudi_connect.errors import NotFoundError, UnavailableError
 from eudi_connect.monitoring.logs import access_log, log_access
 from eudi_connect.monitoring.performance_metrics import PerformanceMonitor
 from eudi_connect.services.app import Services
@@ -121,6 +121,14 @@ def _not_found(what: str) -> web.HTTPNotFound:
     return web.HTTPNotFound(text=f"{what} not found", headers={"Cache-Control": "no-store"})
 
 
+def _unavailable(error: UnavailableError) -> web.HTTPServiceUnavailable:
+    """503 with the reason (an issuer key token that failed, say), never a 500."""
+    return web.HTTPServiceUnavailable(
+        text=f"{error.reason}: try again later",
+        headers={"Cache-Control": "no-store", "Retry-After": "5"},
+    )
+
+
 class _Handlers:
     def __init__(
         self,
@@ -169,6 +177,8 @@ class _Handlers:
             token = await self._services.status_lists.token(status_list_id, tenant_id=None)
         except NotFoundError:
             raise _not_found("status list") from None
+        except UnavailableError as error:
+            raise _unavailable(error) from None
         body = token.encode("ascii")
         response = web.Response(
             body=body,

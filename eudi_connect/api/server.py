@@ -92,13 +92,16 @@ class RunningServer:
     services: Services
     http: HttpEndpoints | None = None
     housekeeping: asyncio.Task[None] | None = None
+    # Scheduled key rotation, retired keys' publication end, key metrics.
+    key_schedule: asyncio.Task[None] | None = None
 
     async def stop(self, grace: float | None) -> None:
         """Refuses new calls, lets running ones finish within `grace`, then closes the store."""
-        if self.housekeeping is not None:
-            self.housekeeping.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.housekeeping
+        for task in (self.housekeeping, self.key_schedule):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if self.http is not None:
             self.http.begin_shutdown()
         await self.health.enter_graceful_shutdown()
@@ -215,6 +218,10 @@ async def start_server(
         http=http,
         housekeeping=asyncio.get_running_loop().create_task(
             _housekeeping(services), name="wallet-housekeeping"
+        ),
+        key_schedule=asyncio.get_running_loop().create_task(
+            services.keys.run_schedule(services.settings.key_schedule_seconds),
+            name="key-schedule",
         ),
     )
 

@@ -81,6 +81,13 @@ def non_negative_float(text: str) -> float:
     return value
 
 
+def positive_float(text: str) -> float:
+    value = non_negative_float(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("must be a number of seconds above 0")
+    return value
+
+
 def _int(text: str) -> int:
     try:
         return int(text)

@@ -15,7 +15,12 @@ from eudi_connect.api.workers import reserve_port, run_workers
 from eudi_connect.cli.commands import command_parser
 from eudi_connect.cli.database import add_db_flag
 from eudi_connect.cli.failures import CliError, Exit
-from eudi_connect.cli.parsing import non_negative_float, non_negative_int, positive_int
+from eudi_connect.cli.parsing import (
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
 from eudi_connect.monitoring.logs import LOG_FORMATS, configure_logging
 from eudi_connect.services.fetch import FetchSettings, parse_network, parse_networks
 from eudi_connect.services.fetch.addresses import IPNetwork
@@ -82,6 +87,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     settings = ServiceSettings(
         public_url=public_url,
         issuer_key_refresh_seconds=args.key_refresh_seconds,
+        key_schedule_seconds=args.key_schedule_seconds,
         api_key_cache_seconds=args.api_key_cache_seconds,
         issuer_country=args.issuer_country,
         issuer_ca_cert=args.issuer_ca_cert,
@@ -194,6 +200,13 @@ def add_serve_command(sub: Any) -> None:
         type=float,
         default=ServiceSettings().issuer_key_refresh_seconds,
         help="how soon a key rotated elsewhere is used here",
+    )
+    serve.add_argument(
+        "--key-schedule-seconds",
+        type=positive_float,
+        default=ServiceSettings().key_schedule_seconds,
+        help="how often keys past their tenant's maximum age are rotated (and key metrics "
+        "refreshed)",
     )
     serve.add_argument(
         "--api-key-cache-seconds",

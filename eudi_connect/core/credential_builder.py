@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from eudi_connect.core.formats import MDOC_FORMAT, SD_JWT_VC_FORMAT
-from eudi_connect.core.jose import SigningKey
 from eudi_connect.core.mdoc import (
     BUILTIN_MAPPINGS,
     MdocIssuanceError,
@@ -23,6 +22,7 @@ from eudi_connect.core.mdoc import (
     to_mdoc_namespaces,
 )
 from eudi_connect.core.sdjwt import issue_sd_jwt_vc
+from eudi_connect.core.signer import Signer
 from eudi_connect.core.templates import CredentialTemplate, TemplateEnvironment
 from eudi_connect.core.verdicts import StatusReference
 from eudi_connect.errors import InvalidArgumentError
@@ -101,7 +101,7 @@ def mdoc_mapping(template: CredentialTemplate) -> MdocMapping:
 
 
 def sign_draft(
-    draft: CredentialDraft, signing_key: SigningKey, environment: TemplateEnvironment
+    draft: CredentialDraft, signing_key: Signer, environment: TemplateEnvironment
 ) -> str:
     """The compact SD-JWT VC of a draft; raises InvalidArgumentError for bad claims."""
     claims = draft.claims
@@ -130,7 +130,7 @@ def sign_draft(
         ) from exc
 
 
-def _sign_mdoc(draft: CredentialDraft, claims: Mapping[str, Any], signing_key: SigningKey) -> str:
+def _sign_mdoc(draft: CredentialDraft, claims: Mapping[str, Any], signing_key: Signer) -> str:
     if draft.holder_jwk is None:
         raise InvalidArgumentError(
             "an mso_mdoc credential needs holder_jwk: it becomes the mdoc's device key",

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import (
     decode_dss_signature,
@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 )
 
 from eudi_connect.core.encoding import ascii_json, b64url_decode, b64url_encode, json_bytes
+from eudi_connect.core.signer import SOFTWARE_BACKEND, Signer, SignerReference, public_point
 from eudi_connect.errors import InvalidArgumentError
 from eudi_connect.reasons import Reason
 
@@ -132,13 +133,35 @@ def private_key_from_jwk(jwk: Mapping[str, Any]) -> ec.EllipticCurvePrivateKey:
 
 @dataclass(frozen=True)
 class SigningKey:
-    """A private key and the `kid` that verifiers find its public half under."""
+    """A software `Signer`: the private key in this process, under the `kid` that
+    verifiers find its public half under."""
 
     kid: str
     private_key: ec.EllipticCurvePrivateKey = field(repr=False)
+    certificate_chain: tuple[bytes, ...] = field(default=(), repr=False)
+
+    def public_key(self) -> ec.EllipticCurvePublicKey:
+        return self.private_key.public_key()
 
     def public_jwk(self) -> dict[str, str]:
         return {**public_jwk(self.private_key.public_key()), "kid": self.kid, "alg": ES256}
+
+    def sign(self, data: bytes) -> bytes:
+        return _es256_sign_here(self.private_key, data)
+
+    def reference(self) -> SignerReference:
+        der = self.private_key.private_bytes(
+            serialization.Encoding.DER,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        return SignerReference(
+            kid=self.kid,
+            backend=SOFTWARE_BACKEND,
+            public_point=public_point(self.public_key()),
+            software_der=der,
+            certificate_chain=self.certificate_chain,
+        )
 
 
 #: ECDSA with SHA-256, made once: the algorithm objects are immutable, and building them
@@ -146,10 +169,19 @@ class SigningKey:
 _ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
 
 
-def es256_sign(private_key: ec.EllipticCurvePrivateKey, signing_input: bytes) -> bytes:
-    """Signs and returns the JWS form of the signature: r || s, 32 bytes each."""
+def _es256_sign_here(private_key: ec.EllipticCurvePrivateKey, signing_input: bytes) -> bytes:
     r, s = decode_dss_signature(private_key.sign(signing_input, _ECDSA_SHA256))
     return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+
+
+def es256_sign(key: ec.EllipticCurvePrivateKey | Signer, signing_input: bytes) -> bytes:
+    """Signs and returns the JWS form of the signature: r || s, 32 bytes each.
+
+    `key` is a private key of this process (a holder's, a test's) or any issuer `Signer`.
+    """
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        return _es256_sign_here(key, signing_input)
+    return key.sign(signing_input)
 
 
 def es256_verify(
@@ -168,7 +200,9 @@ def es256_verify(
 
 
 def sign_jws(
-    header: Mapping[str, Any], payload: Mapping[str, Any], private_key: ec.EllipticCurvePrivateKey
+    header: Mapping[str, Any],
+    payload: Mapping[str, Any],
+    private_key: ec.EllipticCurvePrivateKey | Signer,
 ) -> str:
     """Compact JWS (RFC 7515 section 7.1) with ES256; `alg` is set here, never by callers."""
     protected = b64url_encode(json_bytes({**header, "alg": ES256}))

@@ -24,12 +24,12 @@ from eudi_connect.core.encoding import b64url_decode, b64url_encode
 from eudi_connect.core.jose import (
     ALLOWED_ALGORITHMS,
     MalformedJwsError,
-    SigningKey,
     encode_x5c,
     es256_verify,
     sign_jws,
     split_jws,
 )
+from eudi_connect.core.signer import Signer
 
 STATUS_LIST_JWT_TYP = "statuslist+jwt"
 ALLOWED_BITS = frozenset({1, 2, 4, 8})
@@ -240,7 +240,7 @@ def build_status_list_token(
     issued_at: int,
     expires_at: int,
     ttl: int,
-    signing_key: SigningKey,
+    signing_key: Signer,
     x5c: Sequence[bytes] | None = None,
 ) -> str:
     """Signs a Status List Token in JWT format (section 5.1); ``sub`` is the list's URI.
@@ -262,7 +262,7 @@ def build_status_list_token(
         "ttl": ttl,
         "status_list": status_list.to_json(),
     }
-    return sign_jws(header, payload, signing_key.private_key)
+    return sign_jws(header, payload, signing_key)
 
 
 @dataclass(frozen=True)

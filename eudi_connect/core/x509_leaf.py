@@ -1,7 +1,8 @@
 """The shape every end-entity certificate we make shares: a signing key's certificate,
 self-signed or signed by a configured CA, for signing only (keyUsage digitalSignature,
 critical; not a CA), with its subject key identifier, and the CA's key identifier when a
-CA signs it. The callers add what their role needs (EKU, SANs) and sign."""
+CA signs it. The callers add what their role needs (EKU, SANs) and sign: with the CA's
+key when one is configured, else with their own signer (which may live in a token)."""
 
 from __future__ import annotations
 
@@ -31,13 +32,12 @@ def signing_leaf(
     name: x509.Name,
     not_before: datetime,
     not_after: datetime,
-    own_key: ec.EllipticCurvePrivateKey,
     authority_certificate: x509.Certificate | None = None,
     authority_key: ec.EllipticCurvePrivateKey | None = None,
-) -> tuple[x509.CertificateBuilder, ec.EllipticCurvePrivateKey]:
-    """The builder and the key that signs it: `own_key` (self-signed) or the authority's."""
+) -> tuple[x509.CertificateBuilder, ec.EllipticCurvePrivateKey | None]:
+    """The builder and the CA key that signs it; None when the leaf signs itself."""
     builder = x509.CertificateBuilder()
-    signer = own_key
+    signer: ec.EllipticCurvePrivateKey | None = None
     if authority_certificate is not None and authority_key is not None:
         builder = builder.issuer_name(authority_certificate.subject).add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(authority_key.public_key()),

@@ -34,6 +34,7 @@ from opentelemetry import metrics, trace
 from opentelemetry.util.types import AttributeValue
 
 from eudi_connect.monitoring._batching import TICK_SECONDS, Batcher
+from eudi_connect.monitoring.key_lifetimes import register_key_gauges
 
 __all__ = [
     "ATTR_ERROR_TYPE",
@@ -136,6 +137,7 @@ class PerformanceMonitor:
             meter.create_observable_gauge(
                 "eudi_connect.monitor.flush", callbacks=[self._flush_before_collection]
             )
+            register_key_gauges(meter)
 
     def _flush_before_collection(
         self, options: metrics.CallbackOptions

@@ -167,6 +167,8 @@ async def open_services(
         refresh_seconds=settings.issuer_key_refresh_seconds,
         certificates=certificates,
         urls=urls,
+        status_token_validity_seconds=settings.status_list_validity_seconds,
+        warning_seconds=settings.key_warning_seconds,
     )
     status_lists = StatusListService(store, keys, settings, urls, clock=clock)
     environment = TemplateEnvironment()

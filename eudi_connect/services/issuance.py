@@ -15,7 +15,8 @@ from typing import Any
 
 from eudi_connect.core.credential_builder import CredentialDraft, SharedRenders, sign_draft
 from eudi_connect.core.formats import FORMATS, MDOC_FORMAT, SD_JWT_VC_FORMAT
-from eudi_connect.core.jose import CheckedJwk, InvalidJwkError, SigningKey, checked_public_jwk
+from eudi_connect.core.jose import CheckedJwk, InvalidJwkError, checked_public_jwk
+from eudi_connect.core.signer import Signer
 from eudi_connect.core.templates import CredentialTemplate
 from eudi_connect.core.verdicts import StatusReference
 from eudi_connect.errors import EudiConnectError, InvalidArgumentError
@@ -263,7 +264,7 @@ class IssuanceService:
             certificate_chain=certificate_chain,
         )
 
-    def _sign_here(self, draft: CredentialDraft, signing_key: SigningKey) -> str | EudiConnectError:
+    def _sign_here(self, draft: CredentialDraft, signing_key: Signer) -> str | EudiConnectError:
         try:
             return sign_draft(draft, signing_key, self._templates.environment)
         except EudiConnectError as error:

@@ -11,8 +11,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from eudi_connect.core.jose import SigningKey
 from eudi_connect.core.mdoc import CertificateAuthority, make_issuer_certificate
+from eudi_connect.core.signer import Signer
 from eudi_connect.core.templates import MAX_TIMESTAMP_GRANULARITY_SECONDS
 from eudi_connect.errors import ConfigurationError
 from eudi_connect.reasons import Reason
@@ -38,7 +38,7 @@ class CertificatePolicy:
     authority: CertificateAuthority | None = field(default=None, repr=False)
 
     def certificate_for(
-        self, tenant_id: str, key: SigningKey, *, now: float, issuer_uri: str | None = None
+        self, tenant_id: str, key: Signer, *, now: float, issuer_uri: str | None = None
     ) -> bytes:
         """`issuer_uri`, the `iss` of the tenant's credentials, goes into the URI SAN."""
         made = datetime.fromtimestamp(now, UTC)

@@ -42,6 +42,11 @@ class ServiceSettings:
     # How often an instance re-reads which issuer key is active: a rotation made on another
     # instance (or by `keys rotate`) takes effect here within this many seconds.
     issuer_key_refresh_seconds: float = 30.0
+    # How often the key schedule runs (rotations due by the tenants' maximum key age, the
+    # end of retired keys' publication, the key metrics), and how long before its end a
+    # key counts as nearing it in the metrics.
+    key_schedule_seconds: float = 60.0
+    key_warning_seconds: int = 7 * 86_400
     # How long an instance trusts an API key it verified before reading its row again: a
     # key revoked on another instance (or by `tenant keys revoke`) is refused here within
     # this many seconds. Expiry is checked on every call.

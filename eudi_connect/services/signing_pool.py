@@ -19,17 +19,17 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from multiprocessing.connection import wait
 
-from cryptography.hazmat.primitives import serialization
-
 from eudi_connect.core.credential_builder import CredentialDraft, SharedRenders, sign_draft
-from eudi_connect.core.jose import SigningKey
+from eudi_connect.core.signer import Signer, SignerReference
+from eudi_connect.core.signers import open_signer
 from eudi_connect.core.templates import TemplateEnvironment
-from eudi_connect.errors import EudiConnectError, InvalidArgumentError
+from eudi_connect.errors import EudiConnectError, InvalidArgumentError, UnavailableError
 from eudi_connect.reasons import Reason
 
-# Per worker process: one template environment, and keys decoded once per kid.
+# Per worker process: one template environment, and signers opened once per kid (a
+# PKCS#11 key gets this worker's own session: sessions never cross into a child).
 _environment: TemplateEnvironment | None = None
-_keys: dict[str, SigningKey] = {}
+_keys: dict[str, Signer] = {}
 
 
 @dataclass(frozen=True)
@@ -39,27 +39,29 @@ class SigningFailure:
     reason: Reason
     message: str
     metadata: dict[str, str]
+    unavailable: bool = False  # the key's token failed, not the draft
 
     def error(self) -> EudiConnectError:
+        if self.unavailable:
+            return UnavailableError(self.message, reason=self.reason, metadata=self.metadata)
         return InvalidArgumentError(self.message, reason=self.reason, metadata=self.metadata)
 
 
-def _signing_key(kid: str, private_der: bytes) -> SigningKey:
-    key = _keys.get(kid)
+def _signing_key(reference: SignerReference) -> Signer:
+    key = _keys.get(reference.kid)
     if key is None:
-        private_key = serialization.load_der_private_key(private_der, password=None)
-        key = SigningKey(kid, private_key)  # type: ignore[arg-type] # always P-256 here
-        _keys[kid] = key
+        key = open_signer(reference)
+        _keys[reference.kid] = key
     return key
 
 
 def _sign_group(
-    kid: str, private_der: bytes, drafts: Sequence[CredentialDraft]
+    reference: SignerReference, drafts: Sequence[CredentialDraft]
 ) -> list[str | SigningFailure]:
     global _environment  # one environment per worker process, built once
     if _environment is None:
         _environment = TemplateEnvironment()
-    key = _signing_key(kid, private_der)
+    key = _signing_key(reference)
     results: list[str | SigningFailure] = []
     # Copies of one credential arrive with one shared subject object (pickle keeps the
     # sharing), so they are rendered once per group.
@@ -69,6 +71,10 @@ def _sign_group(
             if draft.claims is None:
                 draft = replace(draft, claims=renders.claims(draft.template, draft.subject))
             results.append(sign_draft(draft, key, _environment))
+        except UnavailableError as error:
+            # The key's token failed: every draft of the group fails alike.
+            failure = SigningFailure(error.reason, error.message, error.metadata, True)
+            return [failure] * len(drafts)
         except EudiConnectError as error:
             results.append(SigningFailure(error.reason, error.message, error.metadata))
     return results
@@ -128,27 +134,21 @@ class SigningPool:
             initializer=_start_worker,
             initargs=(os.getpid(),),
         )
-        self._der: dict[str, bytes] = {}
+        self._references: dict[str, SignerReference] = {}
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(self._executor, _warm_up)
 
     async def sign(
-        self, drafts: Sequence[CredentialDraft], signing_key: SigningKey
+        self, drafts: Sequence[CredentialDraft], signing_key: Signer
     ) -> list[str | EudiConnectError]:
-        der = self._der.get(signing_key.kid)
-        if der is None:
-            der = signing_key.private_key.private_bytes(
-                serialization.Encoding.DER,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-            self._der[signing_key.kid] = der
+        reference = self._references.get(signing_key.kid)
+        if reference is None:
+            reference = signing_key.reference()
+            self._references[signing_key.kid] = reference
         loop = asyncio.get_running_loop()
-        signed = await loop.run_in_executor(
-            self._executor, _sign_group, signing_key.kid, der, list(drafts)
-        )
+        signed = await loop.run_in_executor(self._executor, _sign_group, reference, list(drafts))
         return [r.error() if isinstance(r, SigningFailure) else r for r in signed]
 
     def close(self) -> None:

@@ -20,6 +20,7 @@ from eudi_connect.core.index_permutation import IndexPermutation, new_permutatio
 from eudi_connect.core.status_list import StatusList, build_status_list_token
 from eudi_connect.errors import NotFoundError
 from eudi_connect.reasons import Reason
+from eudi_connect.services.key_backends import STATUS_PURPOSE
 from eudi_connect.services.keys import KeyService
 from eudi_connect.services.public_urls import TenantUrls
 from eudi_connect.services.settings import ServiceSettings
@@ -153,7 +154,7 @@ class StatusListService:
         entries = await self._store.list_status_entries(record.status_list_id)
         status_list = StatusList.from_entries(record.size, entries, bits=record.bits)
         now = self._clock()
-        signing_key = await self._keys.signing_key(record.tenant_id)
+        signing_key = await self._keys.signing_key(record.tenant_id, STATUS_PURPOSE)
         urls = await self._urls.fixed(record.tenant_id)
         token = build_status_list_token(
             status_list,

@@ -58,6 +58,26 @@ class IssuerKeyRecord:
     # DER X.509 certificate of the key (mdoc x5chain, SD-JWT x5c); None only for keys made
     # before certificates existed, until `set_issuer_key_certificate` gives them one.
     certificate: bytes | None = field(default=None, repr=False)
+    # What the key signs ('credential' or 'status'), where it lives ('software' or
+    # 'pkcs11'), and for a token key where in the token (JSON members, never the PIN).
+    purpose: str = "credential"
+    backend: str = "software"
+    key_ref: dict[str, Any] | None = None
+    # A retired key is published until then; None: until it is known (kept meanwhile).
+    published_until: int | None = None
+
+
+@dataclass(frozen=True)
+class KeySettingsRecord:
+    """Where a tenant's new keys of one purpose are made, and when they are rotated."""
+
+    tenant_id: str
+    purpose: str
+    backend: str
+    updated_at: int
+    # The PKCS#11 token (module, token_label or slot, pin_file or pin_env, key_label).
+    token: dict[str, Any] | None = None
+    max_age_seconds: int | None = None
 
 
 @dataclass(frozen=True)
@@ -244,8 +264,31 @@ class Store(WalletSessionStore, PresentationStore):
         """Inserts `candidate` unless the tenant has an active key; returns the active key."""
 
     @abc.abstractmethod
-    async def rotate_issuer_key(self, new_key: IssuerKeyRecord, retired_at: int) -> None:
-        """Retires the tenant's active key (it keeps verifying) and activates `new_key`."""
+    async def rotate_issuer_key(
+        self, new_key: IssuerKeyRecord, retired_at: int, *, replacing: str | None = None
+    ) -> bool:
+        """Retires the tenant's active key of `new_key.purpose` (it keeps verifying) and
+        activates `new_key`. With `replacing`, only if that kid is the active key (or there
+        is none): False, and nothing changed, when another rotation came first."""
+
+    @abc.abstractmethod
+    async def set_issuer_key_published_until(self, kid: str, published_until: int) -> None:
+        """Fixes until when a retired key stays in the JWKS."""
+
+    @abc.abstractmethod
+    async def last_credential_expiry(
+        self, tenant_id: str, *, issued_from: int, issued_until: int
+    ) -> int | None:
+        """The latest `expires_at` of the tenant's credentials issued in that interval
+        (inclusive); None when there are none."""
+
+    @abc.abstractmethod
+    async def put_key_settings(self, settings: KeySettingsRecord) -> None:
+        """Sets (or replaces) the tenant's key settings of `settings.purpose`."""
+
+    @abc.abstractmethod
+    async def list_key_settings(self, tenant_id: str | None = None) -> list[KeySettingsRecord]:
+        """The key settings of one tenant, or of every tenant (None)."""
 
     @abc.abstractmethod
     async def list_issuer_keys(self, tenant_id: str) -> list[IssuerKeyRecord]:

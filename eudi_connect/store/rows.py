@@ -21,6 +21,7 @@ from eudi_connect.store.base import (
     CredentialRecord,
     InsertOutcome,
     IssuerKeyRecord,
+    KeySettingsRecord,
     NewCredential,
     PositionLease,
     StatusChange,
@@ -97,8 +98,41 @@ def api_key_values(key: ApiKeyRecord) -> tuple[Any, ...]:
 
 SELECT_ISSUER_KEY: Final = (
     "SELECT kid, tenant_id, private_key_encrypted, public_jwk, created_at, retired_at, "
-    "certificate FROM issuer_keys "
+    "certificate, purpose, backend, key_ref, published_until FROM issuer_keys "
 )
+#: The columns `issuer_key_values` fills, in its order.
+ISSUER_KEY_COLUMNS: Final = (
+    "kid, tenant_id, private_key_encrypted, public_jwk, created_at, certificate, purpose, "
+    "backend, key_ref"
+)
+SELECT_KEY_SETTINGS: Final = (
+    "SELECT tenant_id, purpose, backend, token, max_age_seconds, updated_at "
+    "FROM tenant_key_settings "
+)
+
+
+def key_settings_record(row: Row) -> KeySettingsRecord:
+    """From `SELECT_KEY_SETTINGS`."""
+    return KeySettingsRecord(
+        tenant_id=row[0],
+        purpose=row[1],
+        backend=row[2],
+        token=_loads_or_none(row[3]),
+        max_age_seconds=row[4],
+        updated_at=row[5],
+    )
+
+
+def key_settings_values(settings: KeySettingsRecord) -> tuple[Any, ...]:
+    """(tenant_id, purpose, backend, token, max_age_seconds, updated_at)."""
+    return (
+        settings.tenant_id,
+        settings.purpose,
+        settings.backend,
+        _json_or_none(settings.token),
+        settings.max_age_seconds,
+        settings.updated_at,
+    )
 
 
 def issuer_key_record(row: Row) -> IssuerKeyRecord:
@@ -111,12 +145,17 @@ def issuer_key_record(row: Row) -> IssuerKeyRecord:
         created_at=row[4],
         retired_at=row[5],
         certificate=None if row[6] is None else bytes(row[6]),
+        purpose=row[7],
+        backend=row[8],
+        key_ref=_loads_or_none(row[9]),
+        published_until=row[10],
     )
 
 
 def issuer_key_values(key: IssuerKeyRecord) -> tuple[Any, ...]:
     """The insert parameters of a new (active) issuer key: (kid, tenant_id,
-    private_key_encrypted, public_jwk, created_at, certificate)."""
+    private_key_encrypted, public_jwk, created_at, certificate, purpose, backend, key_ref):
+    `ISSUER_KEY_COLUMNS`."""
     return (
         key.kid,
         key.tenant_id,
@@ -124,6 +163,9 @@ def issuer_key_values(key: IssuerKeyRecord) -> tuple[Any, ...]:
         json.dumps(key.public_jwk, sort_keys=True, separators=(",", ":")),
         key.created_at,
         key.certificate,
+        key.purpose,
+        key.backend,
+        _json_or_none(key.key_ref),
     )
 
 

@@ -15,7 +15,7 @@ from eudi.connect.v1 import credential_service_pb2 as pb
 from eudi.connect.v1 import credential_service_pb2_grpc as pb_grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from eudi_connect.core.jose import generate_p256_key, private_jwk, public_jwk
+from eudi_connect.core.jose import SigningKey, generate_p256_key, private_jwk, public_jwk
 from eudi_connect.core.templates import PID_EXAMPLE_SUBJECT
 from eudi_connect.monitoring.logs import configure_logging, flush_access_log
 from eudi_connect.monitoring.performance_metrics import NO_TENANT, TIME_BUCKETS_MS
@@ -293,6 +293,7 @@ async def test_logs_never_contain_secrets(
     assert len(access_lines(log_output)) >= 6, "the access log was not captured"
     output = log_output.getvalue()
     signing_key = await services.keys.signing_key(tenant.tenant_id)
+    assert isinstance(signing_key, SigningKey)  # the software key: its secret is at hand
     issuer_jwt, *disclosures = issued.credential.rstrip("~").split("~")
     secrets = {
         "claim values": ["Qzxvbnfamily7731", "Wkjhgivenname4419", "1911-11-11", "Plxcitysecret"],

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from eudi_connect.devtools.softhsm import SoftToken
 from loadtest import ghz_run
 from loadtest.lib.service import REPO_ROOT, parse_writer_stats
 from loadtest.lib.sla import OPERATIONS
@@ -87,6 +88,25 @@ def test_signing_benchmark_tiny_run(tmp_path: Path) -> None:
     assert all(value > 0 for value in figures.values())
     assert report["pid_within_target"] == (figures["pid_sd_jwt"] <= report["target_us_per_pid"])
     assert "ES256 alone" in done.stdout
+
+
+def test_hsm_benchmark_tiny_run(tmp_path: Path, soft_token: SoftToken) -> None:
+    """A tiny run of the PKCS#11 benchmark signs with both keys and issues every item of
+    both batches (it makes its own SoftHSM2 token; the fixture only checks for one)."""
+    out = tmp_path / "hsm.json"
+    done = run_module(
+        "loadtest.benchmark_hsm",
+        *("--signatures", "20", "--items", "30", "--repeat", "1", "--json", str(out)),
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    document = json.loads(out.read_text())
+    assert [row["run"] for row in document["signing"]] == [
+        "ES256 sign, software key",
+        "ES256 sign, PKCS#11 (SoftHSM2)",
+    ]
+    assert all(row["per_s"] > 0 for row in document["signing"])
+    assert [(row["items"], row["ok"]) for row in document["batches"]] == [(30, 30), (30, 30)]
 
 
 def test_wallet_flow_benchmark_tiny_run(tmp_path: Path) -> None:

@@ -39,6 +39,21 @@ def runtime_requirements() -> dict[str, str]:
     return requirements
 
 
+def optional_requirements() -> dict[str, str]:
+    """The packages of the user-facing extras ([project.optional-dependencies] but `dev`),
+    by lower-case name: the requirement text as written."""
+    project = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    requirements: dict[str, str] = {}
+    for extra, listed in project["project"]["optional-dependencies"].items():
+        if extra == "dev":
+            continue
+        for requirement in listed:
+            match = _NAME.match(requirement)
+            assert match, requirement
+            requirements[match.group(1).lower()] = requirement
+    return requirements
+
+
 def declared_floor(name: str) -> str:
     """The `>=` version of a runtime dependency, as written (e.g. "1.85.1")."""
     requirement = runtime_requirements()[name]

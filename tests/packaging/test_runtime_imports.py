@@ -1,7 +1,8 @@
 """Every third-party module the installed program imports, at start or later (the
 PostgreSQL driver, exporters loaded on demand), comes from a package that
 [project.dependencies] names itself: a dev-only or merely transitive one is missing or
-unpinned for a user."""
+unpinned for a user. The one exception is a user-facing extra (`hsm`): its packages are
+imported only inside the functions that need them, so the program starts without them."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import re
 import sys
 
 from eudi_connect.devtools.protogen import PROJECT_ROOT
-from tests.packaging.requirements import runtime_requirements
+from tests.packaging.requirements import optional_requirements, runtime_requirements
 
 PACKAGE = PROJECT_ROOT / "eudi_connect"
 # Developer tools ship in the package but the service never imports them (stub
@@ -43,6 +44,26 @@ def _imported_modules() -> dict[str, set[str]]:
             for name in names:
                 top = name.split(".")[0]
                 if top not in sys.stdlib_module_names and top not in OWN:
+                    found.setdefault(name, set()).add(str(path.relative_to(PROJECT_ROOT)))
+    return found
+
+
+def _top_level_imports() -> dict[str, set[str]]:
+    """Third-party imports a module makes when it is loaded (its own body, not inside a
+    function or a TYPE_CHECKING block): module -> files."""
+    found: dict[str, set[str]] = {}
+    for path in PACKAGE.rglob("*.py"):
+        if path.is_relative_to(DEV_TOOLS):
+            continue
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            for name in names:
+                if name.split(".")[0] not in sys.stdlib_module_names | OWN:
                     found.setdefault(name, set()).add(str(path.relative_to(PROJECT_ROOT)))
     return found
 
@@ -83,7 +104,7 @@ def _owner(module: str, owners: dict[str, str]) -> str | None:
 def test_every_runtime_import_is_a_declared_dependency() -> None:
     """Each module imported by eudi_connect (devtools aside) is installed by a package
     listed in [project.dependencies]."""
-    declared = {_canonical(name) for name in runtime_requirements()}
+    declared = {_canonical(name) for name in (*runtime_requirements(), *optional_requirements())}
     owners = _distribution_of_files()
     undeclared = {
         module: f"{_owner(module, owners)}, imported by {sorted(files)}"
@@ -91,3 +112,17 @@ def test_every_runtime_import_is_a_declared_dependency() -> None:
         if _owner(module, owners) not in declared
     }
     assert undeclared == {}
+
+
+def test_optional_extras_are_imported_only_when_used() -> None:
+    """No module imports a package of an optional extra when it is loaded, so a base
+    install starts (and says which extra a feature needs when it is used)."""
+    optional = {_canonical(name) for name in optional_requirements()}
+    owners = _distribution_of_files()
+    eager = {
+        module: sorted(files)
+        for module, files in sorted(_top_level_imports().items())
+        if _owner(module, owners) in optional
+    }
+    assert optional, "no optional extra is declared"
+    assert eager == {}

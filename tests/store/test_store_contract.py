@@ -22,6 +22,7 @@ from eudi_connect.errors import (
 from eudi_connect.store.base import (
     ApiKeyRecord,
     IssuerKeyRecord,
+    KeySettingsRecord,
     NewCredential,
     StatusListRecord,
     Store,
@@ -186,6 +187,73 @@ async def test_concurrent_first_keys_and_rotations_leave_one_active_key(store: S
     keys = await store.list_issuer_keys("t1")
     assert len(keys) == 6
     assert sum(key.retired_at is None for key in keys) == 1
+
+
+async def test_issuer_keys_have_one_active_key_per_purpose(store: Store) -> None:
+    """A status key and a credential key are active side by side; a rotation replaces only
+    its own purpose's key, and a conditional rotation loses to one that came first."""
+    await add_tenant(store)
+    credential_key = issuer_key("kid-c", 100)
+    status_key = replace(
+        issuer_key("kid-s", 100),
+        purpose="status",
+        backend="pkcs11",
+        private_key_encrypted=b"",
+        key_ref={"module": "/lib.so", "key_id": "ab", "token_label": "t"},
+    )
+    assert await store.ensure_active_issuer_key(credential_key) == credential_key
+    assert await store.ensure_active_issuer_key(status_key) == status_key
+    assert await store.rotate_issuer_key(
+        replace(status_key, kid="kid-s2", created_at=200), retired_at=200, replacing="kid-s"
+    )
+    assert not await store.rotate_issuer_key(
+        replace(status_key, kid="kid-s3", created_at=300), retired_at=300, replacing="kid-s"
+    )
+    keys = {key.kid: key for key in await store.list_issuer_keys("t1")}
+    assert set(keys) == {"kid-c", "kid-s", "kid-s2"}
+    assert keys["kid-c"].retired_at is None
+    assert keys["kid-s"].retired_at == 200
+    assert keys["kid-s2"].retired_at is None
+    assert keys["kid-s2"].key_ref == status_key.key_ref
+    assert keys["kid-s2"].backend == "pkcs11"
+    await store.set_issuer_key_published_until("kid-s", 900)
+    [retired] = [k for k in await store.list_issuer_keys("t1") if k.kid == "kid-s"]
+    assert retired.published_until == 900
+    with pytest.raises(NotFoundError):
+        await store.set_issuer_key_published_until("no-such-kid", 1)
+
+
+async def test_key_settings_are_replaced_per_purpose(store: Store) -> None:
+    """Settings are kept per tenant and purpose; putting them again replaces them."""
+    await add_tenant(store)
+    await add_tenant(store, "t2")
+    first = KeySettingsRecord("t1", "credential", "software", 100, max_age_seconds=3600)
+    token = {"module": "/lib.so", "token_label": "hsm", "pin_env": "PIN"}
+    status = KeySettingsRecord("t1", "status", "pkcs11", 100, token=token)
+    await store.put_key_settings(first)
+    await store.put_key_settings(status)
+    await store.put_key_settings(KeySettingsRecord("t2", "credential", "software", 100))
+    changed = replace(first, max_age_seconds=None, updated_at=200)
+    await store.put_key_settings(changed)
+    assert await store.list_key_settings("t1") == [changed, status]
+    assert len(await store.list_key_settings()) == 3
+    with pytest.raises(NotFoundError):
+        await store.put_key_settings(KeySettingsRecord("ghost", "status", "software", 1))
+
+
+async def test_last_credential_expiry_covers_an_issuing_interval(store: Store) -> None:
+    """The latest expiry among the tenant's credentials issued in the interval, or None."""
+    await add_tenant(store)
+    await add_list(store)
+    await store.insert_credentials(
+        [
+            replace(credential(1), issued_at=100, expires_at=500),
+            replace(credential(2), issued_at=200, expires_at=400),
+        ]
+    )
+    assert await store.last_credential_expiry("t1", issued_from=0, issued_until=300) == 500
+    assert await store.last_credential_expiry("t1", issued_from=150, issued_until=300) == 400
+    assert await store.last_credential_expiry("t1", issued_from=301, issued_until=900) is None
 
 
 async def test_issuer_key_certificates_are_stored_and_set_once(store: Store) -> None:

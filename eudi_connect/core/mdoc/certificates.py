@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from eudi_connect.core.jose import SigningKey
+from eudi_connect.core.signer import Signer
 from eudi_connect.core.verdicts import VerificationFailureReason as Reason
 from eudi_connect.core.x509_chain import (
     MAX_INTERMEDIATES,
@@ -30,6 +30,7 @@ from eudi_connect.core.x509_chain import (
     validate_path,
 )
 from eudi_connect.core.x509_leaf import signing_leaf
+from eudi_connect.core.x509_signing import sign_certificate
 
 from ._cbor import utc_seconds
 from .errors import MdocVerificationError
@@ -63,7 +64,7 @@ class CertificateAuthority:
 
 
 def make_issuer_certificate(
-    signing_key: SigningKey,
+    signing_key: Signer,
     *,
     issuer_name: str,
     country: str,
@@ -87,7 +88,7 @@ def make_issuer_certificate(
     start, end = utc_seconds(not_before), utc_seconds(not_after)
     if end <= start:
         raise ValueError("certificate must end after it starts")
-    public_key = signing_key.private_key.public_key()
+    public_key = signing_key.public_key()
     name = x509.Name(
         [
             x509.NameAttribute(NameOID.COUNTRY_NAME, country),
@@ -99,7 +100,6 @@ def make_issuer_certificate(
         name=name,
         not_before=start,
         not_after=end,
-        own_key=signing_key.private_key,
         authority_certificate=authority.certificate if authority is not None else None,
         authority_key=authority.private_key if authority is not None else None,
     )
@@ -111,8 +111,10 @@ def make_issuer_certificate(
             x509.SubjectAlternativeName([x509.UniformResourceIdentifier(issuer_uri)]),
             critical=False,
         )
-    signed = certificate.sign(signer, hashes.SHA256())
-    return signed.public_bytes(serialization.Encoding.DER)
+    if signer is not None:  # a configured CA signs it
+        signed = certificate.sign(signer, hashes.SHA256())
+        return signed.public_bytes(serialization.Encoding.DER)
+    return sign_certificate(certificate, signing_key)
 
 
 def validate_chain(

@@ -14,6 +14,7 @@ import cbor2
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from eudi_connect.core.jose import es256_sign, es256_verify
+from eudi_connect.core.signer import Signer
 from eudi_connect.core.verdicts import VerificationFailureReason as Reason
 
 from . import _cbor
@@ -47,7 +48,7 @@ def _signature_input(protected: bytes, payload: bytes) -> bytes:
 
 
 def sign_es256(
-    payload: bytes, private_key: ec.EllipticCurvePrivateKey, x5chain: Sequence[bytes]
+    payload: bytes, private_key: ec.EllipticCurvePrivateKey | Signer, x5chain: Sequence[bytes]
 ) -> list[Any]:
     """The untagged COSE_Sign1 array 18013-5 puts in issuerAuth.
 

@@ -16,7 +16,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from eudi_connect.core.encoding import b64url_encode
-from eudi_connect.core.jose import SigningKey
+from eudi_connect.core.signer import Signer
 from eudi_connect.core.verdicts import StatusReference
 from eudi_connect.errors import ConfigurationError
 from eudi_connect.reasons import Reason
@@ -59,16 +59,16 @@ def _digest_ids(count: int, random_bytes: RandomSource) -> list[int]:
 
 
 @functools.lru_cache(maxsize=64)
-def _check_certificate_matches(signing_key: SigningKey, certificate_der: bytes) -> None:
+def _check_certificate_matches(signing_key: Signer, certificate_der: bytes) -> None:
     """A certificate for another key would make every mdoc we sign unverifiable. Checked
-    once per key and certificate (a key object hashes by identity): parsing the certificate
+    once per key and certificate (signers are frozen values): parsing the certificate
     and both points cost about as much as the signature."""
     try:
         certificate = x509.load_der_x509_certificate(certificate_der)
     except ValueError as exc:
         raise ConfigurationError("issuer certificate is not DER") from exc
     point = serialization.PublicFormat.UncompressedPoint
-    ours = signing_key.private_key.public_key().public_bytes(serialization.Encoding.X962, point)
+    ours = signing_key.public_key().public_bytes(serialization.Encoding.X962, point)
     try:
         theirs = certificate.public_key().public_bytes(serialization.Encoding.X962, point)
     except ValueError as exc:
@@ -110,7 +110,7 @@ def issue_mdoc(
     doc_type: str,
     holder_jwk: Mapping[str, Any],
     validity: ValidityInfo,
-    signing_key: SigningKey,
+    signing_key: Signer,
     certificate_chain: Sequence[bytes],
     status: StatusReference | None = None,
     random_bytes: RandomSource = secrets.token_bytes,
@@ -161,7 +161,7 @@ def issue_mdoc(
         status=status,
     )
     payload = _cbor.encode_embedded(mso)
-    issuer_auth = sign_es256(payload, signing_key.private_key, certificate_chain)
+    issuer_auth = sign_es256(payload, signing_key, certificate_chain)
     issuer_signed = _cbor.encode({"nameSpaces": issuer_namespaces, "issuerAuth": issuer_auth})
     return IssuedMdoc(
         credential=b64url_encode(issuer_signed),

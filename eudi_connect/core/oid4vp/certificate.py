@@ -62,11 +62,10 @@ def make_verifier_certificate(
         name=name,
         not_before=not_before,
         not_after=not_after,
-        own_key=private_key,
         authority_certificate=authority.certificate if authority is not None else None,
         authority_key=authority.private_key if authority is not None else None,
     )
     certificate = builder.add_extension(
         x509.SubjectAlternativeName([x509.DNSName(checked_dns_name(dns_name))]), critical=False
-    ).sign(signer, hashes.SHA256())
+    ).sign(signer or private_key, hashes.SHA256())
     return certificate.public_bytes(serialization.Encoding.DER)

@@ -11,7 +11,8 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from typing import Any
 
 from eudi_connect.core.encoding import b64url_encode, compact_json
-from eudi_connect.core.jose import ES256, InvalidJwkError, SigningKey, encode_x5c, es256_sign
+from eudi_connect.core.jose import ES256, InvalidJwkError, encode_x5c, es256_sign
+from eudi_connect.core.signer import Signer
 from eudi_connect.core.verdicts import StatusReference
 
 from ._common import (
@@ -201,7 +202,7 @@ def issue_sd_jwt_vc(
     claims: Mapping[str, Any],
     *,
     disclosable: Collection[str],
-    signing_key: SigningKey,
+    signing_key: Signer,
     issuer: str,
     vct: str,
     issued_at: int,
@@ -239,6 +240,6 @@ def issue_sd_jwt_vc(
 
     body = b64url_encode(compact_json(payload).encode("utf-8"))
     signing_input = f"{_encoded_header(signing_key.kid, tuple(x5c or ()))}.{body}"
-    signature = b64url_encode(es256_sign(signing_key.private_key, signing_input.encode("ascii")))
+    signature = b64url_encode(es256_sign(signing_key, signing_input.encode("ascii")))
     parts = [f"{signing_input}.{signature}", *concealer.disclosures, ""]
     return "~".join(parts)

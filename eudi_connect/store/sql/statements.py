@@ -17,7 +17,6 @@ from typing import Final, Self
 from eudi_connect.store.rows import (
     SELECT_API_KEY,
     SELECT_CREDENTIAL,
-    SELECT_ISSUER_KEY,
     SELECT_TENANT,
 )
 
@@ -74,18 +73,6 @@ class TenantStatements(Statements):
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class IssuerKeyStatements(Statements):
-    active_key: str = SELECT_ISSUER_KEY + "WHERE tenant_id = $1 AND retired_at IS NULL"
-    retire_active_key: str = (
-        "UPDATE issuer_keys SET retired_at = $1 WHERE tenant_id = $2 AND retired_at IS NULL"
-    )
-    set_certificate: str = (
-        "UPDATE issuer_keys SET certificate = $1 WHERE kid = $2 AND certificate IS NULL"
-    )
-    certificate: str = "SELECT certificate FROM issuer_keys WHERE kid = $1"
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
 class CredentialStatements(Statements):
     by_id: str = SELECT_CREDENTIAL + "WHERE tenant_id = $1 AND credential_id = $2"
     by_request: str = SELECT_CREDENTIAL + "WHERE tenant_id = $1 AND request_id = $2"
@@ -95,5 +82,4 @@ class CredentialStatements(Statements):
 
 
 TENANTS: Final = TenantStatements()
-ISSUER_KEYS: Final = IssuerKeyStatements()
 CREDENTIALS: Final = CredentialStatements()
