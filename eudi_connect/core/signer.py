@@ -54,10 +54,6 @@ class Signer(Protocol):
         """What another process needs to open this same key for itself."""
         ...
 
-    def __hash__(self) -> int:
-        """Signers are frozen values: per-key work (a certificate check) is cached on them."""
-        ...
-
 
 @dataclass(frozen=True)
 class Pkcs11KeyReference:

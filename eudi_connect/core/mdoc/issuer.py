@@ -6,7 +6,6 @@ service hands the holder the base64url form of the CBOR IssuerSigned (OpenID4VCI
 
 from __future__ import annotations
 
-import functools
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -58,11 +57,24 @@ def _digest_ids(count: int, random_bytes: RandomSource) -> list[int]:
     return ordered
 
 
-@functools.lru_cache(maxsize=64)
+#: (kid, certificate) pairs already found to match; a kid is its key's thumbprint.
+_MATCHED: set[tuple[str, bytes]] = set()
+_MATCHED_MAX = 64
+
+
 def _check_certificate_matches(signing_key: Signer, certificate_der: bytes) -> None:
     """A certificate for another key would make every mdoc we sign unverifiable. Checked
-    once per key and certificate (signers are frozen values): parsing the certificate
-    and both points cost about as much as the signature."""
+    once per key and certificate: parsing the certificate and both points cost about as
+    much as the signature (public keys are unhashable, so the kid stands for the key)."""
+    if (signing_key.kid, certificate_der) in _MATCHED:
+        return
+    _check_points(signing_key, certificate_der)
+    if len(_MATCHED) >= _MATCHED_MAX:
+        _MATCHED.clear()
+    _MATCHED.add((signing_key.kid, certificate_der))
+
+
+def _check_points(signing_key: Signer, certificate_der: bytes) -> None:
     try:
         certificate = x509.load_der_x509_certificate(certificate_der)
     except ValueError as exc:
