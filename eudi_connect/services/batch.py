@@ -2,9 +2,10 @@
 
 Items are signed and committed a group at a time (one transaction per group, status
 indices allocated per group). While one group commits, the next is signed, so the
-store's writer and the event loop work side by side. At most `pipeline_depth` groups are
-in flight: the caller's reading pace (gRPC flow control on each yielded result) bounds
-what the server holds.
+store's writer and the event loop work side by side. A group's results go back together,
+as one chunk, once it committed. At most `pipeline_depth` groups are in flight: the
+caller's reading pace (gRPC flow control on each yielded chunk) bounds what the server
+holds.
 """
 
 from __future__ import annotations
@@ -83,8 +84,9 @@ class BatchIssuer:
 
     async def issue(
         self, tenant_id: str, groups: AsyncGenerator[list[BatchItem], None]
-    ) -> AsyncGenerator[BatchResult, None]:
-        """Yields each item's result in order, each only after its group committed.
+    ) -> AsyncGenerator[list[BatchResult], None]:
+        """Yields the results of each group, in order, once the group committed: one list
+        per group, its items in their order, never empty.
 
         Closed early (the caller went away), it stops the groups in flight and closes
         `groups`, before it returns: nothing of the call keeps running after it.
@@ -95,11 +97,9 @@ class BatchIssuer:
                 async for group in groups:
                     in_flight.append(asyncio.ensure_future(self._issue_group(tenant_id, group)))
                     while len(in_flight) >= self._depth:
-                        for result in await in_flight.pop(0):
-                            yield result
+                        yield await in_flight.pop(0)
             while in_flight:
-                for result in await in_flight.pop(0):
-                    yield result
+                yield await in_flight.pop(0)
         finally:
             for task in in_flight:
                 task.cancel()

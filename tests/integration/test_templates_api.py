@@ -27,6 +27,7 @@ from eudi_connect.services.app import Services
 from eudi_connect.services.templates import CredentialTemplates, TemplateDraft
 from eudi_connect.store.factory import open_store_from_url
 
+from .chunks import each_result
 from .conftest import Tenant
 from .template_helpers import (
     DIPLOMA_DATA,
@@ -885,11 +886,13 @@ async def test_batch_issuance_looks_a_template_up_once(
     before = services.templates.store_version_reads
     results = [
         result
-        async for result in stub.IssueCredentialBatch(
-            cpb.IssueCredentialBatchRequest(
-                items=cpb.IssueCredentialBatchItems(items=[request] * 50)
-            ),
-            metadata=tenant.metadata,
+        async for result in each_result(
+            stub.IssueCredentialBatch(
+                cpb.IssueCredentialBatchRequest(
+                    items=cpb.IssueCredentialBatchItems(items=[request] * 50)
+                ),
+                metadata=tenant.metadata,
+            )
         )
     ]
     assert [r.WhichOneof("outcome") for r in results] == ["credential"] * 50
