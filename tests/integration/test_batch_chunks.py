@@ -13,6 +13,7 @@ import grpc
 import pytest
 from eudi.connect.v1 import credential_service_pb2 as pb
 from eudi.connect.v1 import credential_service_pb2_grpc as pb_grpc
+from grpc.aio import EOF  # type: ignore[attr-defined]  # grpc-stubs lacks it
 
 from eudi_connect.services.batch import DEFAULT_GROUP_SIZE
 
@@ -122,7 +123,7 @@ async def test_a_client_that_stops_reading_holds_the_batch_back(tmp_path: Path) 
             items = [pid_request(request_id=f"slow-{i}") for i in range(total)]
             call = stub.IssueCredentialBatch(batch_of(items), metadata=metadata)
             first = await call.read()
-            assert first is not grpc.aio.EOF
+            assert first is not EOF
             assert await stored_count(db) < total
             # Wait (bounded) until the server has stopped issuing: the count holds still.
             counts = [await stored_count(db)]
@@ -134,7 +135,7 @@ async def test_a_client_that_stops_reading_holds_the_batch_back(tmp_path: Path) 
             assert len(set(counts[-5:])) == 1, counts
             assert held <= total // 2, counts
             results = list(first.results)
-            while (message := await call.read()) is not grpc.aio.EOF:
+            while (message := await call.read()) is not EOF:
                 results.extend(message.results)
         assert [r.index for r in results] == list(range(total))
         assert all(r.HasField("credential") for r in results)
