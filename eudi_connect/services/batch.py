@@ -20,6 +20,8 @@ from eudi_connect.services.issuance import IssuanceService, IssueCommand, Issued
 from eudi_connect.services.signing_pool import SigningPool
 
 DEFAULT_GROUP_SIZE = 128
+# A batch's first group: its results come back after 16 signatures, not 128.
+DEFAULT_FIRST_GROUP_SIZE = 16
 DEFAULT_MAX_ITEMS = 10_000
 # How long a streamed group waits for more items after its first: about one round trip
 # to the signing worker, so a group is worth sending.
@@ -61,10 +63,12 @@ class BatchIssuer:
         pipeline_depth: int = 3,
         pool: SigningPool | None = None,
         linger_seconds: float = DEFAULT_LINGER_SECONDS,
+        first_group_size: int = DEFAULT_FIRST_GROUP_SIZE,
     ) -> None:
         self._issuance = issuance
         self._pool = pool
         self.group_size = group_size
+        self.first_group_size = max(1, first_group_size)
         self.max_items = max_items
         self._depth = pipeline_depth
         self.linger_seconds = linger_seconds
@@ -108,12 +112,18 @@ class BatchIssuer:
                     await task
 
     async def groups_of(self, items: Iterable[BatchItem]) -> AsyncGenerator[list[BatchItem], None]:
+        """Groups a batch known up front. The first groups are small and each twice the one
+        before (`first_group_size`, then doubling up to `group_size`): the first results
+        come back after a small group's work rather than a full one's, and the later,
+        full groups pay the per-group costs once per `group_size` items."""
         group: list[BatchItem] = []
+        size = min(self.first_group_size, self.group_size)
         for item in items:
             group.append(item)
-            if len(group) >= self.group_size:
+            if len(group) >= size:
                 yield group
                 group = []
+                size = min(size * 2, self.group_size)
         if group:
             yield group
 

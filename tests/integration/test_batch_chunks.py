@@ -15,7 +15,7 @@ from eudi.connect.v1 import credential_service_pb2 as pb
 from eudi.connect.v1 import credential_service_pb2_grpc as pb_grpc
 from grpc.aio import EOF  # type: ignore[attr-defined]  # grpc-stubs lacks it
 
-from eudi_connect.services.batch import DEFAULT_GROUP_SIZE
+from eudi_connect.services.batch import DEFAULT_FIRST_GROUP_SIZE, DEFAULT_GROUP_SIZE
 
 from .chunks import all_results
 from .client_helpers import pid_request
@@ -39,15 +39,16 @@ async def stored_count(db_url: str) -> int:
 async def test_batch_results_come_a_group_per_message_in_order(
     db_url: str, stub: pb_grpc.CredentialServiceStub, tenant: Tenant
 ) -> None:
-    """A 700-item batch comes back in several messages of at most a group each, which
-    continue one another in request order, with each bad item's error in its place and
-    every reported credential already stored."""
+    """A 700-item batch comes back a group per message (the first groups small, so that
+    the first results come early), the messages continuing one another in request order,
+    each bad item's error in its place and every reported credential already stored."""
     items = [bad(f"m{i}") if i % 7 == 3 else pid_request(request_id=f"m{i}") for i in range(700)]
     call = stub.IssueCredentialBatch(batch_of(items), metadata=tenant.metadata)
     messages = [message async for message in call]
-    sizes = [len(m.results) for m in messages]
-    assert len(messages) >= 700 // DEFAULT_GROUP_SIZE
-    assert all(1 <= size <= DEFAULT_GROUP_SIZE for size in sizes), sizes
+    # One message per group: small first groups, each twice the one before, then full ones.
+    assert [len(m.results) for m in messages] == [16, 32, 64, 128, 128, 128, 128, 76]
+    assert DEFAULT_GROUP_SIZE == 128
+    assert DEFAULT_FIRST_GROUP_SIZE == 16
     results = [r for m in messages for r in m.results]
     assert [r.index for r in results] == list(range(700))
     assert [r.request_id for r in results] == [f"m{i}" for i in range(700)]
