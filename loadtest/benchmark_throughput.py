@@ -52,14 +52,25 @@ Snapshot = dict[tuple[int, int, str], float]
 
 
 def _process_label(pid: int, root: int) -> str:
+    """What a process of the server's tree is: the server itself (the supervisor under
+    ``--workers N``), one of its server workers (named ``worker-<n>`` for the kernel), a
+    signing worker, or multiprocessing's resource tracker."""
     if pid == root:
         return "server"
+    if _comm(pid).startswith("worker-"):
+        return "server worker"
     command = " ".join(process_command(pid))
     if "resource_tracker" in command:
         return "resource tracker"
-    if "multiprocessing" in command:
-        return "sign worker"
-    return "server worker"
+    return "sign worker"
+
+
+def _comm(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/comm", encoding="utf-8", errors="replace") as comm:
+            return comm.read().strip()
+    except OSError:
+        return ""
 
 
 def _thread_label(pid: int, tid: int, name: str) -> str:
@@ -135,51 +146,70 @@ class Figure:
         }
 
 
-def client_run(address: str, api_key: str, mode: str, items: int, tag: str, root: int) -> Figure:
-    """One call from a client process; the server's CPU is read while only it runs."""
-    command = [sys.executable, "-m", "loadtest.batch_client", address, api_key]
-    client = subprocess.Popen(
-        [*command, "--mode", mode, "--items", str(items), "--tag", tag],
-        cwd=str(REPO_ROOT),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert client.stdin is not None
-    assert client.stdout is not None
+def client_run(
+    address: str, api_key: str, mode: str, items: int, tag: str, root: int, clients: int = 1
+) -> Figure:
+    """`items` credentials from `clients` client processes at once (each its share, over a
+    connection of its own, so that ``--workers N`` spreads them); the server's CPU is read
+    while only they run."""
+    command = [sys.executable, "-m", "loadtest.batch_client", address, api_key, "--mode", mode]
+    shares = [items // clients + (1 if i < items % clients else 0) for i in range(clients)]
+    processes = [
+        subprocess.Popen(
+            [*command, "--items", str(share), "--tag", f"{tag}-{i}"],
+            cwd=str(REPO_ROOT),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for i, share in enumerate(shares)
+    ]
+    lines: list[str] = []
     try:
-        ready = client.stdout.readline().strip()
-        if ready != "READY":
-            raise RuntimeError(f"the client did not start: {ready!r}")
+        for client in processes:
+            assert client.stdout is not None
+            ready = client.stdout.readline().strip()
+            if ready != "READY":
+                raise RuntimeError(f"a client did not start: {ready!r}")
         before = snapshot(root)
-        client.stdin.write("go\n")
-        client.stdin.flush()
-        line = client.stdout.readline()
+        for client in processes:
+            assert client.stdin is not None
+            client.stdin.write("go\n")
+            client.stdin.flush()
+        for client in processes:
+            assert client.stdout is not None
+            lines.append(client.stdout.readline())
         after = snapshot(root)
-        client.wait(timeout=CLIENT_TIMEOUT_SECONDS)
+        for client in processes:
+            client.wait(timeout=CLIENT_TIMEOUT_SECONDS)
     finally:
-        if client.poll() is None:
-            client.kill()
-            client.wait()
-    if not line:
-        raise RuntimeError(f"the {mode} client ended without a result (exit {client.returncode})")
-    outcome = json.loads(line)
+        for client in processes:
+            if client.poll() is None:
+                client.kill()
+                client.wait()
+    if not all(lines):
+        raise RuntimeError(f"a {mode} client ended without a result")
+    outcomes = [json.loads(line) for line in lines]
     label = "IssueCredentialBatch" if mode == "batch" else "IssueCredentialStream"
-    first = outcome["first_result_s"]
+    firsts = [o["first_result_s"] for o in outcomes if o["first_result_s"] is not None]
+    by = f" from {clients} clients" if clients > 1 else ""
     return Figure(
-        run=f"{label} {items:,} items",
+        run=f"{label} {items:,} items{by}",
         credentials=items,
-        ok=outcome["ok"],
-        seconds=outcome["seconds"],
+        ok=sum(o["ok"] for o in outcomes),
+        # The clients started together: the last one to finish ends the run.
+        seconds=max(o["seconds"] for o in outcomes),
         load_average=load_average(),
         server_cpu=cpu_by_thread(before, after),
-        client_cpu_s=outcome["client_cpu_s"],
-        first_result_ms=round(first * 1000, 1) if first is not None else None,
-        messages=outcome["messages"],
+        client_cpu_s=sum(o["client_cpu_s"] for o in outcomes),
+        first_result_ms=round(min(firsts) * 1000, 1) if firsts else None,
+        messages=sum(o["messages"] for o in outcomes),
     )
 
 
-def unary_run(address: str, api_key: str, concurrency: int, total: int, root: int) -> Figure:
+def unary_run(
+    address: str, api_key: str, concurrency: int, total: int, root: int, channels: int
+) -> Figure:
     before: Snapshot = {}
     result = run_load(
         LoadSpec(
@@ -187,6 +217,8 @@ def unary_run(address: str, api_key: str, concurrency: int, total: int, root: in
             scenario=UNARY_SCENARIO,
             options={"api_key": api_key},
             concurrency=concurrency,
+            # Several connections, so that the kernel spreads them over --workers N.
+            channels=channels,
             total=total,
             warmup_calls=100,
         ),
@@ -263,6 +295,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--unary-total", type=int, default=3000)
     parser.add_argument("--echo-total", type=int, default=6000)
     parser.add_argument(
+        "--clients", type=int, default=1, help="client processes sharing each batch or stream"
+    )
+    parser.add_argument("--channels", type=int, default=8, help="connections of the unary load")
+    parser.add_argument(
         "--serve-args", default="", help='extra serve flags, e.g. --serve-args="--workers 2"'
     )
     parser.add_argument("--json", type=Path)
@@ -291,9 +327,24 @@ def main(argv: list[str] | None = None) -> int:
                 client_run(server.address, service.api_key, "batch", 300, f"warm-{n}", server.pid)
                 for mode, size in calls:
                     tag = f"{mode}{size}-{n}"
-                    keep(client_run(server.address, service.api_key, mode, size, tag, server.pid))
+                    keep(
+                        client_run(
+                            server.address,
+                            service.api_key,
+                            mode,
+                            size,
+                            tag,
+                            server.pid,
+                            args.clients,
+                        )
+                    )
                 unary = unary_run(
-                    server.address, service.api_key, args.concurrency, args.unary_total, server.pid
+                    server.address,
+                    service.api_key,
+                    args.concurrency,
+                    args.unary_total,
+                    server.pid,
+                    args.channels,
                 )
                 keep(unary)
     chosen = {run: best(figures) for run, figures in runs.items()}
