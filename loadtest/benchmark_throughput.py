@@ -36,6 +36,7 @@ from loadtest.lib.cpu import (
     process_command,
     process_tree,
     thread_cpu_seconds,
+    thread_switches,
 )
 from loadtest.lib.pool import run_load
 from loadtest.lib.report import format_table, write_json
@@ -47,8 +48,8 @@ ECHO_SCENARIO = "loadtest.echo_server:echo_scenario"
 UNARY_SCENARIO = "loadtest.benchmark_batch:unary_issue_scenario"
 CLIENT_TIMEOUT_SECONDS = 300.0
 
-#: Thread ids of one snapshot: (pid, tid, label) -> CPU seconds.
-Snapshot = dict[tuple[int, int, str], float]
+#: One snapshot: (pid, tid, label) -> (CPU seconds, context switches so far).
+Snapshot = dict[tuple[int, int, str], tuple[float, int]]
 
 
 def _process_label(pid: int, root: int) -> str:
@@ -81,10 +82,10 @@ def snapshot(root: int) -> Snapshot:
     """CPU seconds of every thread of `root` and of the processes below it."""
     taken: Snapshot = {}
     for pid in process_tree(root):
+        switches = thread_switches(pid)
         for (tid, name), seconds in thread_cpu_seconds(pid).items():
-            taken[(pid, tid, f"{_process_label(pid, root)}: {_thread_label(pid, tid, name)}")] = (
-                seconds
-            )
+            label = f"{_process_label(pid, root)}: {_thread_label(pid, tid, name)}"
+            taken[(pid, tid, label)] = (seconds, switches.get(tid, 0))
     return taken
 
 
@@ -92,10 +93,15 @@ def cpu_by_thread(before: Snapshot, after: Snapshot) -> dict[str, float]:
     """CPU seconds spent between two snapshots, summed by label (a thread or process that
     appeared in between counts from zero)."""
     spent: dict[str, float] = {}
-    for key, seconds in after.items():
-        used = seconds - before.get(key, 0.0)
+    for key, (seconds, _) in after.items():
+        used = seconds - before.get(key, (0.0, 0))[0]
         spent[key[2]] = spent.get(key[2], 0.0) + used
     return spent
+
+
+def switches_between(before: Snapshot, after: Snapshot) -> int:
+    """Context switches of every thread of the tree between two snapshots."""
+    return sum(count - before.get(key, (0.0, 0))[1] for key, (_, count) in after.items())
 
 
 def load_average() -> float:
@@ -118,6 +124,7 @@ class Figure:
     client_cpu_s: float | None = None
     first_result_ms: float | None = None
     messages: int | None = None
+    switches: int = 0
 
     @property
     def rate(self) -> float:
@@ -140,6 +147,7 @@ class Figure:
                 if self.client_cpu_s is not None
                 else None
             ),
+            "switches_per_cred": round(self.switches / (self.ok or 1), 2),
             "first_ms": self.first_result_ms,
             "messages": self.messages,
             "load_avg": self.load_average,
@@ -201,6 +209,7 @@ def client_run(
         seconds=max(o["seconds"] for o in outcomes),
         load_average=load_average(),
         server_cpu=cpu_by_thread(before, after),
+        switches=switches_between(before, after),
         client_cpu_s=sum(o["client_cpu_s"] for o in outcomes),
         first_result_ms=round(min(firsts) * 1000, 1) if firsts else None,
         messages=sum(o["messages"] for o in outcomes),
@@ -233,6 +242,7 @@ def unary_run(
         seconds=result.elapsed,
         load_average=load_average(),
         server_cpu=cpu_by_thread(before, after),
+        switches=switches_between(before, after),
     )
 
 
@@ -258,6 +268,7 @@ def echo_run(concurrency: int, total: int) -> Figure:
         seconds=result.elapsed,
         load_average=load_average(),
         server_cpu=cpu_by_thread(before, after),
+        switches=switches_between(before, after),
     )
 
 
@@ -357,7 +368,8 @@ def main(argv: list[str] | None = None) -> int:
         row["x_echo"] = round(figure.rate / echo.rate, 2) if echo.rate else None
         rows.append(row)
     columns = ["run", "items", "ok", "credentials_per_s", "x_unary", "x_echo", "load_avg"]
-    columns += ["server_us_per_cred", "client_us_per_cred", "first_ms", "messages"]
+    columns += ["server_us_per_cred", "client_us_per_cred", "switches_per_cred", "first_ms"]
+    columns += ["messages"]
     print(f"best of {args.repeat}; serve {args.serve_args or '(defaults)'}")
     print(format_table(rows, columns))
     print("\nserver CPU µs per credential (per call for echo), by process and thread:")

@@ -23,6 +23,7 @@ __all__ = [
     "process_command",
     "process_tree",
     "thread_cpu_seconds",
+    "thread_switches",
     "tree_cpu_seconds",
 ]
 
@@ -115,6 +116,25 @@ def thread_cpu_seconds(pid: int) -> dict[tuple[int, str], float]:
             continue
         used[(int(tid), name)] = seconds
     return used
+
+
+def thread_switches(pid: int) -> dict[int, int]:
+    """Context switches of each thread of ``pid`` so far (voluntary: it waited, for a lock,
+    I/O or a wake-up; and involuntary: preempted), keyed by thread id."""
+    switches: dict[int, int] = {}
+    try:
+        threads = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return switches
+    for tid in threads:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/status", encoding="ascii", errors="replace") as f:
+                lines = f.read().splitlines()
+        except OSError:
+            continue
+        counted = ("voluntary_ctxt_switches:", "nonvoluntary_ctxt_switches:")
+        switches[int(tid)] = sum(int(line.split()[1]) for line in lines if line.startswith(counted))
+    return switches
 
 
 def process_command(pid: int) -> list[str]:
