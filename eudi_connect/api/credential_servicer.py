@@ -89,19 +89,31 @@ def copies_items(copies: pb.CredentialCopies) -> list[BatchItem]:
     return items
 
 
-def batch_result(result: BatchResult) -> pb.IssueCredentialBatchResult:
-    if isinstance(result.outcome, EudiConnectError):
-        return pb.IssueCredentialBatchResult(
-            index=result.index, request_id=result.request_id, error=rich_status(result.outcome)
-        )
-    return pb.IssueCredentialBatchResult(
-        index=result.index, request_id=result.request_id, credential=issue_response(result.outcome)
-    )
-
-
 def batch_response(results: list[BatchResult]) -> pb.IssueCredentialBatchResponse:
-    """One streamed message: a committed group's results."""
-    return pb.IssueCredentialBatchResponse(results=[batch_result(r) for r in results])
+    """One streamed message: a committed group's results, in order, each a credential
+    (as `issue_response` has it) or its error.
+
+    Written into the message in place: building each result on its own, with its
+    timestamps, and copying it in costs two to four times as much, and this runs on the
+    event loop for every credential of a batch.
+    """
+    response = pb.IssueCredentialBatchResponse()
+    add = response.results.add
+    for result in results:
+        item = add(index=result.index, request_id=result.request_id)
+        outcome = result.outcome
+        if isinstance(outcome, EudiConnectError):
+            item.error.CopyFrom(rich_status(outcome))
+            continue
+        credential = item.credential
+        credential.credential_id = outcome.credential_id
+        credential.credential = outcome.credential
+        credential.format = outcome.format
+        credential.status_list_id = outcome.status_list_id
+        credential.status_index = outcome.status_index
+        credential.expires_at.seconds = outcome.expires_at
+        credential.issued_at.seconds = outcome.issued_at
+    return response
 
 
 def verify_batch_result(index: int, outcome: Any) -> pb.VerifyCredentialBatchResult:

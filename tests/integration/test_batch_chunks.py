@@ -55,6 +55,20 @@ async def test_batch_results_come_a_group_per_message_in_order(
     for result in results:
         expected = "error" if result.index % 7 == 3 else "credential"
         assert result.WhichOneof("outcome") == expected, result.index
+    sample = results[200].credential
+    status = await stub.GetCredentialStatus(
+        pb.GetCredentialStatusRequest(credential_id=sample.credential_id),
+        metadata=tenant.metadata,
+    )
+    assert sample.format == "dc+sd-jwt"
+    assert sample.credential.count("~") >= 2
+    assert (status.status_list_id, status.status_index) == (
+        sample.status_list_id,
+        sample.status_index,
+    )
+    assert status.issued_at == sample.issued_at
+    assert status.expires_at == sample.expires_at
+    assert sample.expires_at.seconds > sample.issued_at.seconds > 0
     stored = {str(row[0]) for row in await query(db_url, "SELECT credential_id FROM credentials")}
     issued = {r.credential.credential_id for r in results if r.HasField("credential")}
     assert len(issued) == 600
