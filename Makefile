@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 50051
 DB ?= sqlite:///./eudi-connect.db
 
-.PHONY: help venv proto proto-check run test test-fast test-sqlite lint fmt bench bench-scaling bench-wallet bench-verifier loadtest-ghz clean
+.PHONY: help venv proto proto-check run test test-fast test-sqlite lint fmt bench bench-throughput bench-scaling bench-wallet bench-verifier loadtest-ghz clean
 
 help:
 	@echo "make run      start the service on the embedded SQLite store ($(HOST):$(PORT))"
@@ -17,6 +17,7 @@ help:
 	@echo "make test-sqlite  the whole suite on SQLite only (no PostgreSQL needed)"
 	@echo "make proto    regenerate generated/ from protos/"
 	@echo "make bench    credential exchange benchmark on the embedded store"
+	@echo "make bench-throughput  batch, stream and unary issuance beside echo, CPU per thread"
 	@echo "make bench-scaling  issuance with 1 vs 2 server processes, SQLite and PostgreSQL"
 	@echo "make bench-wallet   whole OpenID4VCI wallet flows, step by step, with the HTTP echo ceiling"
 	@echo "make bench-verifier whole OpenID4VP exchanges (SD-JWT VC + mdoc), step by step, with the echo ceiling"
@@ -64,6 +65,11 @@ test-fast: $(STAMP)
 
 bench: $(STAMP) generated/.stamp
 	$(BIN)/python -m loadtest.benchmark_credential_exchange --num-credentials 2000
+
+# Best of 3 of each: batches of 1,000 and 10,000, a 10,000-item stream (each from a client
+# process of its own), unary at 32 in flight, the echo ceiling; CPU per credential by thread.
+bench-throughput: $(STAMP) generated/.stamp
+	$(BIN)/python -m loadtest.benchmark_throughput --repeat 3 $(BENCH_ARGS)
 
 bench-scaling: $(STAMP) generated/.stamp
 	$(BIN)/python -m loadtest.scaling_workers

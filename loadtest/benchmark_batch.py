@@ -54,14 +54,14 @@ async def unary_issue_scenario(
 
 
 async def _consume(
-    results: AsyncIterator[pb.IssueCredentialBatchResult], expected: int, label: str
+    results: AsyncIterator[pb.IssueCredentialBatchResponse], expected: int, label: str
 ) -> tuple[float, int]:
     start = time.perf_counter()
     ok = 0
     with tqdm(total=expected, desc=label, unit="cred", leave=False) as bar:
-        async for result in results:
-            ok += result.WhichOneof("outcome") == "credential"
-            bar.update(1)
+        async for chunk in results:
+            ok += sum(result.WhichOneof("outcome") == "credential" for result in chunk.results)
+            bar.update(len(chunk.results))
     return time.perf_counter() - start, ok
 
 

@@ -91,8 +91,8 @@ async def _batch(address: str, api_key: str, items: int) -> tuple[float, int]:
         )
         start = time.perf_counter()
         ok = 0
-        async for result in stub.IssueCredentialBatch(request, metadata=metadata):
-            ok += result.WhichOneof("outcome") == "credential"
+        async for chunk in stub.IssueCredentialBatch(request, metadata=metadata):
+            ok += sum(result.WhichOneof("outcome") == "credential" for result in chunk.results)
         return time.perf_counter() - start, ok
 
 

@@ -16,7 +16,8 @@ fsync on and synchronous_commit off: the same promise as the SQLite store's defa
 last commits. Its server processes share the same 2 cores too.
 
 Reported per row: credentials per second, P50/P95 per call (ms), and server CPU in cores
-(the eudi-connect processes only, not PostgreSQL's), in total and per process, and the
+(the eudi-connect processes only, not PostgreSQL's), in total and per process, server CPU
+µs per credential (the efficiency: 2 workers should cost what 1 does), and the
 CPU seconds the load generator used over the whole run ("load s", start-up included). Runs are
 interleaved (1, 2, 1, 2, ...) and the median of ``--repeat`` runs is shown, since the
 machine is shared and noisy.
@@ -57,7 +58,14 @@ MODES = {
     "unary": "loadtest.scenarios:issue_scenario",
     "batch": "loadtest.scenarios:batch_scenario",
 }
-FIGURES = ("credentials_per_s", "p50_ms", "p95_ms", "server_cpu", "load_cpu_s")
+FIGURES = (
+    "credentials_per_s",
+    "p50_ms",
+    "p95_ms",
+    "server_cpu",
+    "server_us_per_cred",
+    "load_cpu_s",
+)
 
 
 @dataclass(frozen=True)
@@ -142,6 +150,11 @@ def run_case(
         "p95_ms": summary["p95_ms"],
         "errors": result.errors,
         "server_cpu": round(sum(spread), 2),
+        # The efficiency figure: server CPU per credential, which the load generator's
+        # share of the cores does not move as it moves the throughput.
+        "server_us_per_cred": (
+            round(sum(spread) / (result.throughput * batch) * 1e6, 1) if result.throughput else None
+        ),
         "process_cpu": [cpu for cpu in spread if cpu >= 0.01],
         "load_cpu_s": round(load_cpu, 1),
         "codes": summary["codes"],
@@ -157,7 +170,8 @@ def _table(rows: Sequence[dict[str, Any]]) -> str:
         per_process = "/".join(str(cpu) for cpu in row.get("process_cpu", []))
         shown.append(row | {"vs_1": ratio, "per_process": per_process})
     columns = ["store", "mode", "workers", "credentials_per_s", "vs_1", "p50_ms", "p95_ms"]
-    return format_table(shown, [*columns, "server_cpu", "load_cpu_s", "errors", "per_process"])
+    columns += ["server_cpu", "server_us_per_cred", "load_cpu_s", "errors", "per_process"]
+    return format_table(shown, columns)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

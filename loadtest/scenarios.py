@@ -176,12 +176,13 @@ async def issue_credentials(
         call = stub.IssueCredentialBatch(
             request, metadata=config.metadata, timeout=max(config.timeout, 60.0)
         )
-        async for result in call:
-            if result.WhichOneof("outcome") != "credential":
-                raise ScenarioCheckError(
-                    f"setup issuance failed for item {result.index}: {result.error.message}"
-                )
-            issued.append(result.credential)
+        async for chunk in call:
+            for result in chunk.results:
+                if result.WhichOneof("outcome") != "credential":
+                    raise ScenarioCheckError(
+                        f"setup issuance failed for item {result.index}: {result.error.message}"
+                    )
+                issued.append(result.credential)
     return issued
 
 
@@ -449,9 +450,10 @@ async def batch_scenario(channel: grpc.aio.Channel, worker: WorkerContext) -> Ca
     async def call(seq: int) -> None:
         results = [
             result
-            async for result in stub.IssueCredentialBatch(
+            async for chunk in stub.IssueCredentialBatch(
                 request_for(seq), metadata=config.metadata, timeout=config.timeout
             )
+            for result in chunk.results
         ]
         _check_batch_results(results, size)
 
@@ -473,9 +475,10 @@ async def stream_scenario(channel: grpc.aio.Channel, worker: WorkerContext) -> C
 
         results = [
             result
-            async for result in stub.IssueCredentialStream(
+            async for chunk in stub.IssueCredentialStream(
                 requests(), metadata=config.metadata, timeout=config.timeout
             )
+            for result in chunk.results
         ]
         _check_batch_results(results, size)
 

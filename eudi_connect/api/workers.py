@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from eudi_connect.api.server import ServerOptions, run
 from eudi_connect.errors import ConfigurationError
+from eudi_connect.monitoring.thread_names import name_os_thread
 from eudi_connect.reasons import Reason
 from eudi_connect.services.app import master_key_for
 
@@ -87,6 +88,8 @@ def _worker_main(
     ready: Connection,
     setup: Callable[[], object] | None,
 ) -> None:
+    # "worker-0", ... for the kernel: `top`, `ps` and the load tools tell the workers apart.
+    name_os_thread(multiprocessing.current_process().name.removeprefix("eudi-connect-"))
     if setup is not None:
         setup()
     _stop_when_parent_dies()

@@ -150,10 +150,11 @@ def _stream(
     stream = stub.IssueCredentialStream(requests(), metadata=config.metadata)
     try:
         with _progress(tally.total) as bar:
-            for result in stream:
-                holder_key = private_jwk(holder_keys[result.index]) if holder_keys else None
-                _write(out, _result_line(result, holder_private_jwk=holder_key), tally)
-                bar.update(1)
+            for chunk in stream:
+                for result in chunk.results:
+                    holder_key = private_jwk(holder_keys[result.index]) if holder_keys else None
+                    _write(out, _result_line(result, holder_private_jwk=holder_key), tally)
+                bar.update(len(chunk.results))
     except KeyboardInterrupt:
         stream.cancel()
         raise
@@ -178,11 +179,14 @@ def _copies(
                 pb.IssueCredentialBatchRequest(copies=copies), metadata=config.metadata
             )
             try:
-                for result in results:
-                    holder_key = private_jwk(keys[result.index])
-                    line = _result_line(result, subject_line=number, holder_private_jwk=holder_key)
-                    _write(out, line, tally)
-                    bar.update(1)
+                for chunk in results:
+                    for result in chunk.results:
+                        holder_key = private_jwk(keys[result.index])
+                        line = _result_line(
+                            result, subject_line=number, holder_private_jwk=holder_key
+                        )
+                        _write(out, line, tally)
+                    bar.update(len(chunk.results))
             except KeyboardInterrupt:
                 results.cancel()
                 raise

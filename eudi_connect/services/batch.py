@@ -2,9 +2,10 @@
 
 Items are signed and committed a group at a time (one transaction per group, status
 indices allocated per group). While one group commits, the next is signed, so the
-store's writer and the event loop work side by side. At most `pipeline_depth` groups are
-in flight: the caller's reading pace (gRPC flow control on each yielded result) bounds
-what the server holds.
+store's writer and the event loop work side by side. A group's results go back together,
+as one chunk, once it committed. At most `pipeline_depth` groups are in flight: the
+caller's reading pace (gRPC flow control on each yielded chunk) bounds what the server
+holds.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from eudi_connect.services.issuance import IssuanceService, IssueCommand, Issued
 from eudi_connect.services.signing_pool import SigningPool
 
 DEFAULT_GROUP_SIZE = 128
+# A batch's first group: its results come back after 16 signatures, not 128.
+DEFAULT_FIRST_GROUP_SIZE = 16
 DEFAULT_MAX_ITEMS = 10_000
 # How long a streamed group waits for more items after its first: about one round trip
 # to the signing worker, so a group is worth sending.
@@ -61,10 +64,12 @@ class BatchIssuer:
         pipeline_depth: int = 3,
         pool: SigningPool | None = None,
         linger_seconds: float = DEFAULT_LINGER_SECONDS,
+        first_group_size: int = DEFAULT_FIRST_GROUP_SIZE,
     ) -> None:
         self._issuance = issuance
         self._pool = pool
         self.group_size = group_size
+        self.first_group_size = max(1, first_group_size)
         self.max_items = max_items
         self._depth = pipeline_depth
         self.linger_seconds = linger_seconds
@@ -84,8 +89,9 @@ class BatchIssuer:
 
     async def issue(
         self, tenant_id: str, groups: AsyncGenerator[list[BatchItem], None]
-    ) -> AsyncGenerator[BatchResult, None]:
-        """Yields each item's result in order, each only after its group committed.
+    ) -> AsyncGenerator[list[BatchResult], None]:
+        """Yields the results of each group, in order, once the group committed: one list
+        per group, its items in their order, never empty.
 
         Closed early (the caller went away), it stops the groups in flight and closes
         `groups`, before it returns: nothing of the call keeps running after it.
@@ -96,11 +102,9 @@ class BatchIssuer:
                 async for group in groups:
                     in_flight.append(asyncio.ensure_future(self._issue_group(tenant_id, group)))
                     while len(in_flight) >= self._depth:
-                        for result in await in_flight.pop(0):
-                            yield result
+                        yield await in_flight.pop(0)
             while in_flight:
-                for result in await in_flight.pop(0):
-                    yield result
+                yield await in_flight.pop(0)
         finally:
             for task in in_flight:
                 task.cancel()
@@ -109,12 +113,18 @@ class BatchIssuer:
                     await task
 
     async def groups_of(self, items: Iterable[BatchItem]) -> AsyncGenerator[list[BatchItem], None]:
+        """Groups a batch known up front. The first groups are small and each twice the one
+        before (`first_group_size`, then doubling up to `group_size`): the first results
+        come back after a small group's work rather than a full one's, and the later,
+        full groups pay the per-group costs once per `group_size` items."""
         group: list[BatchItem] = []
+        size = min(self.first_group_size, self.group_size)
         for item in items:
             group.append(item)
-            if len(group) >= self.group_size:
+            if len(group) >= size:
                 yield group
                 group = []
+                size = min(size * 2, self.group_size)
         if group:
             yield group
 

@@ -20,7 +20,10 @@ __all__ = [
     "cpu_seconds",
     "pin_process",
     "plan_cpus",
+    "process_command",
     "process_tree",
+    "thread_cpu_seconds",
+    "thread_switches",
     "tree_cpu_seconds",
 ]
 
@@ -75,10 +78,10 @@ def plan_cpus(*, pin: bool = True, server_cores: int = 1) -> CpuPlan:
     return CpuPlan(tuple(cpus[:server_cores]), tuple(cpus[server_cores:]))
 
 
-def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time of ``pid`` so far (all its threads), or None if unknown."""
+def _stat_cpu_seconds(path: str) -> float | None:
+    """utime + stime of a /proc stat file (a process's or one thread's), in seconds."""
     try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+        with open(path, encoding="ascii", errors="replace") as stat:
             text = stat.read()
     except OSError:
         return None
@@ -86,6 +89,61 @@ def cpu_seconds(pid: int) -> float | None:
     # utime and stime are fields 14 and 15, in clock ticks.
     fields = text[text.rindex(")") + 2 :].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of ``pid`` so far (all its threads), or None if unknown."""
+    return _stat_cpu_seconds(f"/proc/{pid}/stat")
+
+
+def thread_cpu_seconds(pid: int) -> dict[tuple[int, str], float]:
+    """CPU seconds of each thread of ``pid`` so far, keyed by (thread id, kernel name);
+    empty if the process is unknown. The service names its own threads for the kernel
+    (``sqlite-writer``, ``sqlite-reader-0``); the main thread runs the event loop."""
+    used: dict[tuple[int, str], float] = {}
+    try:
+        threads = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return used
+    for tid in threads:
+        seconds = _stat_cpu_seconds(f"/proc/{pid}/task/{tid}/stat")
+        if seconds is None:
+            continue  # the thread ended between listing and reading
+        try:
+            with open(f"/proc/{pid}/task/{tid}/comm", encoding="utf-8", errors="replace") as f:
+                name = f.read().strip()
+        except OSError:
+            continue
+        used[(int(tid), name)] = seconds
+    return used
+
+
+def thread_switches(pid: int) -> dict[int, int]:
+    """Context switches of each thread of ``pid`` so far (voluntary: it waited, for a lock,
+    I/O or a wake-up; and involuntary: preempted), keyed by thread id."""
+    switches: dict[int, int] = {}
+    try:
+        threads = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return switches
+    for tid in threads:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/status", encoding="ascii", errors="replace") as f:
+                lines = f.read().splitlines()
+        except OSError:
+            continue
+        counted = ("voluntary_ctxt_switches:", "nonvoluntary_ctxt_switches:")
+        switches[int(tid)] = sum(int(line.split()[1]) for line in lines if line.startswith(counted))
+    return switches
+
+
+def process_command(pid: int) -> list[str]:
+    """The command line of ``pid`` (empty if unknown)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            return [part.decode(errors="replace") for part in cmdline.read().split(b"\0") if part]
+    except OSError:
+        return []
 
 
 def _children(pid: int) -> list[int]:

@@ -100,6 +100,14 @@ def open_call(
     return health.Watch(health_pb2.HealthCheckRequest(service=""), timeout=timeout)
 
 
+def results_of(message: Any) -> list[Any]:
+    """The results a streamed message carries: a chunk's `results`, or a health answer
+    as it is."""
+    if isinstance(message, pb.IssueCredentialBatchResponse | pb.VerifyCredentialBatchResponse):
+        return list(message.results)
+    return [message]
+
+
 def credential_id(result: Any) -> str | None:
     """The id of the credential an issuance result reports, None for anything else."""
     if isinstance(result, pb.IssueCredentialBatchResult) and result.HasField("credential"):
@@ -109,9 +117,10 @@ def credential_id(result: Any) -> str | None:
 
 async def _read(call: Any, method: str, ready: asyncio.Event) -> None:
     count = 0
-    async for result in call:
-        print(method, credential_id(result) or "-", flush=True)
-        count += 1
+    async for message in call:
+        for result in results_of(message):
+            print(method, credential_id(result) or "-", flush=True)
+            count += 1
         # Watch sends one answer and then waits for a change.
         if count >= (1 if method == WATCH else RESULTS_BEFORE_READY):
             ready.set()

@@ -22,6 +22,7 @@ from eudi_connect.core.templates import PID_EXAMPLE_SUBJECT
 from eudi_connect.services.app import Services, open_services
 from eudi_connect.services.settings import ServiceSettings
 
+from .chunks import all_results, each_result
 from .client_helpers import pid_request
 from .conftest import Tenant
 from .db_inspect import stored_slots
@@ -41,7 +42,7 @@ async def test_batch_with_mixed_items(stub: pb_grpc.CredentialServiceStub, tenan
     """Each bad item gets its own error in place; the good ones are issued."""
     items = [pid_request(request_id=f"r{i}") if i % 3 else bad(f"r{i}") for i in range(30)]
     request = pb.IssueCredentialBatchRequest(items=pb.IssueCredentialBatchItems(items=items))
-    results = [r async for r in stub.IssueCredentialBatch(request, metadata=tenant.metadata)]
+    results = await all_results(stub.IssueCredentialBatch(request, metadata=tenant.metadata))
     assert [r.index for r in results] == list(range(30))
     assert [r.request_id for r in results] == [f"r{i}" for i in range(30)]
     for r in results:
@@ -66,7 +67,7 @@ async def test_stream_with_mixed_items(stub: pb_grpc.CredentialServiceStub, tena
             if i % 10 == 0:
                 await asyncio.sleep(0.01)
 
-    results = [r async for r in stub.IssueCredentialStream(requests(), metadata=tenant.metadata)]
+    results = await all_results(stub.IssueCredentialStream(requests(), metadata=tenant.metadata))
     assert [r.index for r in results] == list(range(50))
     assert sum(r.WhichOneof("outcome") == "error" for r in results) == 10
 
@@ -83,12 +84,11 @@ async def test_copies_are_unlinkable_and_bound(
         holder_jwks=[json.dumps(public_jwk(h.public_key())) for h in holders],
         request_id="wallet-7",
     )
-    results = [
-        r
-        async for r in stub.IssueCredentialBatch(
+    results = await all_results(
+        stub.IssueCredentialBatch(
             pb.IssueCredentialBatchRequest(copies=copies), metadata=tenant.metadata
         )
-    ]
+    )
     assert len(results) == 5
     credentials = [r.credential.credential for r in results]
     salts: list[str] = []
@@ -136,8 +136,8 @@ async def test_resent_batch_returns_same_credentials(
             items=[pid_request(request_id=f"item-{i}") for i in range(20)]
         )
     )
-    first = [r async for r in stub.IssueCredentialBatch(request, metadata=tenant.metadata)]
-    again = [r async for r in stub.IssueCredentialBatch(request, metadata=tenant.metadata)]
+    first = await all_results(stub.IssueCredentialBatch(request, metadata=tenant.metadata))
+    again = await all_results(stub.IssueCredentialBatch(request, metadata=tenant.metadata))
     assert [r.credential.credential_id for r in first] == [
         r.credential.credential_id for r in again
     ]
@@ -168,7 +168,7 @@ async def test_cancelled_stream_leaves_store_consistent(
     )
     call = stub.IssueCredentialBatch(request, metadata=tenant.metadata)
     received: list[pb.IssueCredentialBatchResult] = []
-    async for result in call:
+    async for result in each_result(call):
         received.append(result)
         if len(received) == 300:
             call.cancel()
@@ -206,7 +206,7 @@ async def test_batch_signed_in_worker_process(db_url: str, settings: ServiceSett
             request = pb.IssueCredentialBatchRequest(
                 items=pb.IssueCredentialBatchItems(items=items)
             )
-            results = [r async for r in stub.IssueCredentialBatch(request, metadata=metadata)]
+            results = await all_results(stub.IssueCredentialBatch(request, metadata=metadata))
             assert [r.index for r in results] == list(range(300))
             for r in results:
                 if r.index % 4:

@@ -18,6 +18,7 @@ from eudi.connect.v1 import credential_service_pb2_grpc as pb_grpc
 from eudi_connect.api.convert import dict_to_struct
 from eudi_connect.core.templates import PID_EXAMPLE_SUBJECT
 
+from .chunks import each_result
 from .processes import create_tenant, start_server
 
 
@@ -39,7 +40,7 @@ async def test_sigkill_during_stream_loses_no_received_credential(tmp_path: Path
             stub = pb_grpc.CredentialServiceStub(channel)
             call = stub.IssueCredentialStream(requests(), metadata=metadata)
             with contextlib.suppress(grpc.aio.AioRpcError):
-                async for result in call:
+                async for result in each_result(call):
                     received.append(result)
                     if len(received) == 1500:
                         os.killpg(process.pid, signal.SIGKILL)

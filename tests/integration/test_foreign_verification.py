@@ -36,6 +36,7 @@ from eudi_connect.core.verdicts import StatusReference
 from eudi_connect.services.app import Services, open_services
 from eudi_connect.services.fetch import FetchSettings
 from eudi_connect.services.settings import ServiceSettings
+from tests.integration.chunks import each_result
 from tests.integration.client_helpers import issue_pid_mdoc
 from tests.integration.conftest import Tenant
 from tests.integration.foreign_issuer import (
@@ -553,8 +554,10 @@ async def test_the_batch_rpc_answers_every_item_by_index(
     ]
     results = {
         r.index: r
-        async for r in stub.VerifyCredentialBatch(
-            pb.VerifyCredentialBatchRequest(items=items), metadata=tenant.metadata
+        async for r in each_result(
+            stub.VerifyCredentialBatch(
+                pb.VerifyCredentialBatchRequest(items=items), metadata=tenant.metadata
+            )
         )
     }
     assert sorted(results) == [0, 1, 2, 3, 4]

@@ -14,6 +14,7 @@ from eudi.connect.v1 import credential_service_pb2_grpc as pb_grpc
 from eudi_connect.api.convert import dict_to_struct
 from eudi_connect.core.templates import PID_EXAMPLE_SUBJECT
 
+from .chunks import each_result
 from .db_inspect import integrity_ok, stored_slots
 from .processes import create_tenant, start_server
 
@@ -35,7 +36,7 @@ async def test_sigterm_lets_running_calls_finish(tmp_path: Path) -> None:
                 metadata=metadata,
             )
             received = 0
-            async for result in call:
+            async for result in each_result(call):
                 assert result.WhichOneof("outcome") == "credential"
                 received += 1
                 if received == 200:

@@ -221,7 +221,9 @@ async def test_batch_through_the_signing_worker_uses_its_own_token_session(
                 items=pb.IssueCredentialBatchItems(items=items)
             )
             results = [
-                r async for r in stub.IssueCredentialBatch(request, metadata=issuer.metadata)
+                result
+                async for chunk in stub.IssueCredentialBatch(request, metadata=issuer.metadata)
+                for result in chunk.results
             ]
             jwks = await published_jwks(stub, issuer)
     assert [r.WhichOneof("outcome") for r in results] == ["credential"] * len(items)

@@ -18,6 +18,7 @@ from eudi.connect.v1 import credential_service_pb2 as pb
 from eudi_connect.core.jose import generate_p256_key, public_jwk
 from eudi_connect.core.sdjwt import make_presentation
 
+from .chunks import each_result
 from .client_helpers import pid_request
 from .processes import CLI
 from .template_helpers import expect_error
@@ -88,7 +89,9 @@ async def test_key_binding_asked_for_without_audience_and_nonce_is_refused(
     )
     results = {
         r.index: r
-        async for r in served.credentials.VerifyCredentialBatch(batch, metadata=tenant.metadata)
+        async for r in each_result(
+            served.credentials.VerifyCredentialBatch(batch, metadata=tenant.metadata)
+        )
     }
     assert results[0].error.code == grpc.StatusCode.INVALID_ARGUMENT.value[0]
     assert results[1].result.key_binding_verified

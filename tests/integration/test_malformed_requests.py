@@ -170,7 +170,7 @@ async def test_streamed_request_that_does_not_parse(
 
     async def drain() -> None:
         async for raw in call:
-            received.append(pb.IssueCredentialBatchResult.FromString(raw))
+            received.extend(pb.IssueCredentialBatchResponse.FromString(raw).results)
 
     await expect_error(drain(), grpc.StatusCode.INVALID_ARGUMENT, "MALFORMED_REQUEST")
     for result in received:

@@ -30,6 +30,7 @@ from eudi_connect.core.templates import MDL_EXAMPLE_SUBJECT, PID_EXAMPLE_SUBJECT
 from eudi_connect.services.app import open_services
 from eudi_connect.services.settings import ServiceSettings
 
+from .chunks import all_results
 from .client_helpers import run_cli, status_list_entry
 from .conftest import Tenant
 from .template_helpers import credential_template
@@ -158,7 +159,7 @@ async def test_mdoc_copies_are_unlinkable(
             format=MDOC,
         )
     )
-    results = [r async for r in stub.IssueCredentialBatch(request, metadata=tenant.metadata)]
+    results = await all_results(stub.IssueCredentialBatch(request, metadata=tenant.metadata))
     assert all(r.WhichOneof("outcome") == "credential" for r in results), results
     trusted = await anchors(stub, tenant)
     now = datetime.now(UTC)
@@ -181,7 +182,7 @@ async def test_mdoc_copies_are_unlinkable(
     encoded = [bytes(item.value) for items in digests for item in items]
     assert len(encoded) == len(set(encoded))
     # Resending the set returns the same credentials.
-    again = [r async for r in stub.IssueCredentialBatch(request, metadata=tenant.metadata)]
+    again = await all_results(stub.IssueCredentialBatch(request, metadata=tenant.metadata))
     assert [r.credential.credential for r in again] == [r.credential.credential for r in results]
 
 
@@ -195,7 +196,7 @@ async def test_stream_mixes_formats(stub: pb_grpc.CredentialServiceStub, tenant:
                     template_id="pid", subject=dict_to_struct(PID_EXAMPLE_SUBJECT)
                 )
 
-    results = [r async for r in stub.IssueCredentialStream(requests(), metadata=tenant.metadata)]
+    results = await all_results(stub.IssueCredentialStream(requests(), metadata=tenant.metadata))
     assert [r.credential.format for r in results] == ["dc+sd-jwt", MDOC] * 3
 
 
@@ -255,9 +256,9 @@ async def test_mdoc_batch_signed_in_worker_process(db_url: str, settings: Servic
             request = pb.IssueCredentialBatchRequest(
                 items=pb.IssueCredentialBatchItems(items=items)
             )
-            results = [
-                r async for r in stub.IssueCredentialBatch(request, metadata=tenant.metadata)
-            ]
+            results = await all_results(
+                stub.IssueCredentialBatch(request, metadata=tenant.metadata)
+            )
             trusted = await anchors(stub, tenant)
         assert results[7].WhichOneof("outcome") == "error"
         now = datetime.now(UTC)

@@ -19,6 +19,7 @@ from eudi_connect.cli.main import main
 from eudi_connect.core.jose import generate_p256_key, private_jwk
 from eudi_connect.core.mdoc import PID_NAMESPACE, make_device_response, openid4vp_session_transcript
 
+from .chunks import each_result
 from .client_helpers import issue_pid_mdoc
 from .conftest import Tenant
 from .template_helpers import expect_error
@@ -225,8 +226,10 @@ async def test_the_batch_rpc_verifies_device_responses(
     ]
     results = {
         r.index: r
-        async for r in stub.VerifyCredentialBatch(
-            pb.VerifyCredentialBatchRequest(items=items), metadata=tenant.metadata
+        async for r in each_result(
+            stub.VerifyCredentialBatch(
+                pb.VerifyCredentialBatchRequest(items=items), metadata=tenant.metadata
+            )
         )
     }
     assert results[0].result.valid

@@ -32,6 +32,7 @@ from eudi_connect.services.app import Services, open_services
 from tests.backends import BACKENDS, query
 from tests.postgres_fixture import new_database, remove_database
 
+from .chunks import all_results
 from .client_helpers import pid_request, status_list_entry
 from .conftest import Tenant
 from .processes import CLI, free_port
@@ -166,7 +167,7 @@ async def issue_batch(
             items=[pid_request(request_id=f"{prefix}-{n}") for n in range(count)]
         )
     )
-    results = [r async for r in stub.IssueCredentialBatch(request, metadata=tenant.metadata)]
+    results = await all_results(stub.IssueCredentialBatch(request, metadata=tenant.metadata))
     assert all(r.WhichOneof("outcome") == "credential" for r in results)
     return [r.credential for r in results]
 

@@ -21,6 +21,7 @@ from eudi_connect.monitoring.logs import configure_logging, flush_access_log
 from eudi_connect.monitoring.performance_metrics import NO_TENANT, TIME_BUCKETS_MS
 from eudi_connect.services.app import Services
 
+from .chunks import all_results
 from .client_helpers import pid_request
 from .conftest import Tenant
 from .observed import CREDENTIAL_SERVICE, Observed, observed_server
@@ -93,13 +94,13 @@ async def test_stream_items_and_time_to_first_item(
     request = pb.IssueCredentialBatchRequest(
         items=pb.IssueCredentialBatchItems(items=[pid_request() for _ in range(5)])
     )
-    results = [r async for r in stub.IssueCredentialBatch(request, metadata=tenant.metadata)]
+    results = await all_results(stub.IssueCredentialBatch(request, metadata=tenant.metadata))
     assert len(results) == 5
     operation = CREDENTIAL_SERVICE + "IssueCredentialBatch"
     assert observed.count("IssueCredentialBatch", "OK", tenant.tenant_id) == 1
     items = observed.histogram("operation.stream_items", operation=operation)
     assert items is not None
-    assert (items.count, items.sum) == (1, 5)
+    assert (items.count, items.sum) == (1, 1)  # the five results travel in one message
     first = observed.histogram("operation.time_to_first_item", operation=operation)
     total = observed.histogram("operation.time", operation=operation)
     assert first is not None

@@ -14,6 +14,7 @@ import pytest
 from eudi.connect.v1 import credential_service_pb2 as pb
 from eudi.connect.v1 import credential_service_pb2_grpc as pb_grpc
 
+from .chunks import each_result
 from .client_helpers import pid_request
 from .observed import eventually
 from .processes import child_pids, create_tenant, running, start_server
@@ -46,7 +47,7 @@ async def test_children_exit_when_the_server_dies_mid_batch(
             )
             received = 0
             with contextlib.suppress(grpc.aio.AioRpcError):
-                async for _ in call:
+                async for _ in each_result(call):
                     received += 1
                     if received == 200:  # the workers are busy signing the next groups
                         children = child_pids(process.pid)

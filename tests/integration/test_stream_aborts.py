@@ -42,6 +42,7 @@ from .streaming_calls import (
     CallInput,
     credential_id,
     open_call,
+    results_of,
 )
 
 pytestmark = [
@@ -166,8 +167,8 @@ async def walk_away(served: Served, channel: grpc.aio.Channel, method: str, mode
     wanted = 1 if method == WATCH else RESULTS_BEFORE_READY
     results: list[Any] = []
     try:
-        async for result in call:
-            results.append(result)
+        async for message in call:
+            results.extend(results_of(message))
             if len(results) >= wanted:
                 break
     except grpc.aio.AioRpcError as error:
@@ -284,7 +285,7 @@ async def test_abandoned_streams_leave_the_server_whole(
         try:
             async with grpc.aio.insecure_channel(address) as channel:
                 seed = open_call(channel, ISSUE_BATCH, given, tag="seed", count=20)
-                seeded = [result async for result in seed]
+                seeded = [result async for message in seed for result in results_of(message)]
                 record(served, ISSUE_BATCH, seeded)
                 credentials = [r.credential.credential for r in seeded]
                 served.given = replace(given, credentials=credentials)

@@ -109,6 +109,38 @@ def test_hsm_benchmark_tiny_run(tmp_path: Path, soft_token: SoftToken) -> None:
     assert [(row["items"], row["ok"]) for row in document["batches"]] == [(30, 30), (30, 30)]
 
 
+def test_throughput_benchmark_tiny_run(tmp_path: Path) -> None:
+    """A tiny throughput run issues every credential of each kind from its client
+    processes and accounts the server's CPU by thread: the event loop, the SQLite writer
+    (named for the kernel) and the signing worker all took part in a batch."""
+    out = tmp_path / "throughput.json"
+    done = run_module(
+        "loadtest.benchmark_throughput",
+        *("--repeat", "1", "--items", "40", "--stream-items", "30", "--clients", "2"),
+        *("--unary-total", "40", "--echo-total", "80", "--concurrency", "4", "--channels", "2"),
+        *("--serve-args=--sign-workers 1", "--json", str(out)),
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    document = json.loads(out.read_text())
+    best = {row["run"]: row for row in document["best"]}
+    assert set(best) == {
+        "echo ceiling, 4 in flight",
+        "IssueCredentialBatch 40 items from 2 clients",
+        "IssueCredentialStream 30 items from 2 clients",
+        "IssueCredential unary, 4 in flight",
+    }
+    for row in best.values():
+        assert row["ok"] == row["items"]
+        assert row["credentials_per_s"] > 0
+    (batch,) = document["runs"]["IssueCredentialBatch 40 items from 2 clients"]
+    assert batch["messages"] >= 2  # each client's results came in their own messages
+    cpu = batch["server_cpu_us"]
+    for thread in ("server: event loop", "server: sqlite-writer", "sign worker: event loop"):
+        assert thread in cpu, sorted(cpu)
+    assert "server CPU µs per credential" in done.stdout
+
+
 def test_wallet_flow_benchmark_tiny_run(tmp_path: Path) -> None:
     """A tiny run of the wallet flow benchmark measures every step of both flows, the
     flows in flight, the HTTP echo ceiling and both targets."""

@@ -128,8 +128,14 @@ def test_config_resolves_parses_and_succeeds(
         responses = [channel.unary_unary(path, **kwargs)(requests[0], metadata=metadata)]
     assert responses
     for response in responses:
-        if method.output_type.name == "IssueCredentialBatchResult":
-            assert response.WhichOneof("outcome") == "credential", response
+        if method.output_type.name == "IssueCredentialBatchResponse":
+            assert response.results, "a streamed message carries at least one result"
+            for result in response.results:
+                assert result.WhichOneof("outcome") == "credential", result
+        if method.output_type.name == "VerifyCredentialBatchResponse":
+            assert response.results, "a streamed message carries at least one result"
+            for result in response.results:
+                assert result.result.valid, result
         if method.output_type.name == "VerifyCredentialResponse":
             assert response.valid, response.detail
 

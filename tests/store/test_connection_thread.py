@@ -34,6 +34,22 @@ async def test_work_runs_in_the_thread_that_owns_the_connection(tmp_path: Path) 
     assert names == {"owner"}
 
 
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads threads in /proc")
+async def test_the_thread_carries_its_name_for_the_kernel(tmp_path: Path) -> None:
+    """`top -H`, `ps -L` and the load tools see the connection thread under its own name
+    (cut to the kernel's 15 bytes), not under the process's."""
+    connection = await open_thread(tmp_path / "a.db", "sqlite-reader-12345")
+
+    def kernel_name(_: sqlite3.Connection) -> str:
+        path = Path(f"/proc/self/task/{threading.get_native_id()}/comm")
+        return path.read_text(encoding="utf-8").strip()
+
+    try:
+        assert await connection.run(kernel_name) == "sqlite-reader-1"
+    finally:
+        await connection.close()
+
+
 async def test_an_error_in_work_reaches_the_caller_and_the_thread_goes_on(tmp_path: Path) -> None:
     """A failing call raises its own error; the next call is served as usual."""
     connection = await open_thread(tmp_path / "a.db", "errors")

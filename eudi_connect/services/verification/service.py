@@ -54,9 +54,17 @@ class VerificationService:
         return await self._sd_jwt.verify(tenant_id, command)
 
     async def verify_many(
-        self, tenant_id: str, commands: Sequence[VerifyCommand], *, concurrency: int = 16
+        self,
+        tenant_id: str,
+        commands: Sequence[VerifyCommand],
+        *,
+        concurrency: int = 16,
+        chunk_size: int = 128,
     ) -> Any:
-        """Yields (index, outcome or InvalidArgumentError) as each verification finishes."""
+        """Yields lists of (index, outcome or InvalidArgumentError): each list holds every
+        verification finished since the one before (at least one, at most `chunk_size`,
+        by index), so that a caller sends what is ready as one message and waits for
+        nothing that is not."""
         semaphore = asyncio.Semaphore(concurrency)
 
         async def one(index: int, command: VerifyCommand) -> tuple[int, Any]:
@@ -68,8 +76,12 @@ class VerificationService:
 
         tasks = [asyncio.ensure_future(one(i, c)) for i, c in enumerate(commands)]
         try:
-            for finished in asyncio.as_completed(tasks):
-                yield await finished
+            pending: set[asyncio.Future[tuple[int, Any]]] = set(tasks)
+            while pending:
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                finished = sorted((task.result() for task in done), key=lambda pair: pair[0])
+                for start in range(0, len(finished), chunk_size):
+                    yield finished[start : start + chunk_size]
         finally:
             for task in tasks:
                 task.cancel()

@@ -18,6 +18,8 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from eudi_connect.monitoring.thread_names import name_os_thread
+
 T = TypeVar("T")
 _Call = tuple[Callable[[], Any], "asyncio.Future[Any]", asyncio.AbstractEventLoop]
 
@@ -96,6 +98,7 @@ class ConnectionThread:
 
     # --- in the thread ---------------------------------------------------------------------
     def _serve(self) -> None:
+        name_os_thread(self._thread.name)
         while (call := self._calls.get()) is not None:
             function, future, loop = call
             try:

@@ -154,6 +154,12 @@ class IssueCredentialBatchItems(_message.Message):
     items: _containers.RepeatedCompositeFieldContainer[IssueCredentialRequest]
     def __init__(self, items: _Optional[_Iterable[_Union[IssueCredentialRequest, _Mapping]]] = ...) -> None: ...
 
+class IssueCredentialBatchResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[IssueCredentialBatchResult]
+    def __init__(self, results: _Optional[_Iterable[_Union[IssueCredentialBatchResult, _Mapping]]] = ...) -> None: ...
+
 class IssueCredentialBatchResult(_message.Message):
     __slots__ = ("index", "request_id", "credential", "error")
     INDEX_FIELD_NUMBER: _ClassVar[int]
@@ -239,6 +245,12 @@ class VerifyCredentialBatchRequest(_message.Message):
     ITEMS_FIELD_NUMBER: _ClassVar[int]
     items: _containers.RepeatedCompositeFieldContainer[VerifyCredentialRequest]
     def __init__(self, items: _Optional[_Iterable[_Union[VerifyCredentialRequest, _Mapping]]] = ...) -> None: ...
+
+class VerifyCredentialBatchResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[VerifyCredentialBatchResult]
+    def __init__(self, results: _Optional[_Iterable[_Union[VerifyCredentialBatchResult, _Mapping]]] = ...) -> None: ...
 
 class VerifyCredentialBatchResult(_message.Message):
     __slots__ = ("index", "result", "error")

@@ -44,12 +44,12 @@ class CredentialServiceStub:
         self.IssueCredentialBatch = channel.unary_stream(
                 '/eudi.connect.v1.CredentialService/IssueCredentialBatch',
                 request_serializer=eudi_dot_connect_dot_v1_dot_credential__service__pb2.IssueCredentialBatchRequest.SerializeToString,
-                response_deserializer=eudi_dot_connect_dot_v1_dot_credential__service__pb2.IssueCredentialBatchResult.FromString,
+                response_deserializer=eudi_dot_connect_dot_v1_dot_credential__service__pb2.IssueCredentialBatchResponse.FromString,
                 _registered_method=True)
         self.IssueCredentialStream = channel.stream_stream(
                 '/eudi.connect.v1.CredentialService/IssueCredentialStream',
                 request_serializer=eudi_dot_connect_dot_v1_dot_credential__service__pb2.IssueCredentialRequest.SerializeToString,
-                response_deserializer=eudi_dot_connect_dot_v1_dot_credential__service__pb2.IssueCredentialBatchResult.FromString,
+                response_deserializer=eudi_dot_connect_dot_v1_dot_credential__service__pb2.IssueCredentialBatchResponse.FromString,
                 _registered_method=True)
         self.VerifyCredential = channel.unary_unary(
                 '/eudi.connect.v1.CredentialService/VerifyCredential',
@@ -59,7 +59,7 @@ class CredentialServiceStub:
         self.VerifyCredentialBatch = channel.unary_stream(
                 '/eudi.connect.v1.CredentialService/VerifyCredentialBatch',
                 request_serializer=eudi_dot_connect_dot_v1_dot_credential__service__pb2.VerifyCredentialBatchRequest.SerializeToString,
-                response_deserializer=eudi_dot_connect_dot_v1_dot_credential__service__pb2.VerifyCredentialBatchResult.FromString,
+                response_deserializer=eudi_dot_connect_dot_v1_dot_credential__service__pb2.VerifyCredentialBatchResponse.FromString,
                 _registered_method=True)
         self.RevokeCredential = channel.unary_unary(
                 '/eudi.connect.v1.CredentialService/RevokeCredential',
@@ -106,14 +106,16 @@ class CredentialServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def IssueCredentialBatch(self, request, context):
-        """Issues many credentials in one call; results stream back as their rows commit.
+        """Issues many credentials in one call. Results stream back in request order, in chunks:
+        each message carries the results of one group of items, sent as soon as its rows commit.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def IssueCredentialStream(self, request_iterator, context):
-        """Issues credentials as requests arrive, for producers that do not know the batch up front.
+        """Issues credentials as requests arrive, for producers that do not know the batch up front;
+        results come back in chunks as IssueCredentialBatch's do.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -127,8 +129,9 @@ class CredentialServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def VerifyCredentialBatch(self, request, context):
-        """Verifies up to 1,000 credentials or presentations; each result streams back as soon as
-        it is known (not in request order; `index` says which item it answers).
+        """Verifies up to 1,000 credentials or presentations. Results stream back in chunks as soon
+        as they are known: each message carries every result finished since the last one (not in
+        request order; `index` says which item a result answers).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -187,12 +190,12 @@ def add_CredentialServiceServicer_to_server(servicer, server):
             'IssueCredentialBatch': grpc.unary_stream_rpc_method_handler(
                     servicer.IssueCredentialBatch,
                     request_deserializer=eudi_dot_connect_dot_v1_dot_credential__service__pb2.IssueCredentialBatchRequest.FromString,
-                    response_serializer=eudi_dot_connect_dot_v1_dot_credential__service__pb2.IssueCredentialBatchResult.SerializeToString,
+                    response_serializer=eudi_dot_connect_dot_v1_dot_credential__service__pb2.IssueCredentialBatchResponse.SerializeToString,
             ),
             'IssueCredentialStream': grpc.stream_stream_rpc_method_handler(
                     servicer.IssueCredentialStream,
                     request_deserializer=eudi_dot_connect_dot_v1_dot_credential__service__pb2.IssueCredentialRequest.FromString,
-                    response_serializer=eudi_dot_connect_dot_v1_dot_credential__service__pb2.IssueCredentialBatchResult.SerializeToString,
+                    response_serializer=eudi_dot_connect_dot_v1_dot_credential__service__pb2.IssueCredentialBatchResponse.SerializeToString,
             ),
             'VerifyCredential': grpc.unary_unary_rpc_method_handler(
                     servicer.VerifyCredential,
@@ -202,7 +205,7 @@ def add_CredentialServiceServicer_to_server(servicer, server):
             'VerifyCredentialBatch': grpc.unary_stream_rpc_method_handler(
                     servicer.VerifyCredentialBatch,
                     request_deserializer=eudi_dot_connect_dot_v1_dot_credential__service__pb2.VerifyCredentialBatchRequest.FromString,
-                    response_serializer=eudi_dot_connect_dot_v1_dot_credential__service__pb2.VerifyCredentialBatchResult.SerializeToString,
+                    response_serializer=eudi_dot_connect_dot_v1_dot_credential__service__pb2.VerifyCredentialBatchResponse.SerializeToString,
             ),
             'RevokeCredential': grpc.unary_unary_rpc_method_handler(
                     servicer.RevokeCredential,
@@ -290,7 +293,7 @@ class CredentialService:
             target,
             '/eudi.connect.v1.CredentialService/IssueCredentialBatch',
             eudi_dot_connect_dot_v1_dot_credential__service__pb2.IssueCredentialBatchRequest.SerializeToString,
-            eudi_dot_connect_dot_v1_dot_credential__service__pb2.IssueCredentialBatchResult.FromString,
+            eudi_dot_connect_dot_v1_dot_credential__service__pb2.IssueCredentialBatchResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -317,7 +320,7 @@ class CredentialService:
             target,
             '/eudi.connect.v1.CredentialService/IssueCredentialStream',
             eudi_dot_connect_dot_v1_dot_credential__service__pb2.IssueCredentialRequest.SerializeToString,
-            eudi_dot_connect_dot_v1_dot_credential__service__pb2.IssueCredentialBatchResult.FromString,
+            eudi_dot_connect_dot_v1_dot_credential__service__pb2.IssueCredentialBatchResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -371,7 +374,7 @@ class CredentialService:
             target,
             '/eudi.connect.v1.CredentialService/VerifyCredentialBatch',
             eudi_dot_connect_dot_v1_dot_credential__service__pb2.VerifyCredentialBatchRequest.SerializeToString,
-            eudi_dot_connect_dot_v1_dot_credential__service__pb2.VerifyCredentialBatchResult.FromString,
+            eudi_dot_connect_dot_v1_dot_credential__service__pb2.VerifyCredentialBatchResponse.FromString,
             options,
             channel_credentials,
             insecure,
