@@ -1,0 +1,85 @@
+"""The Node wallet of tests/interop/ (oid4vc-ts, @sd-jwt and jose from npm): its packages
+installed once from the committed lockfile into pytest's cache, and one run of it per job."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NoReturn
+
+import pytest
+
+INTEROP_DIR = Path(__file__).resolve().parents[2] / "interop"
+WALLET_SCRIPT = "wallet.mjs"
+INSTALL_TIMEOUT = 300.0
+RUN_TIMEOUT = 60.0
+
+
+@dataclass(frozen=True)
+class NodeWallet:
+    """An installed copy of the Node wallet: the script next to its node_modules."""
+
+    node: str
+    directory: Path
+
+    def run(self, job: dict[str, Any]) -> dict[str, Any]:
+        """Runs the wallet on one job (stdin JSON) and returns its outcome (stdout JSON)."""
+        finished = subprocess.run(
+            [self.node, WALLET_SCRIPT],
+            cwd=self.directory,
+            input=json.dumps(job),
+            capture_output=True,
+            text=True,
+            timeout=RUN_TIMEOUT,
+            check=False,
+        )
+        assert finished.returncode == 0, finished.stderr
+        outcome: dict[str, Any] = json.loads(finished.stdout)
+        return outcome
+
+    def version(self, package: str) -> str:
+        """The installed version of an npm package, as its package.json says."""
+        manifest = self.directory / "node_modules" / package / "package.json"
+        version: str = json.loads(manifest.read_text())["version"]
+        return version
+
+
+def _missing(what: str) -> NoReturn:
+    """Without node or npm a developer's run skips; CI must run the interop tests."""
+    message = f"{what} is not installed: the Node interop wallet cannot run"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def install_node_wallet(cache: pytest.Cache) -> NodeWallet:
+    """`npm ci` from the lockfile into a cache directory named after the lockfile's hash,
+    once; the script is copied in on every session so edits to it take effect."""
+    node = shutil.which("node")
+    npm = shutil.which("npm")
+    if node is None:
+        _missing("node")
+    if npm is None:
+        _missing("npm")
+    lock = (INTEROP_DIR / "package-lock.json").read_bytes()
+    digest = hashlib.sha256(lock + (INTEROP_DIR / "package.json").read_bytes()).hexdigest()
+    directory = cache.mkdir(f"interop-node-{digest[:16]}")
+    installed = directory / "node_modules" / ".package-lock.json"
+    if not installed.exists():
+        for name in ("package.json", "package-lock.json"):
+            shutil.copyfile(INTEROP_DIR / name, directory / name)
+        subprocess.run(
+            [npm, "ci", "--no-audit", "--no-fund", "--ignore-scripts"],
+            cwd=directory,
+            capture_output=True,
+            text=True,
+            timeout=INSTALL_TIMEOUT,
+            check=True,
+        )
+    shutil.copyfile(INTEROP_DIR / WALLET_SCRIPT, directory / WALLET_SCRIPT)
+    return NodeWallet(node, directory)
