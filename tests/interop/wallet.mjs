@@ -117,15 +117,16 @@ function presentationFrame(query) {
   return frame;
 }
 
-function flipLastCharacter(segment) {
-  const last = segment.at(-1);
-  return segment.slice(0, -1) + (last === 'A' ? 'B' : 'A');
+// Another first character: it carries six whole bits, so the decoded bytes change (the
+// last character of a base64url segment may carry unused bits).
+function flipFirstCharacter(segment) {
+  return (segment[0] === 'A' ? 'B' : 'A') + segment.slice(1);
 }
 
 // A wrong byte in the JWE ciphertext: the AEAD tag no longer matches.
 function tamperCiphertext(jwe) {
   const parts = jwe.split('.');
-  parts[3] = flipLastCharacter(parts[3]);
+  parts[3] = flipFirstCharacter(parts[3]);
   return parts.join('.');
 }
 
@@ -133,7 +134,7 @@ function tamperCiphertext(jwe) {
 function tamperKeyBinding(presentation) {
   const cut = presentation.lastIndexOf('~');
   const kbJwt = presentation.slice(cut + 1).split('.');
-  kbJwt[2] = flipLastCharacter(kbJwt[2]);
+  kbJwt[2] = flipFirstCharacter(kbJwt[2]);
   return `${presentation.slice(0, cut + 1)}${kbJwt.join('.')}`;
 }
 

@@ -5,6 +5,7 @@ posts the encrypted direct_post.jwt response; the relying party reads the result
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import aiohttp
@@ -17,6 +18,7 @@ from tests.integration.oid4vp.verifier_helpers import (
     claims_of,
     collect_pid,
     dcql,
+    failure_name,
     final_state,
     sd_jwt_query,
 )
@@ -75,3 +77,50 @@ async def test_the_node_wallet_presentation_is_verified_with_the_asked_claims(
     assert claims["given_name"] == PID_EXAMPLE_SUBJECT["given_name"]
     assert claims["birthdate"] == PID_EXAMPLE_SUBJECT["birthdate"]
     assert "family_name" not in claims
+
+
+async def test_a_response_with_a_tampered_ciphertext_is_refused(
+    node_wallet: NodeWallet,
+    session: aiohttp.ClientSession,
+    offers: Offers,
+    presentations: Presentations,
+) -> None:
+    """One wrong byte in the library-encrypted JWE: the response URI refuses it with 400
+    invalid_request and the transaction stays open, unverified."""
+    created = await presentations.create(dcql(sd_jwt_query(claims=ASKED)))
+    transaction = created.transaction
+    job = await wallet_job(
+        session, offers, presentations, transaction.authorization_request_uri, tamper="ciphertext"
+    )
+    outcome = node_wallet.run(job)
+    assert outcome["stage"] == "submitted", outcome
+    assert outcome["status"] == 400, outcome
+    assert json.loads(outcome["body"])["error"] == "invalid_request"
+    result = await presentations.result(transaction.transaction_id)
+    assert state_name(result) == "RETRIEVED"
+    assert not result.credentials
+
+
+async def test_a_presentation_with_a_tampered_key_binding_fails(
+    node_wallet: NodeWallet,
+    session: aiohttp.ClientSession,
+    offers: Offers,
+    presentations: Presentations,
+) -> None:
+    """A wrong byte in the key binding JWT's signature inside a well-encrypted response:
+    refused with 400 invalid_request, the transaction FAILED on KEY_BINDING_INVALID."""
+    created = await presentations.create(dcql(sd_jwt_query(claims=ASKED)))
+    transaction = created.transaction
+    job = await wallet_job(
+        session, offers, presentations, transaction.authorization_request_uri, tamper="key_binding"
+    )
+    outcome = node_wallet.run(job)
+    assert outcome["stage"] == "submitted", outcome
+    assert outcome["status"] == 400, outcome
+    assert json.loads(outcome["body"])["error"] == "invalid_request"
+    result = await final_state(presentations, transaction.transaction_id)
+    assert state_name(result) == "FAILED"
+    assert result.failure_reason == "PRESENTATION_INVALID"
+    [shown] = result.credentials
+    assert not shown.verification.valid
+    assert failure_name(shown.verification) == "KEY_BINDING_INVALID"
