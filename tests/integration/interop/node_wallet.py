@@ -18,6 +18,7 @@ INTEROP_DIR = Path(__file__).resolve().parents[2] / "interop"
 WALLET_SCRIPT = "wallet.mjs"
 INSTALL_TIMEOUT = 300.0
 RUN_TIMEOUT = 60.0
+MINIMUM_NODE = 20
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,16 @@ def _missing(what: str) -> NoReturn:
     pytest.skip(message)
 
 
+def _require_node_version(node: str) -> None:
+    """@sd-jwt needs Node 20 or later (the `engines` of tests/interop/package.json)."""
+    version = subprocess.run(
+        [node, "--version"], capture_output=True, text=True, timeout=30.0, check=True
+    ).stdout.strip()
+    major = int(version.removeprefix("v").split(".")[0])
+    if major < MINIMUM_NODE:
+        _missing(f"Node.js {MINIMUM_NODE} or later (found {version})")
+
+
 def install_node_wallet(cache: pytest.Cache) -> NodeWallet:
     """`npm ci` from the lockfile into a cache directory named after the lockfile's hash,
     once; the script is copied in on every session so edits to it take effect."""
@@ -66,6 +77,7 @@ def install_node_wallet(cache: pytest.Cache) -> NodeWallet:
         _missing("node")
     if npm is None:
         _missing("npm")
+    _require_node_version(node)
     lock = (INTEROP_DIR / "package-lock.json").read_bytes()
     digest = hashlib.sha256(lock + (INTEROP_DIR / "package.json").read_bytes()).hexdigest()
     directory = cache.mkdir(f"interop-node-{digest[:16]}")
