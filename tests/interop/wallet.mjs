@@ -8,8 +8,9 @@
 //   holder_private_jwk: {kty, crv, x, y, d},
 //   trusted_certificates_pem: ["-----BEGIN CERTIFICATE-----..."],
 //   tamper: "" | "ciphertext" | "key_binding"
+// The wallet verifies the held credential (issuer signature, status) before presenting it.
 // }
-// Outcome: {stage: "submitted", status, body, client_id, disclosed: [...]} or
+// Outcome: {stage: "submitted", status, body, client_id, disclosed, issued_claims} or
 //          {stage: "<where it stopped>", error: "<message>"}.
 
 import { X509Certificate, createHash, randomBytes } from 'node:crypto';
@@ -104,6 +105,57 @@ function callbacks(trusted) {
   };
 }
 
+// SD-JWT VC section 5: the issuer's JWT VC Issuer Metadata sits at the well-known path
+// inserted between the host and the path of `iss`.
+async function issuerMetadataJwks(issuer) {
+  const url = new URL(issuer);
+  const path = url.pathname === '/' ? '' : url.pathname.replace(/\/$/, '');
+  const location = `${url.origin}/.well-known/jwt-vc-issuer${path}`;
+  const response = await fetch(location, { signal: AbortSignal.timeout(10_000) });
+  if (!response.ok) throw new Error(`${location} answered ${response.status}`);
+  const metadata = await response.json();
+  if (metadata.issuer !== issuer) throw new Error(`${location} names issuer ${metadata.issuer}`);
+  if (metadata.jwks) return metadata.jwks;
+  const jwks = await fetch(metadata.jwks_uri, { signal: AbortSignal.timeout(10_000) });
+  return jwks.json();
+}
+
+// The key a JWT (an SD-JWT VC or its status list token) names: its x5c leaf, or the key
+// with its `kid` in the issuer's metadata.
+async function signingKey(header, payload) {
+  if (header.x5c) return importX509(derToPem(header.x5c[0]), header.alg);
+  const { keys } = await issuerMetadataJwks(payload.iss);
+  const found = keys.find((key) => !header.kid || key.kid === header.kid);
+  if (!found) throw new Error(`no key ${header.kid} in the metadata of ${payload.iss}`);
+  return importJWK(found, header.alg);
+}
+
+// A Verifier for @sd-jwt: `data` is the JWS signing input, `signature` its third part. A
+// Status List Token need not carry `iss`: its signer is the issuer of the credential.
+function jwsVerifier(credentialIssuer) {
+  return async (data, signature) => {
+    const [, encodedPayload] = data.split('.');
+    const header = decodeProtectedHeader(`${data}.${signature}`);
+    const payload = JSON.parse(Buffer.from(encodedPayload, 'base64url').toString('utf8'));
+    return verifyWithKey(data, signature, header, { iss: credentialIssuer, ...payload });
+  };
+}
+
+async function verifyWithKey(data, signature, header, payload) {
+  const key = await signingKey(header, payload);
+  try {
+    await compactVerify(`${data}.${signature}`, key, { algorithms: [header.alg] });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function issuerOf(credential) {
+  const [, encodedPayload] = credential.split('~')[0].split('.');
+  return JSON.parse(Buffer.from(encodedPayload, 'base64url').toString('utf8')).iss;
+}
+
 // The claims a DCQL Credential Query asks, as a presentation frame over top-level claims.
 function presentationFrame(query) {
   const frame = {};
@@ -157,14 +209,22 @@ async function answer(job) {
     }
     const [query] = queries;
 
-    stage = 'present';
+    stage = 'verify-credential';
     const sdJwt = new SDJwtVcInstance({
       hasher: digest,
       hashAlg: 'sha-256',
       saltGenerator: generateSalt,
+      verifier: jwsVerifier(issuerOf(job.credential)),
+      statusVerifier: jwsVerifier(issuerOf(job.credential)),
       kbSigner: await ES256.getSigner(job.holder_private_jwk),
       kbSignAlg: ES256.alg,
     });
+    const issued = await sdJwt.verify(job.credential);
+    if (!(query.meta?.vct_values ?? [issued.payload.vct]).includes(issued.payload.vct)) {
+      throw new Error(`the held credential is a ${issued.payload.vct}, not what was asked`);
+    }
+
+    stage = 'present';
     const frame = presentationFrame(query);
     let presentation = await sdJwt.present(job.credential, frame, {
       kb: {
@@ -211,6 +271,7 @@ async function answer(job) {
       response_mode: submitted.responseMode,
       jwe_header: decodeProtectedHeader(responseJwt),
       disclosed: Object.keys(frame),
+      issued_claims: issued.payload,
     };
   } catch (error) {
     const detail = error?.errorResponse ?? error?.message ?? String(error);

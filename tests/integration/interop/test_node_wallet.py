@@ -9,11 +9,14 @@ import json
 from typing import Any
 
 import aiohttp
+import grpc
 
 from eudi_connect.core.templates import PID_EXAMPLE_SUBJECT
-from tests.integration.oid4vci.issuer_processes import Offers
+from eudi_connect.services.app import Services
+from tests.integration.oid4vci.issuer_processes import Offers, new_tenant
 from tests.integration.oid4vp.verifier_client import state_name
 from tests.integration.oid4vp.verifier_helpers import (
+    PID_VCT,
     Presentations,
     claims_of,
     collect_pid,
@@ -67,6 +70,8 @@ async def test_the_node_wallet_presentation_is_verified_with_the_asked_claims(
     assert outcome["response_mode"] == "direct_post.jwt"
     assert outcome["client_id"] == transaction.client_id
     assert outcome["disclosed"] == ["given_name", "birthdate"]
+    assert outcome["issued_claims"]["family_name"] == PID_EXAMPLE_SUBJECT["family_name"]
+    assert outcome["issued_claims"]["vct"] == PID_VCT
     result = await final_state(presentations, transaction.transaction_id)
     assert state_name(result) == "VERIFIED", result.failure_detail
     [shown] = result.credentials
@@ -124,3 +129,25 @@ async def test_a_presentation_with_a_tampered_key_binding_fails(
     [shown] = result.credentials
     assert not shown.verification.valid
     assert failure_name(shown.verification) == "KEY_BINDING_INVALID"
+
+
+async def test_the_node_wallet_refuses_a_request_signed_by_a_verifier_it_does_not_trust(
+    node_wallet: NodeWallet,
+    session: aiohttp.ClientSession,
+    offers: Offers,
+    presentations: Presentations,
+    channel: grpc.aio.Channel,
+    local: Services,
+) -> None:
+    """Trusting only another tenant's verifier certificate, the library's request object
+    check fails on our x5c chain, so the transaction gets no response."""
+    created = await presentations.create(dcql(sd_jwt_query(claims=ASKED)))
+    transaction = created.transaction
+    job = await wallet_job(session, offers, presentations, transaction.authorization_request_uri)
+    stranger = Presentations(channel, await new_tenant(local, "Stranger"))
+    job["trusted_certificates_pem"] = [(await stranger.identity()).certificate_chain_pem]
+    outcome = node_wallet.run(job)
+    assert outcome["stage"] == "resolve", outcome
+    result = await presentations.result(transaction.transaction_id)
+    assert state_name(result) == "RETRIEVED"
+    assert not result.credentials
