@@ -15,7 +15,9 @@ from typing import Any, NoReturn
 import pytest
 
 INTEROP_DIR = Path(__file__).resolve().parents[2] / "interop"
-WALLET_SCRIPT = "wallet.mjs"
+PRESENT_SCRIPT = "wallet.mjs"
+ISSUE_SCRIPT = "issue.mjs"
+SCRIPTS = (PRESENT_SCRIPT, ISSUE_SCRIPT)
 INSTALL_TIMEOUT = 300.0
 RUN_TIMEOUT = 60.0
 MINIMUM_NODE = 20
@@ -23,15 +25,16 @@ MINIMUM_NODE = 20
 
 @dataclass(frozen=True)
 class NodeWallet:
-    """An installed copy of the Node wallet: the script next to its node_modules."""
+    """An installed copy of the Node wallet: its scripts next to their node_modules."""
 
     node: str
     directory: Path
 
-    def run(self, job: dict[str, Any]) -> dict[str, Any]:
-        """Runs the wallet on one job (stdin JSON) and returns its outcome (stdout JSON)."""
+    def run(self, job: dict[str, Any], script: str = PRESENT_SCRIPT) -> dict[str, Any]:
+        """Runs a wallet script on one job (stdin JSON) and returns its outcome (stdout
+        JSON): `wallet.mjs` presents over OpenID4VP, `issue.mjs` collects over OpenID4VCI."""
         finished = subprocess.run(
-            [self.node, WALLET_SCRIPT],
+            [self.node, script],
             cwd=self.directory,
             input=json.dumps(job),
             capture_output=True,
@@ -70,7 +73,7 @@ def _require_node_version(node: str) -> None:
 
 def install_node_wallet(cache: pytest.Cache) -> NodeWallet:
     """`npm ci` from the lockfile into a cache directory named after the lockfile's hash,
-    once; the script is copied in on every session so edits to it take effect."""
+    once; the scripts are copied in on every session so edits to them take effect."""
     node = shutil.which("node")
     npm = shutil.which("npm")
     if node is None:
@@ -93,5 +96,6 @@ def install_node_wallet(cache: pytest.Cache) -> NodeWallet:
             timeout=INSTALL_TIMEOUT,
             check=True,
         )
-    shutil.copyfile(INTEROP_DIR / WALLET_SCRIPT, directory / WALLET_SCRIPT)
+    for script in SCRIPTS:
+        shutil.copyfile(INTEROP_DIR / script, directory / script)
     return NodeWallet(node, directory)

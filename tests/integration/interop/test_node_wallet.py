@@ -27,7 +27,7 @@ from tests.integration.oid4vp.verifier_helpers import (
 )
 from tests.wallet import Wallet
 
-from .node_wallet import NodeWallet
+from .node_wallet import ISSUE_SCRIPT, NodeWallet
 
 ASKED = (("given_name",), ("birthdate",))
 
@@ -151,3 +151,39 @@ async def test_the_node_wallet_refuses_a_request_signed_by_a_verifier_it_does_no
     result = await presentations.result(transaction.transaction_id)
     assert state_name(result) == "RETRIEVED"
     assert not result.credentials
+
+
+async def test_the_node_wallet_collects_a_pid_over_openid4vci_and_presents_it(
+    node_wallet: NodeWallet, offers: Offers, presentations: Presentations
+) -> None:
+    """The library's pre-authorized code flow with a transaction code gets a PID SD-JWT VC
+    from our issuer; the same library wallet then presents it and our verifier verifies it."""
+    created = await offers.create(tx_code_length=6)
+    issued = node_wallet.run(
+        {"credential_offer": created.offer.credential_offer_uri, "tx_code": created.tx_code},
+        ISSUE_SCRIPT,
+    )
+    assert issued["stage"] == "issued", issued
+    assert issued["format"] == "dc+sd-jwt"
+    assert issued["token_type"] == "DPoP"
+    offer = await offers.get(created.offer.offer_id)
+    assert len(offer.credential_ids) == 1
+    request = await presentations.create(dcql(sd_jwt_query(claims=ASKED)))
+    transaction = request.transaction
+    identity = await presentations.identity()
+    outcome = node_wallet.run(
+        {
+            "authorization_request_uri": transaction.authorization_request_uri,
+            "credential": issued["credential"],
+            "holder_private_jwk": issued["holder_private_jwk"],
+            "trusted_certificates_pem": [identity.certificate_chain_pem],
+            "tamper": "",
+        }
+    )
+    assert outcome["stage"] == "submitted", outcome
+    assert outcome["status"] == 200, outcome
+    result = await final_state(presentations, transaction.transaction_id)
+    assert state_name(result) == "VERIFIED", result.failure_detail
+    [shown] = result.credentials
+    assert shown.verification.key_binding_verified
+    assert claims_of(shown)["given_name"] == PID_EXAMPLE_SUBJECT["given_name"]
