@@ -21,6 +21,9 @@ SCRIPTS = (PRESENT_SCRIPT, ISSUE_SCRIPT)
 INSTALL_TIMEOUT = 300.0
 RUN_TIMEOUT = 60.0
 MINIMUM_NODE = 20
+CACHE_PREFIX = "interop-node-"
+# Written once `npm ci` finished: an interrupted install is redone, not trusted.
+INSTALLED_MARKER = ".installed"
 
 
 @dataclass(frozen=True)
@@ -72,8 +75,9 @@ def _require_node_version(node: str) -> None:
 
 
 def install_node_wallet(cache: pytest.Cache) -> NodeWallet:
-    """`npm ci` from the lockfile into a cache directory named after the lockfile's hash,
-    once; the scripts are copied in on every session so edits to them take effect."""
+    """`npm ci` from the lockfile into a cache directory named after the manifests' hash,
+    once (older such directories are removed); the scripts are copied in on every session
+    so edits to them take effect."""
     node = shutil.which("node")
     npm = shutil.which("npm")
     if node is None:
@@ -83,19 +87,26 @@ def install_node_wallet(cache: pytest.Cache) -> NodeWallet:
     _require_node_version(node)
     lock = (INTEROP_DIR / "package-lock.json").read_bytes()
     digest = hashlib.sha256(lock + (INTEROP_DIR / "package.json").read_bytes()).hexdigest()
-    directory = cache.mkdir(f"interop-node-{digest[:16]}")
-    installed = directory / "node_modules" / ".package-lock.json"
+    name = f"{CACHE_PREFIX}{digest[:16]}"
+    directory = cache.mkdir(name)
+    for stale in directory.parent.glob(f"{CACHE_PREFIX}*"):
+        if stale.name != name:
+            shutil.rmtree(stale, ignore_errors=True)
+    installed = directory / INSTALLED_MARKER
     if not installed.exists():
-        for name in ("package.json", "package-lock.json"):
-            shutil.copyfile(INTEROP_DIR / name, directory / name)
-        subprocess.run(
+        shutil.rmtree(directory / "node_modules", ignore_errors=True)
+        for manifest in ("package.json", "package-lock.json"):
+            shutil.copyfile(INTEROP_DIR / manifest, directory / manifest)
+        finished = subprocess.run(
             [npm, "ci", "--no-audit", "--no-fund", "--ignore-scripts"],
             cwd=directory,
             capture_output=True,
             text=True,
             timeout=INSTALL_TIMEOUT,
-            check=True,
+            check=False,
         )
+        assert finished.returncode == 0, f"npm ci failed: {finished.stderr}"
+        installed.write_text(digest)
     for script in SCRIPTS:
         shutil.copyfile(INTEROP_DIR / script, directory / script)
     return NodeWallet(node, directory)

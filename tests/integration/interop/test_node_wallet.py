@@ -10,6 +10,7 @@ from typing import Any
 
 import aiohttp
 import grpc
+import pytest
 
 from eudi_connect.core.templates import PID_EXAMPLE_SUBJECT
 from eudi_connect.services.app import Services
@@ -27,7 +28,10 @@ from tests.integration.oid4vp.verifier_helpers import (
 )
 from tests.wallet import Wallet
 
-from .node_wallet import ISSUE_SCRIPT, NodeWallet
+from .node_wallet import INSTALL_TIMEOUT, ISSUE_SCRIPT, NodeWallet
+
+# The first test also waits for the session's `npm ci`.
+pytestmark = pytest.mark.timeout(INSTALL_TIMEOUT + 120)
 
 ASKED = (("given_name",), ("birthdate",))
 
