@@ -268,6 +268,9 @@ async function answer(job) {
       body,
       client_id: request.client_id,
       client_prefix: resolved.client.prefix ?? resolved.client.scheme ?? null,
+      // The highest OpenID4VP version the library finds the request compatible with
+      // (100 is 1.0 final, smaller numbers are drafts).
+      openid4vp_version: resolved.version,
       response_mode: submitted.responseMode,
       jwe_header: decodeProtectedHeader(responseJwt),
       disclosed: Object.keys(frame),

@@ -34,6 +34,8 @@ from .node_wallet import INSTALL_TIMEOUT, ISSUE_SCRIPT, NodeWallet
 pytestmark = pytest.mark.timeout(INSTALL_TIMEOUT + 120)
 
 ASKED = (("given_name",), ("birthdate",))
+# How oid4vc-ts numbers OpenID4VP 1.0 (drafts are their draft number).
+OPENID4VP_FINAL = 100
 
 
 async def wallet_job(
@@ -73,6 +75,8 @@ async def test_the_node_wallet_presentation_is_verified_with_the_asked_claims(
     assert outcome["status"] == 200, outcome
     assert outcome["response_mode"] == "direct_post.jwt"
     assert outcome["client_id"] == transaction.client_id
+    assert outcome["client_prefix"] == "x509_san_dns"
+    assert outcome["openid4vp_version"] == OPENID4VP_FINAL
     assert outcome["disclosed"] == ["given_name", "birthdate"]
     assert outcome["issued_claims"]["family_name"] == PID_EXAMPLE_SUBJECT["family_name"]
     assert outcome["issued_claims"]["vct"] == PID_VCT
