@@ -7,7 +7,7 @@
 //   credential: "<issuer-signed SD-JWT VC>~<disclosure>~...~",
 //   holder_private_jwk: {kty, crv, x, y, d},
 //   trusted_certificates_pem: ["-----BEGIN CERTIFICATE-----..."],
-//   tamper: "" | "ciphertext" | "key_binding"
+//   tamper: "" | "ciphertext" | "key_binding" | "key_binding_spelling"
 // The wallet verifies the held credential (issuer signature, status) before presenting it.
 // }
 // Outcome: {stage: "submitted", status, body, client_id, disclosed, issued_claims} or
@@ -182,12 +182,20 @@ function tamperCiphertext(jwe) {
   return parts.join('.');
 }
 
-// A wrong byte in the key binding JWT's signature: the presentation no longer verifies.
-function tamperKeyBinding(presentation) {
+// The key binding JWT's signature changed by `change`.
+function tamperKeyBinding(presentation, change) {
   const cut = presentation.lastIndexOf('~');
   const kbJwt = presentation.slice(cut + 1).split('.');
-  kbJwt[2] = flipFirstCharacter(kbJwt[2]);
+  kbJwt[2] = change(kbJwt[2]);
   return `${presentation.slice(0, cut + 1)}${kbJwt.join('.')}`;
+}
+
+// The same bytes spelt differently: a 64-byte signature ends in a character with four
+// unused bits, which a lenient decoder ignores.
+function setUnusedBits(segment) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+  const last = alphabet.indexOf(segment.at(-1));
+  return segment.slice(0, -1) + alphabet[last | 0b000001];
 }
 
 async function answer(job) {
@@ -235,7 +243,11 @@ async function answer(job) {
         },
       },
     });
-    if (job.tamper === 'key_binding') presentation = tamperKeyBinding(presentation);
+    if (job.tamper === 'key_binding') {
+      presentation = tamperKeyBinding(presentation, flipFirstCharacter);
+    } else if (job.tamper === 'key_binding_spelling') {
+      presentation = tamperKeyBinding(presentation, setUnusedBits);
+    }
 
     stage = 'respond';
     const metadata = request.client_metadata ?? {};

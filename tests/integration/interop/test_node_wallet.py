@@ -114,18 +114,25 @@ async def test_a_response_with_a_tampered_ciphertext_is_refused(
     assert not result.credentials
 
 
+@pytest.mark.parametrize(
+    ("tamper", "failure"),
+    [("key_binding", "KEY_BINDING_INVALID"), ("key_binding_spelling", "MALFORMED")],
+)
 async def test_a_presentation_with_a_tampered_key_binding_fails(
     node_wallet: NodeWallet,
     session: aiohttp.ClientSession,
     offers: Offers,
     presentations: Presentations,
+    tamper: str,
+    failure: str,
 ) -> None:
-    """A wrong byte in the key binding JWT's signature inside a well-encrypted response:
-    refused with 400 invalid_request, the transaction FAILED on KEY_BINDING_INVALID."""
+    """A wrong byte in the key binding JWT's signature (KEY_BINDING_INVALID), or its bytes
+    spelt with unused bits set (MALFORMED), inside a well-encrypted response: refused with
+    400 invalid_request and the transaction FAILED."""
     created = await presentations.create(dcql(sd_jwt_query(claims=ASKED)))
     transaction = created.transaction
     job = await wallet_job(
-        session, offers, presentations, transaction.authorization_request_uri, tamper="key_binding"
+        session, offers, presentations, transaction.authorization_request_uri, tamper=tamper
     )
     outcome = node_wallet.run(job)
     assert outcome["stage"] == "submitted", outcome
@@ -136,7 +143,7 @@ async def test_a_presentation_with_a_tampered_key_binding_fails(
     assert result.failure_reason == "PRESENTATION_INVALID"
     [shown] = result.credentials
     assert not shown.verification.valid
-    assert failure_name(shown.verification) == "KEY_BINDING_INVALID"
+    assert failure_name(shown.verification) == failure
 
 
 async def test_the_node_wallet_refuses_a_request_signed_by_a_verifier_it_does_not_trust(
