@@ -41,9 +41,12 @@ _TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
 _FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")  # bytes.translate is far cheaper than str's
 _BASE64URL_TEXT = re.compile(r"[A-Za-z0-9_-]*")
 _ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-# After a full group the last character of 2 (3) characters carries 2 (4) data bits, the
-# rest of its 6 bits must be zero: the mask of those unused bits by the text's length mod 4.
-_UNUSED_BITS = {0: 0, 2: 0b001111, 3: 0b000011}
+# After the full groups, a last character of 2 (3) carries 2 (4) data bits and the rest of
+# its 6 bits must be zero: by the text's length mod 4, the characters that may end it.
+_CANONICAL_LAST = {
+    2: frozenset(c for i, c in enumerate(_ALPHABET) if not i & 0b001111),
+    3: frozenset(c for i, c in enumerate(_ALPHABET) if not i & 0b000011),
+}
 
 
 def b64url_encode(data: bytes) -> str:
@@ -59,8 +62,8 @@ def b64url_decode(text: str) -> bytes:
         if not text.isascii():
             raise ValueError("base64url input is not ASCII")
         raise ValueError("not unpadded base64url")
-    unused = _UNUSED_BITS[len(text) % 4]
-    if unused and _ALPHABET.index(text[-1]) & unused:
+    canonical_last = _CANONICAL_LAST.get(len(text) % 4)
+    if canonical_last is not None and text[-1] not in canonical_last:
         raise ValueError("not canonical base64url: the last character has unused bits set")
     padded = text.encode("ascii").translate(_FROM_URLSAFE) + b"=" * (-len(text) % 4)
     try:
