@@ -36,6 +36,12 @@ __all__ = [
 
 
 @pytest.fixture(scope="session")
-def node_wallet(pytestconfig: pytest.Config) -> NodeWallet:
-    assert pytestconfig.cache is not None
-    return install_node_wallet(pytestconfig.cache)
+def node_wallet(
+    pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory
+) -> NodeWallet:
+    """Installed under pytest's cache, kept between runs; in a temporary directory when the
+    cache is turned off (`-p no:cacheprovider`)."""
+    cache: pytest.Cache | None = getattr(pytestconfig, "cache", None)
+    if cache is not None:
+        return install_node_wallet(cache.mkdir("interop-node"))
+    return install_node_wallet(tmp_path_factory.mktemp("interop-node"))

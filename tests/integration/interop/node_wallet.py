@@ -74,10 +74,10 @@ def _require_node_version(node: str) -> None:
         _missing(f"Node.js {MINIMUM_NODE} or later (found {version})")
 
 
-def install_node_wallet(cache: pytest.Cache) -> NodeWallet:
-    """`npm ci` from the lockfile into a cache directory named after the manifests' hash,
-    once (older such directories are removed); the scripts are copied in on every session
-    so edits to them take effect."""
+def install_node_wallet(root: Path) -> NodeWallet:
+    """`npm ci` from the lockfile into a directory of `root` named after the manifests'
+    hash, once (older such directories are removed); the scripts are copied in on every
+    session so edits to them take effect."""
     node = shutil.which("node")
     npm = shutil.which("npm")
     if node is None:
@@ -88,8 +88,9 @@ def install_node_wallet(cache: pytest.Cache) -> NodeWallet:
     lock = (INTEROP_DIR / "package-lock.json").read_bytes()
     digest = hashlib.sha256(lock + (INTEROP_DIR / "package.json").read_bytes()).hexdigest()
     name = f"{CACHE_PREFIX}{digest[:16]}"
-    directory = cache.mkdir(name)
-    for stale in directory.parent.glob(f"{CACHE_PREFIX}*"):
+    directory = root / name
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in root.glob(f"{CACHE_PREFIX}*"):
         if stale.name != name:
             shutil.rmtree(stale, ignore_errors=True)
     installed = directory / INSTALLED_MARKER

@@ -11,22 +11,20 @@ from .node_wallet import install_node_wallet
 
 
 def test_a_machine_without_node_skips_the_interop_tests(
-    pytestconfig: pytest.Config, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """With no node on PATH and CI unset, installing the wallet skips the test."""
-    assert pytestconfig.cache is not None
-    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setenv("PATH", str(tmp_path))  # an empty directory: no node, no npm
     monkeypatch.delenv("CI", raising=False)
     with pytest.raises(pytest.skip.Exception, match="node is not installed"):
-        install_node_wallet(pytestconfig.cache)
+        install_node_wallet(tmp_path / "cache")
 
 
 def test_ci_without_node_fails_the_interop_tests(
-    pytestconfig: pytest.Config, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """With no node on PATH and CI set, installing the wallet fails the test."""
-    assert pytestconfig.cache is not None
-    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setenv("PATH", str(tmp_path))  # an empty directory: no node, no npm
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception, match="node is not installed"):
-        install_node_wallet(pytestconfig.cache)
+        install_node_wallet(tmp_path / "cache")
