@@ -3,7 +3,9 @@
 base64url is RFC 4648 section 5 without padding, as JWS (RFC 7515 section 2), SD-JWT
 disclosures (RFC 9901 section 4.2) and the mdoc credential string use it. Decoding is
 strict: padding, the standard alphabet's `+` and `/`, whitespace or any other stray
-character is an error, never skipped, so one credential has one encoding.
+character is an error, never skipped, and so are set bits in the last character that
+encode no data (RFC 4648 section 3.5 lets a decoder refuse them), so one credential has
+one encoding.
 
 JSON comes in three forms, each where a specification or a stored value fixes it:
 
@@ -38,6 +40,13 @@ __all__ = [
 _TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
 _FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")  # bytes.translate is far cheaper than str's
 _BASE64URL_TEXT = re.compile(r"[A-Za-z0-9_-]*")
+_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+# After the full groups, a last character of 2 (3) carries 2 (4) data bits and the rest of
+# its 6 bits must be zero: by the text's length mod 4, the characters that may end it.
+_CANONICAL_LAST = {
+    2: frozenset(c for i, c in enumerate(_ALPHABET) if not i & 0b001111),
+    3: frozenset(c for i, c in enumerate(_ALPHABET) if not i & 0b000011),
+}
 
 
 def b64url_encode(data: bytes) -> str:
@@ -53,6 +62,9 @@ def b64url_decode(text: str) -> bytes:
         if not text.isascii():
             raise ValueError("base64url input is not ASCII")
         raise ValueError("not unpadded base64url")
+    canonical_last = _CANONICAL_LAST.get(len(text) % 4)
+    if canonical_last is not None and text[-1] not in canonical_last:
+        raise ValueError("not canonical base64url: the last character has unused bits set")
     padded = text.encode("ascii").translate(_FROM_URLSAFE) + b"=" * (-len(text) % 4)
     try:
         return binascii.a2b_base64(padded, strict_mode=True)

@@ -51,6 +51,20 @@ def test_b64url_decode_refuses_padding_and_stray_characters(text: str) -> None:
         b64url_decode(text)
 
 
+@pytest.mark.parametrize("text", ["AB", "AP", "AAB", "AAC", "_-_-AAD", "a2V5Ab"])
+def test_b64url_decode_refuses_unused_bits_in_the_last_character(text: str) -> None:
+    """A last character whose bits beyond the data are set is a second spelling of the same
+    bytes: refused, so a signature or disclosure has exactly one encoding."""
+    with pytest.raises(ValueError, match="canonical base64url"):
+        b64url_decode(text)
+
+
+@pytest.mark.parametrize("data", [b"\x00", b"\xff", b"\x00\x00", b"\xff\xff", b"key", b"keys!"])
+def test_b64url_decode_accepts_the_canonical_last_character(data: bytes) -> None:
+    """What b64url_encode writes, whatever the length, decodes back."""
+    assert b64url_decode(b64url_encode(data)) == data
+
+
 def test_b64url_decode_refuses_what_is_not_text() -> None:
     """Bytes or other objects are refused rather than decoded."""
     for value in (b"AAAA", None, 5):
@@ -61,8 +75,12 @@ def test_b64url_decode_refuses_what_is_not_text() -> None:
 @settings(max_examples=500)
 @given(st.text(alphabet="ABCab01-_+/= \n.é", max_size=12))
 def test_b64url_decode_accepts_exactly_the_unpadded_alphabet(text: str) -> None:
-    """Accepted text is the base64url alphabet alone; it decodes as the standard library does."""
+    """Accepted text is the canonical base64url alphabet alone (what encoding its bytes gives
+    back); it decodes as the standard library does."""
     unpadded = all(c.isascii() and (c.isalnum() or c in "-_") for c in text) and len(text) % 4 != 1
+    if unpadded:
+        canonical = b64url_encode(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+        unpadded = canonical == text
     try:
         decoded = b64url_decode(text)
     except ValueError:
