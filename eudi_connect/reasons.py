@@ -510,6 +510,10 @@ class Reason(enum.StrEnum):
         "VERIFIER_URL_NOT_HTTPS",
         "the tenant's response URI would not be https",
     )
+    VERIFIER_IDENTITY_RETIRED = (
+        "VERIFIER_IDENTITY_RETIRED",
+        "the verifier identity a request was made with is no longer kept",
+    )
     PRESENTATION_NOT_FOUND = (
         "PRESENTATION_NOT_FOUND",
         "no presentation transaction with this id for this tenant",

@@ -18,6 +18,7 @@ from urllib.parse import quote
 from eudi_connect.core.key_encryption import MasterKey
 from eudi_connect.core.oid4vp import (
     DEFAULT_ENC_VALUES,
+    STATIC_WALLET_AUDIENCE,
     ClientIdPrefix,
     ErrorCode,
     ProtocolError,
@@ -152,8 +153,15 @@ class PresentationService:
         *,
         enc_values: tuple[str, ...] | None = None,
         wallet_nonce: str | None = None,
+        audience: str = STATIC_WALLET_AUDIENCE,
     ) -> str:
-        identity = await self._identities.identity(record.tenant_id)
+        identity = await self._identities.for_client_id(record.tenant_id, record.client_id)
+        if identity is None:
+            raise ProtocolError(
+                "the verifier identity this request was made with is no longer kept",
+                code=ErrorCode.INVALID_REQUEST_URI,
+                reason=Reason.VERIFIER_IDENTITY_RETIRED,
+            )
         return request_object(
             record,
             identity,
@@ -161,6 +169,7 @@ class PresentationService:
             now=self._now(),
             enc_values=enc_values,
             wallet_nonce=wallet_nonce,
+            audience=audience,
         )
 
     async def record(self, tenant_id: str, transaction_id: str) -> PresentationRecord:
@@ -220,6 +229,7 @@ class PresentationService:
             )
         self._acceptance.check_open(record, ErrorCode.INVALID_REQUEST_URI)
         wallet_nonce = None
+        audience = STATIC_WALLET_AUDIENCE
         enc_values = tuple(record.enc_values) or DEFAULT_ENC_VALUES
         if form is not None:
             if record.request_uri_method != "post":
@@ -230,6 +240,7 @@ class PresentationService:
                 )
             posted = parse_request_uri_post(form)
             wallet_nonce = posted.wallet_nonce
+            audience = posted.audience
             prefix, _ = split_client_id(record.client_id)
             negotiated = negotiate_enc_values(
                 posted.wallet_metadata,
@@ -252,7 +263,9 @@ class PresentationService:
                 code=ErrorCode.INVALID_REQUEST_URI,
                 reason=Reason.REQUEST_CLOSED,
             )
-        return await self._signed(updated, enc_values=enc_values, wallet_nonce=wallet_nonce)
+        return await self._signed(
+            updated, enc_values=enc_values, wallet_nonce=wallet_nonce, audience=audience
+        )
 
     async def wallet_response(
         self, tenant_id: str, transaction_id: str, form: Mapping[str, str]

@@ -134,11 +134,6 @@ async def test_an_operator_set_dns_name_names_the_client_and_its_certificate(
     assert presented.reply.status == 200, presented.reply.describe()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="server defect: request objects are signed at fetch time with the current "
-    "identity and the old key is not kept, so a rename breaks requests already handed out",
-)
 async def test_a_request_made_before_a_dns_name_change_is_still_answered(
     presentations: Presentations, holder: Holder, issuer_cluster: Cluster
 ) -> None:
