@@ -510,6 +510,10 @@ class Reason(enum.StrEnum):
         "VERIFIER_URL_NOT_HTTPS",
         "the tenant's response URI would not be https",
     )
+    VERIFICATION_ABANDONED = (
+        "VERIFICATION_ABANDONED",
+        "the instance verifying a presentation response stopped before it finished",
+    )
     VERIFIER_IDENTITY_RETIRED = (
         "VERIFIER_IDENTITY_RETIRED",
         "the verifier identity a request was made with is no longer kept",

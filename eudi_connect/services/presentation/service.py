@@ -41,6 +41,7 @@ from eudi_connect.services.presentation.requests import (
 )
 from eudi_connect.services.presentation.results import (
     PresentationView,
+    abandoned,
     effective_state,
     parse_results,
 )
@@ -50,6 +51,7 @@ from eudi_connect.services.verifier_identity import VerifierIdentities
 from eudi_connect.store.base import Store
 from eudi_connect.store.presentations import (
     OPEN_PRESENTATION_STATES,
+    PresentationOutcome,
     PresentationRecord,
 )
 
@@ -180,7 +182,27 @@ class PresentationService:
                 reason=Reason.PRESENTATION_NOT_FOUND,
                 metadata={"transaction_id": transaction_id[:64]},
             )
+        if abandoned(record, self._now()):
+            return await self._fail_abandoned(record)
         return record
+
+    async def _fail_abandoned(self, record: PresentationRecord) -> PresentationRecord:
+        """Records the FAILED outcome of a verification whose instance stopped, in the same
+        conditional write a verifier finishes with: of it and a late verifier, one wins."""
+        outcome = PresentationOutcome(
+            state="FAILED",
+            failure_reason=Reason.VERIFICATION_ABANDONED,
+            failure_detail="the response's verification stopped before it finished",
+        )
+        done = await self._store.finish_presentation(
+            record.tenant_id, record.transaction_id, outcome, self._now()
+        )
+        if done is not None:
+            # No transaction id: it fetches the request object, so it stays out of logs.
+            log.warning("a presentation's verification was abandoned: recorded as failed")
+            return done
+        current = await self._store.get_presentation(record.tenant_id, record.transaction_id)
+        return record if current is None else current
 
     async def get(self, tenant_id: str, transaction_id: str) -> PresentationView:
         return self.view(await self.record(tenant_id, transaction_id))
