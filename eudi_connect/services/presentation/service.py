@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -48,6 +48,7 @@ from eudi_connect.services.presentation.results import (
 from eudi_connect.services.public_urls import TenantUrls
 from eudi_connect.services.verification import VerificationService
 from eudi_connect.services.verifier_identity import VerifierIdentities
+from eudi_connect.services.watching import Changes
 from eudi_connect.store.base import Store
 from eudi_connect.store.presentations import (
     OPEN_PRESENTATION_STATES,
@@ -207,17 +208,12 @@ class PresentationService:
     async def get(self, tenant_id: str, transaction_id: str) -> PresentationView:
         return self.view(await self.record(tenant_id, transaction_id))
 
-    async def watch(self, tenant_id: str, transaction_id: str) -> AsyncIterator[PresentationView]:
+    def watch(self, tenant_id: str, transaction_id: str) -> Changes[PresentationView]:
         """The transaction now, then at every change (by any instance) until it is final;
         changes within one poll interval arrive as one view of the latest state."""
-        view = await self.get(tenant_id, transaction_id)
-        yield view
-        while not view.final:
-            await asyncio.sleep(self._watch_poll_seconds)
-            current = await self.get(tenant_id, transaction_id)
-            if current.record.version != view.record.version or current.state != view.state:
-                view = current
-                yield view
+        return Changes(
+            lambda: self.get(tenant_id, transaction_id), poll_seconds=self._watch_poll_seconds
+        )
 
     async def housekeeping(self, *, every_seconds: float = HOUSEKEEPING_SECONDS) -> None:
         """Runs until cancelled: deletes transactions `RESULT_RETENTION_SECONDS` after they
