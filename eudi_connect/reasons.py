@@ -514,6 +514,10 @@ class Reason(enum.StrEnum):
         "VERIFICATION_ABANDONED",
         "the instance verifying a presentation response stopped before it finished",
     )
+    VERIFICATION_TIMEOUT = (
+        "VERIFICATION_TIMEOUT",
+        "a presentation response was not verified within the verification time limit",
+    )
     VERIFIER_IDENTITY_RETIRED = (
         "VERIFIER_IDENTITY_RETIRED",
         "the verifier identity a request was made with is no longer kept",

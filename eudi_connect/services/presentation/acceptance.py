@@ -165,6 +165,13 @@ class ResponseAcceptance:
                     key=key,
                     origin=origin,
                 )
+        except TimeoutError:
+            view = await self._fail(
+                await claiming,
+                Reason.VERIFICATION_TIMEOUT,
+                f"the presentations were not verified within {VERIFICATION_TIMEOUT_SECONDS:g} s",
+            )
+            return view, False
         except Exception:
             claimed = await claiming
             await self._fail(
