@@ -39,6 +39,8 @@ BACKDATE = timedelta(minutes=5)
 DEFAULT_REFRESH_SECONDS = 5.0
 #: The longest a presentation request lives.
 MAX_REQUEST_LIFETIME_SECONDS = 3600
+#: Kept a little longer still, for instances whose clocks run ahead of the one renaming.
+RETIRED_MARGIN_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -134,7 +136,7 @@ class VerifierIdentities:
         """How long a replaced identity is kept: an instance that has not seen the change
         yet may make requests with it for `refresh_seconds`, each living at most
         `MAX_REQUEST_LIFETIME_SECONDS`."""
-        return MAX_REQUEST_LIFETIME_SECONDS + int(self._refresh_seconds) + 60
+        return MAX_REQUEST_LIFETIME_SECONDS + int(self._refresh_seconds) + RETIRED_MARGIN_SECONDS
 
     async def identity(self, tenant_id: str) -> VerifierIdentity:
         """The tenant's identity, made now if it has none (NotFoundError for no tenant)."""
