@@ -527,6 +527,18 @@ class Reason(enum.StrEnum):
         "VERIFIER_URL_NOT_HTTPS",
         "the tenant's response URI would not be https",
     )
+    VERIFICATION_ABANDONED = (
+        "VERIFICATION_ABANDONED",
+        "the instance verifying a presentation response stopped before it finished",
+    )
+    VERIFICATION_TIMEOUT = (
+        "VERIFICATION_TIMEOUT",
+        "a presentation response was not verified within the verification time limit",
+    )
+    VERIFIER_IDENTITY_RETIRED = (
+        "VERIFIER_IDENTITY_RETIRED",
+        "the verifier identity a request was made with is no longer kept",
+    )
     PRESENTATION_NOT_FOUND = (
         "PRESENTATION_NOT_FOUND",
         "no presentation transaction with this id for this tenant",

@@ -60,8 +60,8 @@ def add_verifier_commands(sub: Any) -> None:
     )
     rename = actions.add_parser(
         "set-dns-name",
-        help="name another DNS name: a new verifier key and certificate (requests made "
-        "before it are no longer signed)",
+        help="name another DNS name: a new verifier key and certificate for new requests "
+        "(requests made before it keep theirs until they expire)",
     )
     rename.add_argument("dns_name", help="the host wallets see, e.g. verifier.example.com")
     for parser in (show, rename):

@@ -8,12 +8,11 @@ transaction code guards its pre-authorized code. The wallet side
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +34,7 @@ from eudi_connect.services.issuance import checked_format
 from eudi_connect.services.public_urls import PublicUrls, TenantUrls
 from eudi_connect.services.templates import CredentialTemplates
 from eudi_connect.services.wallet_settings import WalletSettings, configuration_id
+from eudi_connect.services.watching import Changes
 from eudi_connect.store.base import Store
 from eudi_connect.store.wallet_sessions import (
     FINAL_OFFER_STATES,
@@ -250,18 +250,13 @@ class OfferService:
     async def get(self, tenant_id: str, offer_id: str) -> OfferView:
         return self.view(await self.record(tenant_id, offer_id))
 
-    async def watch(self, tenant_id: str, offer_id: str) -> AsyncIterator[OfferView]:
+    def watch(self, tenant_id: str, offer_id: str) -> Changes[OfferView]:
         """The offer now, then at every change (by any instance), until it is final. The
         store is read every `watch_poll_seconds`: changes closer together arrive as one
         view of the latest state (its credential ids are all there)."""
-        view = await self.get(tenant_id, offer_id)
-        yield view
-        while not view.final:
-            await asyncio.sleep(self._wallet.watch_poll_seconds)
-            current = await self.get(tenant_id, offer_id)
-            if current.record.version != view.record.version or current.state != view.state:
-                view = current
-                yield view
+        return Changes(
+            lambda: self.get(tenant_id, offer_id), poll_seconds=self._wallet.watch_poll_seconds
+        )
 
     async def _change(
         self, tenant_id: str, offer_id: str, decide: Callable[[OfferView], OfferChange]

@@ -3,9 +3,12 @@ and its certificate, whose dNSName SAN the tenant's `x509_san_dns` client identi
 
 Made on first use with the host of the tenant's public URL as its DNS name; the operator
 names another with `eudi-connect verifier set-dns-name`, which makes a new key and
-certificate (a certificate names one identity; the old one is not kept). Instances read
-it from the store and keep it for `refresh_seconds`, so a change reaches every instance
-within that bound.
+certificate (a certificate names one identity). Instances read it from the store and keep
+it for `refresh_seconds`, so a change reaches every instance within that bound.
+
+A request is signed with the identity it was made with, whose client identifier its link
+(the QR code a wallet may scan minutes later) already names: the identity a new DNS name
+replaces is kept in the store, retired, until every request that can name it has expired.
 """
 
 from __future__ import annotations
@@ -34,6 +37,10 @@ VERIFIER_CERTIFICATE_DAYS = 3 * 365
 #: Valid from a little before it is made, for wallets whose clocks run behind.
 BACKDATE = timedelta(minutes=5)
 DEFAULT_REFRESH_SECONDS = 5.0
+#: The longest a presentation request lives.
+MAX_REQUEST_LIFETIME_SECONDS = 3600
+#: Kept a little longer still, for instances whose clocks run ahead of the one renaming.
+RETIRED_MARGIN_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -114,11 +121,22 @@ class VerifierIdentities:
             updated_at=int(now),
         )
 
-    def _identity(self, record: VerifierIdentityRecord) -> VerifierIdentity:
+    def _opened(self, record: VerifierIdentityRecord) -> VerifierIdentity:
         key = decrypt_private_key(self._master, record.kid, record.private_key_encrypted)
-        identity = VerifierIdentity(record.dns_name, key.private_key, record.certificate_chain)
+        return VerifierIdentity(record.dns_name, key.private_key, record.certificate_chain)
+
+    def _identity(self, record: VerifierIdentityRecord) -> VerifierIdentity:
+        """The tenant's current identity, kept for `refresh_seconds`."""
+        identity = self._opened(record)
         self._cache[record.tenant_id] = (time.monotonic(), identity)
         return identity
+
+    @property
+    def _retire_seconds(self) -> int:
+        """How long a replaced identity is kept: an instance that has not seen the change
+        yet may make requests with it for `refresh_seconds`, each living at most
+        `MAX_REQUEST_LIFETIME_SECONDS`."""
+        return MAX_REQUEST_LIFETIME_SECONDS + int(self._refresh_seconds) + RETIRED_MARGIN_SECONDS
 
     async def identity(self, tenant_id: str) -> VerifierIdentity:
         """The tenant's identity, made now if it has none (NotFoundError for no tenant)."""
@@ -132,6 +150,23 @@ class VerifierIdentities:
             record = await self._store.ensure_verifier_identity(candidate)
         return self._identity(record)
 
+    async def for_client_id(self, tenant_id: str, client_id: str) -> VerifierIdentity | None:
+        """The identity a request naming `client_id` is signed with: the current one, else
+        a retired one still kept (None when none names it any more)."""
+        current = await self.identity(tenant_id)
+        if client_id in current.client_ids:
+            return current
+        record = await self._store.get_verifier_identity(tenant_id)
+        if record is not None:  # replaced since it was cached, perhaps by another instance
+            current = self._identity(record)
+            if client_id in current.client_ids:
+                return current
+        for retired in await self._store.retired_verifier_identities(tenant_id, int(self._clock())):
+            identity = self._opened(retired)
+            if client_id in identity.client_ids:
+                return identity
+        return None
+
     async def published(self, tenant_id: str) -> VerifierIdentity | None:
         """For anonymous readers (HTTP): never makes an identity."""
         record = await self._store.get_verifier_identity(tenant_id)
@@ -141,5 +176,7 @@ class VerifierIdentities:
         """A new key and certificate naming `dns_name` (InvalidArgumentError for a name
         that is not a host name, NotFoundError for no tenant)."""
         record = self._record(tenant_id, checked_dns_name(dns_name))
-        await self._store.put_verifier_identity(record)
+        await self._store.put_verifier_identity(
+            record, retire_until=record.created_at + self._retire_seconds
+        )
         return self._identity(record)

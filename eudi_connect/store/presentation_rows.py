@@ -22,6 +22,20 @@ IDENTITY_COLUMNS: Final = (
     "tenant_id, dns_name, kid, private_key_encrypted, certificate_chain, created_at, updated_at"
 )
 SELECT_IDENTITY: Final = f"SELECT {IDENTITY_COLUMNS} FROM verifier_identities "  # noqa: S608
+#: Moves the current identity to the retired ones (parameters: usable_until, tenant_id).
+RETIRE_IDENTITY: Final = (
+    f"INSERT INTO retired_verifier_identities ({IDENTITY_COLUMNS}, usable_until) "  # noqa: S608
+    f"SELECT {IDENTITY_COLUMNS}, {{}} FROM verifier_identities WHERE tenant_id = {{}}"
+)
+#: Parameters: tenant_id, now.
+SELECT_RETIRED_IDENTITIES: Final = (
+    f"SELECT {IDENTITY_COLUMNS} FROM retired_verifier_identities "  # noqa: S608
+    "WHERE tenant_id = {} AND usable_until > {} ORDER BY created_at DESC, kid"
+)
+#: Parameters: tenant_id, now.
+PURGE_RETIRED_IDENTITIES: Final = (
+    "DELETE FROM retired_verifier_identities WHERE tenant_id = {} AND usable_until <= {}"
+)
 PRESENTATION_COLUMNS: Final = (
     "transaction_id, tenant_id, request_id, state, client_id, response_mode, dcql_query, "
     "nonce, state_value, response_uri, request_uri, request_uri_method, redirect_uri, "

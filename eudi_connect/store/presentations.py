@@ -99,9 +99,19 @@ class PresentationStore(abc.ABC):
         (so racing instances agree on one key)."""
 
     @abc.abstractmethod
-    async def put_verifier_identity(self, identity: VerifierIdentityRecord) -> None:
-        """Replaces the tenant's identity (a new DNS name gets a new key and certificate).
+    async def put_verifier_identity(
+        self, identity: VerifierIdentityRecord, *, retire_until: int
+    ) -> None:
+        """Replaces the tenant's identity (a new DNS name gets a new key and certificate);
+        the one it replaces is kept, retired, until `retire_until` (requests made with it
+        are still signed with it), and retired ones past their time are deleted.
         NotFoundError (TENANT_NOT_FOUND) for an unknown tenant."""
+
+    @abc.abstractmethod
+    async def retired_verifier_identities(
+        self, tenant_id: str, now: int
+    ) -> list[VerifierIdentityRecord]:
+        """The tenant's retired identities still usable at `now`, newest first."""
 
     @abc.abstractmethod
     async def create_presentation(self, record: PresentationRecord) -> PresentationRecord:

@@ -71,8 +71,28 @@ async def test_a_verifier_identity_is_made_once_and_replaced_on_purpose(store: S
     assert await store.get_verifier_identity("t1") == first
     assert await store.get_verifier_identity("t2") is None
     renamed = replace(identity(dns_name="c.example"), updated_at=200)
-    await store.put_verifier_identity(renamed)
+    await store.put_verifier_identity(renamed, retire_until=500)
     assert await store.get_verifier_identity("t1") == renamed
+
+
+async def test_a_replaced_identity_stays_usable_until_its_time(store: Store) -> None:
+    """put keeps the identity it replaces, listed (newest first) for its tenant only until
+    its time, and deletes retired ones past their time at the next put."""
+    await add_tenant(store)
+    await add_tenant(store, "t2")
+    first = await store.ensure_verifier_identity(identity(dns_name="a.example"))
+    second = replace(identity(dns_name="b.example"), created_at=200, updated_at=200)
+    await store.put_verifier_identity(second, retire_until=1000)
+    assert await store.retired_verifier_identities("t1", 999) == [first]
+    assert await store.retired_verifier_identities("t1", 1000) == []
+    assert await store.retired_verifier_identities("t2", 0) == []
+    third = replace(identity(dns_name="c.example"), created_at=300, updated_at=300)
+    await store.put_verifier_identity(third, retire_until=2000)
+    assert await store.get_verifier_identity("t1") == third
+    assert await store.retired_verifier_identities("t1", 900) == [second, first]
+    fourth = replace(identity(dns_name="d.example"), created_at=1500, updated_at=1500)
+    await store.put_verifier_identity(fourth, retire_until=3000)
+    assert await store.retired_verifier_identities("t1", 0) == [third, second]
 
 
 async def test_an_identity_for_an_unknown_tenant_is_refused(store: Store) -> None:
@@ -80,7 +100,7 @@ async def test_an_identity_for_an_unknown_tenant_is_refused(store: Store) -> Non
     with pytest.raises(NotFoundError):
         await store.ensure_verifier_identity(identity("ghost"))
     with pytest.raises(NotFoundError):
-        await store.put_verifier_identity(identity("ghost"))
+        await store.put_verifier_identity(identity("ghost"), retire_until=500)
     with pytest.raises(NotFoundError):
         await store.create_presentation(transaction(tenant_id="ghost"))
 

@@ -337,6 +337,13 @@ def test_request_uri_post_of_the_specification() -> None:
         }
     }
     assert parse_request_uri_post({}) == type(posted)(None, None)
+    assert posted.audience == "https://self-issued.me/v2"
+
+
+def test_request_uri_post_audience_is_the_wallet_issuer() -> None:
+    """Section 5.8: wallet metadata naming an `issuer` makes it the request object's aud."""
+    form = {"wallet_metadata": json.dumps({"issuer": "https://wallet.example"})}
+    assert parse_request_uri_post(form).audience == "https://wallet.example"
 
 
 @pytest.mark.parametrize(
@@ -345,6 +352,9 @@ def test_request_uri_post_of_the_specification() -> None:
         ({"wallet_metadata": "not json"}, "WALLET_METADATA_INVALID"),
         ({"wallet_metadata": "[1]"}, "WALLET_METADATA_INVALID"),
         ({"wallet_metadata": "{" * 20_000}, "WALLET_METADATA_INVALID"),
+        ({"wallet_metadata": '{"issuer": 7}'}, "WALLET_METADATA_INVALID"),
+        ({"wallet_metadata": '{"issuer": ""}'}, "WALLET_METADATA_INVALID"),
+        ({"wallet_metadata": '{"issuer": "a\\nb"}'}, "WALLET_METADATA_INVALID"),
         ({"wallet_nonce": ""}, "WALLET_NONCE_INVALID"),
         ({"wallet_nonce": "a b"}, "WALLET_NONCE_INVALID"),
         ({"wallet_nonce": "x" * 257}, "WALLET_NONCE_INVALID"),

@@ -43,6 +43,7 @@ from .jwe import (
 )
 from .request_object import (
     REQUEST_OBJECT_TYP,
+    STATIC_WALLET_AUDIENCE,
     VP_FORMATS_SUPPORTED,
     AuthorizationRequest,
     ResponseMode,
@@ -69,6 +70,7 @@ from .transcript import (
 __all__ = [
     "DEFAULT_ENC_VALUES",
     "REQUEST_OBJECT_TYP",
+    "STATIC_WALLET_AUDIENCE",
     "VP_FORMATS_SUPPORTED",
     "AuthorizationRequest",
     "AuthorizationResponse",

@@ -21,16 +21,24 @@ from eudi_connect.reasons import Reason
 from ._errors import ErrorCode, ProtocolError
 from .client_id import ClientIdPrefix
 from .jwe import DEFAULT_ENC_VALUES, ECDH_ES
-from .request_object import ResponseMode
+from .request_object import STATIC_WALLET_AUDIENCE, ResponseMode
 
 MAX_WALLET_METADATA_BYTES = 16 * 1024
 MAX_WALLET_NONCE_CHARS = 256
+MAX_WALLET_ISSUER_CHARS = 2048
 
 
 @dataclass(frozen=True)
 class RequestUriPost:
     wallet_metadata: dict[str, Any] | None
     wallet_nonce: str | None
+
+    @property
+    def audience(self) -> str:
+        """Section 5.8: the request object's `aud` is the wallet metadata's `issuer` when
+        the wallet named one (dynamic discovery), else the static-discovery value."""
+        issuer = (self.wallet_metadata or {}).get("issuer")
+        return issuer if isinstance(issuer, str) else STATIC_WALLET_AUDIENCE
 
 
 def parse_request_uri_post(form: Mapping[str, str]) -> RequestUriPost:
@@ -53,6 +61,17 @@ def parse_request_uri_post(form: Mapping[str, str]) -> RequestUriPost:
         if not isinstance(metadata, dict):
             raise ProtocolError(
                 "wallet_metadata is not a JSON object", reason=Reason.WALLET_METADATA_INVALID
+            )
+        issuer = metadata.get("issuer")
+        if issuer is not None and (
+            not isinstance(issuer, str)
+            or not 0 < len(issuer) <= MAX_WALLET_ISSUER_CHARS
+            or not issuer.isprintable()
+        ):
+            raise ProtocolError(
+                f"wallet_metadata issuer must be a string of 1 to {MAX_WALLET_ISSUER_CHARS} "
+                "printable characters",
+                reason=Reason.WALLET_METADATA_INVALID,
             )
     nonce = form.get("wallet_nonce")
     if nonce is not None and (

@@ -31,6 +31,7 @@ from eudi_connect.reasons import Reason
 from eudi_connect.services.presentation.requests import open_encryption_key, policy_from_text
 from eudi_connect.services.presentation.responses import verify_response
 from eudi_connect.services.presentation.results import (
+    VERIFICATION_ABANDONED_SECONDS,
     PresentationView,
     effective_state,
     results_text,
@@ -51,6 +52,8 @@ _NOT_THIS_REQUEST = (
 )
 _UPPER_SNAKE = re.compile(r"[^A-Z0-9]+")
 MAX_DETAIL = 1000
+#: The longest one response's presentations take to verify (status lists fetched included).
+VERIFICATION_TIMEOUT_SECONDS = VERIFICATION_ABANDONED_SECONDS / 2
 
 
 def _not_this_request(error: ProtocolError) -> bool:
@@ -150,15 +153,25 @@ class ResponseAcceptance:
         # whose claim fails (a replay, another instance first) is refused all the same.
         claiming = asyncio.ensure_future(self._claim(record))
         try:
-            verdict = await verify_response(
-                self._verification,
-                record,
-                query,
-                response.vp_token,
-                policy=policy_from_text(record.policy),
-                key=key,
-                origin=origin,
+            # Cut off well before readers call the verification abandoned, so a slow one
+            # ends FAILED here rather than losing to them.
+            async with asyncio.timeout(VERIFICATION_TIMEOUT_SECONDS):
+                verdict = await verify_response(
+                    self._verification,
+                    record,
+                    query,
+                    response.vp_token,
+                    policy=policy_from_text(record.policy),
+                    key=key,
+                    origin=origin,
+                )
+        except TimeoutError:
+            view = await self._fail(
+                await claiming,
+                Reason.VERIFICATION_TIMEOUT,
+                f"the presentations were not verified within {VERIFICATION_TIMEOUT_SECONDS:g} s",
             )
+            return view, False
         except Exception:
             claimed = await claiming
             await self._fail(

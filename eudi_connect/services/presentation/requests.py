@@ -16,6 +16,7 @@ from eudi_connect.core.key_encryption import MasterKey
 from eudi_connect.core.oid4vci.offer import wallets_accept_issuer
 from eudi_connect.core.oid4vp import (
     DEFAULT_ENC_VALUES,
+    STATIC_WALLET_AUDIENCE,
     AuthorizationRequest,
     ClientIdPrefix,
     DcqlQuery,
@@ -32,11 +33,11 @@ from eudi_connect.core.oid4vp.transaction_data import (
 from eudi_connect.errors import FailedPreconditionError, InvalidArgumentError
 from eudi_connect.reasons import Reason
 from eudi_connect.services.verification import VerificationPolicy
-from eudi_connect.services.verifier_identity import VerifierIdentity
+from eudi_connect.services.verifier_identity import MAX_REQUEST_LIFETIME_SECONDS, VerifierIdentity
 from eudi_connect.store.presentations import PresentationRecord
 
 DEFAULT_LIFETIME_SECONDS = 300
-MAX_LIFETIME_SECONDS = 3600
+MAX_LIFETIME_SECONDS = MAX_REQUEST_LIFETIME_SECONDS
 MAX_REQUEST_ID_LENGTH = 128
 MAX_REDIRECT_URI_LENGTH = 2048
 #: The Digital Credentials API protocol identifier of signed OpenID4VP requests (A.1).
@@ -265,6 +266,7 @@ def authorization_request(
     issued_at: int,
     enc_values: Sequence[str] | None = None,
     wallet_nonce: str | None = None,
+    audience: str = STATIC_WALLET_AUDIENCE,
 ) -> AuthorizationRequest:
     return AuthorizationRequest(
         client_id=record.client_id,
@@ -279,6 +281,7 @@ def authorization_request(
         transaction_data=record.transaction_data,
         expected_origins=record.expected_origins,
         wallet_nonce=wallet_nonce,
+        audience=audience,
         issued_at=issued_at,
         expires_at=record.expires_at,
     )
@@ -292,6 +295,7 @@ def request_object(
     now: int,
     enc_values: Sequence[str] | None = None,
     wallet_nonce: str | None = None,
+    audience: str = STATIC_WALLET_AUDIENCE,
 ) -> str:
     """The signed request object (a JWT of typ oauth-authz-req+jwt) for this transaction."""
     request = authorization_request(
@@ -301,6 +305,7 @@ def request_object(
         issued_at=now,
         enc_values=enc_values,
         wallet_nonce=wallet_nonce,
+        audience=audience,
     )
     return sign_request_object(request, identity.private_key, identity.x5c)
 

@@ -17,8 +17,9 @@ from eudi_connect.store.presentations import (
     PresentationRecord,
 )
 
-#: A response being verified when the request expires still gets this long to finish.
-RESPONDED_GRACE_SECONDS = 120
+#: A response still RESPONDED this long after it was claimed lost the instance verifying
+#: it (stopped mid-way): reads report it FAILED. Verification itself is cut off sooner.
+VERIFICATION_ABANDONED_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -40,12 +41,18 @@ class PresentationView:
         return self.state in FINAL_PRESENTATION_STATES
 
 
+def abandoned(record: PresentationRecord, now: int) -> bool:
+    """Whether the response's verification has outlived every instance's time limit."""
+    return record.state == "RESPONDED" and now >= record.updated_at + VERIFICATION_ABANDONED_SECONDS
+
+
 def effective_state(record: PresentationRecord, now: int) -> str:
-    """EXPIRED once the lifetime is over before a response (or its verification) ended."""
+    """EXPIRED once the lifetime is over before a response; FAILED once a response's
+    verification was abandoned."""
     if record.state in OPEN_PRESENTATION_STATES and now >= record.expires_at:
         return "EXPIRED"
-    if record.state == "RESPONDED" and now >= record.expires_at + RESPONDED_GRACE_SECONDS:
-        return "EXPIRED"
+    if abandoned(record, now):
+        return "FAILED"
     return record.state
 
 

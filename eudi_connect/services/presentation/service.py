@@ -11,13 +11,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import quote
 
 from eudi_connect.core.key_encryption import MasterKey
 from eudi_connect.core.oid4vp import (
     DEFAULT_ENC_VALUES,
+    STATIC_WALLET_AUDIENCE,
     ClientIdPrefix,
     ErrorCode,
     ProtocolError,
@@ -40,15 +41,18 @@ from eudi_connect.services.presentation.requests import (
 )
 from eudi_connect.services.presentation.results import (
     PresentationView,
+    abandoned,
     effective_state,
     parse_results,
 )
 from eudi_connect.services.public_urls import TenantUrls
 from eudi_connect.services.verification import VerificationService
 from eudi_connect.services.verifier_identity import VerifierIdentities
+from eudi_connect.services.watching import Changes
 from eudi_connect.store.base import Store
 from eudi_connect.store.presentations import (
     OPEN_PRESENTATION_STATES,
+    PresentationOutcome,
     PresentationRecord,
 )
 
@@ -152,8 +156,15 @@ class PresentationService:
         *,
         enc_values: tuple[str, ...] | None = None,
         wallet_nonce: str | None = None,
+        audience: str = STATIC_WALLET_AUDIENCE,
     ) -> str:
-        identity = await self._identities.identity(record.tenant_id)
+        identity = await self._identities.for_client_id(record.tenant_id, record.client_id)
+        if identity is None:
+            raise ProtocolError(
+                "the verifier identity this request was made with is no longer kept",
+                code=ErrorCode.INVALID_REQUEST_URI,
+                reason=Reason.VERIFIER_IDENTITY_RETIRED,
+            )
         return request_object(
             record,
             identity,
@@ -161,6 +172,7 @@ class PresentationService:
             now=self._now(),
             enc_values=enc_values,
             wallet_nonce=wallet_nonce,
+            audience=audience,
         )
 
     async def record(self, tenant_id: str, transaction_id: str) -> PresentationRecord:
@@ -171,22 +183,37 @@ class PresentationService:
                 reason=Reason.PRESENTATION_NOT_FOUND,
                 metadata={"transaction_id": transaction_id[:64]},
             )
+        if abandoned(record, self._now()):
+            return await self._fail_abandoned(record)
         return record
+
+    async def _fail_abandoned(self, record: PresentationRecord) -> PresentationRecord:
+        """Records the FAILED outcome of a verification whose instance stopped, in the same
+        conditional write a verifier finishes with: of it and a late verifier, one wins."""
+        outcome = PresentationOutcome(
+            state="FAILED",
+            failure_reason=Reason.VERIFICATION_ABANDONED,
+            failure_detail="the response's verification stopped before it finished",
+        )
+        done = await self._store.finish_presentation(
+            record.tenant_id, record.transaction_id, outcome, self._now()
+        )
+        if done is not None:
+            # No transaction id: it fetches the request object, so it stays out of logs.
+            log.warning("a presentation's verification was abandoned: recorded as failed")
+            return done
+        current = await self._store.get_presentation(record.tenant_id, record.transaction_id)
+        return record if current is None else current
 
     async def get(self, tenant_id: str, transaction_id: str) -> PresentationView:
         return self.view(await self.record(tenant_id, transaction_id))
 
-    async def watch(self, tenant_id: str, transaction_id: str) -> AsyncIterator[PresentationView]:
+    def watch(self, tenant_id: str, transaction_id: str) -> Changes[PresentationView]:
         """The transaction now, then at every change (by any instance) until it is final;
         changes within one poll interval arrive as one view of the latest state."""
-        view = await self.get(tenant_id, transaction_id)
-        yield view
-        while not view.final:
-            await asyncio.sleep(self._watch_poll_seconds)
-            current = await self.get(tenant_id, transaction_id)
-            if current.record.version != view.record.version or current.state != view.state:
-                view = current
-                yield view
+        return Changes(
+            lambda: self.get(tenant_id, transaction_id), poll_seconds=self._watch_poll_seconds
+        )
 
     async def housekeeping(self, *, every_seconds: float = HOUSEKEEPING_SECONDS) -> None:
         """Runs until cancelled: deletes transactions `RESULT_RETENTION_SECONDS` after they
@@ -220,6 +247,7 @@ class PresentationService:
             )
         self._acceptance.check_open(record, ErrorCode.INVALID_REQUEST_URI)
         wallet_nonce = None
+        audience = STATIC_WALLET_AUDIENCE
         enc_values = tuple(record.enc_values) or DEFAULT_ENC_VALUES
         if form is not None:
             if record.request_uri_method != "post":
@@ -230,6 +258,7 @@ class PresentationService:
                 )
             posted = parse_request_uri_post(form)
             wallet_nonce = posted.wallet_nonce
+            audience = posted.audience
             prefix, _ = split_client_id(record.client_id)
             negotiated = negotiate_enc_values(
                 posted.wallet_metadata,
@@ -252,7 +281,9 @@ class PresentationService:
                 code=ErrorCode.INVALID_REQUEST_URI,
                 reason=Reason.REQUEST_CLOSED,
             )
-        return await self._signed(updated, enc_values=enc_values, wallet_nonce=wallet_nonce)
+        return await self._signed(
+            updated, enc_values=enc_values, wallet_nonce=wallet_nonce, audience=audience
+        )
 
     async def wallet_response(
         self, tenant_id: str, transaction_id: str, form: Mapping[str, str]

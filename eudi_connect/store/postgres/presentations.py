@@ -16,8 +16,11 @@ from eudi_connect.store.presentation_rows import (
     PRESENTATION_CHANGE_COLUMNS,
     PRESENTATION_COLUMN_COUNT,
     PRESENTATION_COLUMNS,
+    PURGE_RETIRED_IDENTITIES,
+    RETIRE_IDENTITY,
     SELECT_IDENTITY,
     SELECT_PRESENTATION,
+    SELECT_RETIRED_IDENTITIES,
     change_values,
     claimed,
     finished,
@@ -38,6 +41,9 @@ _INSERT_IDENTITY: Final = (
     "VALUES ($1, $2, $3, $4, $5, $6, $7)"
 )
 _IDENTITY: Final = SELECT_IDENTITY + "WHERE tenant_id = $1"
+_RETIRE_IDENTITY: Final = RETIRE_IDENTITY.format("$1::bigint", "$2")
+_RETIRED_IDENTITIES: Final = SELECT_RETIRED_IDENTITIES.format("$1", "$2")
+_PURGE_RETIRED_IDENTITIES: Final = PURGE_RETIRED_IDENTITIES.format("$1", "$2")
 _INSERT_PRESENTATION: Final = (
     f"INSERT INTO presentation_transactions ({PRESENTATION_COLUMNS}) "  # noqa: S608
     f"VALUES ({', '.join(f'${n}' for n in range(1, PRESENTATION_COLUMN_COUNT + 1))}) "
@@ -72,13 +78,24 @@ class PostgresPresentations(PostgresAccess):
             await connection.execute(_INSERT_IDENTITY, *identity_values(candidate))
         return candidate
 
-    async def put_verifier_identity(self, identity: VerifierIdentityRecord) -> None:
+    async def put_verifier_identity(
+        self, identity: VerifierIdentityRecord, *, retire_until: int
+    ) -> None:
+        tenant_id = identity.tenant_id
         async with self._transaction() as connection:
-            await lock_tenant(connection, identity.tenant_id)
+            await lock_tenant(connection, tenant_id)
+            await connection.execute(_PURGE_RETIRED_IDENTITIES, tenant_id, identity.created_at)
+            await connection.execute(_RETIRE_IDENTITY, retire_until, tenant_id)
             await connection.execute(
-                "DELETE FROM verifier_identities WHERE tenant_id = $1", identity.tenant_id
+                "DELETE FROM verifier_identities WHERE tenant_id = $1", tenant_id
             )
             await connection.execute(_INSERT_IDENTITY, *identity_values(identity))
+
+    async def retired_verifier_identities(
+        self, tenant_id: str, now: int
+    ) -> list[VerifierIdentityRecord]:
+        rows = await self._fetch(_RETIRED_IDENTITIES, tenant_id, now)
+        return [identity_record(tuple(row)) for row in rows]
 
     async def create_presentation(self, record: PresentationRecord) -> PresentationRecord:
         async with self._transaction() as connection:

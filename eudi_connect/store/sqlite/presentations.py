@@ -17,8 +17,11 @@ from eudi_connect.store.presentation_rows import (
     PRESENTATION_CHANGE_COLUMNS,
     PRESENTATION_COLUMN_COUNT,
     PRESENTATION_COLUMNS,
+    PURGE_RETIRED_IDENTITIES,
+    RETIRE_IDENTITY,
     SELECT_IDENTITY,
     SELECT_PRESENTATION,
+    SELECT_RETIRED_IDENTITIES,
     change_values,
     claimed,
     finished,
@@ -39,6 +42,9 @@ _INSERT_IDENTITY: Final = (
     f"INSERT INTO verifier_identities ({IDENTITY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"  # noqa: S608
 )
 _IDENTITY: Final = SELECT_IDENTITY + "WHERE tenant_id = ?"
+_RETIRE_IDENTITY: Final = RETIRE_IDENTITY.format("?", "?")
+_RETIRED_IDENTITIES: Final = SELECT_RETIRED_IDENTITIES.format("?", "?")
+_PURGE_RETIRED_IDENTITIES: Final = PURGE_RETIRED_IDENTITIES.format("?", "?")
 _INSERT_PRESENTATION: Final = (
     f"INSERT INTO presentation_transactions ({PRESENTATION_COLUMNS}) "  # noqa: S608
     f"VALUES ({', '.join('?' * PRESENTATION_COLUMN_COUNT)}) "
@@ -72,15 +78,25 @@ class SqlitePresentations(SqliteAccess):
 
         return await self._write(work)
 
-    async def put_verifier_identity(self, identity: VerifierIdentityRecord) -> None:
+    async def put_verifier_identity(
+        self, identity: VerifierIdentityRecord, *, retire_until: int
+    ) -> None:
+        tenant_id = identity.tenant_id
+
         def work(conn: sqlite3.Connection) -> None:
-            _require_tenant(conn, identity.tenant_id)
-            conn.execute(
-                "DELETE FROM verifier_identities WHERE tenant_id = ?", (identity.tenant_id,)
-            )
+            _require_tenant(conn, tenant_id)
+            conn.execute(_PURGE_RETIRED_IDENTITIES, (tenant_id, identity.created_at))
+            conn.execute(_RETIRE_IDENTITY, (retire_until, tenant_id))
+            conn.execute("DELETE FROM verifier_identities WHERE tenant_id = ?", (tenant_id,))
             conn.execute(_INSERT_IDENTITY, identity_values(identity))
 
         await self._write(work)
+
+    async def retired_verifier_identities(
+        self, tenant_id: str, now: int
+    ) -> list[VerifierIdentityRecord]:
+        rows = await self._fetch_few(_RETIRED_IDENTITIES, (tenant_id, now))
+        return [identity_record(row) for row in rows]
 
     async def create_presentation(self, record: PresentationRecord) -> PresentationRecord:
         def work(conn: sqlite3.Connection) -> PresentationRecord:

@@ -1,24 +1,31 @@
 """Two server processes on one PostgreSQL database serve one presentation: the request is
 created at one instance, fetched at the other, answered at the first, and watched at the
-second; one response posted to both at once is accepted by exactly one."""
+second; one response posted to both at once is accepted by exactly one; a request made
+before a DNS name change is still signed with its own identity at the other instance."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections.abc import AsyncIterator, Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 import grpc
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from jwcrypto import jwk, jws
 
+from eudi_connect.core.oid4vp.client_id import x509_hash
 from tests.integration.conftest import Tenant
 from tests.integration.oid4vci.issuer_processes import Cluster, running_issuers
 from tests.postgres_fixture import new_database, remove_database
 
 from .test_flows import issue_sd_jwt, present_sd_jwt
 from .test_response_refusals import encrypt_to, post, request_claims
-from .verifier_client import Presentations, state_name
+from .test_wallet_variations import identity_named, set_dns_name
+from .verifier_client import Presentations, jws_parts, state_name
 
 
 @pytest.fixture(scope="module")
@@ -85,3 +92,35 @@ async def test_a_response_raced_to_both_instances_is_accepted_once(
     answers = await asyncio.gather(*(post(session, uri, form) for uri in targets))
     assert sorted(status for status, _ in answers) == [200] + [400] * 7
     assert state_name(await presentations.get(created.transaction_id)) == "FAILED"
+
+
+@pytest.mark.postgres
+async def test_a_request_made_before_a_rename_keeps_its_identity_at_every_instance(
+    verifier_cluster: Cluster,
+    presentations: Presentations,
+    second: Presentations,
+    session: aiohttp.ClientSession,
+) -> None:
+    """Created at the first instance, then `verifier set-dns-name`, then fetched at the
+    second (which has the new identity): signed by the certificate its client id names."""
+    created = (await presentations.create(client_id_prefix="x509_hash")).transaction
+    before = await second.identity()
+    await asyncio.to_thread(set_dns_name, verifier_cluster, presentations.tenant, "moved.example")
+    renamed = await identity_named(second, "moved.example")
+    assert renamed.dns_name == "moved.example"
+    assert created.client_id in before.client_ids
+    assert created.client_id not in renamed.client_ids
+    async with session.get(at(verifier_cluster, 1, created.request_uri)) as reply:
+        assert reply.status == 200, await reply.text()
+        token = await reply.text()
+    header, claims = jws_parts(token)
+    leaf = base64.b64decode(header["x5c"][0])
+    assert claims["client_id"] == created.client_id == f"x509_hash:{x509_hash(leaf)}"
+    public_pem = (
+        x509.load_der_x509_certificate(leaf)
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    signed = jws.JWS()
+    signed.deserialize(token)
+    signed.verify(jwk.JWK.from_pem(public_pem))

@@ -10,7 +10,6 @@ import json
 from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
-import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -118,11 +117,6 @@ async def test_the_request_object_audience_with_static_discovery(
     assert json.loads(b64url_decode(token.split(".")[1]))["aud"] == SELF_ISSUED
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="server defect: the request object's aud stays https://self-issued.me/v2 when "
-    "the wallet posted metadata with an issuer (OpenID4VP 1.0 section 5.8)",
-)
 async def test_the_request_object_audience_with_dynamic_discovery(
     presentations: Presentations, session: aiohttp.ClientSession
 ) -> None:

@@ -24,6 +24,7 @@ from tests.wallet import (
     verify_request_object,
 )
 
+from . import verifier_client
 from .verifier_client import state_name
 from .verifier_helpers import Holder, Presentations, dcql, final_state, mdoc_query, sd_jwt_query
 
@@ -83,7 +84,7 @@ async def test_unknown_response_parameters_are_ignored(
         assert reply.status == 200, reply.describe()
 
 
-def _set_dns_name(cluster: Cluster, tenant: Tenant, dns_name: str) -> str:
+def set_dns_name(cluster: Cluster, tenant: Tenant, dns_name: str) -> str:
     command = [*CLI, "verifier", "set-dns-name", "--tenant", tenant.tenant_id, dns_name]
     completed = subprocess.run(
         [*command, "-q", "--db", cluster.db_url],
@@ -96,7 +97,7 @@ def _set_dns_name(cluster: Cluster, tenant: Tenant, dns_name: str) -> str:
     return completed.stdout.strip()
 
 
-async def _identity_named(presentations: Presentations, dns_name: str) -> Any:
+async def identity_named(presentations: verifier_client.Presentations, dns_name: str) -> Any:
     """GetVerifierIdentity once it names `dns_name` (instances refresh it within seconds)."""
     deadline = time.monotonic() + IDENTITY_REFRESH_BOUND
     while True:
@@ -115,10 +116,10 @@ async def test_an_operator_set_dns_name_names_the_client_and_its_certificate(
     certificate."""
     await presentations.identity()  # the tenant's identity exists before the change
     printed = await asyncio.to_thread(
-        _set_dns_name, issuer_cluster, presentations.tenant, "verifier.example"
+        set_dns_name, issuer_cluster, presentations.tenant, "verifier.example"
     )
     assert printed == "verifier.example"
-    identity = await _identity_named(presentations, "verifier.example")
+    identity = await identity_named(presentations, "verifier.example")
     assert identity.dns_name == "verifier.example"
     assert "x509_san_dns:verifier.example" in identity.client_ids
     trusted = load_pem_certificates(identity.certificate_chain_pem)
@@ -134,11 +135,6 @@ async def test_an_operator_set_dns_name_names_the_client_and_its_certificate(
     assert presented.reply.status == 200, presented.reply.describe()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="server defect: request objects are signed at fetch time with the current "
-    "identity and the old key is not kept, so a rename breaks requests already handed out",
-)
 async def test_a_request_made_before_a_dns_name_change_is_still_answered(
     presentations: Presentations, holder: Holder, issuer_cluster: Cluster
 ) -> None:
@@ -146,8 +142,8 @@ async def test_a_request_made_before_a_dns_name_change_is_still_answered(
     the old client id, and the request object it leads to must still be signed for it, so
     the wallet can answer until the request expires."""
     before = await presentations.create(dcql(sd_jwt_query()), client_id_prefix="x509_hash")
-    await asyncio.to_thread(_set_dns_name, issuer_cluster, presentations.tenant, "renamed.example")
-    renamed = await _identity_named(presentations, "renamed.example")
+    await asyncio.to_thread(set_dns_name, issuer_cluster, presentations.tenant, "renamed.example")
+    renamed = await identity_named(presentations, "renamed.example")
     await asyncio.sleep(1.0)
     # The wallet trusts both certificates: only the request object's signer is in question.
     holder.wallet.trusted.extend(load_pem_certificates(renamed.certificate_chain_pem))

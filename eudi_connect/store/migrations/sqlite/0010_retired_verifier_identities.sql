@@ -1,0 +1,14 @@
+-- A tenant's earlier verifier identities, kept after `verifier set-dns-name` replaced
+-- them: requests handed out before the change name their client identifier and are
+-- signed with their key until `usable_until` (when every such request has expired).
+CREATE TABLE retired_verifier_identities (
+    tenant_id             TEXT NOT NULL REFERENCES tenants (tenant_id),
+    dns_name              TEXT NOT NULL,
+    kid                   TEXT NOT NULL,
+    private_key_encrypted BLOB NOT NULL,
+    certificate_chain     TEXT NOT NULL,
+    created_at            INTEGER NOT NULL,
+    updated_at            INTEGER NOT NULL,
+    usable_until          INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, kid)
+) STRICT, WITHOUT ROWID;
