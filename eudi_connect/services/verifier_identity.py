@@ -21,10 +21,12 @@ from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from eudi_connect.core.jose import SigningKey, jwk_thumbprint, public_jwk
 from eudi_connect.core.key_encryption import MasterKey, decrypt_private_key, encrypt_private_key
 from eudi_connect.core.key_encryption import new_issuer_key as new_p256_key
 from eudi_connect.core.oid4vp import ClientIdPrefix, client_id_for
 from eudi_connect.core.oid4vp.certificate import checked_dns_name, make_verifier_certificate
+from eudi_connect.core.signer import Signer
 from eudi_connect.errors import FailedPreconditionError, InvalidArgumentError
 from eudi_connect.reasons import Reason
 from eudi_connect.services.issuer_certificates import CertificatePolicy
@@ -53,6 +55,15 @@ class VerifierIdentity:
     @property
     def leaf(self) -> bytes:
         return self.certificate_chain[0]
+
+    @property
+    def signer(self) -> Signer:
+        """The verifier key as a `Signer`, the interface every signature goes through."""
+        return SigningKey(
+            jwk_thumbprint(public_jwk(self.private_key.public_key())),
+            self.private_key,
+            self.certificate_chain,
+        )
 
     @property
     def x5c(self) -> tuple[bytes, ...]:

@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from eudi_connect.core.encoding import b64url_decode, b64url_encode, json_bytes
 from eudi_connect.core.jose import encode_x5c, sign_jws
+from eudi_connect.core.signer import Signer
 from eudi_connect.errors import InvalidArgumentError
 from eudi_connect.reasons import Reason
 
@@ -207,10 +208,11 @@ def _check_transaction_data(entries: Sequence[str], query: DcqlQuery) -> None:
 
 def sign_request_object(
     request: AuthorizationRequest,
-    private_key: ec.EllipticCurvePrivateKey,
+    signer: Signer | ec.EllipticCurvePrivateKey,
     certificate_chain: Sequence[bytes],
 ) -> str:
-    """The compact JWS the wallet fetches (RFC 9101 section 4, OpenID4VP section 5).
+    """The compact JWS the wallet fetches (RFC 9101 section 4, OpenID4VP section 5),
+    signed by the verifier's `Signer` (any backend) or a private key of this process.
 
     `certificate_chain` is DER, leaf first, without the trust anchor (HAIP section 5).
     VerifierIdentityError when the leaf is not the key's or does not name the client.
@@ -223,12 +225,12 @@ def sign_request_object(
         raise VerifierIdentityError("the verifier certificate is not DER X.509") from exc
     if (
         not isinstance(leaf_key, ec.EllipticCurvePublicKey)
-        or leaf_key.public_numbers() != private_key.public_key().public_numbers()
+        or leaf_key.public_numbers() != signer.public_key().public_numbers()
     ):
         raise VerifierIdentityError("the verifier certificate is not for the signing key")
     check_client_id(request.client_id, certificate_chain[0])
     header = {"typ": REQUEST_OBJECT_TYP, "x5c": encode_x5c(certificate_chain)}
-    return sign_jws(header, request.claims(), private_key)
+    return sign_jws(header, request.claims(), signer)
 
 
 def authorization_request_uri(

@@ -307,7 +307,7 @@ def request_object(
         wallet_nonce=wallet_nonce,
         audience=audience,
     )
-    return sign_request_object(request, identity.private_key, identity.x5c)
+    return sign_request_object(request, identity.signer, identity.x5c)
 
 
 def dc_api_request(request_object_jwt: str) -> str:
