@@ -15,6 +15,9 @@ JSON body; a ProtocolError reports the code's name here unless it has a finer re
 every code has its member below.
 
 Only the standard library is imported: every layer, the core included, uses this module.
+
+One module on purpose although it is over 400 lines: it is one registry, each reason
+with its meaning beside it, and splitting it would let two parts name the same reason.
 """
 
 from __future__ import annotations

@@ -14,6 +14,15 @@ import dataclasses
 import re
 from typing import Final, Self
 
+from eudi_connect.store.presentation_rows import (
+    IDENTITY_COLUMNS,
+    PRESENTATION_COLUMN_COUNT,
+    PRESENTATION_COLUMNS,
+    PURGE_RETIRED_IDENTITIES,
+    SELECT_IDENTITY,
+    SELECT_PRESENTATION,
+    SELECT_RETIRED_IDENTITIES,
+)
 from eudi_connect.store.rows import (
     SELECT_API_KEY,
     SELECT_CREDENTIAL,
@@ -81,5 +90,27 @@ class CredentialStatements(Statements):
     )
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class PresentationStatements(Statements):
+    insert_identity: str = (
+        f"INSERT INTO verifier_identities ({IDENTITY_COLUMNS}) "  # noqa: S608 constant columns
+        "VALUES ($1, $2, $3, $4, $5, $6, $7)"
+    )
+    identity: str = SELECT_IDENTITY + "WHERE tenant_id = $1"
+    delete_identity: str = "DELETE FROM verifier_identities WHERE tenant_id = $1"
+    retired_identities: str = SELECT_RETIRED_IDENTITIES.format("$1", "$2")
+    purge_retired_identities: str = PURGE_RETIRED_IDENTITIES.format("$1", "$2")
+    tenant_exists: str = "SELECT 1 FROM tenants WHERE tenant_id = $1"
+    insert_presentation: str = (
+        f"INSERT INTO presentation_transactions ({PRESENTATION_COLUMNS}) "  # noqa: S608
+        f"VALUES ({', '.join(f'${n}' for n in range(1, PRESENTATION_COLUMN_COUNT + 1))}) "
+        "ON CONFLICT (tenant_id, request_id) WHERE request_id IS NOT NULL DO NOTHING"
+    )
+    presentation: str = SELECT_PRESENTATION + "WHERE transaction_id = $1 AND tenant_id = $2"
+    presentation_by_request: str = SELECT_PRESENTATION + "WHERE tenant_id = $1 AND request_id = $2"
+    purge_presentations: str = "DELETE FROM presentation_transactions WHERE expires_at < $1"
+
+
 TENANTS: Final = TenantStatements()
 CREDENTIALS: Final = CredentialStatements()
+PRESENTATIONS: Final = PresentationStatements()
