@@ -24,8 +24,11 @@ from eudi_connect.store.presentation_rows import (
     SELECT_RETIRED_IDENTITIES,
 )
 from eudi_connect.store.rows import (
+    ISSUER_KEY_COLUMNS,
     SELECT_API_KEY,
     SELECT_CREDENTIAL,
+    SELECT_ISSUER_KEY,
+    SELECT_KEY_SETTINGS,
     SELECT_TENANT,
 )
 
@@ -91,6 +94,39 @@ class CredentialStatements(Statements):
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class IssuerKeyStatements(Statements):
+    active_key: str = (
+        SELECT_ISSUER_KEY + "WHERE tenant_id = $1 AND purpose = $2 AND retired_at IS NULL"
+    )
+    insert_key: str = (
+        f"INSERT INTO issuer_keys ({ISSUER_KEY_COLUMNS}) "  # noqa: S608 constant columns
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+    )
+    retire_active_key: str = (
+        "UPDATE issuer_keys SET retired_at = $1 "
+        "WHERE tenant_id = $2 AND purpose = $3 AND retired_at IS NULL"
+    )
+    # The first certificate stays.
+    set_certificate: str = (
+        "UPDATE issuer_keys SET certificate = $1 WHERE kid = $2 AND certificate IS NULL"
+    )
+    certificate: str = "SELECT certificate FROM issuer_keys WHERE kid = $1"
+    last_expiry: str = (
+        "SELECT max(expires_at) FROM credentials "
+        "WHERE tenant_id = $1 AND issued_at BETWEEN $2 AND $3"
+    )
+    put_settings: str = (
+        "INSERT INTO tenant_key_settings "
+        "(tenant_id, purpose, backend, token, max_age_seconds, updated_at) "
+        "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant_id, purpose) DO UPDATE SET "
+        "backend = excluded.backend, token = excluded.token, "
+        "max_age_seconds = excluded.max_age_seconds, updated_at = excluded.updated_at"
+    )
+    settings_of: str = SELECT_KEY_SETTINGS + "WHERE tenant_id = $1 ORDER BY purpose"
+    all_settings: str = SELECT_KEY_SETTINGS + "ORDER BY tenant_id, purpose"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class PresentationStatements(Statements):
     insert_identity: str = (
         f"INSERT INTO verifier_identities ({IDENTITY_COLUMNS}) "  # noqa: S608 constant columns
@@ -113,4 +149,5 @@ class PresentationStatements(Statements):
 
 TENANTS: Final = TenantStatements()
 CREDENTIALS: Final = CredentialStatements()
+ISSUER_KEYS: Final = IssuerKeyStatements()
 PRESENTATIONS: Final = PresentationStatements()

@@ -9,47 +9,21 @@ from typing import Final
 from eudi_connect.store.base import IssuerKeyRecord, KeySettingsRecord
 from eudi_connect.store.checks import check_new_issuer_key, issuer_key_exists, issuer_key_not_found
 from eudi_connect.store.rows import (
-    ISSUER_KEY_COLUMNS,
     SELECT_ISSUER_KEY,
-    SELECT_KEY_SETTINGS,
     issuer_key_record,
     issuer_key_values,
     key_settings_record,
     key_settings_values,
 )
+from eudi_connect.store.sql.statements import ISSUER_KEYS
 from eudi_connect.store.sqlite.access import SqliteAccess
 from eudi_connect.store.sqlite.error_map import record_error
 
-_ACTIVE_KEY: Final = (
-    SELECT_ISSUER_KEY + "WHERE tenant_id = ? AND purpose = ? AND retired_at IS NULL"
-)
+_SQL: Final = ISSUER_KEYS.in_sqlite()
 _KEYS_NEWEST_FIRST: Final = (
     SELECT_ISSUER_KEY + "WHERE tenant_id = ? ORDER BY created_at DESC, rowid DESC"
 )
-_INSERT_KEY: Final = (
-    f"INSERT INTO issuer_keys ({ISSUER_KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"  # noqa: S608 constant columns
-)
-_RETIRE_ACTIVE_KEY: Final = (
-    "UPDATE issuer_keys SET retired_at = ? "
-    "WHERE tenant_id = ? AND purpose = ? AND retired_at IS NULL"
-)
-_SET_CERTIFICATE: Final = (
-    "UPDATE issuer_keys SET certificate = ? WHERE kid = ? AND certificate IS NULL"
-)
-_CERTIFICATE: Final = "SELECT certificate FROM issuer_keys WHERE kid = ?"
 _SET_PUBLISHED_UNTIL: Final = "UPDATE issuer_keys SET published_until = ? WHERE kid = ?"
-_LAST_EXPIRY: Final = (
-    "SELECT max(expires_at) FROM credentials WHERE tenant_id = ? AND issued_at BETWEEN ? AND ?"
-)
-_PUT_SETTINGS: Final = (
-    "INSERT INTO tenant_key_settings "
-    "(tenant_id, purpose, backend, token, max_age_seconds, updated_at) "
-    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (tenant_id, purpose) DO UPDATE SET "
-    "backend = excluded.backend, token = excluded.token, "
-    "max_age_seconds = excluded.max_age_seconds, updated_at = excluded.updated_at"
-)
-_SETTINGS_OF: Final = SELECT_KEY_SETTINGS + "WHERE tenant_id = ? ORDER BY purpose"
-_ALL_SETTINGS: Final = SELECT_KEY_SETTINGS + "ORDER BY tenant_id, purpose"
 
 
 class SqliteIssuerKeys(SqliteAccess):
@@ -57,7 +31,7 @@ class SqliteIssuerKeys(SqliteAccess):
         check_new_issuer_key(candidate)
 
         def work(conn: sqlite3.Connection) -> IssuerKeyRecord:
-            row = conn.execute(_ACTIVE_KEY, (candidate.tenant_id, candidate.purpose)).fetchone()
+            row = conn.execute(_SQL.active_key, (candidate.tenant_id, candidate.purpose)).fetchone()
             if row is not None:
                 return issuer_key_record(row)
             _insert_key(conn, candidate)
@@ -72,10 +46,10 @@ class SqliteIssuerKeys(SqliteAccess):
 
         def work(conn: sqlite3.Connection) -> bool:
             if replacing is not None:
-                row = conn.execute(_ACTIVE_KEY, (new_key.tenant_id, new_key.purpose)).fetchone()
+                row = conn.execute(_SQL.active_key, (new_key.tenant_id, new_key.purpose)).fetchone()
                 if row is not None and row[0] != replacing:
                     return False
-            conn.execute(_RETIRE_ACTIVE_KEY, (retired_at, new_key.tenant_id, new_key.purpose))
+            conn.execute(_SQL.retire_active_key, (retired_at, new_key.tenant_id, new_key.purpose))
             _insert_key(conn, new_key)
             return True
 
@@ -87,8 +61,8 @@ class SqliteIssuerKeys(SqliteAccess):
 
     async def set_issuer_key_certificate(self, kid: str, certificate: bytes) -> bytes:
         def work(conn: sqlite3.Connection) -> bytes:
-            conn.execute(_SET_CERTIFICATE, (certificate, kid))
-            row = conn.execute(_CERTIFICATE, (kid,)).fetchone()
+            conn.execute(_SQL.set_certificate, (certificate, kid))
+            row = conn.execute(_SQL.certificate, (kid,)).fetchone()
             if row is None:
                 raise issuer_key_not_found()
             return bytes(row[0])
@@ -105,13 +79,13 @@ class SqliteIssuerKeys(SqliteAccess):
     async def last_credential_expiry(
         self, tenant_id: str, *, issued_from: int, issued_until: int
     ) -> int | None:
-        row = await self._fetch_one(_LAST_EXPIRY, (tenant_id, issued_from, issued_until))
+        row = await self._fetch_one(_SQL.last_expiry, (tenant_id, issued_from, issued_until))
         return None if row is None or row[0] is None else int(row[0])
 
     async def put_key_settings(self, settings: KeySettingsRecord) -> None:
         def work(conn: sqlite3.Connection) -> None:
             try:
-                conn.execute(_PUT_SETTINGS, key_settings_values(settings))
+                conn.execute(_SQL.put_settings, key_settings_values(settings))
             except sqlite3.IntegrityError as error:
                 raise record_error(error, exists=issuer_key_exists) from error
 
@@ -119,14 +93,14 @@ class SqliteIssuerKeys(SqliteAccess):
 
     async def list_key_settings(self, tenant_id: str | None = None) -> list[KeySettingsRecord]:
         if tenant_id is None:
-            rows = await self._fetch(_ALL_SETTINGS, ())
+            rows = await self._fetch(_SQL.all_settings, ())
         else:
-            rows = await self._fetch_few(_SETTINGS_OF, (tenant_id,))
+            rows = await self._fetch_few(_SQL.settings_of, (tenant_id,))
         return [key_settings_record(row) for row in rows]
 
 
 def _insert_key(conn: sqlite3.Connection, key: IssuerKeyRecord) -> None:
     try:
-        conn.execute(_INSERT_KEY, issuer_key_values(key))
+        conn.execute(_SQL.insert_key, issuer_key_values(key))
     except sqlite3.IntegrityError as error:
         raise record_error(error, exists=issuer_key_exists) from error
