@@ -12,18 +12,18 @@ from typing import Final
 import asyncpg
 
 from eudi_connect.errors import EudiConnectError
-from eudi_connect.store.base import CredentialRecord, InsertOutcome, NewCredential, StatusChange
+from eudi_connect.store.base import CredentialRecord, InsertOutcome, NewCredential
 from eudi_connect.store.checks import closed_error, status_list_not_found, tenant_not_found
 from eudi_connect.store.postgres.access import Connection, PostgresAccess
 from eudi_connect.store.postgres.error_map import map_error
 from eudi_connect.store.postgres.writer import InsertGrouper
 from eudi_connect.store.rows import (
     SELECT_CREDENTIAL,
-    changed_status,
     credential_record,
     credential_values,
     insert_outcomes,
 )
+from eudi_connect.store.sql.credentials import SqlCredentials, StatusRequest
 from eudi_connect.store.sql.statements import CREDENTIALS
 
 _SQL: Final = CREDENTIALS
@@ -65,7 +65,7 @@ _CHANGE_STATUS: Final = (
 _TENANT_EXISTS: Final = "SELECT EXISTS (SELECT 1 FROM tenants WHERE tenant_id = $1)"
 
 
-class PostgresCredentials(PostgresAccess):
+class PostgresCredentials(SqlCredentials, PostgresAccess):
     _inserts: InsertGrouper | None
 
     async def insert_credentials(self, rows: Sequence[NewCredential]) -> list[InsertOutcome]:
@@ -113,25 +113,19 @@ class PostgresCredentials(PostgresAccess):
         row = await self._fetch_one(_SQL.status_at, status_list_id, index)
         return None if row is None else int(row[0])
 
-    async def change_status(
-        self,
-        tenant_id: str,
-        credential_id: str,
-        *,
-        to_status: int,
-        from_statuses: frozenset[int],
-        reason: str,
-        at: int,
-    ) -> StatusChange | None:
+    async def _set_status(
+        self, tenant_id: str, credential_id: str, request: StatusRequest
+    ) -> tuple[CredentialRecord, bool] | None:
         row = await self._fetch_one(
-            _CHANGE_STATUS, tenant_id, credential_id, to_status, at, sorted(from_statuses), reason
+            _CHANGE_STATUS,
+            tenant_id,
+            credential_id,
+            request.to_status,
+            request.at,
+            sorted(request.from_statuses),
+            request.reason,
         )
-        if row is None:
-            return None
-        current = credential_record(row)
-        if not row[12]:
-            return StatusChange(changed=False, record=current)
-        return changed_status(current, to_status=to_status, at=at)
+        return None if row is None else (credential_record(row), bool(row[12]))
 
 
 async def _reference_error(

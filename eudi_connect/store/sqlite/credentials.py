@@ -8,7 +8,7 @@ from typing import Final
 
 from eudi_connect.errors import AbortedError, EudiConnectError
 from eudi_connect.reasons import Reason
-from eudi_connect.store.base import CredentialRecord, InsertOutcome, NewCredential, StatusChange
+from eudi_connect.store.base import CredentialRecord, InsertOutcome, NewCredential
 from eudi_connect.store.checks import (
     credential_exists,
     status_index_taken,
@@ -16,11 +16,11 @@ from eudi_connect.store.checks import (
     tenant_not_found,
 )
 from eudi_connect.store.rows import (
-    changed_status,
     credential_record,
     credential_values,
     insert_outcomes,
 )
+from eudi_connect.store.sql.credentials import SqlCredentials, StatusRequest
 from eudi_connect.store.sql.statements import CREDENTIALS
 from eudi_connect.store.sqlite.access import SqliteAccess
 from eudi_connect.store.sqlite.error_map import record_error
@@ -45,7 +45,7 @@ _BUMP_LIST_VERSION: Final = "UPDATE status_lists SET version = version + 1 WHERE
 _TENANT_EXISTS: Final = "SELECT 1 FROM tenants WHERE tenant_id = ?"
 
 
-class SqliteCredentials(SqliteAccess):
+class SqliteCredentials(SqlCredentials, SqliteAccess):
     async def insert_credentials(self, rows: Sequence[NewCredential]) -> list[InsertOutcome]:
         if not rows:
             return []
@@ -66,35 +66,29 @@ class SqliteCredentials(SqliteAccess):
         row = await self._fetch_point(_SQL.status_at, (status_list_id, index))
         return None if row is None else int(row[0])
 
-    async def change_status(
-        self,
-        tenant_id: str,
-        credential_id: str,
-        *,
-        to_status: int,
-        from_statuses: frozenset[int],
-        reason: str,
-        at: int,
-    ) -> StatusChange | None:
-        def work(conn: sqlite3.Connection) -> StatusChange | None:
+    async def _set_status(
+        self, tenant_id: str, credential_id: str, request: StatusRequest
+    ) -> tuple[CredentialRecord, bool] | None:
+        def work(conn: sqlite3.Connection) -> tuple[CredentialRecord, bool] | None:
             # The writer holds the write lock (BEGIN IMMEDIATE), so nothing can change the
             # row between this read and the conditional UPDATE below.
             row = conn.execute(_SQL.by_id, (tenant_id, credential_id)).fetchone()
             if row is None:
                 return None
             current = credential_record(row)
-            if current.status not in from_statuses:
-                return StatusChange(changed=False, record=current)
+            if current.status not in request.from_statuses:
+                return current, False
             updated = conn.execute(
-                _SET_STATUS, (to_status, at, credential_id, current.status)
+                _SET_STATUS, (request.to_status, request.at, credential_id, current.status)
             ).rowcount
             if updated != 1:
                 raise AbortedError("the credential changed concurrently", reason=Reason.STATUS_RACE)
             conn.execute(
-                _INSERT_STATUS_EVENT, (credential_id, current.status, to_status, reason, at)
+                _INSERT_STATUS_EVENT,
+                (credential_id, current.status, request.to_status, request.reason, request.at),
             )
             conn.execute(_BUMP_LIST_VERSION, (current.status_list_id,))
-            return changed_status(current, to_status=to_status, at=at)
+            return current, True
 
         return await self._write(work)
 
