@@ -17,7 +17,6 @@ from eudi_connect.core.encoding import ascii_json
 from eudi_connect.core.jose import public_key_from_jwk
 from eudi_connect.core.key_encryption import MasterKey, jwks, make_key_check, verify_key_check
 from eudi_connect.core.signer import Signer
-from eudi_connect.core.templates import MAX_TIMESTAMP_GRANULARITY_SECONDS
 from eudi_connect.errors import EudiConnectError
 from eudi_connect.monitoring.key_lifetimes import KeyLifetime, publish_key_lifetimes
 from eudi_connect.services.issuer_certificates import CertificatePolicy
@@ -28,6 +27,13 @@ from eudi_connect.services.key_backends import (
     NewKey,
     check_purpose,
     check_settings,
+)
+from eudi_connect.services.key_schedule import (
+    due_for_rotation,
+    grace_seconds,
+    lifetimes,
+    needs_publication_end,
+    publication_end,
 )
 from eudi_connect.services.public_urls import TenantUrls
 from eudi_connect.store.base import IssuerKeyRecord, KeySettingsRecord, Store
@@ -313,13 +319,7 @@ class KeyService:
         self._public.pop(tenant_id, None)
         return new.signer.kid
 
-    # --- the schedule ------------------------------------------------------------------
-    @property
-    def _grace_seconds(self) -> float:
-        """How long after a rotation another instance may still sign with the old key
-        (it re-reads the active key every `refresh_seconds`), with room for clock skew."""
-        return 2 * self._refresh_seconds + 60
-
+    # --- the schedule (its rules: services/key_schedule.py) ----------------------------
     async def maintain(self) -> list[str]:
         """One pass of the schedule: rotates every key past its tenant's maximum age, fixes
         until when retired keys stay published, and reports every key's remaining time to
@@ -333,11 +333,8 @@ class KeyService:
             if settings.max_age_seconds is None:
                 continue
             records = await self._store.list_issuer_keys(settings.tenant_id)
-            active = next(
-                (r for r in records if r.retired_at is None and r.purpose == settings.purpose),
-                None,
-            )
-            if active is None or now - active.created_at < settings.max_age_seconds:
+            active = due_for_rotation(records, settings, now)
+            if active is None:
                 continue
             try:
                 kid = await self.rotate(settings.tenant_id, settings.purpose, replacing=active.kid)
@@ -349,67 +346,29 @@ class KeyService:
                 continue
             if kid is not None:
                 rotated.append(kid)
-        lifetimes: list[KeyLifetime] = []
+        found: list[KeyLifetime] = []
         max_ages = {(s.tenant_id, s.purpose): s.max_age_seconds for s in all_settings}
         for tenant_id in sorted(tenants):
             records = await self._fix_publication_ends(tenant_id, now)
-            lifetimes.extend(self._lifetimes(tenant_id, records, max_ages, now))
-        publish_key_lifetimes(lifetimes, warning_seconds=self._warning_seconds)
+            found.extend(lifetimes(tenant_id, records, max_ages, now))
+        publish_key_lifetimes(found, warning_seconds=self._warning_seconds)
         return rotated
 
     async def _fix_publication_ends(self, tenant_id: str, now: float) -> list[IssuerKeyRecord]:
-        records = await self._store.list_issuer_keys(tenant_id)
+        grace = grace_seconds(self._refresh_seconds)
         fixed = []
-        for record in records:
-            if (
-                record.retired_at is not None
-                and record.published_until is None
-                and now >= record.retired_at + self._grace_seconds
-            ):
-                until = await self._publication_end(record)
+        for record in await self._store.list_issuer_keys(tenant_id):
+            if needs_publication_end(record, now, grace):
+                until = await publication_end(
+                    self._store,
+                    record,
+                    grace=grace,
+                    status_token_validity=self._status_token_validity,
+                )
                 await self._store.set_issuer_key_published_until(record.kid, until)
                 record = replace(record, published_until=until)
             fixed.append(record)
         return fixed
-
-    async def _publication_end(self, record: IssuerKeyRecord) -> int:
-        """When the last thing the retired key signed expires: its status list tokens, and
-        for a credential key the credentials issued while it was active. Copies carry an
-        issuance time rounded down by up to the largest timestamp granularity."""
-        assert record.retired_at is not None
-        signed_until = int(record.retired_at + self._grace_seconds)
-        end = signed_until + self._status_token_validity
-        if record.purpose == CREDENTIAL_PURPOSE:
-            last = await self._store.last_credential_expiry(
-                record.tenant_id,
-                issued_from=record.created_at - MAX_TIMESTAMP_GRANULARITY_SECONDS,
-                issued_until=signed_until,
-            )
-            end = max(end, last or 0)
-        return end
-
-    def _lifetimes(
-        self,
-        tenant_id: str,
-        records: list[IssuerKeyRecord],
-        max_ages: dict[tuple[str, str], int | None],
-        now: float,
-    ) -> list[KeyLifetime]:
-        found = []
-        for record in records:
-            if record.retired_at is None:
-                max_age = max_ages.get((tenant_id, record.purpose))
-                if max_age is None:
-                    continue
-                end, state = record.created_at + max_age, "active"
-            elif record.published_until is not None:
-                end, state = record.published_until, "retired"
-            else:
-                continue
-            if record.retired_at is not None and end <= now:
-                continue  # no longer published: nothing left to watch
-            found.append(KeyLifetime(tenant_id, record.purpose, record.kid, state, end - now))
-        return found
 
     async def run_schedule(self, interval_seconds: float) -> None:
         """Runs `maintain` every `interval_seconds` until cancelled."""
