@@ -32,7 +32,8 @@ from eudi.connect.v1 import credential_service_pb2_grpc as pb_grpc
 
 from eudi_connect.api.convert import dict_to_struct
 from eudi_connect.core.key_encryption import new_issuer_key
-from eudi_connect.core.pkcs11_signer import TokenConfig, generate_key
+from eudi_connect.core.pkcs11_signer import generate_key
+from eudi_connect.core.pkcs11_token import TokenConfig
 from eudi_connect.core.signer import Signer
 from eudi_connect.core.templates import PID_EXAMPLE_SUBJECT
 from eudi_connect.devtools.softhsm import CONFIG_ENV, SoftToken, make_token

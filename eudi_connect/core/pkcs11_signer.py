@@ -6,339 +6,37 @@ leaves it, and this module never asks for it. Signing hashes here (SHA-256) and 
 token sign the digest with CKM_ECDSA, whose output is raw r || s (PKCS#11 mechanisms
 section 2.3.1), which is what JWS and COSE carry.
 
-Sessions belong to one process: PKCS#11 state does not survive a fork (v2.40 section
-6.6.1), so a process opens its own, and a session seen in a child raises instead of
-being used. A token that fails (slot gone, session lost, wrong PIN) makes the calls fail
-with `UnavailableError`; the next attempt opens a new session after a backoff that grows
-with each consecutive failure. There is never a fallback to another key.
+The sessions the keys are used in, and what happens when a token fails, are
+`core.pkcs11_token`'s. There is never a fallback to another key.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import secrets
-import threading
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from eudi_connect.core.jose import ES256, jwk_thumbprint, public_jwk
+from eudi_connect.core.pkcs11_token import (
+    Pkcs11Token,
+    TokenConfig,
+    ecdsa_mechanism,
+    load_pkcs11,
+    token_for,
+)
 from eudi_connect.core.signer import (
     PKCS11_BACKEND,
     Pkcs11KeyReference,
     SignerReference,
     public_point,
 )
-from eudi_connect.errors import InvalidArgumentError, UnavailableError
-from eudi_connect.reasons import Reason
 
-#: Backoff after consecutive token failures: 0.5 s, 1 s, 2 s, ... at most 30 s.
-BACKOFF_FIRST_SECONDS = 0.5
-BACKOFF_MAX_SECONDS = 30.0
 _P256_OID = "secp256r1"
-_ECDSA_MECHANISM: Any = None  # pkcs11.Mechanism.ECDSA once python-pkcs11 is loaded
 _KEY_ID_BYTES = 16
-
-
-@dataclass(frozen=True)
-class TokenConfig:
-    """Which token to open and where its user PIN comes from (a file or an environment
-    variable, never the PIN itself)."""
-
-    module: str
-    token_label: str = ""
-    slot: int | None = None
-    pin_file: str = ""
-    pin_env: str = ""
-
-    def describe(self) -> str:
-        return f"token {self.token_label!r}" if self.token_label else f"slot {self.slot}"
-
-    def key_reference(self, key_id: str, key_label: str) -> Pkcs11KeyReference:
-        return Pkcs11KeyReference(
-            module=self.module,
-            key_id=key_id,
-            key_label=key_label,
-            token_label=self.token_label,
-            slot=self.slot,
-            pin_file=self.pin_file,
-            pin_env=self.pin_env,
-        )
-
-    @classmethod
-    def of(cls, reference: Pkcs11KeyReference) -> TokenConfig:
-        return cls(
-            module=reference.module,
-            token_label=reference.token_label,
-            slot=reference.slot,
-            pin_file=reference.pin_file,
-            pin_env=reference.pin_env,
-        )
-
-    def check(self) -> None:
-        """Refuses a configuration that can never open a token."""
-        if not self.module:
-            raise InvalidArgumentError(
-                "a PKCS#11 key needs the module path", reason=Reason.HSM_CONFIG
-            )
-        if not self.token_label and self.slot is None:
-            raise InvalidArgumentError(
-                "a PKCS#11 key needs a token label or a slot", reason=Reason.HSM_CONFIG
-            )
-        if bool(self.pin_file) == bool(self.pin_env):
-            raise InvalidArgumentError(
-                "a PKCS#11 key needs exactly one PIN source: a PIN file or an environment "
-                "variable name",
-                reason=Reason.HSM_CONFIG,
-            )
-
-
-def _pkcs11() -> Any:
-    global _ECDSA_MECHANISM  # looked up once: signing is the hot path
-    try:
-        import pkcs11
-    except ImportError:
-        raise UnavailableError(
-            "PKCS#11 keys need python-pkcs11: install eudi-connect[hsm]",
-            reason=Reason.HSM_NOT_INSTALLED,
-        ) from None
-    _ECDSA_MECHANISM = pkcs11.Mechanism.ECDSA
-    return pkcs11
-
-
-def read_pin(config: TokenConfig) -> str:
-    """The user PIN from its file (first line) or environment variable."""
-    if config.pin_env:
-        pin = os.environ.get(config.pin_env, "")
-        if not pin:
-            raise UnavailableError(
-                f"the PIN variable {config.pin_env} is not set",
-                reason=Reason.HSM_PIN_MISSING,
-                metadata={"token": config.describe()},
-            )
-        return pin
-    try:
-        pin = Path(config.pin_file).read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UnavailableError(
-            f"cannot read the PIN file {config.pin_file}: {type(exc).__name__}",
-            reason=Reason.HSM_PIN_MISSING,
-            metadata={"token": config.describe()},
-        ) from None
-    if not pin:
-        raise UnavailableError(
-            f"the PIN file {config.pin_file} is empty",
-            reason=Reason.HSM_PIN_MISSING,
-            metadata={"token": config.describe()},
-        )
-    return pin
-
-
-_libraries: dict[str, Any] = {}
-_libraries_lock = threading.Lock()
-# Bumped each time a module is initialised again: sessions opened before are gone.
-_generations: dict[str, int] = {}
-
-
-def _library(module: str) -> Any:
-    with _libraries_lock:
-        library = _libraries.get(module)
-        if library is None:
-            try:
-                library = _pkcs11().lib(module)
-            except RuntimeError as exc:  # python-pkcs11 raises it for a library it cannot load
-                raise UnavailableError(
-                    f"cannot load the PKCS#11 module {module}: {exc}", reason=Reason.HSM_MODULE
-                ) from None
-            _libraries[module] = library
-        return library
-
-
-def _generation(module: str) -> int:
-    with _libraries_lock:
-        return _generations.get(module, 0)
-
-
-def _reinitialize(module: str) -> None:
-    """C_Finalize and C_Initialize again: a module lists the slots and tokens it found
-    when it was initialised, so a token added or moved since is only seen after this.
-    Every session of the module in this process ends with it."""
-    library = _library(module)
-    with _libraries_lock:
-        library.reinitialize()
-        _generations[module] = _generations.get(module, 0) + 1
-
-
-def _unavailable(config: TokenConfig, error: Exception) -> UnavailableError:
-    """The domain error of a token failure; it names the token, never the PIN."""
-    exceptions = _pkcs11().exceptions
-    name = type(error).__name__
-    if isinstance(error, UnavailableError):
-        return error
-    if isinstance(error, exceptions.PinIncorrect | exceptions.PinLocked | exceptions.PinInvalid):
-        reason, what = Reason.HSM_PIN_INCORRECT, "the token refused the PIN"
-    elif isinstance(error, exceptions.NoSuchToken | exceptions.SlotIDInvalid):
-        reason, what = Reason.HSM_TOKEN_NOT_FOUND, "the token is not present"
-    elif isinstance(error, exceptions.TokenNotPresent | exceptions.DeviceRemoved):
-        reason, what = Reason.HSM_TOKEN_NOT_FOUND, "the token was removed"
-    elif isinstance(error, exceptions.NoSuchKey):
-        reason, what = Reason.HSM_KEY_NOT_FOUND, "the token has no such key"
-    else:
-        reason, what = Reason.HSM_UNAVAILABLE, f"the token failed ({name})"
-    return UnavailableError(
-        f"issuer key token unavailable: {what} ({config.describe()})",
-        reason=reason,
-        metadata={"token": config.describe()},
-    )
-
-
-class Pkcs11Token:
-    """One logged-in session on one token, for this process, used under a lock (a PKCS#11
-    session runs one operation at a time)."""
-
-    def __init__(self, config: TokenConfig, *, clock: Callable[[], float] = time.monotonic):
-        config.check()
-        self.config = config
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._session: Any = None
-        self._session_generation = 0
-        self._pid = os.getpid()
-        self._keys: dict[str, Any] = {}  # key id hex -> private key object of this session
-        self._failures = 0
-        self._retry_at = 0.0
-        self._last_error: UnavailableError | None = None
-        # SHA-256 of the last PIN the token refused: an HSM locks its user PIN after a few
-        # wrong ones, so the same PIN is never offered again; a changed one is.
-        self._refused_pin: bytes | None = None
-
-    def _open(self) -> Any:
-        pkcs11 = _pkcs11()
-        library = _library(self.config.module)
-        if self.config.token_label:
-            token = library.get_token(token_label=self.config.token_label)
-        else:
-            slots = [s for s in library.get_slots() if s.slot_id == self.config.slot]
-            if not slots:
-                raise pkcs11.exceptions.NoSuchToken(f"no slot {self.config.slot}")
-            token = slots[0].get_token()
-        pin = read_pin(self.config)
-        pin_digest = _digest(pin)
-        try:
-            return token.open(rw=True, user_pin=pin)
-        except pkcs11.exceptions.UserAlreadyLoggedIn:
-            # Another session of this process logged in already: the login is per process.
-            return token.open(rw=True)
-        except pkcs11.exceptions.PinIncorrect:
-            self._refused_pin = pin_digest
-            raise
-
-    def _drop_session(self) -> None:
-        session, self._session = self._session, None
-        self._keys.clear()
-        if session is not None:
-            # The session is already broken: closing it is a courtesy.
-            with contextlib.suppress(Exception):
-                session.close()
-
-    def run(self, work: Callable[[Any], Any]) -> Any:
-        """Runs `work(session)`; after a failure, one more try on a new session, then
-        UnavailableError (and later calls wait out the backoff before trying again)."""
-        if os.getpid() != self._pid:
-            raise RuntimeError("a PKCS#11 session cannot cross a fork: open one per process")
-        with self._lock:
-            if self._session is not None and self._session_generation != _generation(
-                self.config.module
-            ):
-                self._session, self._keys = None, {}  # the module was initialised again
-            if self._session is None and (
-                self._clock() < self._retry_at or self._pin_refused_before()
-            ):
-                assert self._last_error is not None
-                raise self._last_error
-            for attempt in range(2):
-                try:
-                    if self._session is None:
-                        generation = _generation(self.config.module)
-                        self._session = self._open()
-                        self._session_generation = generation
-                    result = work(self._session)
-                except Exception as exc:
-                    if not _is_token_failure(exc):
-                        raise
-                    self._drop_session()
-                    error = _unavailable(self.config, exc)
-                    if attempt == 0 and error.reason == Reason.HSM_UNAVAILABLE:
-                        continue  # a stale session: one fresh one may do
-                    if attempt == 0 and error.reason == Reason.HSM_TOKEN_NOT_FOUND:
-                        _reinitialize(self.config.module)  # it may be back, or elsewhere
-                        continue
-                    self._failed(error)
-                    raise error from None
-                self._failures = 0
-                return result
-            raise AssertionError("unreachable")
-
-    def _pin_refused_before(self) -> bool:
-        """Whether the PIN source still holds the PIN the token refused last."""
-        if self._refused_pin is None:
-            return False
-        try:
-            pin = read_pin(self.config)
-        except UnavailableError:
-            return False  # let the attempt report the missing PIN
-        return secrets.compare_digest(_digest(pin), self._refused_pin)
-
-    def _failed(self, error: UnavailableError) -> None:
-        self._failures += 1
-        delay = min(BACKOFF_MAX_SECONDS, BACKOFF_FIRST_SECONDS * 2 ** (self._failures - 1))
-        self._retry_at = self._clock() + delay
-        self._last_error = error
-
-    def private_key(self, session: Any, key_id: str) -> Any:
-        key = self._keys.get(key_id)
-        if key is None:
-            pkcs11 = _pkcs11()
-            key = session.get_key(
-                object_class=pkcs11.ObjectClass.PRIVATE_KEY, id=bytes.fromhex(key_id)
-            )
-            self._keys[key_id] = key
-        return key
-
-    def close(self) -> None:
-        with self._lock:
-            self._drop_session()
-
-
-def _digest(pin: str) -> bytes:
-    return hashlib.sha256(pin.encode("utf-8")).digest()
-
-
-def _is_token_failure(exc: Exception) -> bool:
-    if isinstance(exc, UnavailableError):
-        return True
-    pkcs11 = _pkcs11()
-    return isinstance(exc, pkcs11.exceptions.PKCS11Error)
-
-
-_tokens: dict[TokenConfig, Pkcs11Token] = {}
-_tokens_lock = threading.Lock()
-
-
-def token_for(config: TokenConfig) -> Pkcs11Token:
-    """This process's session holder for a token (one per token and process)."""
-    with _tokens_lock:
-        token = _tokens.get(config)
-        if token is None or token._pid != os.getpid():
-            token = Pkcs11Token(config)
-            _tokens[config] = token
-        return token
 
 
 @dataclass(frozen=True)
@@ -359,7 +57,7 @@ class Pkcs11Signer:
     def _token(self) -> Pkcs11Token:
         """This process's session holder of the key's token, looked up once per process."""
         held = self.__dict__.get("_held")
-        if held is None or held._pid != os.getpid():
+        if held is None or held.process_id != os.getpid():
             held = token_for(TokenConfig.of(self.key))
             object.__setattr__(self, "_held", held)  # a cache, not part of the value
         return held
@@ -367,7 +65,7 @@ class Pkcs11Signer:
     def sign(self, data: bytes) -> bytes:
         digest = hashlib.sha256(data).digest()
         token = self._token()
-        mechanism = _ECDSA_MECHANISM or _pkcs11().Mechanism.ECDSA
+        mechanism = ecdsa_mechanism()
 
         def work(session: Any) -> bytes:
             signature: bytes = token.private_key(session, self.key.key_id).sign(
@@ -389,7 +87,7 @@ class Pkcs11Signer:
 
 
 def _public_key_of(public_object: Any) -> ec.EllipticCurvePublicKey:
-    pkcs11 = _pkcs11()
+    pkcs11 = load_pkcs11()
     point = bytes(public_object[pkcs11.Attribute.EC_POINT])
     # CKA_EC_POINT is the DER OCTET STRING of the X9.62 point (v2.40 section 2.3.3).
     if len(point) == 67 and point[:2] == b"\x04\x41":
@@ -400,7 +98,7 @@ def _public_key_of(public_object: Any) -> ec.EllipticCurvePublicKey:
 def generate_key(config: TokenConfig, label_prefix: str) -> Pkcs11Signer:
     """A new P-256 key pair made by the token: private half sensitive, non-extractable,
     kept on the token; its label is `label_prefix` and a part of its id."""
-    pkcs11 = _pkcs11()
+    pkcs11 = load_pkcs11()
     key_id = secrets.token_bytes(_KEY_ID_BYTES)
     label = f"{label_prefix}-{key_id.hex()[:12]}"
     token = token_for(config)
@@ -442,7 +140,7 @@ def open_key(reference: Pkcs11KeyReference, kid: str, point: bytes) -> Pkcs11Sig
 
 def destroy_key(reference: Pkcs11KeyReference) -> None:
     """Removes both halves of a key from its token (a key that never became active)."""
-    pkcs11 = _pkcs11()
+    pkcs11 = load_pkcs11()
     token = token_for(TokenConfig.of(reference))
 
     def work(session: Any) -> None:
@@ -450,6 +148,6 @@ def destroy_key(reference: Pkcs11KeyReference) -> None:
             session.get_objects({pkcs11.Attribute.ID: bytes.fromhex(reference.key_id)})
         ):
             found.destroy()
-        token._keys.pop(reference.key_id, None)
+        token.forget_key(reference.key_id)
 
     token.run(work)

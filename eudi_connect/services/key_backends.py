@@ -90,7 +90,7 @@ def check_settings(settings: KeySettingsRecord) -> None:
 
 
 def _token_config(token: TokenSettings) -> Any:
-    from eudi_connect.core.pkcs11_signer import TokenConfig
+    from eudi_connect.core.pkcs11_token import TokenConfig
 
     return TokenConfig(
         module=token.module,

@@ -13,11 +13,11 @@ from cryptography import x509
 
 from eudi_connect.core.jose import es256_verify, sign_jws, split_jws
 from eudi_connect.core.mdoc import make_issuer_certificate
-from eudi_connect.core.pkcs11_signer import (
+from eudi_connect.core.pkcs11_signer import generate_key
+from eudi_connect.core.pkcs11_token import (
     BACKOFF_FIRST_SECONDS,
     Pkcs11Token,
     TokenConfig,
-    generate_key,
     token_for,
 )
 from eudi_connect.core.signer import Signer
