@@ -12,11 +12,7 @@ from typing import Any, Final
 from eudi_connect.store.postgres.access import PostgresAccess
 from eudi_connect.store.rows import (
     EXPIRING_TABLES,
-    OFFER_COLUMNS,
-    OFFER_UPDATE_COLUMNS,
     SELECT_OFFER,
-    SELECT_POLICY,
-    TOKEN_COLUMNS,
     offer_change_values,
     offer_record,
     offer_values,
@@ -25,6 +21,7 @@ from eudi_connect.store.rows import (
     token_record,
     token_values,
 )
+from eudi_connect.store.sql.statements import WALLET_SESSIONS
 from eudi_connect.store.sql.wallet_sessions import (
     OFFER_KEYS,
     KeyClaim,
@@ -41,26 +38,11 @@ from eudi_connect.store.wallet_sessions import (
     WalletPolicyRecord,
 )
 
-_INSERT_OFFER: Final = (
-    f"INSERT INTO credential_offers ({OFFER_COLUMNS}) "  # noqa: S608 constant columns
-    f"VALUES ({', '.join(f'${n}' for n in range(1, 24))}) "
-    "ON CONFLICT (tenant_id, request_id) WHERE request_id IS NOT NULL DO NOTHING"
-)
+_SQL: Final = WALLET_SESSIONS
 _OFFER_BY: Final = {
     key: SELECT_OFFER + f"WHERE {key} = $1 AND tenant_id = $2" for key in OFFER_KEYS
 }
 _OFFER_FOR_UPDATE: Final = _OFFER_BY["offer_id"] + " FOR UPDATE"
-_UPDATE_OFFER: Final = (
-    "UPDATE credential_offers SET "  # noqa: S608 constant columns
-    + ", ".join(f"{column} = ${n}" for n, column in enumerate(OFFER_UPDATE_COLUMNS, start=1))
-    + f" WHERE tenant_id = ${len(OFFER_UPDATE_COLUMNS) + 1}"
-    + f" AND offer_id = ${len(OFFER_UPDATE_COLUMNS) + 2}"
-    + f" AND version = ${len(OFFER_UPDATE_COLUMNS) + 3}"
-)
-_INSERT_TOKEN: Final = (
-    f"INSERT INTO access_tokens ({TOKEN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"  # noqa: S608
-)
-_TOKEN: Final = f"SELECT {TOKEN_COLUMNS} FROM access_tokens WHERE token_hash = $1"  # noqa: S608
 # A fresh value is inserted; an expired record of the same value is taken over; a live one
 # leaves the row as it is and returns nothing (a replay).
 _RECORD_ONCE: Final = (
@@ -74,13 +56,11 @@ _RECORD_ONCE: Final = (
 class PostgresWalletSessions(SqlWalletSessions, PostgresAccess):
     async def create_offer(self, offer: OfferRecord) -> OfferRecord:
         async with self._transaction() as connection:
-            status = await connection.execute(_INSERT_OFFER, *offer_values(offer))
+            status = await connection.execute(_SQL.insert_offer, *offer_values(offer))
             if status.endswith(" 1"):
                 return offer
             row = await connection.fetchrow(
-                SELECT_OFFER + "WHERE tenant_id = $1 AND request_id = $2",
-                offer.tenant_id,
-                offer.request_id,
+                _SQL.offer_by_request, offer.tenant_id, offer.request_id
             )
         return offer_record(tuple(row))
 
@@ -102,16 +82,20 @@ class PostgresWalletSessions(SqlWalletSessions, PostgresAccess):
             if updated is None:
                 return None
             status = await connection.execute(
-                _UPDATE_OFFER, *offer_change_values(updated), tenant_id, offer_id, current.version
+                _SQL.update_offer,
+                *offer_change_values(updated),
+                tenant_id,
+                offer_id,
+                current.version,
             )
             if not status.endswith(" 1"):
                 return None
             if token is not None:
-                await connection.execute(_INSERT_TOKEN, *token_values(token))
+                await connection.execute(_SQL.insert_token, *token_values(token))
             return updated
 
     async def get_access_token(self, token_hash: bytes) -> AccessTokenRecord | None:
-        row = await self._fetch_one(_TOKEN, token_hash)
+        row = await self._fetch_one(_SQL.token, token_hash)
         return None if row is None else token_record(tuple(row))
 
     async def remember_once(
@@ -149,17 +133,12 @@ class PostgresWalletSessions(SqlWalletSessions, PostgresAccess):
         return removed
 
     async def get_wallet_policy(self, tenant_id: str) -> WalletPolicyRecord | None:
-        row = await self._fetch_one(SELECT_POLICY + "WHERE tenant_id = $1", tenant_id)
+        row = await self._fetch_one(_SQL.policy, tenant_id)
         return None if row is None else policy_record(tuple(row))
 
     async def put_wallet_policy(self, policy: WalletPolicyRecord) -> None:
         async with self._connection() as connection:
-            await connection.execute(
-                "INSERT INTO wallet_policies (tenant_id, document, updated_at) "
-                "VALUES ($1, $2, $3) ON CONFLICT (tenant_id) DO UPDATE SET "
-                "document = EXCLUDED.document, updated_at = EXCLUDED.updated_at",
-                *policy_values(policy),
-            )
+            await connection.execute(_SQL.put_policy, *policy_values(policy))
 
 
 async def _claim_keys(connection: Any, tenant_id: str, keys: KeyClaim) -> None:
@@ -172,11 +151,7 @@ async def _claim_keys(connection: Any, tenant_id: str, keys: KeyClaim) -> None:
     )
     claimed = 0
     if keys.max_keys is not None:
-        claimed = await connection.fetchval(
-            "SELECT count(*) FROM offer_proof_keys WHERE offer_id = $1 AND configuration_id = $2",
-            keys.offer_id,
-            keys.configuration_id,
-        )
+        claimed = await connection.fetchval(_SQL.claimed_keys, keys.offer_id, keys.configuration_id)
     refused = keys.refusal(offer_found=owner is not None, claimed=claimed)
     if refused is not None:
         raise _ClaimRefused(refused)

@@ -25,11 +25,16 @@ from eudi_connect.store.presentation_rows import (
 )
 from eudi_connect.store.rows import (
     ISSUER_KEY_COLUMNS,
+    OFFER_COLUMNS,
+    OFFER_UPDATE_COLUMNS,
     SELECT_API_KEY,
     SELECT_CREDENTIAL,
     SELECT_ISSUER_KEY,
     SELECT_KEY_SETTINGS,
+    SELECT_OFFER,
+    SELECT_POLICY,
     SELECT_TENANT,
+    TOKEN_COLUMNS,
 )
 
 _NUMBERED: Final = re.compile(r"\$(\d+)")
@@ -93,6 +98,42 @@ class CredentialStatements(Statements):
     )
 
 
+def _placeholders(count: int) -> str:
+    return ", ".join(f"${n}" for n in range(1, count + 1))
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class WalletSessionStatements(Statements):
+    insert_offer: str = (
+        f"INSERT INTO credential_offers ({OFFER_COLUMNS}) "  # noqa: S608 constant columns
+        f"VALUES ({_placeholders(len(OFFER_COLUMNS.split(',')))}) "
+        "ON CONFLICT (tenant_id, request_id) WHERE request_id IS NOT NULL DO NOTHING"
+    )
+    offer_by_request: str = SELECT_OFFER + "WHERE tenant_id = $1 AND request_id = $2"
+    # Compare-and-set on the version read: the columns, then tenant, offer and version.
+    update_offer: str = (
+        "UPDATE credential_offers SET "  # noqa: S608 constant columns
+        + ", ".join(f"{column} = ${n}" for n, column in enumerate(OFFER_UPDATE_COLUMNS, 1))
+        + f" WHERE tenant_id = ${len(OFFER_UPDATE_COLUMNS) + 1}"
+        + f" AND offer_id = ${len(OFFER_UPDATE_COLUMNS) + 2}"
+        + f" AND version = ${len(OFFER_UPDATE_COLUMNS) + 3}"
+    )
+    insert_token: str = (
+        f"INSERT INTO access_tokens ({TOKEN_COLUMNS}) "  # noqa: S608 constant columns
+        f"VALUES ({_placeholders(len(TOKEN_COLUMNS.split(',')))})"
+    )
+    token: str = f"SELECT {TOKEN_COLUMNS} FROM access_tokens WHERE token_hash = $1"  # noqa: S608
+    claimed_keys: str = (
+        "SELECT count(*) FROM offer_proof_keys WHERE offer_id = $1 AND configuration_id = $2"
+    )
+    policy: str = SELECT_POLICY + "WHERE tenant_id = $1"
+    put_policy: str = (
+        "INSERT INTO wallet_policies (tenant_id, document, updated_at) "
+        "VALUES ($1, $2, $3) ON CONFLICT (tenant_id) DO UPDATE SET "
+        "document = excluded.document, updated_at = excluded.updated_at"
+    )
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class IssuerKeyStatements(Statements):
     active_key: str = (
@@ -149,5 +190,6 @@ class PresentationStatements(Statements):
 
 TENANTS: Final = TenantStatements()
 CREDENTIALS: Final = CredentialStatements()
+WALLET_SESSIONS: Final = WalletSessionStatements()
 ISSUER_KEYS: Final = IssuerKeyStatements()
 PRESENTATIONS: Final = PresentationStatements()

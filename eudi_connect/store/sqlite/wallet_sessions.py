@@ -13,11 +13,7 @@ from typing import Final
 
 from eudi_connect.store.rows import (
     EXPIRING_TABLES,
-    OFFER_COLUMNS,
-    OFFER_UPDATE_COLUMNS,
     SELECT_OFFER,
-    SELECT_POLICY,
-    TOKEN_COLUMNS,
     offer_change_values,
     offer_record,
     offer_values,
@@ -26,6 +22,7 @@ from eudi_connect.store.rows import (
     token_record,
     token_values,
 )
+from eudi_connect.store.sql.statements import WALLET_SESSIONS
 from eudi_connect.store.sql.wallet_sessions import (
     OFFER_KEYS,
     KeyClaim,
@@ -43,29 +40,18 @@ from eudi_connect.store.wallet_sessions import (
     WalletPolicyRecord,
 )
 
-_INSERT_OFFER: Final = (
-    f"INSERT INTO credential_offers ({OFFER_COLUMNS}) VALUES ({', '.join('?' * 23)}) "  # noqa: S608
-    "ON CONFLICT (tenant_id, request_id) WHERE request_id IS NOT NULL DO NOTHING"
-)
+_SQL: Final = WALLET_SESSIONS.in_sqlite()
 _OFFER_BY: Final = {key: SELECT_OFFER + f"WHERE {key} = ? AND tenant_id = ?" for key in OFFER_KEYS}
-_UPDATE_OFFER: Final = (
-    "UPDATE credential_offers SET "  # noqa: S608 constant columns
-    + ", ".join(f"{column} = ?" for column in OFFER_UPDATE_COLUMNS)
-    + " WHERE tenant_id = ? AND offer_id = ? AND version = ?"
-)
-_INSERT_TOKEN: Final = f"INSERT INTO access_tokens ({TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"  # noqa: S608
-_TOKEN: Final = f"SELECT {TOKEN_COLUMNS} FROM access_tokens WHERE token_hash = ?"  # noqa: S608
 
 
 class SqliteWalletSessions(SqlWalletSessions, SqliteAccess):
     async def create_offer(self, offer: OfferRecord) -> OfferRecord:
         def work(conn: sqlite3.Connection) -> OfferRecord:
-            inserted = conn.execute(_INSERT_OFFER, offer_values(offer)).rowcount
+            inserted = conn.execute(_SQL.insert_offer, offer_values(offer)).rowcount
             if inserted == 1:
                 return offer
             row = conn.execute(
-                SELECT_OFFER + "WHERE tenant_id = ? AND request_id = ?",
-                (offer.tenant_id, offer.request_id),
+                _SQL.offer_by_request, (offer.tenant_id, offer.request_id)
             ).fetchone()
             return offer_record(row)
 
@@ -89,17 +75,17 @@ class SqliteWalletSessions(SqlWalletSessions, SqliteAccess):
             if updated is None:
                 return None
             conn.execute(
-                _UPDATE_OFFER,
+                _SQL.update_offer,
                 (*offer_change_values(updated), tenant_id, offer_id, current.version),
             )
             if token is not None:
-                conn.execute(_INSERT_TOKEN, token_values(token))
+                conn.execute(_SQL.insert_token, token_values(token))
             return updated
 
         return await self._write(work)
 
     async def get_access_token(self, token_hash: bytes) -> AccessTokenRecord | None:
-        row = await self._fetch_point(_TOKEN, (token_hash,))
+        row = await self._fetch_point(_SQL.token, (token_hash,))
         return None if row is None else token_record(row)
 
     async def remember_once(
@@ -136,17 +122,12 @@ class SqliteWalletSessions(SqlWalletSessions, SqliteAccess):
         return await self._write(work)
 
     async def get_wallet_policy(self, tenant_id: str) -> WalletPolicyRecord | None:
-        row = await self._fetch_point(SELECT_POLICY + "WHERE tenant_id = ?", (tenant_id,))
+        row = await self._fetch_point(_SQL.policy, (tenant_id,))
         return None if row is None else policy_record(row)
 
     async def put_wallet_policy(self, policy: WalletPolicyRecord) -> None:
         def work(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "INSERT INTO wallet_policies (tenant_id, document, updated_at) VALUES (?, ?, ?) "
-                "ON CONFLICT (tenant_id) DO UPDATE SET document = excluded.document, "
-                "updated_at = excluded.updated_at",
-                policy_values(policy),
-            )
+            conn.execute(_SQL.put_policy, policy_values(policy))
 
         await self._write(work)
 
@@ -188,8 +169,7 @@ def _claim_in(
     claimed = 0
     if keys.max_keys is not None:
         (claimed,) = conn.execute(
-            "SELECT count(*) FROM offer_proof_keys WHERE offer_id = ? AND configuration_id = ?",
-            (keys.offer_id, keys.configuration_id),
+            _SQL.claimed_keys, (keys.offer_id, keys.configuration_id)
         ).fetchone()
     refused = keys.refusal(offer_found=owner is not None, claimed=claimed)
     if refused is not None:
