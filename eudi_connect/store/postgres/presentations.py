@@ -11,8 +11,6 @@ from typing import Final
 from eudi_connect.store.checks import tenant_not_found
 from eudi_connect.store.postgres.access import PostgresAccess, lock_tenant
 from eudi_connect.store.presentation_rows import (
-    PRESENTATION_CHANGE_COLUMNS,
-    RETIRE_IDENTITY,
     change_values,
     identity_record,
     identity_values,
@@ -24,14 +22,7 @@ from eudi_connect.store.sql.presentations import PresentationChange, SqlPresenta
 from eudi_connect.store.sql.statements import PRESENTATIONS
 
 _SQL: Final = PRESENTATIONS
-_RETIRE_IDENTITY: Final = RETIRE_IDENTITY.format("$1::bigint", "$2")
 _PRESENTATION_FOR_UPDATE: Final = _SQL.presentation + " FOR UPDATE"
-_UPDATE_PRESENTATION: Final = (
-    "UPDATE presentation_transactions SET "  # noqa: S608 constant columns
-    + ", ".join(f"{c} = ${n}" for n, c in enumerate(PRESENTATION_CHANGE_COLUMNS, start=1))
-    + f" WHERE tenant_id = ${len(PRESENTATION_CHANGE_COLUMNS) + 1}"
-    + f" AND transaction_id = ${len(PRESENTATION_CHANGE_COLUMNS) + 2}"
-)
 
 
 class PostgresPresentations(SqlPresentations, PostgresAccess):
@@ -57,7 +48,7 @@ class PostgresPresentations(SqlPresentations, PostgresAccess):
         async with self._transaction() as connection:
             await lock_tenant(connection, tenant_id)
             await connection.execute(_SQL.purge_retired_identities, tenant_id, identity.created_at)
-            await connection.execute(_RETIRE_IDENTITY, retire_until, tenant_id)
+            await connection.execute(_SQL.retire_identity, retire_until, tenant_id)
             await connection.execute(_SQL.delete_identity, tenant_id)
             await connection.execute(_SQL.insert_identity, *identity_values(identity))
 
@@ -103,6 +94,10 @@ class PostgresPresentations(SqlPresentations, PostgresAccess):
             if updated is None or updated is current:
                 return updated
             await connection.execute(
-                _UPDATE_PRESENTATION, *change_values(updated), tenant_id, transaction_id
+                _SQL.update_presentation,
+                *change_values(updated),
+                tenant_id,
+                transaction_id,
+                current.version,
             )
             return updated

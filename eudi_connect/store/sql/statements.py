@@ -16,9 +16,11 @@ from typing import Final, Self
 
 from eudi_connect.store.presentation_rows import (
     IDENTITY_COLUMNS,
+    PRESENTATION_CHANGE_COLUMNS,
     PRESENTATION_COLUMN_COUNT,
     PRESENTATION_COLUMNS,
     PURGE_RETIRED_IDENTITIES,
+    RETIRE_IDENTITY,
     SELECT_IDENTITY,
     SELECT_PRESENTATION,
     SELECT_RETIRED_IDENTITIES,
@@ -175,6 +177,8 @@ class PresentationStatements(Statements):
     )
     identity: str = SELECT_IDENTITY + "WHERE tenant_id = $1"
     delete_identity: str = "DELETE FROM verifier_identities WHERE tenant_id = $1"
+    # The cast gives the selected parameter its type (PostgreSQL cannot infer it there).
+    retire_identity: str = RETIRE_IDENTITY.format("CAST($1 AS BIGINT)", "$2")
     retired_identities: str = SELECT_RETIRED_IDENTITIES.format("$1", "$2")
     purge_retired_identities: str = PURGE_RETIRED_IDENTITIES.format("$1", "$2")
     tenant_exists: str = "SELECT 1 FROM tenants WHERE tenant_id = $1"
@@ -186,6 +190,14 @@ class PresentationStatements(Statements):
     presentation: str = SELECT_PRESENTATION + "WHERE transaction_id = $1 AND tenant_id = $2"
     presentation_by_request: str = SELECT_PRESENTATION + "WHERE tenant_id = $1 AND request_id = $2"
     purge_presentations: str = "DELETE FROM presentation_transactions WHERE expires_at < $1"
+    # Compare-and-set on the version read: the columns, then tenant, transaction and version.
+    update_presentation: str = (
+        "UPDATE presentation_transactions SET "  # noqa: S608 constant columns
+        + ", ".join(f"{c} = ${n}" for n, c in enumerate(PRESENTATION_CHANGE_COLUMNS, 1))
+        + f" WHERE tenant_id = ${len(PRESENTATION_CHANGE_COLUMNS) + 1}"
+        + f" AND transaction_id = ${len(PRESENTATION_CHANGE_COLUMNS) + 2}"
+        + f" AND version = ${len(PRESENTATION_CHANGE_COLUMNS) + 3}"
+    )
 
 
 TENANTS: Final = TenantStatements()

@@ -12,8 +12,6 @@ from typing import Final
 
 from eudi_connect.store.checks import tenant_not_found
 from eudi_connect.store.presentation_rows import (
-    PRESENTATION_CHANGE_COLUMNS,
-    RETIRE_IDENTITY,
     change_values,
     identity_record,
     identity_values,
@@ -26,12 +24,6 @@ from eudi_connect.store.sql.statements import PRESENTATIONS
 from eudi_connect.store.sqlite.access import SqliteAccess
 
 _SQL: Final = PRESENTATIONS.in_sqlite()
-_RETIRE_IDENTITY: Final = RETIRE_IDENTITY.format("?", "?")
-_UPDATE_PRESENTATION: Final = (
-    "UPDATE presentation_transactions SET "  # noqa: S608 constant columns
-    + ", ".join(f"{column} = ?" for column in PRESENTATION_CHANGE_COLUMNS)
-    + " WHERE tenant_id = ? AND transaction_id = ? AND version = ?"
-)
 
 
 class SqlitePresentations(SqlPresentations, SqliteAccess):
@@ -60,7 +52,7 @@ class SqlitePresentations(SqlPresentations, SqliteAccess):
         def work(conn: sqlite3.Connection) -> None:
             _require_tenant(conn, tenant_id)
             conn.execute(_SQL.purge_retired_identities, (tenant_id, identity.created_at))
-            conn.execute(_RETIRE_IDENTITY, (retire_until, tenant_id))
+            conn.execute(_SQL.retire_identity, (retire_until, tenant_id))
             conn.execute(_SQL.delete_identity, (tenant_id,))
             conn.execute(_SQL.insert_identity, identity_values(identity))
 
@@ -108,7 +100,7 @@ class SqlitePresentations(SqlPresentations, SqliteAccess):
             if updated is None or updated is current:
                 return updated
             conn.execute(
-                _UPDATE_PRESENTATION,
+                _SQL.update_presentation,
                 (*change_values(updated), tenant_id, transaction_id, current.version),
             )
             return updated
