@@ -10,7 +10,7 @@ must hold across instances is left to the database (constraints, row locks).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any, Final
 
 from eudi_connect.store.checks import closed_error, tenant_not_found
@@ -69,3 +69,15 @@ async def lock_tenant(connection: Connection, tenant_id: str) -> None:
     unknown tenant."""
     if await connection.fetchval(_LOCK_TENANT, tenant_id) is None:
         raise tenant_not_found()
+
+
+async def insert_or_existing(
+    connection: Connection, insert: str, values: Sequence[Any], existing: str, *keys: Any
+) -> Row | None:
+    """Runs `insert` (ON CONFLICT ... DO NOTHING) on `connection`: None when it inserted
+    its row, else the row already there, which `existing` reads by `keys` (a repeated
+    request id answers with what the first request stored)."""
+    status = await connection.execute(insert, *values)
+    if status.endswith(" 1"):
+        return None
+    return await connection.fetchrow(existing, *keys)

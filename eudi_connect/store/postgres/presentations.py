@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Final
 
 from eudi_connect.store.checks import tenant_not_found
-from eudi_connect.store.postgres.access import PostgresAccess, lock_tenant
+from eudi_connect.store.postgres.access import PostgresAccess, insert_or_existing, lock_tenant
 from eudi_connect.store.presentation_rows import (
     change_values,
     identity_record,
@@ -62,14 +62,15 @@ class PostgresPresentations(SqlPresentations, PostgresAccess):
         async with self._transaction() as connection:
             if await connection.fetchval(_SQL.tenant_exists, record.tenant_id) is None:
                 raise tenant_not_found()
-            values = presentation_values(record)
-            status = await connection.execute(_SQL.insert_presentation, *values)
-            if status.endswith(" 1"):
-                return record
-            row = await connection.fetchrow(
-                _SQL.presentation_by_request, record.tenant_id, record.request_id
+            row = await insert_or_existing(
+                connection,
+                _SQL.insert_presentation,
+                presentation_values(record),
+                _SQL.presentation_by_request,
+                record.tenant_id,
+                record.request_id,
             )
-        return presentation_record(tuple(row))
+        return record if row is None else presentation_record(tuple(row))
 
     async def get_presentation(
         self, tenant_id: str, transaction_id: str

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Final
 
-from eudi_connect.store.postgres.access import PostgresAccess
+from eudi_connect.store.postgres.access import PostgresAccess, insert_or_existing
 from eudi_connect.store.rows import (
     EXPIRING_TABLES,
     SELECT_OFFER,
@@ -56,13 +56,15 @@ _RECORD_ONCE: Final = (
 class PostgresWalletSessions(SqlWalletSessions, PostgresAccess):
     async def create_offer(self, offer: OfferRecord) -> OfferRecord:
         async with self._transaction() as connection:
-            status = await connection.execute(_SQL.insert_offer, *offer_values(offer))
-            if status.endswith(" 1"):
-                return offer
-            row = await connection.fetchrow(
-                _SQL.offer_by_request, offer.tenant_id, offer.request_id
+            row = await insert_or_existing(
+                connection,
+                _SQL.insert_offer,
+                offer_values(offer),
+                _SQL.offer_by_request,
+                offer.tenant_id,
+                offer.request_id,
             )
-        return offer_record(tuple(row))
+        return offer if row is None else offer_record(tuple(row))
 
     async def _offer_by(
         self, key: OfferKey, value: str | bytes, tenant_id: str

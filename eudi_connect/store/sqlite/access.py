@@ -79,3 +79,19 @@ class SqliteAccess(Lifecycle):
         """One row by a unique index, read on the event loop (see `_fetch_few`)."""
         rows = await self._fetch_few(sql, parameters)
         return rows[0] if rows else None
+
+
+def insert_or_existing(
+    conn: sqlite3.Connection,
+    insert: str,
+    values: Sequence[Any],
+    existing: str,
+    keys: Sequence[Any],
+) -> Row | None:
+    """Runs `insert` (ON CONFLICT ... DO NOTHING) in the writer's transaction: None when
+    it inserted its row, else the row already there, which `existing` reads by `keys` (a
+    repeated request id answers with what the first request stored)."""
+    if conn.execute(insert, values).rowcount == 1:
+        return None
+    row: Row | None = conn.execute(existing, keys).fetchone()
+    return row

@@ -21,7 +21,7 @@ from eudi_connect.store.presentation_rows import (
 from eudi_connect.store.presentations import PresentationRecord, VerifierIdentityRecord
 from eudi_connect.store.sql.presentations import PresentationChange, SqlPresentations
 from eudi_connect.store.sql.statements import PRESENTATIONS
-from eudi_connect.store.sqlite.access import SqliteAccess
+from eudi_connect.store.sqlite.access import SqliteAccess, insert_or_existing
 
 _SQL: Final = PRESENTATIONS.in_sqlite()
 
@@ -67,12 +67,14 @@ class SqlitePresentations(SqlPresentations, SqliteAccess):
     async def create_presentation(self, record: PresentationRecord) -> PresentationRecord:
         def work(conn: sqlite3.Connection) -> PresentationRecord:
             _require_tenant(conn, record.tenant_id)
-            if conn.execute(_SQL.insert_presentation, presentation_values(record)).rowcount == 1:
-                return record
-            row = conn.execute(
-                _SQL.presentation_by_request, (record.tenant_id, record.request_id)
-            ).fetchone()
-            return presentation_record(row)
+            row = insert_or_existing(
+                conn,
+                _SQL.insert_presentation,
+                presentation_values(record),
+                _SQL.presentation_by_request,
+                (record.tenant_id, record.request_id),
+            )
+            return record if row is None else presentation_record(row)
 
         return await self._write(work)
 

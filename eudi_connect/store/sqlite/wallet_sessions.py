@@ -30,7 +30,7 @@ from eudi_connect.store.sql.wallet_sessions import (
     OfferKey,
     SqlWalletSessions,
 )
-from eudi_connect.store.sqlite.access import SqliteAccess
+from eudi_connect.store.sqlite.access import SqliteAccess, insert_or_existing
 from eudi_connect.store.wallet_sessions import (
     PROOF_KEY_USED,
     AccessTokenRecord,
@@ -47,13 +47,14 @@ _OFFER_BY: Final = {key: SELECT_OFFER + f"WHERE {key} = ? AND tenant_id = ?" for
 class SqliteWalletSessions(SqlWalletSessions, SqliteAccess):
     async def create_offer(self, offer: OfferRecord) -> OfferRecord:
         def work(conn: sqlite3.Connection) -> OfferRecord:
-            inserted = conn.execute(_SQL.insert_offer, offer_values(offer)).rowcount
-            if inserted == 1:
-                return offer
-            row = conn.execute(
-                _SQL.offer_by_request, (offer.tenant_id, offer.request_id)
-            ).fetchone()
-            return offer_record(row)
+            row = insert_or_existing(
+                conn,
+                _SQL.insert_offer,
+                offer_values(offer),
+                _SQL.offer_by_request,
+                (offer.tenant_id, offer.request_id),
+            )
+            return offer if row is None else offer_record(row)
 
         return await self._write(work)
 
