@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Sequence
 from typing import Final, Self
 
 from eudi_connect.store.presentation_rows import (
@@ -104,6 +105,18 @@ def _placeholders(count: int) -> str:
     return ", ".join(f"${n}" for n in range(1, count + 1))
 
 
+def _update_by_version(table: str, columns: Sequence[str], key: str) -> str:
+    """A compare-and-set UPDATE of `columns` of one tenant's row by `key`, on the version
+    read; parameters: the columns' values, then tenant_id, the key and the version."""
+    count = len(columns)
+    return (
+        f"UPDATE {table} SET "  # noqa: S608 constant names
+        + ", ".join(f"{column} = ${n}" for n, column in enumerate(columns, 1))
+        + f" WHERE tenant_id = ${count + 1} AND {key} = ${count + 2}"
+        + f" AND version = ${count + 3}"
+    )
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class WalletSessionStatements(Statements):
     insert_offer: str = (
@@ -112,14 +125,7 @@ class WalletSessionStatements(Statements):
         "ON CONFLICT (tenant_id, request_id) WHERE request_id IS NOT NULL DO NOTHING"
     )
     offer_by_request: str = SELECT_OFFER + "WHERE tenant_id = $1 AND request_id = $2"
-    # Compare-and-set on the version read: the columns, then tenant, offer and version.
-    update_offer: str = (
-        "UPDATE credential_offers SET "  # noqa: S608 constant columns
-        + ", ".join(f"{column} = ${n}" for n, column in enumerate(OFFER_UPDATE_COLUMNS, 1))
-        + f" WHERE tenant_id = ${len(OFFER_UPDATE_COLUMNS) + 1}"
-        + f" AND offer_id = ${len(OFFER_UPDATE_COLUMNS) + 2}"
-        + f" AND version = ${len(OFFER_UPDATE_COLUMNS) + 3}"
-    )
+    update_offer: str = _update_by_version("credential_offers", OFFER_UPDATE_COLUMNS, "offer_id")
     insert_token: str = (
         f"INSERT INTO access_tokens ({TOKEN_COLUMNS}) "  # noqa: S608 constant columns
         f"VALUES ({_placeholders(len(TOKEN_COLUMNS.split(',')))})"
@@ -190,13 +196,8 @@ class PresentationStatements(Statements):
     presentation: str = SELECT_PRESENTATION + "WHERE transaction_id = $1 AND tenant_id = $2"
     presentation_by_request: str = SELECT_PRESENTATION + "WHERE tenant_id = $1 AND request_id = $2"
     purge_presentations: str = "DELETE FROM presentation_transactions WHERE expires_at < $1"
-    # Compare-and-set on the version read: the columns, then tenant, transaction and version.
-    update_presentation: str = (
-        "UPDATE presentation_transactions SET "  # noqa: S608 constant columns
-        + ", ".join(f"{c} = ${n}" for n, c in enumerate(PRESENTATION_CHANGE_COLUMNS, 1))
-        + f" WHERE tenant_id = ${len(PRESENTATION_CHANGE_COLUMNS) + 1}"
-        + f" AND transaction_id = ${len(PRESENTATION_CHANGE_COLUMNS) + 2}"
-        + f" AND version = ${len(PRESENTATION_CHANGE_COLUMNS) + 3}"
+    update_presentation: str = _update_by_version(
+        "presentation_transactions", PRESENTATION_CHANGE_COLUMNS, "transaction_id"
     )
 
 
