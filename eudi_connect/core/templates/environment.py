@@ -1,5 +1,9 @@
 """Renders templates in shared, precompiled Jinja2 sandboxes: credential templates to claims,
-notification templates to a subject line and a text or HTML body."""
+notification templates to a subject line and a text or HTML body.
+
+A little over 400 lines on purpose: `TemplateEnvironment` is the one object handlers share,
+and its render paths (claims, notifications, the worker-process install) read best side by
+side; the pieces they use (limits, compiling, caching, JSON, errors) are modules of their own."""
 
 from __future__ import annotations
 
