@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sys
 import time
 from collections import defaultdict
@@ -41,7 +40,7 @@ import aiohttp
 import grpc
 
 from loadtest.benchmark_wallet_flows import free_port, measure_echo
-from loadtest.lib import cpu, vp_holder
+from loadtest.lib import cli, cpu, vp_holder
 from loadtest.lib.histogram import Histogram
 from loadtest.lib.report import format_table, machine_info, write_json
 from loadtest.lib.server import ServerProcess
@@ -307,25 +306,13 @@ def report(
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--exchanges", type=int, default=200, help="per phase (default 200)")
-    parser.add_argument("--concurrency", type=int, default=4, help="in flight (default 4)")
-    parser.add_argument("--warmup", type=int, default=20, help="exchanges before measuring")
-    parser.add_argument("--echo-requests", type=int, default=1000)
-    parser.add_argument("--no-pin", action="store_true", help="do not pin server and wallet")
-    parser.add_argument(
-        "--server-log-level",
-        default="INFO",
-        help="the service's log level (INFO, its default, writes the access log)",
-    )
-    parser.add_argument("--json", help="write the figures to this file")
+    cli.add_http_flow_flags(parser, "exchanges")
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     plan = parse_args(argv)
-    cpus = cpu.plan_cpus(pin=not plan.no_pin)
-    if cpus.load is not None:
-        cpu.pin_process(os.getpid(), cpus.load)
-    print(f"machine: {cpus.describe()}", file=sys.stderr)
+    cpus = cli.pin_this_process(plan.no_pin)
     echo_before = measure_echo(plan, cpus)
     phases = measure_service(plan, cpus)
     echo_after = measure_echo(plan, cpus)

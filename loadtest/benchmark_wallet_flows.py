@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import socket
 import statistics
 import sys
@@ -47,7 +46,7 @@ from typing import Any
 import aiohttp
 import grpc
 
-from loadtest.lib import cpu
+from loadtest.lib import cli, cpu
 from loadtest.lib.histogram import Histogram
 from loadtest.lib.report import format_table, machine_info, write_json
 from loadtest.lib.server import ServerProcess
@@ -372,25 +371,13 @@ def _median_echo(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> l
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--flows", type=int, default=200, help="flows per phase (default 200)")
-    parser.add_argument("--concurrency", type=int, default=4, help="flows in flight (default 4)")
-    parser.add_argument("--warmup", type=int, default=20, help="flows before measuring")
-    parser.add_argument("--echo-requests", type=int, default=1000)
-    parser.add_argument("--no-pin", action="store_true", help="do not pin server and wallet")
-    parser.add_argument(
-        "--server-log-level",
-        default="INFO",
-        help="the service's log level (INFO, its default, writes the access log)",
-    )
-    parser.add_argument("--json", help="write the figures to this file")
+    cli.add_http_flow_flags(parser, "flows")
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     plan = parse_args(argv)
-    cpus = cpu.plan_cpus(pin=not plan.no_pin)
-    if cpus.load is not None:
-        cpu.pin_process(os.getpid(), cpus.load)
-    print(f"machine: {cpus.describe()}", file=sys.stderr)
+    cpus = cli.pin_this_process(plan.no_pin)
     echo_before = measure_echo(plan, cpus)
     phases = measure_service(plan, cpus)
     echo_after = measure_echo(plan, cpus)
