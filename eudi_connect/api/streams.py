@@ -19,6 +19,7 @@ made with `closed_by_call`, which this interceptor then closes as well.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextvars import ContextVar
@@ -66,6 +67,26 @@ async def _close(stream: AsyncGenerator[Any, None]) -> None:
         log.exception("closing a response stream failed")
 
 
+def _call_ended(context: Context) -> bool:
+    """Whether the call is over for the transport: cancelled, or its deadline passed."""
+    if context.cancelled() or context.done():
+        return True
+    remaining = context.time_remaining()
+    return remaining is not None and remaining <= 0
+
+
+async def _write(context: Context, item: Any) -> None:
+    """Writes one message. A write that fails because the call ended while it waited
+    (the deadline passed, the client went away: grpc core refuses the batch) ends the
+    call as the caller's cancellation would, quietly; any other failure propagates."""
+    try:
+        await context.write(item)
+    except Exception:
+        if _call_ended(context):
+            raise asyncio.CancelledError from None
+        raise
+
+
 def _driven(behaviour: StreamBehavior) -> Callable[[Any, Context], Awaitable[None]]:
     """A coroutine that writes the stream's items and closes it before it returns."""
 
@@ -75,7 +96,7 @@ def _driven(behaviour: StreamBehavior) -> Callable[[Any, Context], Awaitable[Non
         stream = behaviour(request, context)
         try:
             async for item in stream:
-                await context.write(item)
+                await _write(context, item)
         finally:
             await _close(stream)
             for inner in held:
