@@ -348,6 +348,29 @@ async def test_one_bad_item_fails_alone_within_its_group(store: SqliteStore, db_
     assert await store.get_credential("t1", "cred-t1-6") is None
 
 
+async def test_an_item_alone_in_its_group_is_undone_when_it_fails(
+    store: SqliteStore, db_path: Path
+) -> None:
+    """A failing item that commits alone leaves none of its writes, and the next write works."""
+    await add_tenant(store)
+    await add_list(store)
+    before = store.writer_stats
+
+    def fails_after_writing(conn: sqlite3.Connection) -> None:
+        conn.execute("UPDATE tenants SET name = 'changed' WHERE tenant_id = 't1'")
+        raise InvalidArgumentError("refused after a write")
+
+    with pytest.raises(InvalidArgumentError):
+        await store._write(fails_after_writing)
+    after = store.writer_stats
+    assert (after.groups, after.failed_groups) == (before.groups + 1, before.failed_groups)
+    with raw(db_path) as connection:
+        (name,) = connection.execute("SELECT name FROM tenants WHERE tenant_id = 't1'").fetchone()
+    assert name != "changed"
+    await store.insert_credentials([credential(0)])
+    assert count_rows(db_path, "credentials") == 1
+
+
 # --- templates -----------------------------------------------------------------------------
 
 PID_DEFINITION = {
