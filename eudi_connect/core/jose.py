@@ -18,6 +18,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import (
+    Prehashed,
     decode_dss_signature,
     encode_dss_signature,
 )
@@ -164,14 +165,44 @@ class SigningKey:
         )
 
 
-#: ECDSA with SHA-256, made once: the algorithm objects are immutable, and building them
-#: for every signature costs about a sixth of the signature itself.
+#: ECDSA over a SHA-256 digest, made once: the algorithm objects are immutable, and
+#: building them for every signature costs about a sixth of the signature itself. The
+#: digest is hashlib's (CPython's OpenSSL binding), cheaper for a short input than a
+#: hash context through `cryptography`; the signature is the same ES256 one.
 _ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
+_ECDSA_PREHASHED_SHA256 = ec.ECDSA(Prehashed(hashes.SHA256()))
 
 
 def _es256_sign_here(private_key: ec.EllipticCurvePrivateKey, signing_input: bytes) -> bytes:
-    r, s = decode_dss_signature(private_key.sign(signing_input, _ECDSA_SHA256))
-    return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+    digest = hashlib.sha256(signing_input).digest()
+    return raw_signature(private_key.sign(digest, _ECDSA_PREHASHED_SHA256))
+
+
+def raw_signature(der: bytes) -> bytes:
+    """r || s, 32 bytes each, of a DER ECDSA-Sig-Value (RFC 3279 section 2.2.3) on P-256.
+
+    A P-256 signature is SEQUENCE { INTEGER r, INTEGER s } with short lengths, each
+    integer at most 33 bytes (a leading zero when its top bit is set); read by hand, with
+    the ASN.1 decoder for anything else.
+    """
+    r_length = der[3] if len(der) > 4 else 0
+    s_at = 4 + r_length
+    if (
+        der[0] == 0x30
+        and der[1] == len(der) - 2
+        and der[2] == 0x02
+        and 0 < r_length <= 33
+        and s_at + 2 <= len(der)
+        and der[s_at] == 0x02
+        and 0 < der[s_at + 1] <= 33
+        and s_at + 2 + der[s_at + 1] == len(der)
+    ):
+        r = der[4:s_at].lstrip(b"\x00")
+        s = der[s_at + 2 :].lstrip(b"\x00")
+        if len(r) <= 32 and len(s) <= 32:
+            return r.rjust(32, b"\x00") + s.rjust(32, b"\x00")
+    r_value, s_value = decode_dss_signature(der)
+    return r_value.to_bytes(32, "big") + s_value.to_bytes(32, "big")
 
 
 def es256_sign(key: ec.EllipticCurvePrivateKey | Signer, signing_input: bytes) -> bytes:

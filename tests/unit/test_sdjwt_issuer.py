@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -20,6 +21,7 @@ from eudi_connect.core.jose import (
     split_jws,
 )
 from eudi_connect.core.sdjwt import issue_sd_jwt_vc, random_salt
+from eudi_connect.core.sdjwt.disclosures import pooled_salt
 from eudi_connect.core.verdicts import StatusReference
 from tests.unit.sdjwt_fixtures import PID_CLAIMS
 
@@ -332,3 +334,20 @@ def test_default_salts_stay_unique_across_batches(signing_key: SigningKey) -> No
     claims = {"items": list(range(40))}
     _, _, contents, _ = decode(issue(signing_key, claims, ["items[]"]))
     assert len({c[0] for c in contents}) == 40
+
+
+def test_pooled_salts_are_not_served_again_in_a_forked_child() -> None:
+    """A forked child starts its own salt pool: the parent's unused salts never serve both."""
+    pooled_salt()  # the parent's pool now holds unused salts
+    reader, writer = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - runs in the child
+        os.close(reader)
+        os.write(writer, pooled_salt().encode())
+        os._exit(0)
+    os.close(writer)
+    with os.fdopen(reader, "rb") as pipe:
+        in_child = pipe.read().decode()
+    os.waitpid(child, 0)
+    assert len(b64url_decode(in_child)) == 16
+    assert in_child != pooled_salt()

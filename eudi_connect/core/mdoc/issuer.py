@@ -6,6 +6,7 @@ service hands the holder the base64url form of the CBOR IssuerSigned (OpenID4VCI
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -39,6 +40,27 @@ class IssuedMdoc:
     issuer_signed: bytes  # CBOR IssuerSigned {nameSpaces, issuerAuth}
     doc_type: str
     validity: ValidityInfo  # as signed: UTC, whole seconds
+
+
+class _Prefetched:
+    """The OS's random bytes for one credential, drawn in one `os.urandom` call and handed
+    out in slices, each byte once: an mdoc wants a digest ID and a 16-byte random value per
+    element, and a system call for each cost more than the hashing. Made per credential,
+    so nothing drawn is ever kept for another, in this process or a forked one."""
+
+    __slots__ = ("_block", "_offset")
+
+    def __init__(self, size: int) -> None:
+        self._block = os.urandom(size)
+        self._offset = 0
+
+    def __call__(self, count: int) -> bytes:
+        start = self._offset
+        if start + count > len(self._block):  # more asked than foreseen: a fresh block
+            self._block = os.urandom(max(count, len(self._block)))
+            start = 0
+        self._offset = start + count
+        return self._block[start : start + count]
 
 
 def _digest_ids(count: int, random_bytes: RandomSource) -> list[int]:
@@ -148,6 +170,9 @@ def issue_mdoc(
         raise MdocIssuanceError(f"validity: {exc}") from exc
     device_key = cose_key_from_jwk(holder_jwk)
     elements = _checked_namespaces(namespaces)
+    if random_bytes is secrets.token_bytes:
+        count = sum(len(values) for values in elements.values())
+        random_bytes = _Prefetched(count * (_DIGEST_ID_BYTES + MIN_RANDOM_BYTES))
 
     issuer_namespaces: dict[str, list[Any]] = {}
     value_digests: dict[str, dict[int, bytes]] = {}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Collection, Iterator, Mapping, Sequence
+from json.encoder import encode_basestring
 from typing import Any
 
 from eudi_connect.core.encoding import b64url_encode, compact_json
@@ -26,17 +27,19 @@ from ._common import (
 )
 from .disclosures import (
     SaltSource,
-    array_element_disclosure,
     disclosure_digest,
-    object_disclosure,
+    json_value,
+    pooled_salt,
     random_salt,
-    random_salts,
+    written_array_element_disclosure,
+    written_object_disclosure,
 )
 
 #: Claims nested deeper than this are refused; verifiers bound their walk the same way.
 MAX_CLAIM_DEPTH = 32
 
 _SCALARS = (str, int, float, bool, type(None))
+_SD_ALG_MEMBER = f'"{SD_ALG_KEY}":"{SD_ALG}"'
 
 
 class _PathNode:
@@ -98,14 +101,35 @@ def _encoded_header(kid: str, x5c: tuple[bytes, ...] = ()) -> str:
     return b64url_encode(compact_json(header).encode("utf-8"))
 
 
+#: Where a claim sits, as (parent, segment) links from the top level; turned into text
+#: (`a.b[]`) only for an error message, so the walk does not format a path per member.
+_Path = tuple[Any, str] | None
+
+
+def _path_text(path: _Path) -> str:
+    segments: list[str] = []
+    while path is not None:
+        path, segment = path
+        segments.append(segment)
+    text = ""
+    for segment in reversed(segments):
+        text = f"{text}{segment}" if segment == "[]" or not text else f"{text}.{segment}"
+    return text
+
+
 class _Concealer:
-    """Carries the per-credential state through the recursive walk over the claims."""
+    """Carries the per-credential state through the recursive walk over the claims.
+
+    The walk writes the payload's JSON text as it goes: a disclosed value is encoded once,
+    into its Disclosure, and the clear parts once, into the payload, instead of copying the
+    claims into new objects and encoding those afterwards.
+    """
 
     __slots__ = ("disclosures", "next_salt", "salts")
 
     def __init__(self, salt: SaltSource) -> None:
-        # The default source is served in batches (see random_salts): same salts, fewer syscalls.
-        self.next_salt: SaltSource = random_salts().__next__ if salt is random_salt else salt
+        # The default source is served from a pool (see pooled_salt): same salts, fewer syscalls.
+        self.next_salt: SaltSource = pooled_salt if salt is random_salt else salt
         self.salts: list[str] = []
         self.disclosures: list[str] = []
 
@@ -118,64 +142,80 @@ class _Concealer:
         self,
         source: Mapping[str, Any],
         node: _PathNode,
-        out: dict[str, Any],
+        parts: list[str],
         reserved: frozenset[str],
-        path: str,
+        path: _Path,
         depth: int,
     ) -> None:
-        """Copies `source` into `out`, replacing the members `node` marks by `_sd` digests."""
+        """Appends the `"name":value` JSON of `source`'s members to `parts`, the members
+        `node` marks replaced by one sorted `_sd` array of their digests."""
         digests: list[str] = []
         members = node.members
         disclosures = self.disclosures
         for name, value in source.items():
             if type(name) is not str or name in reserved:
-                raise ValueError(f"claim name {name!r} at {path or 'top level'} is reserved")
+                where = _path_text(path) or "top level"
+                raise ValueError(f"claim name {name!r} at {where} is reserved")
             child = members.get(name)
             if child is None:
                 if type(value) is not str:  # text, the usual claim, cannot hide `_sd` keys
                     _check_clear(value, depth + 1)
-                out[name] = value
+                parts.append(f"{encode_basestring(name)}:{json_value(value)}")
                 continue
             if child.members or child.elements is not None or depth + 1 > MAX_CLAIM_DEPTH:
-                value = self.value(value, child, f"{path}.{name}" if path else name, depth + 1)
-            elif type(value) is not str:
-                _check_clear(value, depth + 1)
+                text = self.value(value, child, (path, name), depth + 1)
+            else:
+                if type(value) is not str:
+                    _check_clear(value, depth + 1)
+                text = json_value(value)
             if child.disclose:
-                disclosure = object_disclosure(self._next_salt(), name, value)
+                disclosure = written_object_disclosure(self._next_salt(), name, text)
                 disclosures.append(disclosure)
                 digests.append(disclosure_digest(disclosure))
             else:
-                out[name] = value
+                parts.append(f"{encode_basestring(name)}:{text}")
         if digests:
             # RFC 9901 section 4.2.4.1: the order must not reveal the original claim order.
             digests.sort()
-            out[SD_KEY] = digests
+            parts.append(_sd_member(digests))
 
-    def value(self, value: Any, node: _PathNode, path: str, depth: int) -> Any:
-        """Returns `value` with the disclosable parts below `node` replaced by digests."""
+    def value(self, value: Any, node: _PathNode, path: _Path, depth: int) -> str:
+        """The JSON of `value` with the disclosable parts below `node` replaced by digests."""
         if depth > MAX_CLAIM_DEPTH:
-            raise ValueError(f"claim {path!r} nests deeper than {MAX_CLAIM_DEPTH} levels")
+            raise ValueError(
+                f"claim {_path_text(path)!r} nests deeper than {MAX_CLAIM_DEPTH} levels"
+            )
         if node.members and isinstance(value, Mapping):
-            out: dict[str, Any] = {}
-            self.members(value, node, out, RESERVED_NESTED_NAMES, path, depth)
-            return out
+            parts: list[str] = []
+            self.members(value, node, parts, RESERVED_NESTED_NAMES, path, depth)
+            return f"{{{','.join(parts)}}}"
         elements = node.elements
         if elements is not None and isinstance(value, list | tuple):
-            result: list[Any] = []
+            items: list[str] = []
+            element_path = (path, "[]")
             for element in value:
-                element = self.value(element, elements, f"{path}[]", depth + 1)
+                text = self.value(element, elements, element_path, depth + 1)
                 if elements.disclose:
-                    disclosure = array_element_disclosure(self._next_salt(), element)
+                    disclosure = written_array_element_disclosure(self._next_salt(), text)
                     self.disclosures.append(disclosure)
-                    result.append({ARRAY_DIGEST_KEY: disclosure_digest(disclosure)})
+                    # RFC 9901 section 4.2.4.2: {"...": digest}; a digest is base64url text.
+                    items.append(f'{{"{ARRAY_DIGEST_KEY}":"{disclosure_digest(disclosure)}"}}')
                 else:
-                    result.append(element)
-            return result
+                    items.append(text)
+            return f"[{','.join(items)}]"
         if node.members or elements is not None:
             kind = "an object" if node.members else "an array"
-            raise ValueError(f"disclosable path expects {kind} at {path!r}")
+            raise ValueError(f"disclosable path expects {kind} at {_path_text(path)!r}")
         _check_clear(value, depth)
-        return value
+        return json_value(value)
+
+
+_SD_OPEN = f'"{SD_KEY}":["'
+
+
+def _sd_member(digests: list[str]) -> str:
+    """The `"_sd":[...]` member; digests are base64url text, which JSON needs not escape."""
+    return _SD_OPEN + '","'.join(digests) + '"]'
 
 
 def _check_clear(value: Any, depth: int) -> None:
@@ -221,25 +261,31 @@ def issue_sd_jwt_vc(
     source that repeats itself.
     """
     tree = _compile(tuple(disclosable))
-    payload: dict[str, Any] = {"iss": issuer, "iat": issued_at, "exp": expires_at}
+    # The payload's JSON written directly, member by member, in the order iss, iat, exp,
+    # nbf, vct, cnf, status, _sd_alg, then the claims (RFC 9901 section 4.1).
+    parts = [
+        f'"iss":{encode_basestring(issuer)},"iat":{json_value(issued_at)}',
+        f'"exp":{json_value(expires_at)}',
+    ]
     if not_before is not None:
-        payload["nbf"] = not_before
-    payload["vct"] = vct
+        parts.append(f'"nbf":{json_value(not_before)}')
+    parts.append(f'"vct":{encode_basestring(vct)}')
     if holder_jwk is not None:
         if "d" in holder_jwk:
             raise InvalidJwkError("holder JWK contains private key material ('d')")
-        payload["cnf"] = {"jwk": dict(holder_jwk)}
+        jwk = holder_jwk if isinstance(holder_jwk, dict) else dict(holder_jwk)
+        parts.append(f'"cnf":{{"jwk":{compact_json(jwk)}}}')
     if status is not None:
-        payload["status"] = {"status_list": {"idx": status.idx, "uri": status.uri}}
-    payload[SD_ALG_KEY] = SD_ALG
+        idx, uri = json_value(status.idx), encode_basestring(status.uri)
+        parts.append(f'"status":{{"status_list":{{"idx":{idx},"uri":{uri}}}}}')
+    parts.append(_SD_ALG_MEMBER)
 
     concealer = _Concealer(salt)
-    concealer.members(claims, tree, payload, RESERVED_TOP_LEVEL_NAMES, "", 0)
+    concealer.members(claims, tree, parts, RESERVED_TOP_LEVEL_NAMES, None, 0)
     if len(set(concealer.salts)) != len(concealer.salts):
         raise ValueError("salt source returned the same salt twice (RFC 9901 section 4.2.1)")
 
-    body = b64url_encode(compact_json(payload).encode("utf-8"))
+    body = b64url_encode(f"{{{','.join(parts)}}}".encode())
     signing_input = f"{_encoded_header(signing_key.kid, tuple(x5c or ()))}.{body}"
     signature = b64url_encode(es256_sign(signing_key, signing_input.encode("ascii")))
-    parts = [f"{signing_input}.{signature}", *concealer.disclosures, ""]
-    return "~".join(parts)
+    return "~".join([f"{signing_input}.{signature}", *concealer.disclosures, ""])
