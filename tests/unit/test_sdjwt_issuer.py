@@ -135,11 +135,12 @@ def test_each_disclosure_has_a_fresh_salt(signing_key: SigningKey) -> None:
     assert len(set(salts)) == len(salts) == len(PID_CLAIMS)
 
 
-def test_default_salts_are_128_bit_base64url(signing_key: SigningKey) -> None:
-    """Salts are base64url of 16 random bytes (RFC 9901 section 9.3)."""
+def test_default_salts_carry_at_least_128_bits(signing_key: SigningKey) -> None:
+    """Salts are base64url of at least 16 random bytes (RFC 9901 section 9.3): the
+    issuer's pooled salts 18, a lone `random_salt` 16."""
     _, _, contents, _ = decode(issue(signing_key, PID_CLAIMS, list(PID_CLAIMS)))
     for salt, *_ in contents:
-        assert len(b64url_decode(salt)) == 16
+        assert len(b64url_decode(salt)) == 18
     assert len(b64url_decode(random_salt())) == 16
 
 
@@ -336,6 +337,14 @@ def test_default_salts_stay_unique_across_batches(signing_key: SigningKey) -> No
     assert len({c[0] for c in contents}) == 40
 
 
+def test_pooled_salts_carry_18_random_bytes_each_and_never_repeat() -> None:
+    """Pooled salts (the issuer's default) are 18 bytes, 144 bits, in canonical base64url,
+    and distinct across several refills of the pool."""
+    salts = [pooled_salt() for _ in range(1000)]
+    assert all(len(b64url_decode(salt)) == 18 and len(salt) == 24 for salt in salts)
+    assert len(set(salts)) == len(salts)
+
+
 def test_pooled_salts_are_not_served_again_in_a_forked_child() -> None:
     """A forked child starts its own salt pool: the parent's unused salts never serve both."""
     pooled_salt()  # the parent's pool now holds unused salts
@@ -349,5 +358,5 @@ def test_pooled_salts_are_not_served_again_in_a_forked_child() -> None:
     with os.fdopen(reader, "rb") as pipe:
         in_child = pipe.read().decode()
     os.waitpid(child, 0)
-    assert len(b64url_decode(in_child)) == 16
+    assert len(b64url_decode(in_child)) == 18
     assert in_child != pooled_salt()
