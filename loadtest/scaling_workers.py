@@ -22,6 +22,11 @@ CPU seconds the load generator used over the whole run ("load s", start-up inclu
 interleaved (1, 2, 1, 2, ...) and the median of ``--repeat`` runs is shown, since the
 machine is shared and noisy.
 
+``cpu_vs_1`` is the efficiency target of issue 17 (N workers within 1.1x of one worker's
+CPU per credential): the median, over the repeats, of each run's server CPU per credential
+divided by that of the 1-worker run of the same repeat, store and mode. Paired this way,
+a minute of load from elsewhere moves both sides of a ratio together.
+
     .venv/bin/python -m loadtest.scaling_workers --duration 10 --repeat 3
 """
 
@@ -30,6 +35,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import statistics
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
@@ -58,6 +64,8 @@ MODES = {
     "unary": "loadtest.scenarios:issue_scenario",
     "batch": "loadtest.scenarios:batch_scenario",
 }
+#: Issue 17's bound on CPU per credential with several workers, relative to one.
+CPU_RATIO_TARGET = 1.1
 FIGURES = (
     "credentials_per_s",
     "p50_ms",
@@ -161,16 +169,37 @@ def run_case(
     }
 
 
-def _table(rows: Sequence[dict[str, Any]]) -> str:
+def cpu_ratios(runs: Sequence[Sequence[dict[str, Any]]]) -> dict[tuple[str, str, int], float]:
+    """Per (store, mode, workers > 1): the median over repeats of its server CPU per
+    credential over the 1-worker run's of the same repeat (`runs`: one list of rows per
+    repeat). Repeats without a figure on either side are left out."""
+    paired: dict[tuple[str, str, int], list[float]] = {}
+    for repeat in runs:
+        single = {
+            (r["store"], r["mode"]): r["server_us_per_cred"] for r in repeat if r["workers"] == 1
+        }
+        for row in repeat:
+            base = single.get((row["store"], row["mode"]))
+            if row["workers"] == 1 or not base or not row["server_us_per_cred"]:
+                continue
+            key = (row["store"], row["mode"], row["workers"])
+            paired.setdefault(key, []).append(row["server_us_per_cred"] / base)
+    return {key: round(statistics.median(ratios), 3) for key, ratios in paired.items()}
+
+
+def _table(rows: Sequence[dict[str, Any]], ratios: dict[tuple[str, str, int], float]) -> str:
     single = {(r["store"], r["mode"]): r["credentials_per_s"] for r in rows if r["workers"] == 1}
     shown = []
     for row in rows:
         base = single.get((row["store"], row["mode"]))
         ratio = f"{row['credentials_per_s'] / base:.2f}x" if base else "-"
         per_process = "/".join(str(cpu) for cpu in row.get("process_cpu", []))
-        shown.append(row | {"vs_1": ratio, "per_process": per_process})
+        cpu = ratios.get((row["store"], row["mode"], row["workers"]))
+        cpu_ratio = f"{cpu:.2f}x" if cpu is not None else "-"
+        shown.append(row | {"vs_1": ratio, "cpu_vs_1": cpu_ratio, "per_process": per_process})
     columns = ["store", "mode", "workers", "credentials_per_s", "vs_1", "p50_ms", "p95_ms"]
-    columns += ["server_cpu", "server_us_per_cred", "load_cpu_s", "errors", "per_process"]
+    columns += ["server_cpu", "server_us_per_cred", "cpu_vs_1", "load_cpu_s", "errors"]
+    columns += ["per_process"]
     return format_table(shown, columns)
 
 
@@ -200,10 +229,12 @@ def main(argv: Sequence[str] | None = None) -> None:
             raise SystemExit("PostgreSQL binaries not found (initdb, postgres); see README")
         cluster = ThrowawayCluster.start(durable=True)
     runs: dict[Case, list[dict[str, Any]]] = {}
+    repeats: list[list[dict[str, Any]]] = []
     started = time.monotonic()
     try:
         with tempfile.TemporaryDirectory(prefix="eudi-scaling-") as name:
             for _ in range(args.repeat):
+                repeats.append([])
                 for store in args.stores:
                     for mode in args.modes:
                         for workers in args.workers:
@@ -215,14 +246,22 @@ def main(argv: Sequence[str] | None = None) -> None:
                                 flush=True,
                             )
                             runs.setdefault(case, []).append(row)
+                            repeats[-1].append(row)
     finally:
         if cluster is not None:
             cluster.stop()
     rows = [
         median_row(rows, figures=FIGURES, counts=("errors",), digits=2) for rows in runs.values()
     ]
+    ratios = cpu_ratios(repeats)
     print()
-    print(_table(rows))
+    print(_table(rows, ratios))
+    for (store, mode, workers), ratio in ratios.items():
+        verdict = "within" if ratio <= CPU_RATIO_TARGET else "over"
+        print(
+            f"{store} {mode}: CPU per credential, {workers} workers vs 1: {ratio:.2f}x "
+            f"({verdict} the {CPU_RATIO_TARGET}x target; median of {args.repeat} paired runs)"
+        )
     try:
         load = [round(x, 2) for x in os.getloadavg()]
     except OSError:
@@ -232,7 +271,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     if args.json:
         every = [row for rows in runs.values() for row in rows]
-        write_json(args.json, {"runs": every, "medians": rows})
+        write_json(
+            args.json,
+            {
+                "runs": every,
+                "medians": rows,
+                "cpu_vs_1": [
+                    {"store": store, "mode": mode, "workers": workers, "ratio": ratio}
+                    for (store, mode, workers), ratio in ratios.items()
+                ],
+            },
+        )
 
 
 if __name__ == "__main__":

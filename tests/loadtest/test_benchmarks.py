@@ -20,6 +20,7 @@ from loadtest import ghz_run
 from loadtest.lib.service import REPO_ROOT, parse_writer_stats
 from loadtest.lib.sla import OPERATIONS
 from loadtest.scaling_test import concurrency_levels, find_knee, saturated
+from loadtest.scaling_workers import cpu_ratios
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -209,6 +210,37 @@ def test_scaling_test_tiny_run(tmp_path: Path) -> None:
     assert document["timeline"]
     for name in ("scaling.png", "timeline.png"):
         assert (tmp_path / name).read_bytes()[:8] == PNG_MAGIC
+
+
+def test_scaling_workers_tiny_run(tmp_path: Path) -> None:
+    """1 and 2 workers on SQLite finish and report 2 workers' CPU per credential against 1's."""
+    out = tmp_path / "workers.json"
+    done = run_module(
+        "loadtest.scaling_workers",
+        *("--stores", "sqlite", "--modes", "batch", "--duration", "1", "--batch-size", "5"),
+        *("--batch-concurrency", "2", "--channels", "2", "--json", str(out)),
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    document = json.loads(out.read_text())
+    assert [row["workers"] for row in document["medians"]] == [1, 2]
+    (ratio,) = document["cpu_vs_1"]
+    assert (ratio["store"], ratio["mode"], ratio["workers"]) == ("sqlite", "batch", 2)
+    assert ratio["ratio"] > 0
+    assert "CPU per credential, 2 workers vs 1" in done.stdout
+
+
+def test_worker_cpu_ratios_pair_runs_of_one_repeat() -> None:
+    """Each repeat's N-worker run is divided by its own 1-worker run, and the median kept."""
+
+    def row(workers: int, us: float | None, mode: str = "unary") -> dict[str, Any]:
+        return {"store": "sqlite", "mode": mode, "workers": workers, "server_us_per_cred": us}
+
+    repeats = [
+        [row(1, 1000.0), row(2, 1100.0), row(1, 500.0, "batch"), row(2, 500.0, "batch")],
+        [row(1, 2000.0), row(2, 2000.0), row(1, 400.0, "batch"), row(2, None, "batch")],
+        [row(1, 1500.0), row(2, 1800.0)],
+    ]
+    assert cpu_ratios(repeats) == {("sqlite", "unary", 2): 1.1, ("sqlite", "batch", 2): 1.0}
 
 
 @pytest.fixture(scope="module")
