@@ -25,6 +25,8 @@ from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextvars import ContextVar
 from typing import Any
 
+from grpc._cython import cygrpc  # type: ignore[attr-defined]  # the batch error grpc.aio raises
+
 from eudi_connect.api.interceptors import (
     Context,
     Handler,
@@ -67,24 +69,16 @@ async def _close(stream: AsyncGenerator[Any, None]) -> None:
         log.exception("closing a response stream failed")
 
 
-def _call_ended(context: Context) -> bool:
-    """Whether the call is over for the transport: cancelled, or its deadline passed."""
-    if context.cancelled() or context.done():
-        return True
-    remaining = context.time_remaining()
-    return remaining is not None and remaining <= 0
-
-
 async def _write(context: Context, item: Any) -> None:
-    """Writes one message. A write that fails because the call ended while it waited
-    (the deadline passed, the client went away: grpc core refuses the batch) ends the
-    call as the caller's cancellation would, quietly; any other failure propagates."""
+    """Writes one message. grpc core refuses a message (`ExecuteBatchError`) only once the
+    call is over for the transport: the client reset the stream (it cancelled, its
+    deadline passed, it died) before grpc.aio marked the call closed, so neither
+    `cancelled()` nor `time_remaining()` tells yet. That ends the call as the caller's
+    cancellation would, quietly; grpc.aio would log it as an error."""
     try:
         await context.write(item)
-    except Exception:
-        if _call_ended(context):
-            raise asyncio.CancelledError from None
-        raise
+    except cygrpc.ExecuteBatchError:
+        raise asyncio.CancelledError from None
 
 
 def _driven(behaviour: StreamBehavior) -> Callable[[Any, Context], Awaitable[None]]:
